@@ -1,0 +1,32 @@
+"""The audit log: one event per change, with actor, time, before and after."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.model import Actor
+from bot.store import tables as t
+from bot.unit import Unit
+
+
+def record(
+    unit: Unit,
+    *,
+    ticket_id: int | None,
+    actor: Actor,
+    kind: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> t.Event:
+    event = t.Event(
+        ticket_id=ticket_id,
+        actor_id=actor.person_id,
+        actor=actor.label,
+        kind=kind,
+        before=before,
+        after=after,
+        created_at=unit.now,
+    )
+    unit.session.add(event)
+    unit.session.flush()
+    return event

@@ -1,0 +1,245 @@
+"""Frozen settings: embedded defaults, then a TOML file, then ``SUPPORTBOT_*`` variables.
+
+The environment is passed in as a mapping so tests hand a dict and nothing
+reads ``os.environ`` behind the caller's back. ``config/supportbot.toml``
+lists every option with its default; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from bot.errors import ConfigError
+from bot.model import PRIORITY_ALIASES, Priority
+
+ENV_PREFIX = "SUPPORTBOT_"
+
+
+def _opt(default: Any, *, minimum: int | None = None, choices: tuple[str, ...] = ()) -> Any:
+    return field(default=default, metadata={"minimum": minimum, "choices": choices})
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings:
+    url: str = ""
+    pool_size: int = _opt(5, minimum=1)
+    echo: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = _opt(8080, minimum=0)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxSettings:
+    interval_seconds: int = _opt(2, minimum=1)
+    batch_size: int = _opt(50, minimum=1)
+    max_attempts: int = _opt(8, minimum=1)
+    backoff_seconds: int = _opt(30, minimum=1)
+    backoff_max_seconds: int = _opt(3600, minimum=1)
+    lease_seconds: int = _opt(300, minimum=1)
+
+
+@dataclass(frozen=True, slots=True)
+class EmailSettings:
+    from_address: str = "support@localhost"
+    from_name: str = "Support"
+    outbox_dir: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentSettings:
+    max_bytes: int = _opt(25 * 1024 * 1024, minimum=1)
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingSettings:
+    assignment: str = _opt("round_robin", choices=("round_robin", "least_loaded", "none"))
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingSettings:
+    level: str = _opt("INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: str = "data"
+    ticket_prefix: str = "SUP"
+    default_priority: str = _opt("medium", choices=(*(p.value for p in Priority), *PRIORITY_ALIASES))
+    enable_email_notifications: bool = True
+    ticket_expiration_days: int = _opt(7, minimum=1)
+    enable_escalation: bool = True
+    audit_log_interval: int = _opt(1, minimum=1)
+    templates_dir: str = ""
+    status_transitions: dict[str, list[str]] = field(default_factory=dict)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
+    outbox: OutboxSettings = field(default_factory=OutboxSettings)
+    email: EmailSettings = field(default_factory=EmailSettings)
+    attachments: AttachmentSettings = field(default_factory=AttachmentSettings)
+    routing: RoutingSettings = field(default_factory=RoutingSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).expanduser()
+
+    @property
+    def database_url(self) -> str:
+        """An empty URL means the embedded SQLite file in the data folder."""
+        if self.database.url:
+            return self.database.url
+        return f"sqlite:///{(self.data_path / 'supportbot.db').resolve()}"
+
+    @property
+    def outbox_path(self) -> Path:
+        return Path(self.email.outbox_dir) if self.email.outbox_dir else self.data_path / "outbox"
+
+    @property
+    def attachments_path(self) -> Path:
+        return self.data_path / "attachments"
+
+
+def load(path: Path | None, environ: Mapping[str, str]) -> Settings:
+    """Build settings from defaults, the file at ``path`` (if any) and ``environ``.
+
+    Raises :class:`ConfigError` naming the option and the accepted values.
+    """
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    _apply_environment(raw, environ)
+    settings: Settings = _build(Settings, raw, "")
+    return settings
+
+
+def _apply_environment(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
+    for name, (section, key) in _environment_names().items():
+        if name not in environ:
+            continue
+        value = environ[name]
+        if section:
+            target = raw.setdefault(section, {})
+            if not isinstance(target, dict):
+                raise ConfigError(f"[{section}] must be a table")
+            target[key] = _EnvValue(value)
+        else:
+            raw[key] = _EnvValue(value)
+
+
+@dataclass(frozen=True, slots=True)
+class _EnvValue:
+    """A string from the environment, still to be parsed as the option's type."""
+
+    text: str
+
+
+def _environment_names() -> dict[str, tuple[str, str]]:
+    names: dict[str, tuple[str, str]] = {}
+    hints = get_type_hints(Settings)
+    for f in dataclasses.fields(Settings):
+        kind = hints[f.name]
+        if dataclasses.is_dataclass(kind):
+            for inner in dataclasses.fields(kind):
+                env = f"{ENV_PREFIX}{f.name}_{inner.name}".upper()
+                names[env] = (f.name, inner.name)
+        else:
+            names[f"{ENV_PREFIX}{f.name}".upper()] = ("", f.name)
+    return names
+
+
+def environment_names() -> list[str]:
+    """Every variable that overrides an option, for the README and ``--help``."""
+    return sorted(_environment_names())
+
+
+def _build(cls: Any, raw: Mapping[str, Any], section: str) -> Any:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"[{section}] must be a table of options")
+    hints = get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        where = f"[{section}]" if section else "the top level"
+        raise ConfigError(f"unknown option(s) {', '.join(unknown)} in {where}; known: {', '.join(fields)}")
+    values: dict[str, Any] = {}
+    for name, value in raw.items():
+        option = f"{section}.{name}" if section else name
+        kind = hints[name]
+        if dataclasses.is_dataclass(kind):
+            values[name] = _build(kind, value, name)
+        else:
+            values[name] = _coerce(option, kind, value, fields[name].metadata)
+    return cls(**values)
+
+
+def _coerce(option: str, kind: Any, value: Any, meta: Mapping[str, Any]) -> Any:
+    if isinstance(value, _EnvValue):
+        value = _parse_env(option, kind, value.text)
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{option} must be true or false, not {value!r}")
+    elif kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{option} must be a whole number, not {value!r}")
+        minimum = meta.get("minimum")
+        if minimum is not None and value < minimum:
+            raise ConfigError(f"{option} must be at least {minimum}, not {value}")
+    elif kind is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{option} must be a string, not {value!r}")
+        choices = meta.get("choices") or ()
+        if choices:
+            folded = value.lower() if choices[0].islower() else value.upper()
+            if folded not in choices:
+                raise ConfigError(f"{option} = {value!r} is not valid; use one of: {', '.join(choices)}")
+            value = folded
+    else:  # dict[str, list[str]]: status_transitions
+        value = _coerce_transitions(option, value)
+    return value
+
+
+def _coerce_transitions(option: str, value: Any) -> dict[str, list[str]]:
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, list) and all(isinstance(s, str) for s in v)
+        for k, v in value.items()
+    ):
+        raise ConfigError(f'{option} must map a status to a list of statuses, e.g. open = ["in_progress"]')
+    return {k: list(v) for k, v in value.items()}
+
+
+def _parse_env(option: str, kind: Any, text: str) -> Any:
+    name = f"{ENV_PREFIX}{option.replace('.', '_')}".upper()
+    if kind is bool:
+        lowered = text.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{name} must be true or false, not {text!r}")
+    if kind is int:
+        try:
+            return int(text.strip())
+        except ValueError:
+            raise ConfigError(f"{name} must be a whole number, not {text!r}") from None
+    if kind is str:
+        return text
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise ConfigError(f'{name} must be JSON, e.g. {{"open": ["in_progress"]}}, not {text!r}') from None

@@ -1,0 +1,195 @@
+"""The service layer: the only API channels call.
+
+Each method is one transaction: it changes the ticket, appends audit events
+and queues notifications, then commits; nothing is sent inside it. Methods
+are synchronous; an asyncio channel runs them with ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy import exc
+
+from bot import directory, intake, queries, tickets
+from bot.config import Settings
+from bot.messages import Inbound, Receipt
+from bot.model import Actor, Priority, Role, Status
+from bot.ports import Clock
+from bot.store.db import Store
+from bot.store.files import FileStore
+from bot.unit import Unit
+from bot.views import PersonView, TicketDetail, TicketView
+from bot.workflow import Workflow
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Desk:
+    def __init__(
+        self, store: Store, clock: Clock, settings: Settings, files: FileStore | None = None
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.settings = settings
+        self.workflow = Workflow.from_config(settings.status_transitions)
+        self.files = files or FileStore(settings.attachments_path)
+
+    @contextmanager
+    def _unit(self, *, write: bool = True) -> Iterator[Unit]:
+        scope = self.store.transaction() if write else self.store.read()
+        with scope as session:
+            yield Unit(session, self.clock.now(), self.settings, self.workflow, self.files)
+
+    def _write(self, work: Callable[[Unit], T]) -> T:
+        with self._unit() as unit:
+            return work(unit)
+
+    # -- inbound ---------------------------------------------------------------
+
+    def receive(self, inbound: Inbound) -> Receipt:
+        """Idempotent on ``(channel, key)``: a message seen before returns its first receipt.
+
+        Two processes receiving the same key at once race on a unique index;
+        the loser's transaction rolls back whole and it reports the winner's
+        ticket, so nothing is stored twice or half.
+        """
+        try:
+            return self._write(lambda unit: intake.receive(unit, inbound))
+        except exc.IntegrityError:
+            with self._unit(write=False) as unit:
+                duplicate = intake.find_duplicate(unit, inbound)
+            if duplicate is None:
+                raise
+            return duplicate
+
+    # -- agents' actions -----------------------------------------------------------
+
+    def actor(self, email: str | None) -> Actor:
+        """The person acting, by email; ``None`` is an operator at the console."""
+        if email is None:
+            return Actor.console()
+        with self._unit(write=False) as unit:
+            person = directory.find_person(unit, email)
+            return Actor(person.id, person.email or email, Role(person.role))
+
+    def comment(
+        self, actor: Actor, number: str, body: str, *, public: bool = True, channel: str = "cli"
+    ) -> TicketView:
+        return self._write(
+            lambda u: queries.ticket_view(
+                u, tickets.comment(u, actor, number, body, public=public, channel=channel)[0]
+            )
+        )
+
+    def transition(self, actor: Actor, number: str, status: Status) -> TicketView:
+        return self._write(lambda u: queries.ticket_view(u, tickets.transition(u, actor, number, status)))
+
+    def assign(self, actor: Actor, number: str, email: str | None) -> TicketView:
+        return self._write(lambda u: queries.ticket_view(u, tickets.assign(u, actor, number, email)))
+
+    def set_priority(self, actor: Actor, number: str, priority: Priority) -> TicketView:
+        return self._write(lambda u: queries.ticket_view(u, tickets.set_priority(u, actor, number, priority)))
+
+    def set_category(self, actor: Actor, number: str, path: str | None) -> TicketView:
+        return self._write(lambda u: queries.ticket_view(u, tickets.set_category(u, actor, number, path)))
+
+    def set_tags(
+        self, actor: Actor, number: str, *, add: Sequence[str] = (), remove: Sequence[str] = ()
+    ) -> TicketView:
+        return self._write(
+            lambda u: queries.ticket_view(u, tickets.set_tags(u, actor, number, add=add, remove=remove))
+        )
+
+    def set_field(self, actor: Actor, number: str, key: str, value: Any) -> TicketView:
+        return self._write(lambda u: queries.ticket_view(u, tickets.set_field(u, actor, number, key, value)))
+
+    def merge(self, actor: Actor, source: str, target: str) -> TicketView:
+        return self._write(lambda u: queries.ticket_view(u, tickets.merge(u, actor, source, target)))
+
+    # -- reference data ----------------------------------------------------------------
+
+    def add_person(
+        self,
+        actor: Actor,
+        email: str,
+        *,
+        name: str = "",
+        role: Role = Role.REQUESTER,
+        team: str | None = None,
+        slack_user_id: str | None = None,
+    ) -> PersonView:
+        return self._write(
+            lambda u: PersonView.of(
+                directory.add_person(
+                    u, actor, email=email, name=name, role=role, team=team, slack_user_id=slack_user_id
+                )
+            )
+        )
+
+    def update_person(
+        self,
+        actor: Actor,
+        email: str,
+        *,
+        name: str | None = None,
+        role: Role | None = None,
+        team: str | None = None,
+    ) -> PersonView:
+        return self._write(
+            lambda u: PersonView.of(directory.update_person(u, actor, email, name=name, role=role, team=team))
+        )
+
+    def add_team(self, actor: Actor, name: str) -> str:
+        return self._write(lambda u: directory.add_team(u, actor, name).name)
+
+    def add_category(self, actor: Actor, path: str, *, team: str | None = None) -> str:
+        return self._write(lambda u: directory.add_category(u, actor, path, team=team).path)
+
+    def define_field(
+        self,
+        actor: Actor,
+        key: str,
+        label: str,
+        kind: str,
+        *,
+        options: dict[str, Any] | None = None,
+        required: bool = False,
+    ) -> str:
+        return self._write(
+            lambda u: (
+                directory.define_field(
+                    u, actor, key=key, label=label, kind=kind, options=options, required=required
+                ).key
+            )
+        )
+
+    # -- reading ---------------------------------------------------------------------
+
+    def list_tickets(self, query: queries.TicketFilter) -> list[TicketView]:
+        with self._unit(write=False) as unit:
+            return queries.list_tickets(unit, query)
+
+    def show_ticket(self, number: str) -> TicketDetail:
+        with self._unit(write=False) as unit:
+            return queries.show_ticket(unit, number)
+
+    def list_people(self, role: str | None = None) -> list[PersonView]:
+        with self._unit(write=False) as unit:
+            return queries.list_people(unit, role)
+
+    def list_teams(self) -> list[dict[str, object]]:
+        with self._unit(write=False) as unit:
+            return queries.list_teams(unit)
+
+    def list_categories(self) -> list[dict[str, object]]:
+        with self._unit(write=False) as unit:
+            return queries.list_categories(unit)
+
+    def list_fields(self) -> list[dict[str, object]]:
+        with self._unit(write=False) as unit:
+            return queries.list_fields(unit)

@@ -1,0 +1,41 @@
+"""Errors split by whose fault they are.
+
+A :class:`UserError` is the sender's fault and becomes the channel's reply
+(a 5xx SMTP line, an ephemeral Slack message, an HTTP 4xx, a CLI message).
+Anything else is ours and is logged with its traceback by the channel.
+"""
+
+from __future__ import annotations
+
+
+class BotError(Exception):
+    """Base of every error the core raises on purpose."""
+
+
+class UserError(BotError):
+    """The request cannot be done as asked; the message says why and how to fix it."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotFound(UserError):
+    """A ticket, person or other object named in the request does not exist."""
+
+
+class Conflict(UserError):
+    """The request clashes with the current state (e.g. merging a ticket into itself)."""
+
+
+class InvalidTransition(UserError):
+    """The configured workflow does not allow this status change."""
+
+
+class ConfigError(BotError):
+    """A configuration value is invalid; the message names the option and what it accepts."""
+
+
+class StoreUnavailable(BotError):
+    """The database could not be reached; the caller should ask the sender to retry."""

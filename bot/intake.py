@@ -1,0 +1,255 @@
+"""``receive``: every channel's inbound message becomes a new ticket or a comment on one.
+
+The order of the rules, and the reason the winning rule is recorded on the
+ticket, follow ARCHITECTURE.md: a named ticket (reply token, slash command),
+then the channel's references, else a new ticket. A sender who is not on the
+ticket they name is kept as a flagged internal note, never as an act on
+someone else's ticket.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from bot import audit, directory, notify, tickets
+from bot.errors import NotFound
+from bot.messages import Inbound, IncomingFile, Receipt
+from bot.model import Actor, Role, Status, format_number, parse_priority
+from bot.store import tables as t
+from bot.unit import Unit
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Match:
+    ticket: t.Ticket | None
+    rule: str
+    trusted: bool = True
+
+
+def find_duplicate(unit: Unit, inbound: Inbound) -> Receipt | None:
+    if not inbound.key:
+        return None
+    ref = unit.session.scalar(
+        select(t.ThreadRef).where(
+            t.ThreadRef.channel == inbound.channel, t.ThreadRef.external_id == inbound.key
+        )
+    )
+    if ref is None:
+        return None
+    return Receipt(
+        ticket_number=format_number(unit.settings.ticket_prefix, ref.ticket_id),
+        ticket_id=ref.ticket_id,
+        comment_id=ref.comment_id,
+        created=False,
+        duplicate=True,
+        rule="duplicate",
+    )
+
+
+def receive(unit: Unit, inbound: Inbound) -> Receipt:
+    duplicate = find_duplicate(unit, inbound)
+    if duplicate is not None:
+        return duplicate
+    sender = directory.ensure_person(unit, inbound.sender)
+    actor = Actor(sender.id, sender.email or sender.slack_user_id or str(sender.id), Role(sender.role))
+    match = _find_ticket(unit, inbound, sender)
+    follows: str | None = None
+    if match.ticket is not None and match.ticket.status == Status.CLOSED.value:
+        follows = format_number(unit.settings.ticket_prefix, match.ticket.id)
+        match = _Match(None, f"new ticket: {follows} is closed")
+    if match.ticket is None:
+        ticket = _open_ticket(unit, inbound, sender, actor)
+        comment = _first_comment(unit, ticket, sender, inbound)
+        if follows:
+            audit.record(unit, ticket_id=ticket.id, actor=actor, kind="linked", after={"follows": follows})
+        notify.ticket_opened(unit, ticket, acknowledge=not inbound.auto_submitted)
+        created = True
+    else:
+        ticket = match.ticket
+        comment = tickets.add_comment(
+            unit,
+            ticket,
+            sender,
+            actor,
+            inbound.text,
+            public=match.trusted and not inbound.internal,
+            channel=inbound.channel,
+            html=inbound.html,
+            external_id=inbound.key,
+            flagged=not match.trusted,
+            reopen=not inbound.auto_submitted,
+        )
+        created = False
+    _attach(unit, ticket, comment, inbound.attachments, actor)
+    audit.record(
+        unit,
+        ticket_id=ticket.id,
+        actor=actor,
+        kind="received",
+        after={
+            "channel": inbound.channel,
+            "key": inbound.key,
+            "rule": match.rule,
+            "trusted": match.trusted,
+            "auto_submitted": inbound.auto_submitted,
+        },
+    )
+    if inbound.key:
+        unit.session.add(
+            t.ThreadRef(
+                channel=inbound.channel,
+                external_id=inbound.key,
+                ticket_id=ticket.id,
+                comment_id=comment.id,
+                direction="in",
+                created_at=unit.now,
+            )
+        )
+        unit.session.flush()
+    number = format_number(unit.settings.ticket_prefix, ticket.id)
+    logger.info(
+        "received %s message %s as %s on %s (%s)",
+        inbound.channel,
+        inbound.key,
+        "new ticket" if created else f"comment {comment.id}",
+        number,
+        match.rule,
+    )
+    return Receipt(
+        ticket_number=number,
+        ticket_id=ticket.id,
+        comment_id=comment.id,
+        created=created,
+        duplicate=False,
+        rule=match.rule,
+    )
+
+
+def _find_ticket(unit: Unit, inbound: Inbound, sender: t.Person) -> _Match:
+    if inbound.ticket_number:
+        try:
+            ticket = tickets.survivor(unit, tickets.get(unit, inbound.ticket_number))
+        except NotFound:
+            ticket = None
+        if ticket is not None:
+            trusted = inbound.verified or _is_participant(unit, ticket, sender)
+            return _Match(
+                ticket, "ticket number" if inbound.verified else "ticket number (unverified)", trusted
+            )
+    if inbound.references:
+        ref = unit.session.scalar(
+            select(t.ThreadRef)
+            .where(t.ThreadRef.channel == inbound.channel, t.ThreadRef.external_id.in_(inbound.references))
+            .order_by(t.ThreadRef.id.desc())
+            .limit(1)
+        )
+        if ref is not None:
+            ticket = tickets.survivor(unit, tickets.get(unit, ref.ticket_id))
+            return _Match(ticket, "references", _is_participant(unit, ticket, sender))
+    return _Match(None, "new ticket")
+
+
+def _is_participant(unit: Unit, ticket: t.Ticket, person: t.Person) -> bool:
+    """Staff, the requester and anyone who already wrote on the ticket may act on it."""
+    if Role(person.role).is_staff or person.id in (ticket.requester_id, ticket.assignee_id):
+        return True
+    wrote = unit.session.scalar(
+        select(t.Comment.id)
+        .where(
+            t.Comment.ticket_id == ticket.id, t.Comment.author_id == person.id, t.Comment.flagged.is_(False)
+        )
+        .limit(1)
+    )
+    return wrote is not None
+
+
+def _open_ticket(unit: Unit, inbound: Inbound, requester: t.Person, actor: Actor) -> t.Ticket:
+    priority = parse_priority(inbound.priority or unit.settings.default_priority)
+    category = directory.find_category(unit, inbound.category) if inbound.category else None
+    team = directory.find_team(unit, inbound.team) if inbound.team else None
+    team_id = team.id if team else (category.team_id if category else None)
+    ticket = t.Ticket(
+        subject=(inbound.subject.strip() or "(no subject)")[:1000],
+        description=inbound.text,
+        status=Status.OPEN.value,
+        priority=priority.value,
+        channel=inbound.channel,
+        requester_id=requester.id,
+        team_id=team_id,
+        category_id=category.id if category else None,
+        created_at=unit.now,
+        updated_at=unit.now,
+    )
+    unit.session.add(ticket)
+    unit.session.flush()
+    unit.session.refresh(ticket)
+    audit.record(
+        unit,
+        ticket_id=ticket.id,
+        actor=actor,
+        kind="created",
+        after={
+            "subject": ticket.subject,
+            "status": ticket.status,
+            "priority": ticket.priority,
+            "requester": requester.email or requester.slack_user_id,
+            "channel": inbound.channel,
+            "category": category.path if category else None,
+            "team": ticket.team.name if ticket.team else None,
+        },
+    )
+    tickets.auto_assign(unit, ticket, Actor.system(), announce=False)
+    return ticket
+
+
+def _first_comment(unit: Unit, ticket: t.Ticket, sender: t.Person, inbound: Inbound) -> t.Comment:
+    comment = t.Comment(
+        ticket_id=ticket.id,
+        author_id=sender.id,
+        body=inbound.text,
+        html=inbound.html,
+        public=not inbound.internal,
+        flagged=False,
+        channel=inbound.channel,
+        external_id=inbound.key,
+        created_at=unit.now,
+    )
+    unit.session.add(comment)
+    unit.session.flush()
+    return comment
+
+
+def _attach(
+    unit: Unit, ticket: t.Ticket, comment: t.Comment, files: tuple[IncomingFile, ...], actor: Actor
+) -> None:
+    """Keep each file once by content; one over the size limit is refused on record, not silently."""
+    limit = unit.settings.attachments.max_bytes
+    for item in files:
+        if len(item.data) > limit:
+            audit.record(
+                unit,
+                ticket_id=ticket.id,
+                actor=actor,
+                kind="attachment_refused",
+                after={"filename": item.filename, "size": len(item.data), "limit": limit},
+            )
+            continue
+        digest = unit.files.put(item.data)
+        unit.session.add(
+            t.Attachment(
+                ticket_id=ticket.id,
+                comment_id=comment.id,
+                filename=item.filename[:500] or "attachment",
+                content_type=item.content_type[:200] or "application/octet-stream",
+                size=len(item.data),
+                sha256=digest,
+                inline=item.inline,
+                created_at=unit.now,
+            )
+        )
+    unit.session.flush()

@@ -1,0 +1,87 @@
+"""Channel-neutral messages: what came in (:class:`Inbound`) and what must go out (:class:`Outbound`).
+
+Channels translate their protocol to and from these; the core never sees an
+email object, a Slack payload or an HTTP request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who sent something, as far as the channel can tell."""
+
+    email: str | None = None
+    name: str | None = None
+    slack_user_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingFile:
+    filename: str
+    content_type: str
+    data: bytes
+    inline: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One message that arrived on a channel and should become a ticket or a comment.
+
+    ``key`` makes :meth:`bot.desk.Desk.receive` idempotent: the same key on the
+    same channel is stored once (Message-ID, Slack event id, Idempotency-Key).
+    ``references`` are external ids on the same channel that may already belong
+    to a ticket (In-Reply-To/References, a Slack thread ts). ``ticket_number``
+    names a ticket outright (a reply-address token, a slash command); it is
+    only trusted to append when ``verified`` is true or the sender is already
+    on that ticket.
+    """
+
+    channel: str
+    sender: Identity
+    subject: str
+    text: str
+    key: str | None = None
+    html: str | None = None
+    attachments: tuple[IncomingFile, ...] = ()
+    references: tuple[str, ...] = ()
+    ticket_number: str | None = None
+    verified: bool = False
+    internal: bool = False
+    auto_submitted: bool = False
+    priority: str | None = None
+    category: str | None = None
+    team: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What ``receive`` did, so the channel can answer (``250 2.0.0 SUP-1042``)."""
+
+    ticket_number: str
+    ticket_id: int
+    comment_id: int | None
+    created: bool
+    duplicate: bool
+    rule: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """One notification a sender must deliver, read back from the outbox."""
+
+    notification_id: int
+    channel: str
+    recipient: str
+    template: str
+    context: dict[str, Any]
+    dedupe_key: str
+    recipient_name: str | None = None
+    ticket_id: int | None = None
+    # The ticket's earlier message ids on this channel, oldest first, and this
+    # notification's own id, chosen by the core so replies can thread back.
+    thread: tuple[str, ...] = field(default_factory=tuple)
+    message_id: str | None = None

@@ -1,0 +1,141 @@
+"""Who hears about what: turns a change into outbox rows in the same transaction.
+
+Only email exists as a notification channel so far; each recipient without an
+address is skipped. Dedupe keys name the change and the recipient, so doing
+the same change twice (a retry) never queues a second message.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+
+from bot import outbox
+from bot.model import Actor, Role, format_number
+from bot.store import tables as t
+from bot.unit import Unit
+
+EMAIL = "email"
+# Enough for mail clients to thread; keeps the References header bounded.
+MAX_REFERENCES = 20
+
+
+def ticket_context(unit: Unit, ticket: t.Ticket) -> dict[str, Any]:
+    return {
+        "number": format_number(unit.settings.ticket_prefix, ticket.id),
+        "subject": ticket.subject,
+        "status": ticket.status,
+        "priority": ticket.priority,
+        "requester": _person_context(ticket.requester),
+        "assignee": _person_context(ticket.assignee) if ticket.assignee else None,
+        "category": ticket.category.path if ticket.category else None,
+    }
+
+
+def ticket_opened(unit: Unit, ticket: t.Ticket, *, acknowledge: bool) -> None:
+    if acknowledge and ticket.requester.role == Role.REQUESTER.value:
+        _email(unit, ticket, ticket.requester, "ticket_opened", f"ticket_opened:{ticket.id}")
+    if ticket.assignee is not None:
+        _email(unit, ticket, ticket.assignee, "new_ticket", f"new_ticket:{ticket.id}:{ticket.assignee.id}")
+
+
+def comment_added(unit: Unit, ticket: t.Ticket, comment: t.Comment) -> None:
+    if not comment.public or comment.flagged:
+        return
+    author = comment.author
+    extra = {"comment": {"body": comment.body, "author": _person_context(author) if author else None}}
+    if author is None or Role(author.role).is_staff:
+        if ticket.requester_id != comment.author_id:
+            _email(
+                unit,
+                ticket,
+                ticket.requester,
+                "agent_replied",
+                f"comment:{comment.id}:{ticket.requester_id}",
+                extra,
+            )
+    elif ticket.assignee is not None and ticket.assignee_id != comment.author_id:
+        _email(
+            unit,
+            ticket,
+            ticket.assignee,
+            "customer_replied",
+            f"comment:{comment.id}:{ticket.assignee_id}",
+            extra,
+        )
+
+
+def status_changed(unit: Unit, ticket: t.Ticket, before: str, event_id: int, actor: Actor) -> None:
+    if actor.person_id == ticket.requester_id:
+        return
+    template = "ticket_resolved" if ticket.status == "resolved" else "status_changed"
+    _email(
+        unit,
+        ticket,
+        ticket.requester,
+        template,
+        f"status:{event_id}:{ticket.requester_id}",
+        {"previous_status": before},
+    )
+
+
+def assigned(unit: Unit, ticket: t.Ticket, event_id: int, actor: Actor) -> None:
+    assignee = ticket.assignee
+    if assignee is None or actor.person_id == assignee.id:
+        return
+    _email(unit, ticket, assignee, "ticket_assigned", f"assigned:{event_id}:{assignee.id}")
+
+
+def _email(
+    unit: Unit,
+    ticket: t.Ticket,
+    person: t.Person,
+    template: str,
+    dedupe_key: str,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    if not unit.settings.enable_email_notifications or not person.email:
+        return
+    context = {"ticket": ticket_context(unit, ticket), "recipient": _person_context(person), **(extra or {})}
+    outbox.enqueue(
+        unit.session,
+        now=unit.now,
+        channel=EMAIL,
+        recipient=person.email,
+        recipient_name=person.name or None,
+        template=template,
+        context=context,
+        dedupe_key=dedupe_key,
+        ticket_id=ticket.id,
+        thread=_new_email_thread(unit, ticket),
+    )
+
+
+def _new_email_thread(unit: Unit, ticket: t.Ticket) -> dict[str, Any]:
+    """Pick this message's Message-ID now and remember it, so a reply to it finds the ticket."""
+    earlier = list(
+        unit.session.scalars(
+            select(t.ThreadRef.external_id)
+            .where(t.ThreadRef.ticket_id == ticket.id, t.ThreadRef.channel == EMAIL)
+            .order_by(t.ThreadRef.id)
+        )
+    )
+    if len(earlier) > MAX_REFERENCES:
+        earlier = earlier[:1] + earlier[-(MAX_REFERENCES - 1) :]
+    domain = unit.settings.email.from_address.rpartition("@")[2] or "localhost"
+    number = format_number(unit.settings.ticket_prefix, ticket.id).lower()
+    message_id = f"<{number}.{uuid.uuid4().hex}@{domain}>"
+    unit.session.add(
+        t.ThreadRef(
+            channel=EMAIL, external_id=message_id, ticket_id=ticket.id, direction="out", created_at=unit.now
+        )
+    )
+    return {"message_id": message_id, "references": earlier}
+
+
+def _person_context(person: t.Person | None) -> dict[str, Any] | None:
+    if person is None:
+        return None
+    return {"name": person.name or person.email or "", "email": person.email, "role": person.role}

@@ -1,0 +1,303 @@
+"""Durable notifications: enqueue in the change's transaction, deliver after commit.
+
+A row moves pending -> sending (claimed with a token and a lease) -> sent,
+or back to pending with a backoff, or to dead after ``max_attempts``. A
+dispatcher killed mid-send leaves its rows in ``sending``; when the lease
+runs out any dispatcher claims them again, so nothing is lost. Marking is
+guarded by the claim token and the ``sending`` status, so a row once sent is
+never made pending again, whatever a slow or stale dispatcher does.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from bot.config import OutboxSettings
+from bot.messages import Outbound
+from bot.model import format_number
+from bot.ports import Clock, Sender
+from bot.store import tables as t
+from bot.store.db import Store
+from bot.views import NotificationView
+
+logger = logging.getLogger(__name__)
+
+PENDING, SENDING, SENT, DEAD = "pending", "sending", "sent", "dead"
+STATUSES = (PENDING, SENDING, SENT, DEAD)
+
+
+class DeliveryError(Exception):
+    """A sender could not deliver; say whether trying again can help."""
+
+
+class TransientDeliveryError(DeliveryError):
+    """Try again later (relay down, HTTP 429/5xx)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Trying again cannot help (recipient rejected, template missing)."""
+
+
+def enqueue(
+    session: Session,
+    *,
+    now: datetime,
+    channel: str,
+    recipient: str,
+    template: str,
+    context: dict[str, Any],
+    dedupe_key: str,
+    ticket_id: int | None = None,
+    recipient_name: str | None = None,
+    thread: dict[str, Any] | None = None,
+) -> None:
+    """Add a notification unless one with the same dedupe key exists: a retry never sends twice."""
+    values = {
+        "ticket_id": ticket_id,
+        "channel": channel,
+        "recipient": recipient,
+        "recipient_name": recipient_name,
+        "template": template,
+        "context": context,
+        "thread": thread or {},
+        "dedupe_key": dedupe_key,
+        "status": PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+    dialect = session.get_bind().dialect.name
+    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(t.Notification)
+    session.execute(statement.values(values).on_conflict_do_nothing(index_elements=["dedupe_key"]))
+
+
+def backoff(attempts: int, policy: OutboxSettings) -> timedelta:
+    """Doubling from ``backoff_seconds`` up to ``backoff_max_seconds``."""
+    seconds = policy.backoff_seconds * 2 ** max(attempts - 1, 0)
+    return timedelta(seconds=min(seconds, policy.backoff_max_seconds))
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchReport:
+    sent: int = 0
+    retried: int = 0
+    dead: int = 0
+
+    @property
+    def handled(self) -> int:
+        return self.sent + self.retried + self.dead
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    outbound: Outbound
+    token: str
+    attempts: int
+
+
+class Dispatcher:
+    """Hands due notifications to their channel's sender; safe to run in many processes at once."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        senders: Mapping[str, Sender],
+        policy: OutboxSettings,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.senders = dict(senders)
+        self.policy = policy
+
+    def run_once(self) -> DispatchReport:
+        claims = self.claim()
+        sent = retried = dead = 0
+        for claim in claims:
+            outcome = self._deliver(claim)
+            sent += outcome == SENT
+            retried += outcome == PENDING
+            dead += outcome == DEAD
+        return DispatchReport(sent, retried, dead)
+
+    def run_until_idle(self, max_rounds: int = 100) -> DispatchReport:
+        """Dispatch until nothing is due; for the CLI and tests, not the scheduler."""
+        total = DispatchReport()
+        for _ in range(max_rounds):
+            report = self.run_once()
+            if not report.handled:
+                break
+            total = DispatchReport(
+                total.sent + report.sent, total.retried + report.retried, total.dead + report.dead
+            )
+        return total
+
+    def claim(self) -> list[_Claim]:
+        now = self.clock.now()
+        token = uuid.uuid4().hex
+        due = or_(
+            and_(t.Notification.status == PENDING, t.Notification.next_attempt_at <= now),
+            and_(t.Notification.status == SENDING, t.Notification.lease_until < now),
+        )
+        with self.store.transaction() as session:
+            ids = list(
+                session.scalars(
+                    select(t.Notification.id)
+                    .where(due)
+                    .order_by(t.Notification.next_attempt_at, t.Notification.id)
+                    .limit(self.policy.batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            if not ids:
+                return []
+            session.execute(
+                update(t.Notification)
+                .where(t.Notification.id.in_(ids))
+                .values(
+                    status=SENDING,
+                    claim_token=token,
+                    lease_until=now + timedelta(seconds=self.policy.lease_seconds),
+                    attempts=t.Notification.attempts + 1,
+                )
+            )
+            rows = session.scalars(
+                select(t.Notification).where(t.Notification.id.in_(ids)).order_by(t.Notification.id)
+            ).all()
+            return [_Claim(self._outbound(row), token, row.attempts) for row in rows]
+
+    def _outbound(self, row: t.Notification) -> Outbound:
+        return Outbound(
+            notification_id=row.id,
+            channel=row.channel,
+            recipient=row.recipient,
+            recipient_name=row.recipient_name,
+            template=row.template,
+            context=dict(row.context),
+            dedupe_key=row.dedupe_key,
+            ticket_id=row.ticket_id,
+            thread=tuple(row.thread.get("references", ())),
+            message_id=row.thread.get("message_id"),
+        )
+
+    def _deliver(self, claim: _Claim) -> str:
+        outbound = claim.outbound
+        sender = self.senders.get(outbound.channel)
+        try:
+            if sender is None:
+                raise PermanentDeliveryError(f"no sender is configured for channel {outbound.channel!r}")
+            sender.send(outbound)
+        except PermanentDeliveryError as error:
+            logger.error(
+                "notification %s (%s to channel %s) failed for good: %s",
+                outbound.notification_id,
+                outbound.template,
+                outbound.channel,
+                error,
+            )
+            return self._finish(claim, DEAD, str(error))
+        except Exception as error:  # noqa: BLE001 - any sender failure is retried, then parked
+            retry_after = error.retry_after if isinstance(error, TransientDeliveryError) else None
+            final = claim.attempts >= self.policy.max_attempts
+            logger.warning(
+                "notification %s (%s to channel %s) attempt %d failed: %s",
+                outbound.notification_id,
+                outbound.template,
+                outbound.channel,
+                claim.attempts,
+                error,
+                exc_info=not isinstance(error, DeliveryError),
+            )
+            return self._finish(claim, DEAD if final else PENDING, repr(error), retry_after)
+        logger.info(
+            "notification %s sent: %s on %s for ticket %s",
+            outbound.notification_id,
+            outbound.template,
+            outbound.channel,
+            outbound.ticket_id,
+        )
+        return self._finish(claim, SENT, None)
+
+    def _finish(self, claim: _Claim, status: str, error: str | None, retry_after: float | None = None) -> str:
+        now = self.clock.now()
+        values: dict[str, Any] = {"status": status, "lease_until": None, "claim_token": None}
+        if status == SENT:
+            values["sent_at"] = now
+            values["last_error"] = None
+        else:
+            values["last_error"] = (error or "")[:2000]
+        if status == PENDING:
+            delay = backoff(claim.attempts, self.policy)
+            if retry_after is not None:
+                delay = max(delay, timedelta(seconds=retry_after))
+            values["next_attempt_at"] = now + delay
+        with self.store.transaction() as session:
+            result = session.execute(
+                update(t.Notification)
+                .where(
+                    t.Notification.id == claim.outbound.notification_id,
+                    t.Notification.claim_token == claim.token,
+                    t.Notification.status == SENDING,
+                )
+                .values(**values)
+            )
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            logger.warning(
+                "notification %s was reclaimed by another dispatcher before it finished",
+                claim.outbound.notification_id,
+            )
+        return status
+
+
+def list_notifications(
+    store: Store, *, prefix: str, status: str | None = None, limit: int = 100
+) -> list[NotificationView]:
+    with store.read() as session:
+        query = select(t.Notification).order_by(t.Notification.id.desc()).limit(limit)
+        if status:
+            query = query.where(t.Notification.status == status)
+        return [
+            NotificationView(
+                id=row.id,
+                ticket=format_number(prefix, row.ticket_id) if row.ticket_id else None,
+                channel=row.channel,
+                recipient=row.recipient,
+                template=row.template,
+                status=row.status,
+                attempts=row.attempts,
+                next_attempt_at=row.next_attempt_at,
+                last_error=row.last_error,
+                created_at=row.created_at,
+                sent_at=row.sent_at,
+            )
+            for row in session.scalars(query)
+        ]
+
+
+def retry(store: Store, clock: Clock, ids: Iterable[int] = ()) -> int:
+    """Give dead notifications (all, or the ones named) a fresh set of attempts."""
+    wanted = list(ids)
+    with store.transaction() as session:
+        query = (
+            update(t.Notification)
+            .where(t.Notification.status == DEAD)
+            .values(status=PENDING, attempts=0, next_attempt_at=clock.now(), last_error=None)
+        )
+        if wanted:
+            query = query.where(t.Notification.id.in_(wanted))
+        result = session.execute(query)
+        return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,127 @@
+"""Reading tickets and people back: lists with filters and one ticket in full."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import aliased
+
+from bot import directory, tickets
+from bot.model import parse_priority, parse_status
+from bot.store import tables as t
+from bot.unit import Unit
+from bot.views import AttachmentView, CommentView, EventView, PersonView, TicketDetail, TicketView
+
+
+@dataclass(frozen=True, slots=True)
+class TicketFilter:
+    status: str | None = None
+    priority: str | None = None
+    assignee: str | None = None
+    requester: str | None = None
+    tag: str | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+def list_tickets(unit: Unit, query: TicketFilter) -> list[TicketView]:
+    """Newest first. ``assignee = "none"`` lists unassigned tickets."""
+    statement = select(t.Ticket).order_by(t.Ticket.id.desc()).limit(query.limit).offset(query.offset)
+    if query.status:
+        statement = statement.where(t.Ticket.status == parse_status(query.status).value)
+    if query.priority:
+        statement = statement.where(t.Ticket.priority == parse_priority(query.priority).value)
+    if query.assignee:
+        if query.assignee.lower() == "none":
+            statement = statement.where(t.Ticket.assignee_id.is_(None))
+        else:
+            assignee = aliased(t.Person)
+            statement = statement.join(assignee, t.Ticket.assignee_id == assignee.id).where(
+                assignee.email == directory.normalize_email(query.assignee)
+            )
+    if query.requester:
+        requester = aliased(t.Person)
+        statement = statement.join(requester, t.Ticket.requester_id == requester.id).where(
+            requester.email == directory.normalize_email(query.requester)
+        )
+    if query.tag:
+        statement = statement.where(t.Ticket.tags.any(t.Tag.name == tickets.clean_tag(query.tag)))
+    rows = unit.session.scalars(statement).unique().all()
+    return [TicketView.of(row, unit.settings.ticket_prefix) for row in rows]
+
+
+def ticket_view(unit: Unit, ticket: t.Ticket) -> TicketView:
+    return TicketView.of(ticket, unit.settings.ticket_prefix, tickets.field_values(unit, ticket.id))
+
+
+def show_ticket(unit: Unit, number: str) -> TicketDetail:
+    ticket = tickets.get(unit, number, lock=False)
+    comments = unit.session.scalars(
+        select(t.Comment).where(t.Comment.ticket_id == ticket.id).order_by(t.Comment.created_at, t.Comment.id)
+    ).all()
+    files: dict[int, list[AttachmentView]] = {}
+    for row in unit.session.scalars(
+        select(t.Attachment).where(t.Attachment.ticket_id == ticket.id).order_by(t.Attachment.id)
+    ):
+        if row.comment_id is not None:
+            files.setdefault(row.comment_id, []).append(
+                AttachmentView(row.id, row.filename, row.content_type, row.size, row.sha256)
+            )
+    events = unit.session.scalars(
+        select(t.Event).where(t.Event.ticket_id == ticket.id).order_by(t.Event.id)
+    ).all()
+    return TicketDetail(
+        ticket=ticket_view(unit, ticket),
+        comments=tuple(
+            CommentView(
+                id=c.id,
+                author=(c.author.email or c.author.slack_user_id or c.author.name) if c.author else None,
+                body=c.body,
+                public=c.public,
+                flagged=c.flagged,
+                channel=c.channel,
+                created_at=c.created_at,
+                attachments=tuple(files.get(c.id, ())),
+            )
+            for c in comments
+        ),
+        events=tuple(EventView(e.id, e.actor, e.kind, e.before, e.after, e.created_at) for e in events),
+    )
+
+
+def list_people(unit: Unit, role: str | None = None) -> list[PersonView]:
+    statement = select(t.Person).order_by(t.Person.email)
+    if role:
+        statement = statement.where(t.Person.role == role)
+    return [PersonView.of(person) for person in unit.session.scalars(statement).unique()]
+
+
+def list_teams(unit: Unit) -> list[dict[str, object]]:
+    teams = unit.session.scalars(select(t.Team).order_by(t.Team.name)).all()
+    members: dict[int, list[str]] = {}
+    for person in unit.session.scalars(select(t.Person).where(t.Person.team_id.is_not(None))).unique():
+        if person.team_id is not None:
+            members.setdefault(person.team_id, []).append(person.email or person.name)
+    return [{"name": team.name, "members": sorted(members.get(team.id, []))} for team in teams]
+
+
+def list_categories(unit: Unit) -> list[dict[str, object]]:
+    teams = {team.id: team.name for team in unit.session.scalars(select(t.Team))}
+    return [
+        {"path": row.path, "team": teams.get(row.team_id) if row.team_id else None}
+        for row in unit.session.scalars(select(t.Category).order_by(t.Category.path))
+    ]
+
+
+def list_fields(unit: Unit) -> list[dict[str, object]]:
+    return [
+        {
+            "key": row.key,
+            "label": row.label,
+            "type": row.type,
+            "required": row.required,
+            "options": row.options,
+        }
+        for row in unit.session.scalars(select(t.CustomField).order_by(t.CustomField.key))
+    ]

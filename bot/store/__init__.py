@@ -1,0 +1,1 @@
+"""The SQL store: tables, sessions and migrations (SQLAlchemy 2, Alembic)."""

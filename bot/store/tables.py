@@ -1,0 +1,237 @@
+"""SQLAlchemy 2 tables of the ticket store.
+
+Ticket numbers are the ticket's own primary key behind a prefix: a database
+sequence (PostgreSQL) or AUTOINCREMENT (SQLite) hands out each value once,
+so two processes creating tickets at the same moment never share a number.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from bot.store.types import JsonType, UtcDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JsonType}
+
+
+class Team(Base):
+    __tablename__ = "teams"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    # The last agent handed a ticket by round-robin; the next one follows.
+    # A plain id, not a foreign key: people and teams point at each other, and a
+    # stale cursor after a person leaves only means the rotation restarts.
+    last_assigned_id: Mapped[int | None]
+    created_at: Mapped[datetime]
+
+
+class Person(Base):
+    __tablename__ = "people"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str | None] = mapped_column(String(320), unique=True)
+    slack_user_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(20), default="requester")
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+    team: Mapped[Team | None] = relationship(foreign_keys=[team_id], lazy="joined")
+
+
+class Category(Base):
+    __tablename__ = "categories"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # "Network/VPN": unique, so subcategory names may repeat under other parents.
+    path: Mapped[str] = mapped_column(String(400), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+
+
+ticket_tags = Table(
+    "ticket_tags",
+    Base.metadata,
+    Column("ticket_id", ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index("ix_tickets_status_priority", "status", "priority"),
+        {"sqlite_autoincrement": True},
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(String(1000))
+    description: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(30), default="open")
+    priority: Mapped[str] = mapped_column(String(20), default="medium")
+    channel: Mapped[str] = mapped_column(String(30))
+    requester_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime] = mapped_column(index=True)
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+
+    requester: Mapped[Person] = relationship(foreign_keys=[requester_id], lazy="joined")
+    assignee: Mapped[Person | None] = relationship(foreign_keys=[assignee_id], lazy="joined")
+    team: Mapped[Team | None] = relationship(foreign_keys=[team_id], lazy="joined")
+    category: Mapped[Category | None] = relationship(lazy="joined")
+    tags: Mapped[list[Tag]] = relationship(secondary=ticket_tags, lazy="selectin")
+
+
+class CustomField(Base):
+    __tablename__ = "custom_fields"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    label: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(30))
+    # Choices for dropdown / multiple_choice; min, max, pattern, max_length for the rest.
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    required: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+
+
+class CustomFieldValue(Base):
+    __tablename__ = "custom_field_values"
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    field_id: Mapped[int] = mapped_column(
+        ForeignKey("custom_fields.id", ondelete="CASCADE"), primary_key=True
+    )
+    # Wrapped as {"v": value} so numbers, dates and lists share one JSON column.
+    value: Mapped[dict[str, Any]]
+    field: Mapped[CustomField] = relationship(lazy="joined")
+
+
+class Comment(Base):
+    __tablename__ = "comments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    body: Mapped[str] = mapped_column(Text)
+    html: Mapped[str | None] = mapped_column(Text)
+    public: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Set when the core could not trust the sender to act on this ticket.
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+    channel: Mapped[str] = mapped_column(String(30))
+    external_id: Mapped[str | None] = mapped_column(String(998))
+    created_at: Mapped[datetime]
+    author: Mapped[Person | None] = relationship(lazy="joined")
+
+
+class Attachment(Base):
+    __tablename__ = "attachments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(500))
+    content_type: Mapped[str] = mapped_column(String(200))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    inline: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+
+
+class ThreadRef(Base):
+    """An external id (Message-ID, Slack ts, Idempotency-Key) that belongs to a ticket.
+
+    Unique per channel: this is what makes ``receive`` idempotent and what
+    threads a reply to its ticket.
+    """
+
+    __tablename__ = "thread_refs"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(30))
+    external_id: Mapped[str] = mapped_column(String(998))
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id"))
+    direction: Mapped[str] = mapped_column(String(3))
+    created_at: Mapped[datetime]
+
+
+class Event(Base):
+    """The audit log: who changed what on which ticket, before and after."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    actor: Mapped[str] = mapped_column(String(400))
+    kind: Mapped[str] = mapped_column(String(50))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class Notification(Base):
+    """The transactional outbox: written with the change, sent after commit."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_due", "status", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(30))
+    recipient: Mapped[str] = mapped_column(String(400))
+    recipient_name: Mapped[str | None] = mapped_column(String(200))
+    template: Mapped[str] = mapped_column(String(100))
+    context: Mapped[dict[str, Any]]
+    thread: Mapped[dict[str, Any]]
+    dedupe_key: Mapped[str] = mapped_column(String(400), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    claim_token: Mapped[str | None] = mapped_column(String(40))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class Escalation(Base):
+    """One row per ticket and ladder level, so a level is sent once however many sweep."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (UniqueConstraint("ticket_id", "level"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    level: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]

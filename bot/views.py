@@ -1,0 +1,146 @@
+"""Read-only snapshots of tickets and people that channels may keep after the session ends."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.model import format_number
+from bot.store import tables as t
+
+
+@dataclass(frozen=True, slots=True)
+class PersonView:
+    id: int
+    email: str | None
+    name: str
+    role: str
+    team: str | None
+    slack_user_id: str | None
+
+    @classmethod
+    def of(cls, person: t.Person) -> PersonView:
+        return cls(
+            id=person.id,
+            email=person.email,
+            name=person.name,
+            role=person.role,
+            team=person.team.name if person.team else None,
+            slack_user_id=person.slack_user_id,
+        )
+
+    @property
+    def label(self) -> str:
+        return self.email or self.slack_user_id or f"person {self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentView:
+    id: int
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class CommentView:
+    id: int
+    author: str | None
+    body: str
+    public: bool
+    flagged: bool
+    channel: str
+    created_at: datetime
+    attachments: tuple[AttachmentView, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EventView:
+    id: int
+    actor: str
+    kind: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TicketView:
+    id: int
+    number: str
+    subject: str
+    description: str
+    status: str
+    priority: str
+    channel: str
+    requester: str
+    assignee: str | None
+    team: str | None
+    category: str | None
+    tags: tuple[str, ...]
+    custom_fields: dict[str, Any]
+    merged_into: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, ticket: t.Ticket, prefix: str, fields: dict[str, Any] | None = None) -> TicketView:
+        return cls(
+            id=ticket.id,
+            number=format_number(prefix, ticket.id),
+            subject=ticket.subject,
+            description=ticket.description,
+            status=ticket.status,
+            priority=ticket.priority,
+            channel=ticket.channel,
+            requester=_label(ticket.requester),
+            assignee=_label(ticket.assignee) if ticket.assignee else None,
+            team=ticket.team.name if ticket.team else None,
+            category=ticket.category.path if ticket.category else None,
+            tags=tuple(sorted(tag.name for tag in ticket.tags)),
+            custom_fields=dict(fields or {}),
+            merged_into=format_number(prefix, ticket.merged_into_id) if ticket.merged_into_id else None,
+            created_at=ticket.created_at,
+            updated_at=ticket.updated_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TicketDetail:
+    ticket: TicketView
+    comments: tuple[CommentView, ...]
+    events: tuple[EventView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationView:
+    id: int
+    ticket: str | None
+    channel: str
+    recipient: str
+    template: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+def _label(person: t.Person) -> str:
+    return person.email or person.slack_user_id or person.name or f"person {person.id}"
+
+
+def to_jsonable(value: Any) -> Any:
+    """Dataclasses, tuples and datetimes as JSON-ready values (ISO 8601, UTC)."""
+    if hasattr(value, "__dataclass_fields__"):
+        return to_jsonable(asdict(value))
+    if isinstance(value, dict):
+        return {key: to_jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(item) for item in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value

@@ -1,0 +1,1 @@
+"""Adapters between the outside world (email, Slack, HTTP, the terminal) and the core."""

@@ -1,0 +1,129 @@
+"""The composition root: settings -> store -> desk -> senders -> dispatcher -> servers.
+
+The only module that knows both the core and every channel. Nothing here runs
+at import time; the CLI and the tests call :func:`build` with the settings
+they want.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.clock import SystemClock
+from bot.config import Settings
+from bot.desk import Desk
+from bot.errors import ConfigError
+from bot.outbox import Dispatcher
+from bot.ports import Clock, Sender
+from bot.render import Renderer
+from bot.scheduler import create_scheduler
+from bot.store import migrate
+from bot.store.db import Store
+from bot.store.files import FileStore
+from channels.email.compose import Sender as EmailFrom
+from channels.email.sender import EmlFolderSender
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    settings: Settings
+    clock: Clock
+    store: Store
+    desk: Desk
+    renderer: Renderer
+    dispatcher: Dispatcher
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Alembic announces its context on every schema check; only upgrades are news.
+    logging.getLogger("alembic.runtime.migration").setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+def open_store(settings: Settings) -> Store:
+    """Upgrade an embedded SQLite by itself; a shared PostgreSQL is upgraded on purpose only."""
+    store = Store(settings.database_url, pool_size=settings.database.pool_size, echo=settings.database.echo)
+    if migrate.is_current(store):
+        return store
+    if store.dialect == "sqlite":
+        logger.info("upgrading the embedded database schema at %s", store.url.database)
+        migrate.upgrade(store)
+        return store
+    current = migrate.current_revision(store)
+    store.dispose()
+    raise ConfigError(
+        f"the database schema is at {current or 'nothing (empty database)'}, "
+        f"this version needs {migrate.head_revision()}: run 'supportbot db upgrade'"
+    )
+
+
+def build(
+    settings: Settings, *, clock: Clock | None = None, senders: Mapping[str, Sender] | None = None
+) -> Runtime:
+    clock = clock or SystemClock()
+    store = open_store(settings)
+    renderer = Renderer([Path(settings.templates_dir)] if settings.templates_dir else [])
+    desk = Desk(store, clock, settings, FileStore(settings.attachments_path))
+    if senders is None:
+        senders = {
+            "email": EmlFolderSender(
+                settings.outbox_path,
+                renderer,
+                EmailFrom(settings.email.from_address, settings.email.from_name),
+                clock,
+            )
+        }
+    dispatcher = Dispatcher(store, clock, senders, settings.outbox)
+    return Runtime(settings, clock, store, desk, renderer, dispatcher)
+
+
+async def serve(runtime: Runtime) -> None:
+    settings = runtime.settings
+    scheduler = create_scheduler(
+        runtime.dispatcher,
+        outbox_interval_seconds=settings.outbox.interval_seconds,
+        start_at=runtime.clock.now(),
+    )
+    scheduler.start()
+    logger.info(
+        "supportbot serving: database %s, outgoing mail to %s",
+        runtime.store.url.render_as_string(hide_password=True),
+        settings.outbox_path,
+    )
+    try:
+        if settings.http.enabled:
+            # Imported here: other commands need neither, and they cost half a second to load.
+            import uvicorn
+
+            from channels.http.api import create_app
+
+            config = uvicorn.Config(
+                create_app(runtime.store),
+                host=settings.http.host,
+                port=settings.http.port,
+                log_config=None,
+                access_log=False,
+                lifespan="off",
+            )
+            await uvicorn.Server(config).serve()
+        else:
+            await _until_stopped()
+    finally:
+        scheduler.shutdown(wait=False)
+        runtime.store.dispose()
+        logger.info("supportbot stopped")
+
+
+async def _until_stopped() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()

@@ -1,0 +1,57 @@
+"""The ``supportbot`` command: the terminal of an agent or an admin is a channel too.
+
+Mistakes the user can fix (an unknown ticket, a refused transition, a bad
+value) print one clear line and exit 1; bad configuration exits 2; an
+unreachable database exits 3 so scripts can retry.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from bot.errors import ConfigError, StoreUnavailable, UserError
+from channels.cli.admin import categories, db, fields, outbox, serve, teams
+from channels.cli.context import CliState
+from channels.cli.people import people
+from channels.cli.tickets import tickets
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UserError as error:
+            click.echo(f"error: {error.message}", err=True)
+            sys.exit(1)
+        except ConfigError as error:
+            click.echo(f"configuration error: {error}", err=True)
+            sys.exit(2)
+        except StoreUnavailable as error:
+            click.echo(f"database unavailable: {error}", err=True)
+            sys.exit(3)
+
+
+@click.group(cls=_Group)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="TOML settings file (default: embedded defaults; see config/supportbot.toml).",
+)
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
+    """Supportbot: a self-hosted help desk reached by email, Slack and HTTP."""
+    ctx.obj = CliState(config_path)
+    ctx.call_on_close(ctx.obj.close)
+
+
+for command in (serve, db, tickets, people, teams, categories, fields, outbox):
+    cli.add_command(command)
+
+
+def main() -> None:
+    cli(prog_name="supportbot")

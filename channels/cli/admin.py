@@ -1,0 +1,201 @@
+"""``supportbot serve``, ``db``, ``teams``, ``categories``, ``fields`` and ``outbox``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import click
+
+from bot import outbox as outbox_service
+from bot.store import migrate
+from bot.store.db import Store
+from channels.bootstrap import serve as serve_runtime
+from channels.cli.context import CliState, emit_json, emit_table, format_option, pass_state
+
+
+@click.command()
+@pass_state
+def serve(state: CliState) -> None:
+    """Run the bot: HTTP, the outbox dispatcher and (later) SMTP, IMAP and Slack."""
+    state.serving = True
+    runtime = state.runtime
+    settings = runtime.settings
+    if settings.http.enabled:
+        click.echo(f"Supportbot on http://{settings.http.host}:{settings.http.port}  (Ctrl-C stops it)")
+    asyncio.run(serve_runtime(runtime))
+
+
+@click.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command("upgrade")
+@pass_state
+def db_upgrade(state: CliState) -> None:
+    """Bring the schema to this version's head (run once per release on PostgreSQL)."""
+    settings = state.settings
+    store = Store(settings.database_url)
+    try:
+        before = migrate.current_revision(store)
+        migrate.upgrade(store)
+        click.echo(f"database schema: {before or 'empty'} -> {migrate.current_revision(store)}")
+    finally:
+        store.dispose()
+
+
+@db.command("current")
+@pass_state
+def db_current(state: CliState) -> None:
+    """Show the schema revision and whether it is up to date."""
+    store = Store(state.settings.database_url)
+    try:
+        current, head = migrate.current_revision(store), migrate.head_revision()
+        click.echo(f"{current or 'empty'} ({'up to date' if current == head else f'head is {head}'})")
+    finally:
+        store.dispose()
+
+
+@click.group()
+def teams() -> None:
+    """Teams of agents; tickets are assigned round-robin within a team."""
+
+
+@teams.command("add")
+@click.argument("name")
+@pass_state
+def teams_add(state: CliState, name: str) -> None:
+    desk = state.runtime.desk
+    click.echo(f"added team {desk.add_team(desk.actor(None), name)}")
+
+
+@teams.command("list")
+@format_option
+@pass_state
+def teams_list(state: CliState, output: str) -> None:
+    rows = state.runtime.desk.list_teams()
+    emit_json(rows) if output == "json" else emit_table(rows, ("name", "members"), "no teams")
+
+
+@click.group()
+def categories() -> None:
+    """Categories and subcategories (Network, Network/VPN)."""
+
+
+@categories.command("add")
+@click.argument("path")
+@click.option("--team", help="Tickets in this category go to this team.")
+@pass_state
+def categories_add(state: CliState, path: str, team: str | None) -> None:
+    desk = state.runtime.desk
+    click.echo(f"added category {desk.add_category(desk.actor(None), path, team=team)}")
+
+
+@categories.command("list")
+@format_option
+@pass_state
+def categories_list(state: CliState, output: str) -> None:
+    rows = state.runtime.desk.list_categories()
+    emit_json(rows) if output == "json" else emit_table(rows, ("path", "team"), "no categories")
+
+
+@click.group()
+def fields() -> None:
+    """Custom ticket fields and their validation."""
+
+
+@fields.command("add")
+@click.argument("key")
+@click.option("--label", default="")
+@click.option(
+    "--type",
+    "kind",
+    required=True,
+    type=click.Choice(["text", "number", "dropdown", "date", "multiple_choice"]),
+)
+@click.option("--choice", "choices", multiple=True, help="A choice of a dropdown or multiple_choice field.")
+@click.option("--min", "minimum", type=float, help="Smallest number allowed.")
+@click.option("--max", "maximum", type=float, help="Largest number allowed.")
+@click.option("--pattern", help="A regular expression text values must match.")
+@click.option("--required", is_flag=True)
+@pass_state
+def fields_add(
+    state: CliState,
+    key: str,
+    label: str,
+    kind: str,
+    choices: tuple[str, ...],
+    minimum: float | None,
+    maximum: float | None,
+    pattern: str | None,
+    required: bool,
+) -> None:
+    options: dict[str, object] = {}
+    if choices:
+        options["choices"] = list(choices)
+    for name, value in (("min", minimum), ("max", maximum), ("pattern", pattern)):
+        if value is not None:
+            options[name] = value
+    desk = state.runtime.desk
+    added = desk.define_field(desk.actor(None), key, label, kind, options=options, required=required)
+    click.echo(f"added field {added}")
+
+
+@fields.command("list")
+@format_option
+@pass_state
+def fields_list(state: CliState, output: str) -> None:
+    rows = state.runtime.desk.list_fields()
+    if output == "json":
+        emit_json(rows)
+    else:
+        emit_table(
+            [r | {"options": json.dumps(r["options"])} for r in rows],
+            ("key", "label", "type", "required", "options"),
+            "no custom fields",
+        )
+
+
+@click.group()
+def outbox() -> None:
+    """Notifications waiting to go out, sent, or dead."""
+
+
+@outbox.command("list")
+@click.option("--status", type=click.Choice(list(outbox_service.STATUSES)))
+@click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True)
+@format_option
+@pass_state
+def outbox_list(state: CliState, status: str | None, limit: int, output: str) -> None:
+    rows = outbox_service.list_notifications(
+        state.runtime.store, prefix=state.settings.ticket_prefix, status=status, limit=limit
+    )
+    if output == "json":
+        emit_json(rows)
+    else:
+        from bot.views import to_jsonable
+
+        emit_table(
+            [to_jsonable(r) for r in rows],
+            ("id", "ticket", "channel", "recipient", "template", "status", "attempts", "last_error"),
+            "the outbox is empty",
+        )
+
+
+@outbox.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@pass_state
+def outbox_retry(state: CliState, ids: tuple[int, ...]) -> None:
+    """Give dead notifications (all, or the IDS given) a fresh set of attempts."""
+    runtime = state.runtime
+    count = outbox_service.retry(runtime.store, runtime.clock, ids)
+    click.echo(f"{count} notification(s) queued again")
+
+
+@outbox.command("dispatch")
+@pass_state
+def outbox_dispatch(state: CliState) -> None:
+    """Send what is due now, without a running server."""
+    report = state.runtime.dispatcher.run_until_idle()
+    click.echo(f"{report.sent} sent, {report.retried} to retry, {report.dead} dead")

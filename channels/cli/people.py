@@ -1,0 +1,77 @@
+"""``supportbot people ...``: requesters, agents and admins."""
+
+from __future__ import annotations
+
+import click
+
+from bot.model import Role, parse_role
+from bot.views import to_jsonable
+from channels.cli.context import CliState, emit_json, emit_table, format_option, pass_state
+
+ROLES = click.Choice([role.value for role in Role])
+
+
+@click.group()
+def people() -> None:
+    """Add and list the people the desk knows."""
+
+
+@people.command("add")
+@click.option("--email", required=True)
+@click.option("--name", default="")
+@click.option("--role", type=ROLES, default="requester", show_default=True)
+@click.option("--team", help="The team an agent works in (see 'supportbot teams').")
+@click.option("--slack-user-id")
+@format_option
+@pass_state
+def add_command(
+    state: CliState,
+    email: str,
+    name: str,
+    role: str,
+    team: str | None,
+    slack_user_id: str | None,
+    output: str,
+) -> None:
+    desk = state.runtime.desk
+    person = desk.add_person(
+        desk.actor(None), email, name=name, role=parse_role(role), team=team, slack_user_id=slack_user_id
+    )
+    if output == "json":
+        emit_json(person)
+    else:
+        click.echo(f"added {person.email} as {person.role}")
+
+
+@people.command("update")
+@click.argument("email")
+@click.option("--name")
+@click.option("--role", type=ROLES)
+@click.option("--team", help="A team name, or '' to take them out of their team.")
+@format_option
+@pass_state
+def update_command(
+    state: CliState, email: str, name: str | None, role: str | None, team: str | None, output: str
+) -> None:
+    desk = state.runtime.desk
+    person = desk.update_person(
+        desk.actor(None), email, name=name, role=parse_role(role) if role else None, team=team
+    )
+    if output == "json":
+        emit_json(person)
+    else:
+        click.echo(f"updated {person.email}: {person.role}, team {person.team or '-'}")
+
+
+@people.command("list")
+@click.option("--role", type=ROLES)
+@format_option
+@pass_state
+def list_command(state: CliState, role: str | None, output: str) -> None:
+    rows = state.runtime.desk.list_people(role)
+    if output == "json":
+        emit_json(rows)
+    else:
+        emit_table(
+            [to_jsonable(r) for r in rows], ("email", "name", "role", "team", "slack_user_id"), "no people"
+        )

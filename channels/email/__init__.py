@@ -1,0 +1,1 @@
+"""The email channel: composing notification emails and delivering them."""

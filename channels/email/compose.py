@@ -1,0 +1,72 @@
+"""Turns an :class:`~bot.messages.Outbound` into a threaded multipart email.
+
+Headers go through ``email.policy.SMTP``, which folds and encodes non-ASCII
+names and subjects (RFC 2047) and refuses raw CR/LF, so a subject typed by a
+customer can never inject a header.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
+
+from jinja2 import TemplateError
+
+from bot.messages import Outbound
+from bot.outbox import PermanentDeliveryError
+from bot.render import Renderer
+
+# RFC 3834: acknowledgements are auto-replied, other robot mail auto-generated;
+# an agent's reply is a person's words and carries no such header.
+AUTO_SUBMITTED = {"ticket_opened": "auto-replied", "agent_replied": None}
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    address: str
+    name: str
+
+
+def compose(outbound: Outbound, renderer: Renderer, sender: Sender, date: object = None) -> EmailMessage:
+    try:
+        text = renderer.render(f"email/{outbound.template}.txt.j2", outbound.context)
+        html_name = f"email/{outbound.template}.html.j2"
+        html = renderer.render(html_name, outbound.context) if renderer.has(html_name) else None
+    except TemplateError as error:
+        raise PermanentDeliveryError(f"template {outbound.template}: {error}") from error
+    message = EmailMessage(policy=SMTP)
+    message["From"] = _address(sender.name, sender.address)
+    message["To"] = _address(outbound.recipient_name or "", outbound.recipient)
+    message["Subject"] = _subject(outbound)
+    if date is not None:
+        message["Date"] = format_datetime(date)  # type: ignore[arg-type]
+    if outbound.message_id:
+        message["Message-ID"] = outbound.message_id
+    if outbound.thread:
+        message["In-Reply-To"] = outbound.thread[-1]
+        message["References"] = " ".join(outbound.thread)
+    auto = AUTO_SUBMITTED.get(outbound.template, "auto-generated")
+    if auto:
+        message["Auto-Submitted"] = auto
+    message["X-Supportbot-Ticket"] = str(outbound.context.get("ticket", {}).get("number", ""))
+    message.set_content(text)
+    if html is not None:
+        message.add_alternative(html, subtype="html")
+    return message
+
+
+def _subject(outbound: Outbound) -> str:
+    ticket = outbound.context.get("ticket", {})
+    subject = " ".join(str(ticket.get("subject", "")).split())  # no CR/LF, no runs of blanks
+    return f"[{ticket.get('number', '')}] {subject}".strip()
+
+
+def _address(name: str, address: str) -> Address:
+    clean = " ".join(name.split())
+    try:
+        return Address(display_name=clean, addr_spec=address)
+    except (ValueError, IndexError) as error:
+        raise PermanentDeliveryError(f"cannot send to {address!r}: {error}") from error
