@@ -23,7 +23,9 @@ OPEN_STATUSES = (Status.OPEN.value, Status.IN_PROGRESS.value, Status.WAITING_CUS
 def get(unit: Unit, number: str | int, *, lock: bool = True) -> t.Ticket:
     """The ticket, row-locked for the rest of the transaction so concurrent changes queue."""
     ticket_id = number if isinstance(number, int) else parse_number(unit.settings.ticket_prefix, number)
-    ticket = unit.session.get(t.Ticket, ticket_id, with_for_update=lock or None, populate_existing=lock)
+    # "OF tickets": the eagerly joined people and teams are read, not locked.
+    locking = {"of": t.Ticket} if lock else None
+    ticket = unit.session.get(t.Ticket, ticket_id, with_for_update=locking, populate_existing=lock)
     if ticket is None:
         raise NotFound(f"no ticket {format_number(unit.settings.ticket_prefix, ticket_id)}", field="number")
     return ticket

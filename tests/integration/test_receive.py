@@ -1,0 +1,222 @@
+"""``Desk.receive``: idempotent intake and finding the ticket a message belongs to."""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import select
+
+from bot.messages import IncomingFile
+from bot.model import Status
+from bot.outbox import list_notifications
+from bot.store import tables as t
+from tests.factories import make_inbound
+
+
+def _notifications(store, template=None):
+    rows = list_notifications(store, prefix="SUP")
+    return [n for n in rows if template is None or n.template == template]
+
+
+def test_new_message_opens_a_ticket_acknowledged_to_the_requester(desk, store):
+    receipt = desk.receive(make_inbound(subject="VPN down", email="Bob@Example.com", name="Bob"))
+    assert receipt.created and not receipt.duplicate and receipt.rule == "new ticket"
+    detail = desk.show_ticket(receipt.ticket_number)
+    assert detail.ticket.subject == "VPN down"
+    assert detail.ticket.requester == "bob@example.com"
+    assert detail.ticket.status == "open" and detail.ticket.priority == "medium"
+    assert [c.body for c in detail.comments] == ["The printer on floor 3 is on fire again."]
+    [ack] = _notifications(store, "ticket_opened")
+    assert ack.recipient == "bob@example.com" and ack.ticket == receipt.ticket_number
+
+
+def test_same_message_twice_gives_one_ticket_and_one_comment(desk, store, snapshot):
+    message = make_inbound(key="<same@example.com>")
+    first = desk.receive(message)
+    before = snapshot()
+    second = desk.receive(message)
+    assert second.duplicate and second.ticket_number == first.ticket_number
+    assert second.comment_id == first.comment_id
+    assert snapshot() == before
+
+
+def test_same_reply_twice_gives_one_comment(desk, snapshot):
+    opened = desk.receive(make_inbound(key="<a@x>"))
+    reply = make_inbound(key="<b@x>", references=("<a@x>",), text="more detail")
+    desk.receive(reply)
+    before = snapshot()
+    again = desk.receive(reply)
+    assert again.duplicate and again.ticket_number == opened.ticket_number
+    assert snapshot() == before
+    assert len(desk.show_ticket(opened.ticket_number).comments) == 2
+
+
+def test_same_message_delivered_concurrently_is_stored_once(desk, snapshot):
+    message = make_inbound(key="<race@example.com>")
+    desk.receive(make_inbound(key="<warm-up@example.com>"))  # the requester exists already
+    receipts = []
+    barrier = threading.Barrier(6)
+
+    def deliver() -> None:
+        barrier.wait()
+        receipts.append(desk.receive(message))
+
+    threads = [threading.Thread(target=deliver) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({r.ticket_number for r in receipts}) == 1
+    assert sum(not r.duplicate for r in receipts) == 1
+    assert snapshot()["tickets"] == 2
+
+
+def test_reply_threads_by_references_and_reopens_a_resolved_ticket(desk, admin):
+    opened = desk.receive(make_inbound(key="<first@x>"))
+    desk.transition(admin, opened.ticket_number, Status.RESOLVED)
+    reply = desk.receive(
+        make_inbound(key="<second@x>", references=("<unknown@x>", "<first@x>"), text="still broken")
+    )
+    assert reply.ticket_number == opened.ticket_number and reply.rule == "references"
+    detail = desk.show_ticket(opened.ticket_number)
+    assert detail.ticket.status == "open"
+    assert detail.comments[-1].body == "still broken" and detail.comments[-1].public
+
+
+def test_reply_to_an_outgoing_notification_threads_to_its_ticket(desk, store):
+    opened = desk.receive(make_inbound())
+    [ack] = _notifications(store, "ticket_opened")
+    with store.read() as session:
+        message_id = session.scalar(select(t.Notification.thread).where(t.Notification.id == ack.id))[
+            "message_id"
+        ]
+    reply = desk.receive(make_inbound(references=(message_id,), text="thanks"))
+    assert reply.ticket_number == opened.ticket_number and not reply.created
+
+
+def test_customer_reply_while_waiting_moves_the_ticket_back_to_the_team(desk, admin, agent):
+    opened = desk.receive(make_inbound(key="<w1@x>", team="Ops"))
+    desk.transition(admin, opened.ticket_number, Status.WAITING_CUSTOMER)
+    desk.receive(make_inbound(key="<w2@x>", references=("<w1@x>",)))
+    assert desk.show_ticket(opened.ticket_number).ticket.status == "in_progress"
+
+
+def test_reply_to_a_closed_ticket_opens_a_new_one_linked_to_it(desk, admin):
+    old = desk.receive(make_inbound(key="<c1@x>"))
+    desk.transition(admin, old.ticket_number, Status.CLOSED)
+    reply = desk.receive(make_inbound(key="<c2@x>", references=("<c1@x>",)))
+    assert reply.created and reply.ticket_number != old.ticket_number
+    assert desk.show_ticket(old.ticket_number).ticket.status == "closed"
+    events = desk.show_ticket(reply.ticket_number).events
+    assert any(e.kind == "linked" and e.after == {"follows": old.ticket_number} for e in events)
+
+
+def test_reply_to_a_merged_ticket_lands_on_the_survivor(desk, admin):
+    a = desk.receive(make_inbound(key="<m1@x>"))
+    b = desk.receive(make_inbound(key="<m2@x>"))
+    desk.merge(admin, a.ticket_number, b.ticket_number)
+    reply = desk.receive(make_inbound(key="<m3@x>", references=("<m1@x>",)))
+    assert reply.ticket_number == b.ticket_number
+
+
+def test_ticket_number_from_a_stranger_becomes_a_flagged_internal_note(desk):
+    opened = desk.receive(make_inbound(email="owner@example.com"))
+    sneaky = desk.receive(
+        make_inbound(
+            email="mallory@evil.test", ticket_number=opened.ticket_number, text="please change my email"
+        )
+    )
+    assert sneaky.ticket_number == opened.ticket_number and "unverified" in sneaky.rule
+    note = desk.show_ticket(opened.ticket_number).comments[-1]
+    assert note.flagged and not note.public and note.author == "mallory@evil.test"
+
+
+def test_stranger_replying_by_references_cannot_reopen_the_ticket(desk, admin, store):
+    opened = desk.receive(make_inbound(key="<r1@x>", email="owner@example.com"))
+    desk.transition(admin, opened.ticket_number, Status.RESOLVED)
+    desk.receive(make_inbound(key="<r2@x>", references=("<r1@x>",), email="mallory@evil.test"))
+    detail = desk.show_ticket(opened.ticket_number)
+    assert detail.ticket.status == "resolved"
+    assert detail.comments[-1].flagged
+    assert not _notifications(store, "customer_replied")
+
+
+def test_verified_ticket_number_appends_a_public_comment(desk):
+    opened = desk.receive(make_inbound(email="owner@example.com"))
+    reply = desk.receive(
+        make_inbound(email="owner@example.com", ticket_number=opened.ticket_number, verified=True)
+    )
+    assert reply.rule == "ticket number"
+    assert desk.show_ticket(opened.ticket_number).comments[-1].public
+
+
+def test_auto_reply_is_recorded_but_not_acknowledged_and_does_not_reopen(desk, admin, store):
+    opened = desk.receive(make_inbound(key="<o1@x>"))
+    desk.transition(admin, opened.ticket_number, Status.RESOLVED)
+    desk.receive(make_inbound(key="<o2@x>", references=("<o1@x>",), auto_submitted=True))
+    assert desk.show_ticket(opened.ticket_number).ticket.status == "resolved"
+    robot = desk.receive(make_inbound(key="<o3@x>", email="robot@example.com", auto_submitted=True))
+    assert robot.created
+    assert [n.recipient for n in _notifications(store, "ticket_opened")] == ["customer@example.com"]
+
+
+def test_every_receipt_records_the_rule_that_placed_it(desk):
+    opened = desk.receive(make_inbound(key="<e1@x>"))
+    desk.receive(make_inbound(key="<e2@x>", references=("<e1@x>",)))
+    rules = [e.after["rule"] for e in desk.show_ticket(opened.ticket_number).events if e.kind == "received"]
+    assert rules == ["new ticket", "references"]
+
+
+def test_mailbox_defaults_set_priority_category_and_team(desk, admin, agent):
+    desk.add_category(admin, "Network", team="Ops")
+    opened = desk.receive(make_inbound(priority="critical", category="network"))
+    ticket = desk.show_ticket(opened.ticket_number).ticket
+    assert (ticket.priority, ticket.category, ticket.team, ticket.assignee) == (
+        "urgent",
+        "Network",
+        "Ops",
+        "agent@support.test",
+    )
+
+
+def test_attachments_are_stored_once_by_content(desk, store, settings):
+    logo = IncomingFile("logo.png", "image/png", b"\x89PNG logo", inline=True)
+    first = desk.receive(
+        make_inbound(key="<f1@x>", attachments=(logo, IncomingFile("a.txt", "text/plain", b"hi")))
+    )
+    desk.receive(make_inbound(key="<f2@x>", references=("<f1@x>",), attachments=(logo,)))
+    detail = desk.show_ticket(first.ticket_number)
+    assert [a.filename for a in detail.comments[0].attachments] == ["logo.png", "a.txt"]
+    digest = detail.comments[0].attachments[0].sha256
+    assert detail.comments[1].attachments[0].sha256 == digest
+    files = [p for p in settings.attachments_path.rglob("*") if p.is_file()]
+    assert len(files) == 2
+    assert (settings.attachments_path / digest[:2] / digest[2:4] / digest).read_bytes() == b"\x89PNG logo"
+
+
+def test_oversize_attachment_is_refused_on_record_and_the_message_kept(desk, tmp_path, environ, store, clock):
+    from bot.config import load
+    from bot.desk import Desk
+
+    small = Desk(store, clock, load(None, environ | {"SUPPORTBOT_ATTACHMENTS_MAX_BYTES": "10"}))
+    receipt = small.receive(
+        make_inbound(attachments=(IncomingFile("big.bin", "application/octet-stream", b"x" * 11),))
+    )
+    detail = small.show_ticket(receipt.ticket_number)
+    assert detail.comments[0].attachments == ()
+    [refused] = [e for e in detail.events if e.kind == "attachment_refused"]
+    assert refused.after == {"filename": "big.bin", "size": 11, "limit": 10}
+
+
+def test_message_without_a_sender_is_refused(desk, snapshot):
+    from bot.errors import UserError
+    from bot.messages import Identity
+
+    before = snapshot()
+    try:
+        desk.receive(make_inbound(sender=Identity()))
+    except UserError as error:
+        assert "needs a sender" in error.message
+    else:
+        raise AssertionError("a message without a sender was accepted")
+    assert snapshot() == before

@@ -1,0 +1,113 @@
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings, environment_names, load
+from bot.errors import ConfigError
+
+SHIPPED = Path(__file__).resolve().parents[2] / "config" / "supportbot.toml"
+
+
+def test_shipped_file_states_exactly_the_embedded_defaults():
+    """config/supportbot.toml documents every option; it must not drift from the code."""
+    assert load(SHIPPED, {}) == Settings()
+
+
+def test_shipped_file_lists_every_option():
+    text = SHIPPED.read_text()
+    for field in dataclasses.fields(Settings):
+        value = getattr(Settings(), field.name)
+        if dataclasses.is_dataclass(value):
+            assert f"[{field.name}]" in text
+            for inner in dataclasses.fields(value):
+                assert f"\n{inner.name} = " in text, f"[{field.name}] {inner.name} missing"
+        elif field.name != "status_transitions":
+            assert f"\n{field.name} = " in text, f"{field.name} missing"
+
+
+def test_embedded_defaults_match_the_product_brief():
+    settings = load(None, {})
+    assert settings.enable_email_notifications is True
+    assert settings.default_priority == "medium"
+    assert settings.ticket_expiration_days == 7
+    assert settings.status_transitions == {}
+    assert settings.enable_escalation is True
+    assert settings.audit_log_interval == 1
+    assert settings.ticket_prefix == "SUP"
+    assert (settings.http.host, settings.http.port) == ("127.0.0.1", 8080)
+    assert settings.database_url.startswith("sqlite:///") and settings.database_url.endswith(
+        "data/supportbot.db"
+    )
+
+
+def test_environment_overrides_file_and_defaults(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text('ticket_prefix = "HELP"\n[http]\nport = 9000\n')
+    settings = load(
+        path,
+        {
+            "SUPPORTBOT_HTTP_PORT": "9100",
+            "SUPPORTBOT_DATABASE_URL": "postgresql://db/x",
+            "SUPPORTBOT_DATA_DIR": "/srv/sb",
+            "SUPPORTBOT_ENABLE_EMAIL_NOTIFICATIONS": "false",
+            "SUPPORTBOT_STATUS_TRANSITIONS": '{"open": ["closed"]}',
+        },
+    )
+    assert settings.ticket_prefix == "HELP"
+    assert settings.http.port == 9100
+    assert settings.database_url == "postgresql://db/x"
+    assert settings.data_dir == "/srv/sb"
+    assert settings.enable_email_notifications is False
+    assert settings.status_transitions == {"open": ["closed"]}
+
+
+def test_every_option_has_an_environment_name():
+    names = environment_names()
+    assert {"SUPPORTBOT_DATABASE_URL", "SUPPORTBOT_HTTP_PORT", "SUPPORTBOT_DATA_DIR"} <= set(names)
+    assert "SUPPORTBOT_OUTBOX_MAX_ATTEMPTS" in names
+
+
+def test_critical_is_a_valid_default_priority():
+    assert load(None, {"SUPPORTBOT_DEFAULT_PRIORITY": "critical"}).default_priority == "critical"
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"SUPPORTBOT_HTTP_PORT": "eighty"}, "SUPPORTBOT_HTTP_PORT must be a whole number"),
+        ({"SUPPORTBOT_DEFAULT_PRIORITY": "asap"}, "default_priority = 'asap' is not valid; use one of: low"),
+        ({"SUPPORTBOT_ENABLE_ESCALATION": "maybe"}, "SUPPORTBOT_ENABLE_ESCALATION must be true or false"),
+        ({"SUPPORTBOT_TICKET_EXPIRATION_DAYS": "0"}, "ticket_expiration_days must be at least 1"),
+        ({"SUPPORTBOT_ROUTING_ASSIGNMENT": "random"}, "round_robin, least_loaded, none"),
+        ({"SUPPORTBOT_STATUS_TRANSITIONS": "open"}, "must be JSON"),
+    ],
+)
+def test_invalid_environment_values_name_the_option_and_accepted_values(environ, message):
+    with pytest.raises(ConfigError, match=message):
+        load(None, environ)
+
+
+def test_unknown_option_in_a_file_is_refused_with_the_known_ones(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text("[http]\nprot = 1\n")
+    with pytest.raises(
+        ConfigError, match=r"unknown option\(s\) prot in \[http\]; known: enabled, host, port"
+    ):
+        load(path, {})
+
+
+def test_wrong_type_in_a_file_is_refused(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text('[outbox]\nmax_attempts = "ten"\n')
+    with pytest.raises(ConfigError, match="outbox.max_attempts must be a whole number"):
+        load(path, {})
+
+
+def test_missing_or_broken_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load(tmp_path / "nope.toml", {})
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[http\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load(broken, {})
