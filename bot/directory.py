@@ -11,6 +11,7 @@ from bot.errors import Conflict, NotFound, UserError
 from bot.messages import Identity
 from bot.model import Actor, Role
 from bot.store import tables as t
+from bot.store.rows import get_or_create
 from bot.unit import Unit
 
 
@@ -42,25 +43,27 @@ def find_agent(unit: Unit, email: str) -> t.Person:
 def ensure_person(unit: Unit, identity: Identity) -> t.Person:
     """The person behind an inbound message, created as a requester the first time they write."""
     session = unit.session
+    email = normalize_email(identity.email) if identity.email else None
+    if email is None and not identity.slack_user_id:
+        raise UserError("a message needs a sender (an email address or a Slack user)", field="sender")
     person: t.Person | None = None
-    if identity.email:
-        email = normalize_email(identity.email)
+    if email is not None:
         person = session.scalar(select(t.Person).where(t.Person.email == email))
     if person is None and identity.slack_user_id:
         person = session.scalar(select(t.Person).where(t.Person.slack_user_id == identity.slack_user_id))
-    if person is None:
-        if not identity.email and not identity.slack_user_id:
-            raise UserError("a message needs a sender (an email address or a Slack user)", field="sender")
-        person = t.Person(
-            email=normalize_email(identity.email) if identity.email else None,
+
+    def make() -> t.Person:
+        return t.Person(
+            email=email,
             slack_user_id=identity.slack_user_id,
             name=(identity.name or "").strip(),
             role=Role.REQUESTER.value,
             created_at=unit.now,
         )
-        session.add(person)
-        session.flush()
-        return person
+
+    if person is None:
+        key = {"email": email} if email else {"slack_user_id": identity.slack_user_id}
+        person = get_or_create(session, t.Person, make, **key)
     if identity.name and not person.name:
         person.name = identity.name.strip()
     if identity.slack_user_id and not person.slack_user_id:

@@ -15,6 +15,7 @@ from bot import audit, directory, fields, notify, routing
 from bot.errors import Conflict, NotFound, UserError
 from bot.model import Actor, FieldType, Priority, Role, Status, format_number, parse_number
 from bot.store import tables as t
+from bot.store.rows import get_or_create
 from bot.unit import Unit
 
 OPEN_STATUSES = (Status.OPEN.value, Status.IN_PROGRESS.value, Status.WAITING_CUSTOMER.value)
@@ -304,12 +305,7 @@ def set_tags(
 
 
 def _tag(unit: Unit, name: str) -> t.Tag:
-    tag = unit.session.scalar(select(t.Tag).where(t.Tag.name == name))
-    if tag is None:
-        tag = t.Tag(name=name)
-        unit.session.add(tag)
-        unit.session.flush()
-    return tag
+    return get_or_create(unit.session, t.Tag, lambda: t.Tag(name=name), name=name)
 
 
 def set_field(unit: Unit, actor: Actor, number: str, key: str, value: Any) -> t.Ticket:

@@ -1,0 +1,265 @@
+"""Agents' actions through the desk: each audited, each refused cleanly when it cannot be done."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.config import load
+from bot.desk import Desk
+from bot.errors import Conflict, InvalidTransition, NotFound, UserError
+from bot.model import Actor, Priority, Role, Status
+from bot.outbox import list_notifications
+from tests.factories import make_inbound
+
+
+def _templates(store):
+    return sorted(n.template for n in list_notifications(store, prefix="SUP"))
+
+
+def test_transition_records_actor_before_and_after(desk, agent):
+    number = desk.receive(make_inbound()).ticket_number
+    desk.transition(agent, number, Status.IN_PROGRESS)
+    [event] = [e for e in desk.show_ticket(number).events if e.kind == "status_changed"]
+    assert (event.actor, event.before, event.after) == (
+        "agent@support.test",
+        {"status": "open"},
+        {"status": "in_progress"},
+    )
+
+
+def test_transition_refused_by_configuration_leaves_no_trace(store, clock, environ, snapshot):
+    strict = Desk(
+        store,
+        clock,
+        load(
+            None,
+            environ
+            | {"SUPPORTBOT_STATUS_TRANSITIONS": '{"open": ["in_progress"], "in_progress": ["resolved"]}'},
+        ),
+    )
+    number = strict.receive(make_inbound()).ticket_number
+    before, detail_before = snapshot(), strict.show_ticket(number)
+    with pytest.raises(InvalidTransition, match="cannot change status from open to resolved"):
+        strict.transition(Actor.console(), number, Status.RESOLVED)
+    assert snapshot() == before
+    assert strict.show_ticket(number) == detail_before
+
+
+def test_resolving_tells_the_requester_and_reopening_is_allowed(desk, agent, store):
+    number = desk.receive(make_inbound()).ticket_number
+    desk.transition(agent, number, Status.RESOLVED)
+    desk.transition(agent, number, Status.OPEN)
+    assert _templates(store) == ["status_changed", "ticket_opened", "ticket_resolved"]
+
+
+def test_unknown_ticket_is_not_found(desk, admin):
+    with pytest.raises(NotFound, match="no ticket SUP-99"):
+        desk.transition(admin, "SUP-99", Status.RESOLVED)
+
+
+def test_public_agent_comment_is_sent_to_the_requester_and_internal_is_not(desk, agent, store):
+    number = desk.receive(make_inbound()).ticket_number
+    desk.comment(agent, number, "Have you tried turning it off?")
+    desk.comment(agent, number, "customer seems confused", public=False)
+    assert _templates(store) == ["agent_replied", "ticket_opened"]
+    comments = desk.show_ticket(number).comments
+    assert [(c.author, c.public) for c in comments[1:]] == [
+        ("agent@support.test", True),
+        ("agent@support.test", False),
+    ]
+
+
+def test_empty_comment_is_refused(desk, agent, snapshot):
+    number = desk.receive(make_inbound()).ticket_number
+    before = snapshot()
+    with pytest.raises(UserError, match="needs some text"):
+        desk.comment(agent, number, "   ")
+    assert snapshot() == before
+
+
+def test_assign_and_reassign_notify_the_new_agent(desk, admin, agent, store):
+    desk.add_person(admin, "bo@support.test", role=Role.AGENT)
+    number = desk.receive(make_inbound()).ticket_number
+    desk.assign(admin, number, "AGENT@support.test")
+    desk.assign(admin, number, "bo@support.test")
+    ticket = desk.show_ticket(number).ticket
+    assert ticket.assignee == "bo@support.test"
+    assert [
+        n.recipient for n in list_notifications(store, prefix="SUP") if n.template == "ticket_assigned"
+    ] == ["bo@support.test", "agent@support.test"]
+    desk.assign(admin, number, None)
+    assert desk.show_ticket(number).ticket.assignee is None
+
+
+def test_assigning_to_unknown_people_or_requesters_is_refused(desk, admin, snapshot):
+    number = desk.receive(make_inbound(email="req@example.com")).ticket_number
+    before = snapshot()
+    with pytest.raises(NotFound, match="no person with email ghost@example.com"):
+        desk.assign(admin, number, "ghost@example.com")
+    with pytest.raises(UserError, match="req@example.com is a requester"):
+        desk.assign(admin, number, "req@example.com")
+    assert snapshot() == before
+
+
+def test_new_tickets_of_a_team_go_round_robin(desk, admin, agent):
+    desk.add_person(admin, "bo@support.test", role=Role.AGENT, team="Ops")
+    desk.add_person(admin, "cy@support.test", role=Role.REQUESTER, team="Ops")  # not an agent
+    owners = [
+        desk.show_ticket(desk.receive(make_inbound(team="Ops")).ticket_number).ticket.assignee
+        for _ in range(4)
+    ]
+    assert owners == ["agent@support.test", "bo@support.test", "agent@support.test", "bo@support.test"]
+
+
+def test_least_loaded_assignment_picks_the_agent_with_fewest_open_tickets(store, clock, environ):
+    desk = Desk(store, clock, load(None, environ | {"SUPPORTBOT_ROUTING_ASSIGNMENT": "least_loaded"}))
+    admin = Actor.console()
+    desk.add_team(admin, "Ops")
+    desk.add_person(admin, "a@support.test", role=Role.AGENT, team="Ops")
+    desk.add_person(admin, "b@support.test", role=Role.AGENT, team="Ops")
+    first = desk.receive(make_inbound(team="Ops")).ticket_number
+    second = desk.receive(make_inbound(team="Ops")).ticket_number
+    desk.transition(admin, first, Status.RESOLVED)
+    third = desk.receive(make_inbound(team="Ops")).ticket_number
+    owners = [desk.show_ticket(n).ticket.assignee for n in (first, second, third)]
+    assert owners == ["a@support.test", "b@support.test", "a@support.test"]
+
+
+def test_no_assignment_when_routing_is_off(store, clock, environ, admin):
+    desk = Desk(store, clock, load(None, environ | {"SUPPORTBOT_ROUTING_ASSIGNMENT": "none"}))
+    desk.add_team(admin, "Ops")
+    desk.add_person(admin, "a@support.test", role=Role.AGENT, team="Ops")
+    assert desk.show_ticket(desk.receive(make_inbound(team="Ops")).ticket_number).ticket.assignee is None
+
+
+def test_priority_category_and_tags_are_set_and_audited(desk, admin, agent):
+    desk.add_category(admin, "Network", team="Ops")
+    desk.add_category(admin, "Network/VPN")
+    number = desk.receive(make_inbound()).ticket_number
+    desk.set_priority(admin, number, Priority.HIGH)
+    desk.set_category(admin, number, "network/vpn")
+    view = desk.set_tags(admin, number, add=["VPN", "Remote Work"], remove=["nothing"])
+    assert (view.priority, view.category, view.tags) == ("high", "Network/VPN", ("remote-work", "vpn"))
+    view = desk.set_tags(admin, number, remove=["vpn"])
+    assert view.tags == ("remote-work",)
+    kinds = [e.kind for e in desk.show_ticket(number).events]
+    assert kinds.count("tags_changed") == 2 and "priority_changed" in kinds and "category_changed" in kinds
+
+
+def test_category_with_a_team_routes_the_ticket_to_it(desk, admin, agent):
+    desk.add_category(admin, "Billing", team="Ops")
+    number = desk.receive(make_inbound()).ticket_number
+    view = desk.set_category(admin, number, "Billing")
+    assert (view.team, view.assignee) == ("Ops", "agent@support.test")
+
+
+def test_subcategory_needs_its_parent_and_unknown_category_lists_known_ones(desk, admin):
+    with pytest.raises(NotFound, match="no category 'Hardware'"):
+        desk.add_category(admin, "Hardware/Laptops")
+    desk.add_category(admin, "Network")
+    with pytest.raises(Conflict, match="exists already"):
+        desk.add_category(admin, "network")
+    number = desk.receive(make_inbound()).ticket_number
+    with pytest.raises(NotFound, match="known: Network"):
+        desk.set_category(admin, number, "Plumbing")
+
+
+def test_custom_fields_are_validated_and_stored(desk, admin):
+    desk.define_field(admin, "os", "Operating system", "dropdown", options={"choices": ["mac", "linux"]})
+    desk.define_field(admin, "seats", "Seats", "number", options={"min": 1})
+    desk.define_field(admin, "due", "Due", "date")
+    desk.define_field(admin, "apps", "Apps", "multiple_choice", options={"choices": ["mail", "vpn", "chat"]})
+    number = desk.receive(make_inbound()).ticket_number
+    desk.set_field(admin, number, "os", "linux")
+    desk.set_field(admin, number, "seats", "3")
+    desk.set_field(admin, number, "due", "2026-12-01")
+    view = desk.set_field(admin, number, "apps", "chat,mail")
+    assert view.custom_fields == {"os": "linux", "seats": 3, "due": "2026-12-01", "apps": ["mail", "chat"]}
+    view = desk.set_field(admin, number, "os", None)
+    assert "os" not in view.custom_fields
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("os", "windows", "os: 'windows' is not one of mac, linux"),
+        ("seats", "0", "seats: must be at least 1"),
+        ("due", "tomorrow", "due: 'tomorrow' is not a date"),
+        ("colour", "red", "no custom field 'colour'; known: due, os, seats"),
+    ],
+)
+def test_invalid_custom_field_values_are_refused_and_leave_no_trace(
+    desk, admin, snapshot, key, value, message
+):
+    desk.define_field(admin, "os", "OS", "dropdown", options={"choices": ["mac", "linux"]})
+    desk.define_field(admin, "seats", "Seats", "number", options={"min": 1})
+    desk.define_field(admin, "due", "Due", "date")
+    number = desk.receive(make_inbound()).ticket_number
+    before = snapshot()
+    with pytest.raises(UserError, match=message):
+        desk.set_field(admin, number, key, value)
+    assert snapshot() == before
+
+
+def test_required_field_cannot_be_cleared(desk, admin):
+    desk.define_field(admin, "site", "Site", "text", required=True)
+    number = desk.receive(make_inbound()).ticket_number
+    desk.set_field(admin, number, "site", "Berlin")
+    with pytest.raises(UserError, match="site is required"):
+        desk.set_field(admin, number, "site", "")
+
+
+def test_merge_moves_comments_references_tags_and_closes_the_source(desk, admin):
+    a = desk.receive(make_inbound(key="<a1@x>", text="first")).ticket_number
+    desk.set_tags(admin, a, add=["printer"])
+    b = desk.receive(make_inbound(key="<b1@x>", text="second")).ticket_number
+    survivor = desk.merge(admin, a, b)
+    assert survivor.number == b and survivor.tags == ("printer",)
+    source = desk.show_ticket(a)
+    assert source.ticket.status == "closed" and source.ticket.merged_into == b and source.comments == ()
+    assert sorted(c.body for c in desk.show_ticket(b).comments) == ["first", "second"]
+    assert desk.receive(make_inbound(key="<a2@x>", references=("<a1@x>",))).ticket_number == b
+    assert any(e.kind == "merged_from" and e.after == {"merged_from": a} for e in desk.show_ticket(b).events)
+
+
+def test_merge_refuses_itself_and_merged_tickets(desk, admin, snapshot):
+    a = desk.receive(make_inbound()).ticket_number
+    b = desk.receive(make_inbound()).ticket_number
+    with pytest.raises(Conflict, match="into itself"):
+        desk.merge(admin, a, a)
+    desk.merge(admin, a, b)
+    before = snapshot()
+    with pytest.raises(Conflict, match=f"{a} was merged into {b}"):
+        desk.merge(admin, a, b)
+    with pytest.raises(Conflict, match="was merged into"):
+        desk.transition(admin, a, Status.OPEN)
+    assert snapshot() == before
+
+
+def test_comment_on_a_merged_ticket_lands_on_the_survivor(desk, admin, agent):
+    a = desk.receive(make_inbound()).ticket_number
+    b = desk.receive(make_inbound()).ticket_number
+    desk.merge(admin, a, b)
+    assert desk.comment(agent, a, "hello").number == b
+
+
+def test_people_are_unique_by_email_whatever_the_case(desk, admin):
+    desk.add_person(admin, "Dana@Example.com", name="Dana")
+    with pytest.raises(Conflict, match="already a person"):
+        desk.add_person(admin, "dana@example.com")
+    with pytest.raises(UserError, match="not an email address"):
+        desk.add_person(admin, "dana")
+    person = desk.update_person(admin, "DANA@example.com", role=Role.AGENT)
+    assert (person.email, person.role) == ("dana@example.com", "agent")
+
+
+def test_email_notifications_can_be_switched_off(store, clock, environ):
+    quiet = Desk(store, clock, load(None, environ | {"SUPPORTBOT_ENABLE_EMAIL_NOTIFICATIONS": "false"}))
+    quiet.receive(make_inbound())
+    assert list_notifications(store, prefix="SUP") == []
+
+
+def test_default_priority_comes_from_configuration(store, clock, environ):
+    urgent = Desk(store, clock, load(None, environ | {"SUPPORTBOT_DEFAULT_PRIORITY": "critical"}))
+    number = urgent.receive(make_inbound()).ticket_number
+    assert urgent.show_ticket(number).ticket.priority == "urgent"
