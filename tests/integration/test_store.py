@@ -1,0 +1,70 @@
+"""The store itself: migrations match the models, outages are reported as such, time stays UTC."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
+
+from bot.errors import StoreUnavailable
+from bot.store import migrate
+from bot.store.db import Store
+from bot.store.tables import Base
+from tests.factories import make_inbound
+
+
+def test_migrations_create_exactly_the_modelled_schema(store):
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}), Base.metadata)
+    assert diff == []
+    assert migrate.is_current(store)
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'wal.db'}")
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    store.dispose()
+
+
+def test_times_come_back_timezone_aware_utc(desk):
+    number = desk.receive(make_inbound()).ticket_number
+    created = desk.show_ticket(number).ticket.created_at
+    assert created.utcoffset() is not None and created.utcoffset().total_seconds() == 0
+
+
+def test_naive_times_are_refused_by_the_store(store):
+    from bot.store import tables as t
+
+    with pytest.raises(Exception, match="naive datetime"), store.transaction() as session:
+        session.add(t.Tag(name="x"))
+        session.add(t.Team(name="n", created_at=datetime(2026, 1, 1)))
+        session.flush()
+
+
+def test_unreachable_postgresql_is_an_outage_not_a_crash():
+    store = Store("postgresql://postgres@127.0.0.1:1/test")
+    with pytest.raises(StoreUnavailable):
+        store.ping()
+    with pytest.raises(StoreUnavailable), store.transaction() as session:
+        session.execute(text("SELECT 1"))
+    store.dispose()
+
+
+def test_unopenable_sqlite_file_is_an_outage(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    store = Store(f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}")
+    (tmp_path / "missing-dir").rmdir()
+    (tmp_path / "missing-dir").write_text("not a folder")
+    with pytest.raises(StoreUnavailable):
+        store.ping()
+    store.dispose()
+
+
+def test_postgres_url_without_a_driver_uses_psycopg3():
+    assert Store("postgresql://u@h/db").url.drivername == "postgresql+psycopg"
