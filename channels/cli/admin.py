@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+from pathlib import Path
 
 import click
+from sqlalchemy.engine import make_url
 
+import bot
 from bot import outbox as outbox_service
 from bot.store import migrate
 from bot.store.db import Store
@@ -199,3 +203,39 @@ def outbox_dispatch(state: CliState) -> None:
     """Send what is due now, without a running server."""
     report = state.runtime.dispatcher.run_until_idle()
     click.echo(f"{report.sent} sent, {report.retried} to retry, {report.dead} dead")
+
+
+@click.group("config")
+def config_group() -> None:
+    """The settings in force, and a complete example file."""
+
+
+@config_group.command("example")
+def config_example() -> None:
+    """Print every option with its default and a comment: a starting point for --config."""
+    click.echo(example_config_path().read_text(encoding="utf-8"), nl=False)
+
+
+@config_group.command("show")
+@pass_state
+def config_show(state: CliState) -> None:
+    """Check the configuration and print the settings in force (file + environment), as JSON."""
+    settings = dataclasses.asdict(state.settings)
+    if settings["database"]["url"]:
+        settings["database"]["url"] = make_url(settings["database"]["url"]).render_as_string(
+            hide_password=True
+        )
+    settings["effective_database_url"] = make_url(state.settings.database_url).render_as_string(
+        hide_password=True
+    )
+    emit_json(settings)
+
+
+def example_config_path() -> Path:
+    """Beside the package when installed from a wheel, at the repo root in a checkout."""
+    packaged = Path(bot.__file__).with_name("_config") / "supportbot.toml"
+    return (
+        packaged
+        if packaged.is_file()
+        else Path(bot.__file__).resolve().parent.parent / "config" / "supportbot.toml"
+    )
