@@ -28,5 +28,11 @@ def record(
         created_at=unit.now,
     )
     unit.session.add(event)
+    return event
+
+
+def record_now(unit: Unit, **what: Any) -> t.Event:
+    """Like :func:`record`, flushed at once, for callers that need the event's id (dedupe keys)."""
+    event = record(unit, **what)
     unit.session.flush()
     return event

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from bot.errors import ConfigError
-from bot.model import PRIORITY_ALIASES, Priority
+from bot.model import PRIORITY_ALIASES, Priority, Status
 
 ENV_PREFIX = "SUPPORTBOT_"
 
@@ -220,6 +220,10 @@ def _coerce_transitions(option: str, value: Any) -> dict[str, list[str]]:
         for k, v in value.items()
     ):
         raise ConfigError(f'{option} must map a status to a list of statuses, e.g. open = ["in_progress"]')
+    known = {status.value for status in Status}
+    unknown = sorted({name for k, v in value.items() for name in (k, *v)} - known)
+    if unknown:
+        raise ConfigError(f"{option}: unknown status {', '.join(unknown)}; statuses are: {', '.join(Status)}")
     return {k: list(v) for k, v in value.items()}
 
 

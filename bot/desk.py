@@ -14,7 +14,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy import exc
 
-from bot import directory, intake, queries, tickets
+from bot import classify, directory, intake, queries, tickets
+from bot.classify import TicketChanges
 from bot.config import Settings
 from bot.messages import Inbound, Receipt
 from bot.model import Actor, Priority, Role, Status
@@ -93,20 +94,26 @@ class Desk:
         return self._write(lambda u: queries.ticket_view(u, tickets.assign(u, actor, number, email)))
 
     def set_priority(self, actor: Actor, number: str, priority: Priority) -> TicketView:
-        return self._write(lambda u: queries.ticket_view(u, tickets.set_priority(u, actor, number, priority)))
+        return self._write(
+            lambda u: queries.ticket_view(u, classify.set_priority(u, actor, number, priority))
+        )
 
     def set_category(self, actor: Actor, number: str, path: str | None) -> TicketView:
-        return self._write(lambda u: queries.ticket_view(u, tickets.set_category(u, actor, number, path)))
+        return self._write(lambda u: queries.ticket_view(u, classify.set_category(u, actor, number, path)))
 
     def set_tags(
         self, actor: Actor, number: str, *, add: Sequence[str] = (), remove: Sequence[str] = ()
     ) -> TicketView:
         return self._write(
-            lambda u: queries.ticket_view(u, tickets.set_tags(u, actor, number, add=add, remove=remove))
+            lambda u: queries.ticket_view(u, classify.set_tags(u, actor, number, add=add, remove=remove))
         )
 
     def set_field(self, actor: Actor, number: str, key: str, value: Any) -> TicketView:
-        return self._write(lambda u: queries.ticket_view(u, tickets.set_field(u, actor, number, key, value)))
+        return self._write(lambda u: queries.ticket_view(u, classify.set_field(u, actor, number, key, value)))
+
+    def update(self, actor: Actor, number: str, changes: TicketChanges) -> TicketView:
+        """All of ``changes`` in one transaction: one refused change leaves the others unwritten."""
+        return self._write(lambda u: queries.ticket_view(u, classify.update(u, actor, number, changes)))
 
     def merge(self, actor: Actor, source: str, target: str) -> TicketView:
         return self._write(lambda u: queries.ticket_view(u, tickets.merge(u, actor, source, target)))

@@ -84,6 +84,8 @@ def add_person(
     address = normalize_email(email)
     if unit.session.scalar(select(t.Person).where(t.Person.email == address)) is not None:
         raise Conflict(f"{address} is already a person; change them with 'people update'", field="email")
+    if slack_user_id and unit.session.scalar(select(t.Person).where(t.Person.slack_user_id == slack_user_id)):
+        raise Conflict(f"Slack user {slack_user_id} is already a person", field="slack_user_id")
     person = t.Person(
         email=address,
         name=name.strip(),
@@ -120,9 +122,8 @@ def update_person(
     if role is not None:
         person.role = role.value
     if team is not None:
-        person.team_id = find_team(unit, team).id if team else None
+        person.team = find_team(unit, team) if team else None
     unit.session.flush()
-    unit.session.refresh(person)
     after = {"name": person.name, "role": person.role, "team": person.team.name if person.team else None}
     audit.record(unit, ticket_id=None, actor=actor, kind="person_updated", before=before, after=after)
     return person

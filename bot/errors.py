@@ -39,3 +39,7 @@ class ConfigError(BotError):
 
 class StoreUnavailable(BotError):
     """The database could not be reached; the caller should ask the sender to retry."""
+
+
+class Forbidden(UserError):
+    """The person is known but their role does not allow this."""

@@ -34,17 +34,17 @@ class _Match:
 def find_duplicate(unit: Unit, inbound: Inbound) -> Receipt | None:
     if not inbound.key:
         return None
-    ref = unit.session.scalar(
-        select(t.ThreadRef).where(
+    seen = unit.session.execute(
+        select(t.ThreadRef.ticket_id, t.ThreadRef.comment_id).where(
             t.ThreadRef.channel == inbound.channel, t.ThreadRef.external_id == inbound.key
         )
-    )
-    if ref is None:
+    ).first()
+    if seen is None:
         return None
     return Receipt(
-        ticket_number=format_number(unit.settings.ticket_prefix, ref.ticket_id),
-        ticket_id=ref.ticket_id,
-        comment_id=ref.comment_id,
+        ticket_number=format_number(unit.settings.ticket_prefix, seen.ticket_id),
+        ticket_id=seen.ticket_id,
+        comment_id=seen.comment_id,
         created=False,
         duplicate=True,
         rule="duplicate",
@@ -172,22 +172,25 @@ def _open_ticket(unit: Unit, inbound: Inbound, requester: t.Person, actor: Actor
     priority = parse_priority(inbound.priority or unit.settings.default_priority)
     category = directory.find_category(unit, inbound.category) if inbound.category else None
     team = directory.find_team(unit, inbound.team) if inbound.team else None
-    team_id = team.id if team else (category.team_id if category else None)
+    if team is None and category is not None and category.team_id is not None:
+        team = unit.session.get(t.Team, category.team_id)
+    # Relationships are set as objects, so nothing needs reloading after the insert.
     ticket = t.Ticket(
         subject=(inbound.subject.strip() or "(no subject)")[:1000],
         description=inbound.text,
         status=Status.OPEN.value,
         priority=priority.value,
         channel=inbound.channel,
-        requester_id=requester.id,
-        team_id=team_id,
-        category_id=category.id if category else None,
+        requester=requester,
+        team=team,
+        category=category,
+        assignee=None,
+        tags=[],
         created_at=unit.now,
         updated_at=unit.now,
     )
     unit.session.add(ticket)
     unit.session.flush()
-    unit.session.refresh(ticket)
     audit.record(
         unit,
         ticket_id=ticket.id,

@@ -81,6 +81,10 @@ def parse_role(value: str) -> Role:
         raise UserError(f"unknown role {value!r}; use one of: {', '.join(Role)}", field="role") from None
 
 
+# Ticket ids are 32-bit integers in the store; a larger number cannot name a ticket.
+MAX_TICKET_ID = 2**31 - 1
+
+
 def format_number(prefix: str, ticket_id: int) -> str:
     return f"{prefix}-{ticket_id}"
 
@@ -91,7 +95,7 @@ def parse_number(prefix: str, number: str) -> int:
     head, sep, tail = text.rpartition("-")
     if sep and head.upper() == prefix.upper():
         text = tail
-    if text.isdigit() and int(text) > 0:
+    if text.isascii() and text.isdigit() and 0 < int(text) <= MAX_TICKET_ID:
         return int(text)
     raise UserError(f"{number!r} is not a ticket number like {prefix}-1042", field="number")
 

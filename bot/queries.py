@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
-from bot import directory, tickets
+from bot import classify, directory, tickets
 from bot.model import parse_priority, parse_status
 from bot.store import tables as t
 from bot.unit import Unit
@@ -46,13 +46,13 @@ def list_tickets(unit: Unit, query: TicketFilter) -> list[TicketView]:
             requester.email == directory.normalize_email(query.requester)
         )
     if query.tag:
-        statement = statement.where(t.Ticket.tags.any(t.Tag.name == tickets.clean_tag(query.tag)))
+        statement = statement.where(t.Ticket.tags.any(t.Tag.name == classify.clean_tag(query.tag)))
     rows = unit.session.scalars(statement).unique().all()
     return [TicketView.of(row, unit.settings.ticket_prefix) for row in rows]
 
 
 def ticket_view(unit: Unit, ticket: t.Ticket) -> TicketView:
-    return TicketView.of(ticket, unit.settings.ticket_prefix, tickets.field_values(unit, ticket.id))
+    return TicketView.of(ticket, unit.settings.ticket_prefix, classify.field_values(unit, ticket.id))
 
 
 def show_ticket(unit: Unit, number: str) -> TicketDetail:

@@ -6,16 +6,14 @@ for what it changed and queues the notifications that follow from it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, select, update
 
-from bot import audit, directory, fields, notify, routing
-from bot.errors import Conflict, NotFound, UserError
-from bot.model import Actor, FieldType, Priority, Role, Status, format_number, parse_number
+from bot import audit, directory, notify, routing
+from bot.errors import Conflict, Forbidden, NotFound, UserError
+from bot.model import Actor, Role, Status, format_number, parse_number
 from bot.store import tables as t
-from bot.store.rows import get_or_create
 from bot.unit import Unit
 
 OPEN_STATUSES = (Status.OPEN.value, Status.IN_PROGRESS.value, Status.WAITING_CUSTOMER.value)
@@ -41,7 +39,7 @@ def survivor(unit: Unit, ticket: t.Ticket) -> t.Ticket:
     return ticket
 
 
-def _active(unit: Unit, number: str) -> t.Ticket:
+def active(unit: Unit, number: str) -> t.Ticket:
     ticket = get(unit, number)
     if ticket.merged_into_id is not None:
         prefix = unit.settings.ticket_prefix
@@ -51,9 +49,15 @@ def _active(unit: Unit, number: str) -> t.Ticket:
     return ticket
 
 
-def _touch(unit: Unit, ticket: t.Ticket) -> None:
+def touch(unit: Unit, ticket: t.Ticket) -> None:
     ticket.updated_at = unit.now
     unit.session.flush()
+
+
+def require_staff(actor: Actor, action: str) -> None:
+    """Requesters comment on their own tickets; working tickets is for agents and admins."""
+    if not actor.role.is_staff:
+        raise Forbidden(f"only agents and admins can {action}; {actor.label} is a {actor.role}")
 
 
 def _person_label(person: t.Person | None) -> str | None:
@@ -99,7 +103,7 @@ def add_comment(
     )
     if public and not flagged and reopen and author is not None and author.id == ticket.requester_id:
         _customer_replied(unit, ticket, actor)
-    _touch(unit, ticket)
+    touch(unit, ticket)
     notify.comment_added(unit, ticket, comment)
     return comment
 
@@ -122,6 +126,8 @@ def comment(
     if not body.strip():
         raise UserError("a comment needs some text", field="body")
     ticket = survivor(unit, get(unit, number))
+    if not actor.role.is_staff and actor.person_id != ticket.requester_id:
+        require_staff(actor, "comment on someone else's ticket")
     author = unit.session.get(t.Person, actor.person_id) if actor.person_id else None
     return ticket, add_comment(unit, ticket, author, actor, body, public=public, channel=channel)
 
@@ -145,15 +151,21 @@ def change_status(
     after: dict[str, Any] = {"status": target.value}
     if reason:
         after["reason"] = reason
-    event = audit.record(
+    event = audit.record_now(
         unit, ticket_id=ticket.id, actor=actor, kind="status_changed", before={"status": before}, after=after
     )
-    _touch(unit, ticket)
+    touch(unit, ticket)
     notify.status_changed(unit, ticket, before, event.id, actor)
 
 
+REQUESTER_MOVES = (Status.RESOLVED, Status.CLOSED, Status.OPEN)
+
+
 def transition(unit: Unit, actor: Actor, number: str, target: Status) -> t.Ticket:
-    ticket = _active(unit, number)
+    """Agents move any ticket; a requester may only resolve, close or reopen their own."""
+    ticket = active(unit, number)
+    if not actor.role.is_staff and (actor.person_id != ticket.requester_id or target not in REQUESTER_MOVES):
+        require_staff(actor, f"set {format_number(unit.settings.ticket_prefix, ticket.id)} to {target}")
     change_status(unit, ticket, target, actor)
     return ticket
 
@@ -179,10 +191,9 @@ def set_assignee(
     if ticket.assignee_id == (person.id if person else None):
         return
     before = _person_label(ticket.assignee)
-    ticket.assignee_id = person.id if person else None
-    _touch(unit, ticket)
-    unit.session.refresh(ticket, ["assignee"])
-    event = audit.record(
+    ticket.assignee = person
+    touch(unit, ticket)
+    event = audit.record_now(
         unit,
         ticket_id=ticket.id,
         actor=actor,
@@ -195,7 +206,8 @@ def set_assignee(
 
 
 def assign(unit: Unit, actor: Actor, number: str, email: str | None) -> t.Ticket:
-    ticket = _active(unit, number)
+    require_staff(actor, "assign tickets")
+    ticket = active(unit, number)
     person = directory.find_agent(unit, email) if email else None
     set_assignee(unit, ticket, person, actor)
     return ticket
@@ -232,127 +244,14 @@ def auto_assign(unit: Unit, ticket: t.Ticket, actor: Actor, *, announce: bool = 
     set_assignee(unit, ticket, unit.session.get(t.Person, chosen), actor, rule=strategy, announce=announce)
 
 
-# -- classification ----------------------------------------------------------------
-
-
-def set_priority(unit: Unit, actor: Actor, number: str, priority: Priority) -> t.Ticket:
-    ticket = _active(unit, number)
-    if ticket.priority != priority.value:
-        before = ticket.priority
-        ticket.priority = priority.value
-        audit.record(
-            unit,
-            ticket_id=ticket.id,
-            actor=actor,
-            kind="priority_changed",
-            before={"priority": before},
-            after={"priority": priority.value},
-        )
-        _touch(unit, ticket)
-    return ticket
-
-
-def set_category(unit: Unit, actor: Actor, number: str, path: str | None) -> t.Ticket:
-    """A category with a team moves the ticket to that team (and may assign it)."""
-    ticket = _active(unit, number)
-    category = directory.find_category(unit, path) if path else None
-    before = ticket.category.path if ticket.category else None
-    ticket.category_id = category.id if category else None
-    if category is not None and category.team_id is not None:
-        ticket.team_id = category.team_id
-    _touch(unit, ticket)
-    unit.session.refresh(ticket, ["category", "team"])
-    audit.record(
-        unit,
-        ticket_id=ticket.id,
-        actor=actor,
-        kind="category_changed",
-        before={"category": before},
-        after={"category": category.path if category else None},
-    )
-    auto_assign(unit, ticket, actor)
-    return ticket
-
-
-def clean_tag(name: str) -> str:
-    tag = name.strip().lower().replace(" ", "-")
-    if not tag or len(tag) > 100 or "," in tag:
-        raise UserError(f"{name!r} is not a tag: use up to 100 characters, no commas", field="tags")
-    return tag
-
-
-def set_tags(
-    unit: Unit, actor: Actor, number: str, *, add: Sequence[str] = (), remove: Sequence[str] = ()
-) -> t.Ticket:
-    ticket = _active(unit, number)
-    before = sorted(tag.name for tag in ticket.tags)
-    dropping = {clean_tag(name) for name in remove}
-    ticket.tags = [tag for tag in ticket.tags if tag.name not in dropping]
-    for name in sorted({clean_tag(n) for n in add} - {tag.name for tag in ticket.tags}):
-        ticket.tags.append(_tag(unit, name))
-    after = sorted(tag.name for tag in ticket.tags)
-    if after != before:
-        audit.record(
-            unit,
-            ticket_id=ticket.id,
-            actor=actor,
-            kind="tags_changed",
-            before={"tags": before},
-            after={"tags": after},
-        )
-        _touch(unit, ticket)
-    return ticket
-
-
-def _tag(unit: Unit, name: str) -> t.Tag:
-    return get_or_create(unit.session, t.Tag, lambda: t.Tag(name=name), name=name)
-
-
-def set_field(unit: Unit, actor: Actor, number: str, key: str, value: Any) -> t.Ticket:
-    """Validate against the field's definition; ``None`` clears an optional field."""
-    ticket = _active(unit, number)
-    definition = directory.find_field(unit, key)
-    row = unit.session.get(t.CustomFieldValue, (ticket.id, definition.id))
-    before = row.value["v"] if row else None
-    if value is None or value == "":
-        if definition.required:
-            raise UserError(f"{definition.key} is required and cannot be cleared", field=definition.key)
-        if row is not None:
-            unit.session.delete(row)
-        stored = None
-    else:
-        stored = fields.validate_value(definition.key, FieldType(definition.type), definition.options, value)
-        if row is None:
-            unit.session.add(
-                t.CustomFieldValue(ticket_id=ticket.id, field_id=definition.id, value={"v": stored})
-            )
-        else:
-            row.value = {"v": stored}
-    if stored != before:
-        audit.record(
-            unit,
-            ticket_id=ticket.id,
-            actor=actor,
-            kind="field_changed",
-            before={definition.key: before},
-            after={definition.key: stored},
-        )
-        _touch(unit, ticket)
-    return ticket
-
-
-def field_values(unit: Unit, ticket_id: int) -> dict[str, Any]:
-    rows = unit.session.scalars(select(t.CustomFieldValue).where(t.CustomFieldValue.ticket_id == ticket_id))
-    return {row.field.key: row.value["v"] for row in rows}
-
-
 # -- merge ------------------------------------------------------------------------
 
 
 def merge(unit: Unit, actor: Actor, source_number: str, target_number: str) -> t.Ticket:
     """Move everything of ``source`` onto ``target``; ``source`` is closed and points to it."""
-    source = _active(unit, source_number)
-    target = _active(unit, target_number)
+    require_staff(actor, "merge tickets")
+    source = active(unit, source_number)
+    target = active(unit, target_number)
     if source.id == target.id:
         raise Conflict("a ticket cannot be merged into itself")
     for model in (t.Comment, t.Attachment, t.ThreadRef):
@@ -390,6 +289,6 @@ def merge(unit: Unit, actor: Actor, source_number: str, target_number: str) -> t
         kind="merged_from",
         after={"merged_from": format_number(prefix, source.id)},
     )
-    _touch(unit, source)
-    _touch(unit, target)
+    touch(unit, source)
+    touch(unit, target)
     return target

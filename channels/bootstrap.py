@@ -8,9 +8,10 @@ they want.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,33 +98,54 @@ async def serve(runtime: Runtime) -> None:
         runtime.store.url.render_as_string(hide_password=True),
         settings.outbox_path,
     )
+    stop = _stop_on_signals()
     try:
         if settings.http.enabled:
-            # Imported here: other commands need neither, and they cost half a second to load.
-            import uvicorn
-
-            from channels.http.api import create_app
-
-            config = uvicorn.Config(
-                create_app(runtime.store),
-                host=settings.http.host,
-                port=settings.http.port,
-                log_config=None,
-                access_log=False,
-                lifespan="off",
-            )
-            await uvicorn.Server(config).serve()
+            await _serve_http(runtime, stop)
         else:
-            await _until_stopped()
+            await stop.wait()
     finally:
         scheduler.shutdown(wait=False)
         runtime.store.dispose()
         logger.info("supportbot stopped")
 
 
-async def _until_stopped() -> None:
+def _stop_on_signals() -> asyncio.Event:
+    """SIGINT and SIGTERM end the process cleanly, whichever servers are running."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    return stop
+
+
+async def _serve_http(runtime: Runtime, stop: asyncio.Event) -> None:
+    # Imported here: other commands need neither, and they cost half a second to load.
+    import uvicorn
+
+    from channels.http.api import create_app
+
+    class _Server(uvicorn.Server):
+        # We own the signals: uvicorn would re-raise them after its shutdown and
+        # kill the process before the scheduler and the store are closed.
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    settings = runtime.settings
+    server = _Server(
+        uvicorn.Config(
+            create_app(runtime.store),
+            host=settings.http.host,
+            port=settings.http.port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+        )
+    )
+    serving = asyncio.create_task(server.serve())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    server.should_exit = True
+    stopping.cancel()
+    await serving

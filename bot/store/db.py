@@ -49,17 +49,17 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One atomic change; raises :class:`StoreUnavailable` when the database is out of reach."""
-        with _translate_outage(), Session(self._write_engine, expire_on_commit=False) as session:
+        with translate_outage(), Session(self._write_engine, expire_on_commit=False) as session:
             with session.begin():
                 yield session
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        with _translate_outage(), self._sessions() as session:
+        with translate_outage(), self._sessions() as session:
             yield session
 
     def ping(self) -> None:
-        with _translate_outage(), self.engine.connect() as conn:
+        with translate_outage(), self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
@@ -67,13 +67,15 @@ class Store:
 
 
 @contextmanager
-def _translate_outage() -> Iterator[None]:
+def translate_outage() -> Iterator[None]:
+    """Raise :class:`StoreUnavailable` for a database that cannot be reached, whatever the caller."""
     try:
         yield
     except (exc.OperationalError, exc.InterfaceError) as error:
         if isinstance(error, exc.DBAPIError) and _is_outage(error):
-            logger.warning("store unavailable: %s", error.orig)
-            raise StoreUnavailable(str(error.orig)) from error
+            reason = " ".join(str(error.orig).split())  # drivers' hints come on extra lines
+            logger.warning("store unavailable: %s", reason)
+            raise StoreUnavailable(reason) from error
         raise
 
 

@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
-from bot.store.db import Store
+from bot.store.db import Store, translate_outage
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -28,12 +28,12 @@ def head_revision() -> str | None:
 
 
 def current_revision(store: Store) -> str | None:
-    with store.engine.connect() as connection:
+    with translate_outage(), store.engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
 def upgrade(store: Store, revision: str = "head") -> None:
-    with store.engine.begin() as connection:
+    with translate_outage(), store.engine.begin() as connection:
         command.upgrade(_config(connection), revision)
 
 

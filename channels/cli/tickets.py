@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
+from bot.classify import TicketChanges
 from bot.messages import Identity, Inbound
-from bot.model import parse_priority, parse_status
+from bot.model import format_number, parse_number, parse_priority, parse_status
 from bot.queries import TicketFilter
 from bot.views import TicketDetail, TicketView, to_jsonable
 from channels.cli.context import CliState, emit_json, emit_table, format_option, pass_state
@@ -158,7 +159,8 @@ def merge_command(state: CliState, source: str, target: str, as_email: str | Non
     """Merge SOURCE into TARGET: comments and references move, SOURCE is closed."""
     desk = state.runtime.desk
     view = desk.merge(desk.actor(as_email), source, target)
-    _emit_ticket(view, output, f"merged {source.upper()} into {view.number}")
+    merged = format_number(state.settings.ticket_prefix, parse_number(state.settings.ticket_prefix, source))
+    _emit_ticket(view, output, f"merged {merged} into {view.number}")
 
 
 @tickets.command("update")
@@ -188,19 +190,16 @@ def update_command(
     as_email: str | None,
     output: str,
 ) -> None:
-    """Change priority, category, tags and custom fields, each change audited."""
+    """Change priority, category, tags and custom fields together: all of them or, on an error, none."""
     desk = state.runtime.desk
-    actor = desk.actor(as_email)
-    pairs = [_split_field(item) for item in field_values]
-    view = desk.show_ticket(number).ticket
-    if priority:
-        view = desk.set_priority(actor, number, parse_priority(priority))
-    if category:
-        view = desk.set_category(actor, number, None if category.lower() == "none" else category)
-    if add_tags or remove_tags:
-        view = desk.set_tags(actor, number, add=add_tags, remove=remove_tags)
-    for key, value in pairs:
-        view = desk.set_field(actor, number, key, value or None)
+    changes = TicketChanges(
+        priority=parse_priority(priority) if priority else None,
+        category=("" if category.lower() == "none" else category) if category is not None else None,
+        add_tags=add_tags,
+        remove_tags=remove_tags,
+        fields={key: value or None for key, value in map(_split_field, field_values)},
+    )
+    view = desk.update(desk.actor(as_email), number, changes)
     _emit_ticket(view, output, f"updated {view.number}")
 
 

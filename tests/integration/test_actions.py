@@ -6,7 +6,7 @@ import pytest
 
 from bot.config import load
 from bot.desk import Desk
-from bot.errors import Conflict, InvalidTransition, NotFound, UserError
+from bot.errors import Conflict, Forbidden, InvalidTransition, NotFound, UserError
 from bot.model import Actor, Priority, Role, Status
 from bot.outbox import list_notifications
 from tests.factories import make_inbound
@@ -263,3 +263,52 @@ def test_default_priority_comes_from_configuration(store, clock, environ):
     urgent = Desk(store, clock, load(None, environ | {"SUPPORTBOT_DEFAULT_PRIORITY": "critical"}))
     number = urgent.receive(make_inbound()).ticket_number
     assert urgent.show_ticket(number).ticket.priority == "urgent"
+
+
+def _requester(desk, email="req@example.com"):
+    receipt = desk.receive(make_inbound(email=email))
+    person = next(p for p in desk.list_people() if p.email == email)
+    return receipt.ticket_number, Actor(person.id, email, Role.REQUESTER)
+
+
+def test_requester_may_resolve_and_reopen_their_own_ticket(desk):
+    number, requester = _requester(desk)
+    assert desk.transition(requester, number, Status.RESOLVED).status == "resolved"
+    assert desk.transition(requester, number, Status.OPEN).status == "open"
+
+
+def test_requester_cannot_work_tickets(desk, agent, snapshot):
+    number, requester = _requester(desk)
+    other, _ = _requester(desk, "someone@example.com")
+    before = snapshot()
+    with pytest.raises(Forbidden, match="only agents and admins can assign"):
+        desk.assign(requester, number, "agent@support.test")
+    with pytest.raises(Forbidden, match="only agents and admins can set SUP-1 to in_progress"):
+        desk.transition(requester, number, Status.IN_PROGRESS)
+    with pytest.raises(Forbidden, match="change the priority"):
+        desk.set_priority(requester, number, Priority.URGENT)
+    with pytest.raises(Forbidden, match="merge"):
+        desk.merge(requester, number, other)
+    with pytest.raises(Forbidden, match="someone else's ticket"):
+        desk.comment(requester, other, "let me in")
+    with pytest.raises(Forbidden):
+        desk.transition(requester, other, Status.RESOLVED)
+    assert snapshot() == before
+
+
+def test_several_changes_succeed_or_fail_together(desk, admin, snapshot):
+    from bot.classify import TicketChanges
+
+    desk.define_field(admin, "floor", "Floor", "number", options={"min": 1})
+    number = desk.receive(make_inbound()).ticket_number
+    before = snapshot()
+    detail = desk.show_ticket(number)
+    with pytest.raises(UserError, match="floor: must be at least 1"):
+        desk.update(
+            admin, number, TicketChanges(priority=Priority.LOW, add_tags=["fire"], fields={"floor": 0})
+        )
+    assert snapshot() == before and desk.show_ticket(number) == detail
+    view = desk.update(
+        admin, number, TicketChanges(priority=Priority.LOW, add_tags=["fire"], fields={"floor": 3})
+    )
+    assert (view.priority, view.tags, view.custom_fields) == ("low", ("fire",), {"floor": 3})

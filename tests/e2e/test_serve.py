@@ -1,0 +1,234 @@
+"""The real ``supportbot serve`` process, driven from outside like an operator would.
+
+The server runs on a free loopback port with its own data folder, on SQLite
+(created and migrated by the server itself) and on a fresh PostgreSQL schema
+(migrated beforehand with ``supportbot db upgrade``). Tickets are created with
+the CLI in another process; the acknowledgement must come out of the running
+scheduler as an ``.eml`` file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+
+from bot.store.db import Store
+from channels.http.api import create_app
+from tests.conftest import POSTGRES_URL
+
+SUPPORTBOT = Path(sys.executable).with_name("supportbot")
+REQUESTER = "casey@example.com"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    process: subprocess.Popen[bytes]
+    url: str
+    env: dict[str, str]
+    data_dir: Path
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def clean_environment() -> dict[str, str]:
+    """The test runner's environment without any SUPPORTBOT_* setting of the developer's."""
+    return {key: value for key, value in os.environ.items() if not key.startswith("SUPPORTBOT_")}
+
+
+def supportbot(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SUPPORTBOT), *args], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def wait_for(check: Callable[[], T | None], *, seconds: float, what: str, server: Server) -> T:
+    """Poll ``check`` until it returns something; fail with the server's log if the time runs out."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if server.process.poll() is not None:
+            pytest.fail(f"supportbot serve exited with {server.process.returncode}:\n{server.output()}")
+        found = check()
+        if found is not None:
+            return found
+        if time.monotonic() > deadline:
+            pytest.fail(f"no {what} within {seconds} s; supportbot serve said:\n{server.output()}")
+        time.sleep(0.1)
+
+
+def healthy(url: str) -> httpx.Response | None:
+    try:
+        response = httpx.get(f"{url}/healthz", timeout=2.0)
+    except httpx.TransportError:
+        return None
+    return response if response.status_code == 200 else None
+
+
+def read_eml(path: Path) -> EmailMessage:
+    message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+@pytest.fixture
+def empty_schema(postgres_url: str) -> Iterator[str]:
+    """A PostgreSQL schema with no tables at all; ``postgres_url`` only vouches the server is there."""
+    name = f"sbe2e_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{name}"'))
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{name}"
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def serve_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    env = clean_environment() | {
+        "SUPPORTBOT_DATA_DIR": str(tmp_path / "data"),
+        "SUPPORTBOT_HTTP_PORT": str(free_port()),
+        "SUPPORTBOT_OUTBOX_INTERVAL_SECONDS": "1",
+    }
+    if request.param == "postgresql":
+        env["SUPPORTBOT_DATABASE_URL"] = request.getfixturevalue("empty_schema")
+        upgraded = supportbot(env, "db", "upgrade")
+        assert upgraded.returncode == 0, upgraded.stderr
+        assert upgraded.stdout.startswith("database schema: empty -> ")
+    return env
+
+
+@pytest.fixture
+def server(serve_env: dict[str, str], tmp_path: Path) -> Iterator[Server]:
+    log = tmp_path / "serve.log"
+    handle = log.open("wb")
+    process = subprocess.Popen(
+        [str(SUPPORTBOT), "serve"], env=serve_env, stdout=handle, stderr=subprocess.STDOUT
+    )
+    started = Server(
+        process=process,
+        url=f"http://127.0.0.1:{serve_env['SUPPORTBOT_HTTP_PORT']}",
+        env=serve_env,
+        data_dir=Path(serve_env["SUPPORTBOT_DATA_DIR"]),
+        log=log,
+    )
+    try:
+        wait_for(lambda: healthy(started.url), seconds=20, what="200 from /healthz", server=started)
+        yield started
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+        handle.close()
+
+
+@pytest.mark.slow
+def test_serve_answers_healthz_ok_while_the_database_answers(server: Server) -> None:
+    response = httpx.get(f"{server.url}/healthz", timeout=5.0)
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+    assert response.json()["database"] == "ok"
+
+
+@pytest.mark.slow
+def test_ticket_created_with_the_cli_is_acknowledged_by_the_running_scheduler(server: Server) -> None:
+    created = supportbot(
+        server.env,
+        "tickets",
+        "create",
+        "--subject",
+        "Drucker brennt in Büro 3",
+        "--requester",
+        REQUESTER,
+        "--format",
+        "json",
+    )
+    assert created.returncode == 0, created.stderr
+    ticket = json.loads(created.stdout)
+    outbox = server.data_dir / "outbox"
+
+    path = wait_for(
+        lambda: next(iter(sorted(outbox.glob("*-ticket_opened.eml"))), None),
+        seconds=15,
+        what="acknowledgement in the outbox folder",
+        server=server,
+    )
+
+    message = read_eml(path)
+    assert message["To"].addresses[0].addr_spec == REQUESTER
+    assert message["Subject"] == f"[{ticket['number']}] Drucker brennt in Büro 3"
+    assert message["Auto-Submitted"] == "auto-replied"
+
+
+@pytest.mark.slow
+def test_serve_stops_cleanly_with_exit_code_0_on_sigterm(server: Server) -> None:
+    server.process.send_signal(signal.SIGTERM)
+
+    returncode = server.process.wait(timeout=10)
+
+    assert returncode == 0, f"exit code {returncode}:\n{server.output()}"
+    assert "supportbot stopped" in server.output()
+
+
+@pytest.mark.slow
+def test_serve_refuses_an_unmigrated_postgresql_schema_and_names_db_upgrade(
+    empty_schema: str, tmp_path: Path
+) -> None:
+    env = clean_environment() | {
+        "SUPPORTBOT_DATA_DIR": str(tmp_path / "data"),
+        "SUPPORTBOT_DATABASE_URL": empty_schema,
+        "SUPPORTBOT_HTTP_PORT": str(free_port()),
+    }
+
+    result = supportbot(env, "serve")
+
+    assert result.returncode == 2, result.stderr
+    assert "supportbot db upgrade" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+async def get_healthz(store: Store) -> httpx.Response:
+    transport = httpx.ASGITransport(app=create_app(store))
+    async with httpx.AsyncClient(transport=transport, base_url="http://supportbot.test") as client:
+        return await client.get("/healthz")
+
+
+def test_healthz_answers_503_not_500_when_the_database_is_unreachable() -> None:
+    store = Store("postgresql+psycopg://postgres@127.0.0.1:1/none")
+    try:
+        response = asyncio.run(get_healthz(store))
+    finally:
+        store.dispose()
+
+    assert response.status_code == 503
+    assert response.json()["status"] == "unavailable"
