@@ -128,6 +128,8 @@ class Dispatcher:
         claims = self.claim()
         sent = retried = dead = 0
         for claim in claims:
+            if not self._still_ours(claim):
+                continue
             outcome = self._deliver(claim)
             sent += outcome == SENT
             retried += outcome == PENDING
@@ -146,14 +148,46 @@ class Dispatcher:
             )
         return total
 
+    def _still_ours(self, claim: _Claim) -> bool:
+        """Renew the lease just before sending; if another dispatcher took the row over, leave it.
+
+        One claim covers a whole batch, and slow sends can outlast the lease:
+        without this, rows late in the batch would be sent by both dispatchers.
+        """
+        now = self.clock.now()
+        with self.store.transaction() as session:
+            result = session.execute(
+                update(t.Notification)
+                .where(
+                    t.Notification.id == claim.outbound.notification_id,
+                    t.Notification.claim_token == claim.token,
+                    t.Notification.status == SENDING,
+                )
+                .values(lease_until=now + timedelta(seconds=self.policy.lease_seconds))
+            )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
     def claim(self) -> list[_Claim]:
         now = self.clock.now()
         token = uuid.uuid4().hex
+        abandoned = and_(t.Notification.status == SENDING, t.Notification.lease_until < now)
         due = or_(
             and_(t.Notification.status == PENDING, t.Notification.next_attempt_at <= now),
-            and_(t.Notification.status == SENDING, t.Notification.lease_until < now),
+            abandoned,
         )
         with self.store.transaction() as session:
+            # A notification whose every attempt ended with its dispatcher gone (a
+            # sender that crashes the process) is parked, not retried for ever.
+            session.execute(
+                update(t.Notification)
+                .where(abandoned, t.Notification.attempts >= self.policy.max_attempts)
+                .values(
+                    status=DEAD,
+                    lease_until=None,
+                    claim_token=None,
+                    last_error="the dispatcher stopped while sending, on every attempt",
+                )
+            )
             ids = list(
                 session.scalars(
                     select(t.Notification.id)

@@ -218,7 +218,14 @@ def auto_assign(unit: Unit, ticket: t.Ticket, actor: Actor, *, announce: bool = 
     strategy = unit.settings.routing.assignment
     if strategy == "none" or ticket.team_id is None or ticket.assignee_id is not None:
         return
-    team = unit.session.get(t.Team, ticket.team_id, with_for_update=True)
+    # populate_existing: the team may already be in the session from earlier in this
+    # transaction; the cursor must be the one read under the lock, not that copy.
+    # key_share (PostgreSQL's FOR NO KEY UPDATE): the new ticket's foreign key already
+    # holds a KEY SHARE lock on the team, and a plain FOR UPDATE would deadlock with
+    # another transaction doing the same.
+    team = unit.session.get(
+        t.Team, ticket.team_id, with_for_update={"key_share": True}, populate_existing=True
+    )
     assert team is not None
     agents = list(
         unit.session.scalars(

@@ -312,3 +312,24 @@ def test_several_changes_succeed_or_fail_together(desk, admin, snapshot):
         admin, number, TicketChanges(priority=Priority.LOW, add_tags=["fire"], fields={"floor": 3})
     )
     assert (view.priority, view.tags, view.custom_fields) == ("low", ("fire",), {"floor": 3})
+
+
+def test_round_robin_stays_fair_when_tickets_arrive_at_once(desk, admin, agent):
+    import threading
+
+    desk.add_person(admin, "bo@support.test", role=Role.AGENT, team="Ops")
+    barrier = threading.Barrier(4)
+    numbers: list[str] = []
+
+    def open_tickets() -> None:
+        barrier.wait()
+        for _ in range(5):
+            numbers.append(desk.receive(make_inbound(team="Ops")).ticket_number)
+
+    threads = [threading.Thread(target=open_tickets) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    owners = [desk.show_ticket(n).ticket.assignee for n in numbers]
+    assert owners.count("agent@support.test") == owners.count("bo@support.test") == 10

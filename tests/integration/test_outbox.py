@@ -167,3 +167,36 @@ def test_the_same_change_never_queues_a_second_copy(desk, store, clock):
             dedupe_key=f"ticket_opened:{receipt.ticket_id}",
         )
     assert len(_rows(store)) == 1
+
+
+def test_rows_late_in_a_slow_batch_are_not_sent_twice(desk, store, clock):
+    """The first send outlasts the batch's lease and another dispatcher takes over the rest."""
+    desk.receive(make_inbound())
+    desk.receive(make_inbound())
+    rescuer_sender = RecordingSender()
+    rescuer = Dispatcher(store, clock, {"email": rescuer_sender}, POLICY)
+    slow_sent = []
+
+    class Slow:
+        def send(self, outbound):
+            if not slow_sent:
+                clock.advance(seconds=POLICY.lease_seconds + 1)
+                rescuer.run_once()
+            slow_sent.append(outbound.notification_id)
+
+    Dispatcher(store, clock, {"email": Slow()}, POLICY).run_once()
+    rescued = [o.notification_id for o in rescuer_sender.sent]
+    assert len(slow_sent) == 1, "the slow dispatcher went on sending rows it no longer held"
+    assert sorted(slow_sent + rescued) == [1, 1, 2]  # only the row mid-send could go twice
+    assert {row.status for row in _rows(store).values()} == {"sent"}
+
+
+def test_a_notification_that_keeps_killing_its_dispatcher_is_parked(desk, store, clock):
+    desk.receive(make_inbound())
+    policy = OutboxSettings(max_attempts=2, lease_seconds=60)
+    for _ in range(2):  # each claim "dies": the rows stay in sending until the lease runs out
+        assert len(Dispatcher(store, clock, {}, policy).claim()) == 1
+        clock.advance(seconds=61)
+    assert Dispatcher(store, clock, {"email": RecordingSender()}, policy).run_once().handled == 0
+    [row] = _rows(store).values()
+    assert row.status == "dead" and "stopped while sending" in row.last_error
