@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.errors import HeaderParseError
+from email.headerregistry import Address
 from pathlib import Path
 from typing import Any, get_type_hints
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from bot.errors import ConfigError
 from bot.model import PRIORITY_ALIASES, Priority, Status
@@ -21,8 +27,10 @@ from bot.model import PRIORITY_ALIASES, Priority, Status
 ENV_PREFIX = "SUPPORTBOT_"
 
 
-def _opt(default: Any, *, minimum: int | None = None, choices: tuple[str, ...] = ()) -> Any:
-    return field(default=default, metadata={"minimum": minimum, "choices": choices})
+def _opt(
+    default: Any, *, minimum: int | None = None, maximum: int | None = None, choices: tuple[str, ...] = ()
+) -> Any:
+    return field(default=default, metadata={"minimum": minimum, "maximum": maximum, "choices": choices})
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +44,7 @@ class DatabaseSettings:
 class HttpSettings:
     enabled: bool = True
     host: str = "127.0.0.1"
-    port: int = _opt(8080, minimum=0)
+    port: int = _opt(8080, minimum=0, maximum=65535)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +133,41 @@ def load(path: Path | None, environ: Mapping[str, str]) -> Settings:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
     _apply_environment(raw, environ)
     settings: Settings = _build(Settings, raw, "")
+    _check(settings)
     return settings
+
+
+PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9]{0,15}")
+DATABASES = ("sqlite", "postgresql")
+
+
+def _check(settings: Settings) -> None:
+    """Values that have the right type but cannot work; caught here so start-up stops with a reason."""
+    if not PREFIX.fullmatch(settings.ticket_prefix):
+        raise ConfigError(
+            f"ticket_prefix = {settings.ticket_prefix!r}: "
+            "use 1 to 16 letters and digits, starting with a letter"
+        )
+    if settings.database.url:
+        try:
+            backend = make_url(settings.database.url).get_backend_name()
+        except ArgumentError:
+            raise ConfigError(
+                "database.url is not a database URL; use e.g. postgresql://user:password@host:5432/name, "
+                "or leave it empty for SQLite in the data folder"
+            ) from None
+        if backend not in DATABASES:
+            raise ConfigError(f"database.url: {backend} is not supported; use one of: {', '.join(DATABASES)}")
+    try:
+        Address(display_name=settings.email.from_name, addr_spec=settings.email.from_address)
+    except (ValueError, IndexError, HeaderParseError):
+        raise ConfigError(
+            f"email.from_address = {settings.email.from_address!r} is not an email address"
+        ) from None
+    if "@" not in settings.email.from_address:
+        raise ConfigError(
+            f"email.from_address = {settings.email.from_address!r} needs a domain, e.g. support@example.com"
+        )
 
 
 def _apply_environment(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
@@ -197,9 +239,11 @@ def _coerce(option: str, kind: Any, value: Any, meta: Mapping[str, Any]) -> Any:
     elif kind is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{option} must be a whole number, not {value!r}")
-        minimum = meta.get("minimum")
+        minimum, maximum = meta.get("minimum"), meta.get("maximum")
         if minimum is not None and value < minimum:
             raise ConfigError(f"{option} must be at least {minimum}, not {value}")
+        if maximum is not None and value > maximum:
+            raise ConfigError(f"{option} must be at most {maximum}, not {value}")
     elif kind is str:
         if not isinstance(value, str):
             raise ConfigError(f"{option} must be a string, not {value!r}")

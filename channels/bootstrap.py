@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import socket
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +47,10 @@ class Runtime:
 def configure_logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Alembic announces its context on every schema check; only upgrades are news.
-    logging.getLogger("alembic.runtime.migration").setLevel(max(logging.WARNING, logging.getLogger().level))
+    quiet = max(logging.WARNING, logging.getLogger().level)
+    logging.getLogger("alembic.runtime.migration").setLevel(quiet)
+    # APScheduler logs every job run at INFO; our jobs log what they did themselves.
+    logging.getLogger("apscheduler").setLevel(quiet)
 
 
 def open_store(settings: Settings) -> Store:
@@ -65,10 +70,22 @@ def open_store(settings: Settings) -> Store:
     )
 
 
+def _prepare_data_dir(settings: Settings) -> None:
+    """Fail at start-up, naming the option, rather than at the first attachment or email."""
+    path = settings.data_path
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"data_dir = {str(path)!r} cannot be created: {error.strerror}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError(f"data_dir = {str(path)!r} is not writable by this user")
+
+
 def build(
     settings: Settings, *, clock: Clock | None = None, senders: Mapping[str, Sender] | None = None
 ) -> Runtime:
     clock = clock or SystemClock()
+    _prepare_data_dir(settings)
     store = open_store(settings)
     renderer = Renderer([Path(settings.templates_dir)] if settings.templates_dir else [])
     desk = Desk(store, clock, settings, FileStore(settings.attachments_path))
@@ -87,6 +104,7 @@ def build(
 
 async def serve(runtime: Runtime) -> None:
     settings = runtime.settings
+    listening = _bind(settings.http.host, settings.http.port) if settings.http.enabled else None
     scheduler = create_scheduler(
         runtime.dispatcher,
         outbox_interval_seconds=settings.outbox.interval_seconds,
@@ -94,14 +112,15 @@ async def serve(runtime: Runtime) -> None:
     )
     scheduler.start()
     logger.info(
-        "supportbot serving: database %s, outgoing mail to %s",
+        "supportbot serving: %s, database %s, outgoing mail to %s (Ctrl-C stops it)",
+        f"HTTP on http://{settings.http.host}:{settings.http.port}" if listening else "HTTP off",
         runtime.store.url.render_as_string(hide_password=True),
         settings.outbox_path,
     )
     stop = _stop_on_signals()
     try:
-        if settings.http.enabled:
-            await _serve_http(runtime, stop)
+        if listening is not None:
+            await _serve_http(runtime, listening, stop)
         else:
             await stop.wait()
     finally:
@@ -119,7 +138,7 @@ def _stop_on_signals() -> asyncio.Event:
     return stop
 
 
-async def _serve_http(runtime: Runtime, stop: asyncio.Event) -> None:
+async def _serve_http(runtime: Runtime, listening: socket.socket, stop: asyncio.Event) -> None:
     # Imported here: other commands need neither, and they cost half a second to load.
     import uvicorn
 
@@ -143,9 +162,24 @@ async def _serve_http(runtime: Runtime, stop: asyncio.Event) -> None:
             lifespan="off",
         )
     )
-    serving = asyncio.create_task(server.serve())
+    serving = asyncio.create_task(server.serve(sockets=[listening]))
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True
     stopping.cancel()
     await serving
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """Bind before serving, so a taken port is a configuration error and not a server traceback."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise ConfigError(f"http.port: cannot listen on {host}:{port}: {error.strerror}") from None
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock

@@ -23,11 +23,7 @@ from channels.cli.context import CliState, emit_json, emit_table, format_option,
 def serve(state: CliState) -> None:
     """Run the bot: HTTP, the outbox dispatcher and (later) SMTP, IMAP and Slack."""
     state.serving = True
-    runtime = state.runtime
-    settings = runtime.settings
-    if settings.http.enabled:
-        click.echo(f"Supportbot on http://{settings.http.host}:{settings.http.port}  (Ctrl-C stops it)")
-    asyncio.run(serve_runtime(runtime))
+    asyncio.run(serve_runtime(state.runtime))
 
 
 @click.group()

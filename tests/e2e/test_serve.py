@@ -217,6 +217,32 @@ def test_serve_refuses_an_unmigrated_postgresql_schema_and_names_db_upgrade(
     assert "Traceback" not in result.stderr
 
 
+def test_serve_on_a_taken_port_stops_with_a_configuration_error(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        env = clean_environment() | {
+            "SUPPORTBOT_DATA_DIR": str(tmp_path / "data"),
+            "SUPPORTBOT_HTTP_PORT": str(taken.getsockname()[1]),
+        }
+        result = supportbot(env, "serve")
+
+    assert result.returncode == 2, result.stderr
+    assert "configuration error: http.port: cannot listen on 127.0.0.1" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unwritable_data_folder_stops_start_up_naming_the_option(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    env = clean_environment() | {"SUPPORTBOT_DATA_DIR": str(blocker / "data")}
+
+    result = supportbot(env, "serve")
+
+    assert result.returncode == 2, result.stderr
+    assert "configuration error: data_dir = " in result.stderr and "cannot be created" in result.stderr
+
+
 async def get_healthz(store: Store) -> httpx.Response:
     transport = httpx.ASGITransport(app=create_app(store))
     async with httpx.AsyncClient(transport=transport, base_url="http://supportbot.test") as client:

@@ -81,6 +81,12 @@ def test_critical_is_a_valid_default_priority():
         ({"SUPPORTBOT_TICKET_EXPIRATION_DAYS": "0"}, "ticket_expiration_days must be at least 1"),
         ({"SUPPORTBOT_ROUTING_ASSIGNMENT": "random"}, "round_robin, least_loaded, none"),
         ({"SUPPORTBOT_STATUS_TRANSITIONS": "open"}, "must be JSON"),
+        ({"SUPPORTBOT_STATUS_TRANSITIONS": '{"open": ["done"]}'}, "unknown status done; statuses are: open"),
+        ({"SUPPORTBOT_HTTP_PORT": "70000"}, "http.port must be at most 65535"),
+        ({"SUPPORTBOT_DATABASE_URL": "garbage"}, "database.url is not a database URL"),
+        ({"SUPPORTBOT_DATABASE_URL": "mysql://db/x"}, "database.url: mysql is not supported"),
+        ({"SUPPORTBOT_EMAIL_FROM_ADDRESS": "support"}, "email.from_address = 'support'"),
+        ({"SUPPORTBOT_TICKET_PREFIX": "A B"}, "ticket_prefix = 'A B': use 1 to 16 letters"),
     ],
 )
 def test_invalid_environment_values_name_the_option_and_accepted_values(environ, message):
