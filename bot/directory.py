@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from email.errors import HeaderParseError
+from email.headerregistry import Address
 from typing import Any
 
 from sqlalchemy import func, select
@@ -20,6 +22,12 @@ def normalize_email(email: str) -> str:
     value = email.strip().lower()
     local, sep, domain = value.rpartition("@")
     if not sep or not local or not domain or any(c.isspace() for c in value):
+        raise UserError(f"{email!r} is not an email address", field="email")
+    try:  # what we store must be what an email header will accept later
+        parsed = Address(addr_spec=value).addr_spec
+    except (ValueError, IndexError, HeaderParseError):
+        raise UserError(f"{email!r} is not an email address", field="email") from None
+    if parsed != value:
         raise UserError(f"{email!r} is not an email address", field="email")
     return value
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from bot import audit, directory, notify, tickets
-from bot.errors import NotFound
+from bot.errors import UserError
 from bot.messages import Inbound, IncomingFile, Receipt
 from bot.model import Actor, Role, Status, format_number, parse_priority
 from bot.store import tables as t
@@ -99,18 +99,6 @@ def receive(unit: Unit, inbound: Inbound) -> Receipt:
             "auto_submitted": inbound.auto_submitted,
         },
     )
-    if inbound.key:
-        unit.session.add(
-            t.ThreadRef(
-                channel=inbound.channel,
-                external_id=inbound.key,
-                ticket_id=ticket.id,
-                comment_id=comment.id,
-                direction="in",
-                created_at=unit.now,
-            )
-        )
-        unit.session.flush()
     number = format_number(unit.settings.ticket_prefix, ticket.id)
     logger.info(
         "received %s message %s as %s on %s (%s)",
@@ -134,7 +122,7 @@ def _find_ticket(unit: Unit, inbound: Inbound, sender: t.Person) -> _Match:
     if inbound.ticket_number:
         try:
             ticket = tickets.survivor(unit, tickets.get(unit, inbound.ticket_number))
-        except NotFound:
+        except UserError:  # no such ticket, or not a number we could ever have issued
             ticket = None
         if ticket is not None:
             trusted = inbound.verified or _is_participant(unit, ticket, sender)
@@ -224,6 +212,8 @@ def _first_comment(unit: Unit, ticket: t.Ticket, sender: t.Person, inbound: Inbo
     )
     unit.session.add(comment)
     unit.session.flush()
+    if inbound.key:
+        tickets.remember_message(unit, ticket, comment)
     return comment
 
 

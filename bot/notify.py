@@ -88,6 +88,23 @@ def assigned(unit: Unit, ticket: t.Ticket, event_id: int, actor: Actor) -> None:
     _email(unit, ticket, assignee, "ticket_assigned", f"assigned:{event_id}:{assignee.id}")
 
 
+def merged(unit: Unit, source: t.Ticket, target: t.Ticket) -> None:
+    """Tell the merged ticket's requester where their request lives on."""
+    _email(
+        unit,
+        target,
+        source.requester,
+        "ticket_merged",
+        f"merged:{source.id}:{source.requester_id}",
+        {
+            "merged_from": {
+                "number": format_number(unit.settings.ticket_prefix, source.id),
+                "subject": source.subject,
+            }
+        },
+    )
+
+
 def _email(
     unit: Unit,
     ticket: t.Ticket,
@@ -109,19 +126,37 @@ def _email(
         context=context,
         dedupe_key=dedupe_key,
         ticket_id=ticket.id,
-        thread=_new_email_thread(unit, ticket),
+        thread=_new_email_thread(unit, ticket, person),
     )
 
 
-def _new_email_thread(unit: Unit, ticket: t.Ticket) -> dict[str, Any]:
-    """Pick this message's Message-ID now and remember it, so a reply to it finds the ticket."""
-    earlier = list(
-        unit.session.scalars(
-            select(t.ThreadRef.external_id)
-            .where(t.ThreadRef.ticket_id == ticket.id, t.ThreadRef.channel == EMAIL)
-            .order_by(t.ThreadRef.id)
+def _new_email_thread(unit: Unit, ticket: t.Ticket, person: t.Person) -> dict[str, Any]:
+    """Pick this message's Message-ID now and remember it, so a reply to it finds the ticket.
+
+    References name only what this recipient has in their mailbox (what they
+    sent us, what we sent them), so their client threads the conversation and
+    does not point at messages it never saw.
+    """
+    theirs = unit.session.execute(
+        select(t.ThreadRef.created_at, t.ThreadRef.id, t.ThreadRef.external_id)
+        .join(t.Comment, t.Comment.id == t.ThreadRef.comment_id)
+        .where(
+            t.ThreadRef.ticket_id == ticket.id,
+            t.ThreadRef.channel == EMAIL,
+            t.ThreadRef.direction == "in",
+            t.Comment.author_id == person.id,
         )
-    )
+    ).all()
+    ours = unit.session.execute(
+        select(t.Notification.created_at, t.Notification.id, t.Notification.thread).where(
+            t.Notification.ticket_id == ticket.id,
+            t.Notification.channel == EMAIL,
+            t.Notification.recipient == person.email,
+        )
+    ).all()
+    dated = [(at, 0, n, ref) for at, n, ref in theirs]
+    dated += [(at, 1, n, thread["message_id"]) for at, n, thread in ours if thread.get("message_id")]
+    earlier = [ref for *_, ref in sorted(dated)]
     if len(earlier) > MAX_REFERENCES:
         earlier = earlier[:1] + earlier[-(MAX_REFERENCES - 1) :]
     domain = unit.settings.email.from_address.rpartition("@")[2] or "localhost"

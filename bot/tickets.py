@@ -94,6 +94,8 @@ def add_comment(
     )
     unit.session.add(comment)
     unit.session.flush()
+    if external_id:
+        remember_message(unit, ticket, comment)
     audit.record(
         unit,
         ticket_id=ticket.id,
@@ -106,6 +108,24 @@ def add_comment(
     touch(unit, ticket)
     notify.comment_added(unit, ticket, comment)
     return comment
+
+
+def remember_message(unit: Unit, ticket: t.Ticket, comment: t.Comment) -> None:
+    """Keep the message's id on its channel: a second delivery is then a duplicate, and a
+    reply naming it threads here. Recorded before notifications are queued, so their
+    References include it."""
+    assert comment.external_id is not None
+    unit.session.add(
+        t.ThreadRef(
+            channel=comment.channel,
+            external_id=comment.external_id,
+            ticket_id=ticket.id,
+            comment_id=comment.id,
+            direction="in",
+            created_at=unit.now,
+        )
+    )
+    unit.session.flush()
 
 
 def _customer_replied(unit: Unit, ticket: t.Ticket, actor: Actor) -> None:
@@ -298,4 +318,5 @@ def merge(unit: Unit, actor: Actor, source_number: str, target_number: str) -> t
     )
     touch(unit, source)
     touch(unit, target)
+    notify.merged(unit, source, target)
     return target

@@ -40,7 +40,8 @@ class Store:
         self.url = normalize_url(url)
         self.engine = _create_engine(self.url, pool_size=pool_size, echo=echo)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
-        self._write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+        # On SQLite, transactions that write take the write lock up front (see module docstring).
+        self.write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
 
     @property
     def dialect(self) -> str:
@@ -49,7 +50,7 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One atomic change; raises :class:`StoreUnavailable` when the database is out of reach."""
-        with translate_outage(), Session(self._write_engine, expire_on_commit=False) as session:
+        with translate_outage(), Session(self.write_engine, expire_on_commit=False) as session:
             with session.begin():
                 yield session
 

@@ -33,7 +33,9 @@ def current_revision(store: Store) -> str | None:
 
 
 def upgrade(store: Store, revision: str = "head") -> None:
-    with translate_outage(), store.engine.begin() as connection:
+    """Safe to run from several processes at once: on SQLite the write lock is taken first,
+    so the second process waits and then finds the schema already current."""
+    with translate_outage(), store.write_engine.begin() as connection:
         command.upgrade(_config(connection), revision)
 
 

@@ -7,6 +7,7 @@ customer can never inject a header.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -22,6 +23,11 @@ from bot.render import Renderer
 # RFC 3834: acknowledgements are auto-replied, other robot mail auto-generated;
 # an agent's reply is a person's words and carries no such header.
 AUTO_SUBMITTED = {"ticket_opened": "auto-replied", "agent_replied": None}
+
+
+# A stored reference that is not a plain <id@host> (a sender's broken Message-ID)
+# is left out rather than allowed to fail every later email on the ticket.
+MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +51,10 @@ def compose(outbound: Outbound, renderer: Renderer, sender: Sender, date: object
         message["Date"] = format_datetime(date)  # type: ignore[arg-type]
     if outbound.message_id:
         message["Message-ID"] = outbound.message_id
-    if outbound.thread:
-        message["In-Reply-To"] = outbound.thread[-1]
-        message["References"] = " ".join(outbound.thread)
+    thread = [ref for ref in outbound.thread if MESSAGE_ID.fullmatch(ref)]
+    if thread:
+        message["In-Reply-To"] = thread[-1]
+        message["References"] = " ".join(thread)
     auto = AUTO_SUBMITTED.get(outbound.template, "auto-generated")
     if auto:
         message["Auto-Submitted"] = auto

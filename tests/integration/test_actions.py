@@ -333,3 +333,9 @@ def test_round_robin_stays_fair_when_tickets_arrive_at_once(desk, admin, agent):
         thread.join()
     owners = [desk.show_ticket(n).ticket.assignee for n in numbers]
     assert owners.count("agent@support.test") == owners.count("bo@support.test") == 10
+
+
+@pytest.mark.parametrize("address", ["x@y.com,evil@z.com", "a b@c.d", "no-at-sign", "@example.com"])
+def test_addresses_a_mail_header_would_refuse_are_refused_up_front(desk, admin, address):
+    with pytest.raises(UserError, match="is not an email address"):
+        desk.add_person(admin, address)

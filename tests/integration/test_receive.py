@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from sqlalchemy import select
 
 from bot.messages import IncomingFile
@@ -68,7 +69,10 @@ def test_same_message_delivered_concurrently_is_stored_once(desk, snapshot):
         thread.join()
     assert len({r.ticket_number for r in receipts}) == 1
     assert sum(not r.duplicate for r in receipts) == 1
-    assert snapshot()["tickets"] == 2
+    after = snapshot()
+    desk.receive(make_inbound(key="<serial@example.com>"))  # what one more new message adds
+    one_message = {name: count - after[name] for name, count in snapshot().items()}
+    assert after == {name: count * 2 for name, count in one_message.items()} | {"people": 1}
 
 
 def test_reply_threads_by_references_and_reopens_a_resolved_ticket(desk, admin):
@@ -220,3 +224,32 @@ def test_message_without_a_sender_is_refused(desk, snapshot):
     else:
         raise AssertionError("a message without a sender was accepted")
     assert snapshot() == before
+
+
+@pytest.mark.parametrize("number", ["SUP-0", "SUP-99999999999", "HELP-3"])
+def test_a_ticket_number_we_never_issued_opens_a_new_ticket(desk, number):
+    receipt = desk.receive(make_inbound(ticket_number=number))
+    assert receipt.created and receipt.rule == "new ticket"
+
+
+def test_reply_references_name_only_what_the_recipient_saw(desk, admin, agent, store):
+    """Bob's mail client never saw the agent's new-ticket notice, so his thread must not point at it."""
+    first = desk.receive(make_inbound(key="<bob-1@example.com>", email="bob@example.com", team="Ops"))
+    desk.comment(agent, first.ticket_number, "On it.")
+    with store.read() as session:
+        rows = session.scalars(select(t.Notification).order_by(t.Notification.id)).all()
+        threads = {(row.recipient, row.template): row.thread for row in rows}
+    ack = threads[("bob@example.com", "ticket_opened")]
+    reply = threads[("bob@example.com", "agent_replied")]
+    notice = threads[("agent@support.test", "new_ticket")]
+    assert ack["references"] == ["<bob-1@example.com>"]
+    assert reply["references"] == ["<bob-1@example.com>", ack["message_id"]]
+    assert notice["message_id"] not in reply["references"]
+
+
+def test_merged_tickets_requester_is_told_where_the_request_went(desk, admin, store):
+    a = desk.receive(make_inbound(email="first@example.com")).ticket_number
+    b = desk.receive(make_inbound(email="second@example.com")).ticket_number
+    desk.merge(admin, a, b)
+    [notice] = [n for n in _notifications(store) if n.template == "ticket_merged"]
+    assert (notice.recipient, notice.ticket) == ("first@example.com", b)
