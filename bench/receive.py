@@ -227,9 +227,8 @@ def message(key: str, sender: str, references: tuple[str, ...] = ()) -> Inbound:
 def plan(run: str, thread: int, share: int, senders: int, replies: bool) -> list[tuple[Inbound, bool]]:
     """This thread's messages and whether each must open a ticket; thread pools never share a sender.
 
-    Disjoint pools keep a sender's first message in one thread: on PostgreSQL
-    two first messages from one new sender at the same moment currently fail
-    with a unique violation on ``people.email``, which would abort the run.
+    A reply names a message its own thread sent earlier, so the ticket it
+    threads to always exists by then and the expected outcome is certain.
     """
     rng = random.Random(f"{run}-{thread}")
     opened: list[tuple[str, str]] = []
