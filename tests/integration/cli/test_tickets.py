@@ -8,118 +8,24 @@ the ticket, the ticket list and the outbox exactly as they were.
 
 from __future__ import annotations
 
-import email
 import json
-from collections.abc import Mapping
-from datetime import datetime
-from email import policy
-from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 
-from bot.config import environment_names
-from bot.store import migrate
-from channels.cli import cli as supportbot
-
-TICKET_KEYS = {"number", "subject", "status", "priority", "requester", "assignee", "created_at", "updated_at"}
-COMMENT_KEYS = {"author", "body", "public", "channel", "created_at"}
-AGENT = "agent@support.test"
-REQUESTER = "customer@example.com"
-UNREACHABLE = "postgresql+psycopg://postgres@127.0.0.1:1/none"
-
-
-class Cli:
-    """Runs ``supportbot`` in-process with only this test's ``SUPPORTBOT_*`` variables set."""
-
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        self.runner = CliRunner()
-        self.data_dir = Path(environ["SUPPORTBOT_DATA_DIR"])
-        # None unsets a variable, so nothing from the developer's shell leaks into a test.
-        self.env: dict[str, str | None] = {**dict.fromkeys(environment_names()), **environ}
-
-    def run(self, *args: str, env: Mapping[str, str] | None = None) -> Result:
-        result = self.runner.invoke(supportbot, list(args), env={**self.env, **(env or {})})
-        # CliRunner turns an uncaught exception into exit code 1 too; that is a crash, not a refusal.
-        if result.exception is not None and not isinstance(result.exception, SystemExit):
-            raise AssertionError(f"supportbot {' '.join(args)} crashed") from result.exception
-        return result
-
-    def ok(self, *args: str, env: Mapping[str, str] | None = None) -> str:
-        result = self.run(*args, env=env)
-        assert result.exit_code == 0, f"supportbot {' '.join(args)}: {result.stderr}"
-        return result.stdout
-
-    def json(self, *args: str, env: Mapping[str, str] | None = None) -> Any:
-        return json.loads(self.ok(*args, "--format", "json", env=env))
-
-    def fails(self, *args: str, code: int = 1, env: Mapping[str, str] | None = None) -> str:
-        """Return the one line the refusal printed on stderr."""
-        result = self.run(*args, env=env)
-        assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
-        assert result.stdout == ""
-        message = result.stderr.rstrip("\n")
-        assert message and "\n" not in message, f"expected one line on stderr, got {result.stderr!r}"
-        return message
-
-
-@pytest.fixture
-def cli(environ: dict[str, str]) -> Cli:
-    return Cli(environ)
-
-
-@pytest.fixture
-def ticket(cli: Cli) -> str:
-    """SUP-1 from a customer, with an agent in team Ops ready to be assigned."""
-    cli.ok("teams", "add", "Ops")
-    cli.ok("people", "add", "--email", AGENT, "--name", "Ann Agent", "--role", "agent", "--team", "Ops")
-    created = create(cli, "Printer on fire", description="Floor 3, again.")
-    return str(created["number"])
-
-
-def create(cli: Cli, subject: str, *options: str, requester: str = REQUESTER, description: str = "") -> Any:
-    return cli.json(
-        "tickets",
-        "create",
-        "--subject",
-        subject,
-        "--requester",
-        requester,
-        "--description",
-        description,
-        *options,
-    )
-
-
-def snapshot(cli: Cli, number: str = "SUP-1") -> dict[str, Any]:
-    """Everything a refused command could have half-written."""
-    return {
-        "ticket": cli.json("tickets", "show", number),
-        "tickets": cli.json("tickets", "list"),
-        "outbox": cli.json("outbox", "list"),
-    }
-
-
-def event_kinds(cli: Cli, number: str) -> list[str]:
-    return [event["kind"] for event in cli.json("tickets", "show", number)["events"]]
-
-
-def outbox_rows(cli: Cli, **match: str) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = cli.json("outbox", "list")
-    return [row for row in rows if all(row[key] == value for key, value in match.items())]
-
-
-def is_aware_timestamp(value: str) -> bool:
-    return datetime.fromisoformat(value).tzinfo is not None
-
-
-def read_eml(path: Path) -> EmailMessage:
-    message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
-    assert isinstance(message, EmailMessage)
-    return message
-
+from tests.integration.cli.support import (
+    AGENT,
+    COMMENT_KEYS,
+    REQUESTER,
+    TICKET_KEYS,
+    UNREACHABLE,
+    Cli,
+    create,
+    event_kinds,
+    is_aware_timestamp,
+    outbox_rows,
+    snapshot,
+)
 
 # -- tickets -------------------------------------------------------------------
 
@@ -297,129 +203,6 @@ def test_tickets_list_filters_by_status_priority_assignee_requester_and_tag(cli:
     assert all(TICKET_KEYS <= set(row) for row in cli.json("tickets", "list"))
 
 
-# -- people, teams, categories, fields ---------------------------------------------
-
-
-def test_people_add_list_and_update(cli: Cli) -> None:
-    cli.ok("teams", "add", "Ops")
-    cli.ok("teams", "add", "Network")
-
-    added = cli.json(
-        "people", "add", "--email", "Ann@Support.test", "--name", "Ann", "--role", "agent", "--team", "Ops"
-    )
-    cli.json("people", "add", "--email", "casey@example.com")
-
-    assert {k: added[k] for k in ("email", "name", "role", "team")} == {
-        "email": "ann@support.test",
-        "name": "Ann",
-        "role": "agent",
-        "team": "Ops",
-    }
-    assert [p["email"] for p in cli.json("people", "list")] == ["ann@support.test", "casey@example.com"]
-    assert [p["email"] for p in cli.json("people", "list", "--role", "requester")] == ["casey@example.com"]
-
-    updated = cli.json("people", "update", "ann@support.test", "--role", "admin", "--team", "Network")
-
-    assert (updated["role"], updated["team"], updated["name"]) == ("admin", "Network", "Ann")
-    assert cli.json("people", "list", "--role", "admin") == [updated]
-
-
-def test_teams_add_and_list_with_members(cli: Cli) -> None:
-    assert cli.ok("teams", "add", "Ops") == "added team Ops\n"
-    cli.ok("teams", "add", "Network")
-    cli.ok("people", "add", "--email", AGENT, "--role", "agent", "--team", "Ops")
-
-    assert cli.json("teams", "list") == [
-        {"name": "Network", "members": []},
-        {"name": "Ops", "members": [AGENT]},
-    ]
-
-
-def test_categories_add_and_list_with_subcategories_and_teams(cli: Cli) -> None:
-    cli.ok("teams", "add", "Network")
-
-    assert cli.ok("categories", "add", "Network", "--team", "Network") == "added category Network\n"
-    cli.ok("categories", "add", "Network/VPN")
-
-    assert cli.json("categories", "list") == [
-        {"path": "Network", "team": "Network"},
-        {"path": "Network/VPN", "team": None},
-    ]
-
-
-def test_fields_add_and_list_with_their_options(cli: Cli) -> None:
-    cli.ok(
-        "fields",
-        "add",
-        "site",
-        "--label",
-        "Site",
-        "--type",
-        "dropdown",
-        "--choice",
-        "Berlin",
-        "--choice",
-        "Lyon",
-    )
-    cli.ok("fields", "add", "floor", "--type", "number", "--min", "0", "--max", "40", "--required")
-    cli.ok("fields", "add", "due", "--type", "date")
-
-    listed = {row["key"]: row for row in cli.json("fields", "list")}
-
-    assert list(listed) == ["due", "floor", "site"]
-    assert listed["site"] == {
-        "key": "site",
-        "label": "Site",
-        "type": "dropdown",
-        "required": False,
-        "options": {"choices": ["Berlin", "Lyon"]},
-    }
-    assert (listed["floor"]["required"], listed["floor"]["options"]) == (True, {"min": 0, "max": 40})
-    assert (listed["due"]["type"], listed["due"]["label"]) == ("date", "due")
-
-
-# -- outbox and database -------------------------------------------------------------
-
-
-def test_outbox_dispatch_writes_eml_files_that_parse_with_a_ticket_subject(cli: Cli, ticket: str) -> None:
-    assert [(r["template"], r["status"], r["recipient"]) for r in cli.json("outbox", "list")] == [
-        ("ticket_opened", "pending", REQUESTER)
-    ]
-
-    assert cli.ok("outbox", "dispatch") == "1 sent, 0 to retry, 0 dead\n"
-
-    [row] = cli.json("outbox", "list", "--status", "sent")
-    assert (row["ticket"], row["attempts"], row["last_error"]) == (ticket, 1, None)
-    assert is_aware_timestamp(row["sent_at"])
-    [path] = sorted((cli.data_dir / "outbox").glob("*.eml"))
-    message = read_eml(path)
-    assert message["Subject"] == "[SUP-1] Printer on fire"
-    assert message["To"].addresses[0].addr_spec == REQUESTER
-    assert message["X-Supportbot-Ticket"] == "SUP-1"
-    assert "SUP-1" in message.get_body(preferencelist=("plain",)).get_content()
-    assert cli.ok("outbox", "dispatch") == "0 sent, 0 to retry, 0 dead\n"
-
-
-def test_outbox_retry_gives_dead_notifications_another_chance(cli: Cli, ticket: str, tmp_path: Path) -> None:
-    blocked = tmp_path / "not-a-folder"
-    blocked.write_text("a file where the outbox folder should be")
-    broken = {"SUPPORTBOT_EMAIL_OUTBOX_DIR": str(blocked / "outbox"), "SUPPORTBOT_OUTBOX_MAX_ATTEMPTS": "1"}
-
-    assert cli.ok("outbox", "dispatch", env=broken) == "0 sent, 0 to retry, 1 dead\n"
-    [dead] = cli.json("outbox", "list", "--status", "dead")
-    assert dead["last_error"]
-
-    assert cli.ok("outbox", "retry", str(dead["id"])) == "1 notification(s) queued again\n"
-    [again] = cli.json("outbox", "list", "--status", "pending")
-    assert (again["id"], again["attempts"], again["last_error"]) == (dead["id"], 0, None)
-    assert cli.ok("outbox", "dispatch") == "1 sent, 0 to retry, 0 dead\n"
-    assert len(list((cli.data_dir / "outbox").glob("*.eml"))) == 1
-
-
-def test_db_current_says_the_schema_is_up_to_date(cli: Cli) -> None:
-    assert cli.ok("db", "current") == f"{migrate.head_revision()} (up to date)\n"
-
-
 # -- refusals: one clear line, non-zero exit, nothing half-written -----------------------
 
 
@@ -560,7 +343,7 @@ def test_invalid_config_value_exits_2_naming_the_option_and_changes_nothing(cli:
     assert snapshot(cli) == before
 
 
-# -- known bugs: each marker goes when its bug is fixed ------------------------------------
+# -- refusals found in review -----------------------------------------------------------
 
 
 def test_unreachable_database_exits_3_with_one_line(tmp_path: Path) -> None:

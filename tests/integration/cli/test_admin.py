@@ -1,0 +1,140 @@
+"""People, teams, categories, fields, the outbox and the database from the command line.
+
+Run as a user would type them (``CliRunner``), on SQLite and PostgreSQL,
+and read back through the CLI's own ``--format json``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.store import migrate
+from tests.integration.cli.support import (
+    AGENT,
+    REQUESTER,
+    Cli,
+    is_aware_timestamp,
+    read_eml,
+)
+
+# -- people, teams, categories, fields ---------------------------------------------
+
+
+def test_people_add_list_and_update(cli: Cli) -> None:
+    cli.ok("teams", "add", "Ops")
+    cli.ok("teams", "add", "Network")
+
+    added = cli.json(
+        "people", "add", "--email", "Ann@Support.test", "--name", "Ann", "--role", "agent", "--team", "Ops"
+    )
+    cli.json("people", "add", "--email", "casey@example.com")
+
+    assert {k: added[k] for k in ("email", "name", "role", "team")} == {
+        "email": "ann@support.test",
+        "name": "Ann",
+        "role": "agent",
+        "team": "Ops",
+    }
+    assert [p["email"] for p in cli.json("people", "list")] == ["ann@support.test", "casey@example.com"]
+    assert [p["email"] for p in cli.json("people", "list", "--role", "requester")] == ["casey@example.com"]
+
+    updated = cli.json("people", "update", "ann@support.test", "--role", "admin", "--team", "Network")
+
+    assert (updated["role"], updated["team"], updated["name"]) == ("admin", "Network", "Ann")
+    assert cli.json("people", "list", "--role", "admin") == [updated]
+
+
+def test_teams_add_and_list_with_members(cli: Cli) -> None:
+    assert cli.ok("teams", "add", "Ops") == "added team Ops\n"
+    cli.ok("teams", "add", "Network")
+    cli.ok("people", "add", "--email", AGENT, "--role", "agent", "--team", "Ops")
+
+    assert cli.json("teams", "list") == [
+        {"name": "Network", "members": []},
+        {"name": "Ops", "members": [AGENT]},
+    ]
+
+
+def test_categories_add_and_list_with_subcategories_and_teams(cli: Cli) -> None:
+    cli.ok("teams", "add", "Network")
+
+    assert cli.ok("categories", "add", "Network", "--team", "Network") == "added category Network\n"
+    cli.ok("categories", "add", "Network/VPN")
+
+    assert cli.json("categories", "list") == [
+        {"path": "Network", "team": "Network"},
+        {"path": "Network/VPN", "team": None},
+    ]
+
+
+def test_fields_add_and_list_with_their_options(cli: Cli) -> None:
+    cli.ok(
+        "fields",
+        "add",
+        "site",
+        "--label",
+        "Site",
+        "--type",
+        "dropdown",
+        "--choice",
+        "Berlin",
+        "--choice",
+        "Lyon",
+    )
+    cli.ok("fields", "add", "floor", "--type", "number", "--min", "0", "--max", "40", "--required")
+    cli.ok("fields", "add", "due", "--type", "date")
+
+    listed = {row["key"]: row for row in cli.json("fields", "list")}
+
+    assert list(listed) == ["due", "floor", "site"]
+    assert listed["site"] == {
+        "key": "site",
+        "label": "Site",
+        "type": "dropdown",
+        "required": False,
+        "options": {"choices": ["Berlin", "Lyon"]},
+    }
+    assert (listed["floor"]["required"], listed["floor"]["options"]) == (True, {"min": 0, "max": 40})
+    assert (listed["due"]["type"], listed["due"]["label"]) == ("date", "due")
+
+
+# -- outbox and database -------------------------------------------------------------
+
+
+def test_outbox_dispatch_writes_eml_files_that_parse_with_a_ticket_subject(cli: Cli, ticket: str) -> None:
+    assert [(r["template"], r["status"], r["recipient"]) for r in cli.json("outbox", "list")] == [
+        ("ticket_opened", "pending", REQUESTER)
+    ]
+
+    assert cli.ok("outbox", "dispatch") == "1 sent, 0 to retry, 0 dead\n"
+
+    [row] = cli.json("outbox", "list", "--status", "sent")
+    assert (row["ticket"], row["attempts"], row["last_error"]) == (ticket, 1, None)
+    assert is_aware_timestamp(row["sent_at"])
+    [path] = sorted((cli.data_dir / "outbox").glob("*.eml"))
+    message = read_eml(path)
+    assert message["Subject"] == "[SUP-1] Printer on fire"
+    assert message["To"].addresses[0].addr_spec == REQUESTER
+    assert message["X-Supportbot-Ticket"] == "SUP-1"
+    assert "SUP-1" in message.get_body(preferencelist=("plain",)).get_content()
+    assert cli.ok("outbox", "dispatch") == "0 sent, 0 to retry, 0 dead\n"
+
+
+def test_outbox_retry_gives_dead_notifications_another_chance(cli: Cli, ticket: str, tmp_path: Path) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the outbox folder should be")
+    broken = {"SUPPORTBOT_EMAIL_OUTBOX_DIR": str(blocked / "outbox"), "SUPPORTBOT_OUTBOX_MAX_ATTEMPTS": "1"}
+
+    assert cli.ok("outbox", "dispatch", env=broken) == "0 sent, 0 to retry, 1 dead\n"
+    [dead] = cli.json("outbox", "list", "--status", "dead")
+    assert dead["last_error"]
+
+    assert cli.ok("outbox", "retry", str(dead["id"])) == "1 notification(s) queued again\n"
+    [again] = cli.json("outbox", "list", "--status", "pending")
+    assert (again["id"], again["attempts"], again["last_error"]) == (dead["id"], 0, None)
+    assert cli.ok("outbox", "dispatch") == "1 sent, 0 to retry, 0 dead\n"
+    assert len(list((cli.data_dir / "outbox").glob("*.eml"))) == 1
+
+
+def test_db_current_says_the_schema_is_up_to_date(cli: Cli) -> None:
+    assert cli.ok("db", "current") == f"{migrate.head_revision()} (up to date)\n"
