@@ -36,3 +36,15 @@ def record_now(unit: Unit, **what: Any) -> t.Event:
     event = record(unit, **what)
     unit.session.flush()
     return event
+
+
+def changed(unit: Unit, ticket: t.Ticket, actor: Actor, name: str, before: Any, after: Any) -> t.Event:
+    """The common case: one attribute of a ticket went from ``before`` to ``after``."""
+    return record(
+        unit,
+        ticket_id=ticket.id,
+        actor=actor,
+        kind=f"{name}_changed",
+        before={name: before},
+        after={name: after},
+    )

@@ -50,14 +50,7 @@ def set_priority(unit: Unit, actor: Actor, number: str, priority: Priority) -> t
     if ticket.priority != priority.value:
         before = ticket.priority
         ticket.priority = priority.value
-        audit.record(
-            unit,
-            ticket_id=ticket.id,
-            actor=actor,
-            kind="priority_changed",
-            before={"priority": before},
-            after={"priority": priority.value},
-        )
+        audit.changed(unit, ticket, actor, "priority", before, priority.value)
         touch(unit, ticket)
     return ticket
 
@@ -72,14 +65,7 @@ def set_category(unit: Unit, actor: Actor, number: str, path: str | None) -> t.T
     if category is not None and category.team_id is not None:
         ticket.team = unit.session.get(t.Team, category.team_id)
     touch(unit, ticket)
-    audit.record(
-        unit,
-        ticket_id=ticket.id,
-        actor=actor,
-        kind="category_changed",
-        before={"category": before},
-        after={"category": category.path if category else None},
-    )
+    audit.changed(unit, ticket, actor, "category", before, category.path if category else None)
     auto_assign(unit, ticket, actor)
     return ticket
 
@@ -103,14 +89,7 @@ def set_tags(
         ticket.tags.append(_tag(unit, name))
     after = sorted(tag.name for tag in ticket.tags)
     if after != before:
-        audit.record(
-            unit,
-            ticket_id=ticket.id,
-            actor=actor,
-            kind="tags_changed",
-            before={"tags": before},
-            after={"tags": after},
-        )
+        audit.changed(unit, ticket, actor, "tags", before, after)
         touch(unit, ticket)
     return ticket
 

@@ -154,7 +154,11 @@ class Dispatcher:
         One claim covers a whole batch, and slow sends can outlast the lease:
         without this, rows late in the batch would be sent by both dispatchers.
         """
-        now = self.clock.now()
+        lease_until = self.clock.now() + timedelta(seconds=self.policy.lease_seconds)
+        return self._update_if_held(claim, {"lease_until": lease_until})
+
+    def _update_if_held(self, claim: _Claim, values: dict[str, Any]) -> bool:
+        """Change the row only while this claim still holds it (its token, still sending)."""
         with self.store.transaction() as session:
             result = session.execute(
                 update(t.Notification)
@@ -163,7 +167,7 @@ class Dispatcher:
                     t.Notification.claim_token == claim.token,
                     t.Notification.status == SENDING,
                 )
-                .values(lease_until=now + timedelta(seconds=self.policy.lease_seconds))
+                .values(**values)
             )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -279,17 +283,7 @@ class Dispatcher:
             if retry_after is not None:
                 delay = max(delay, timedelta(seconds=retry_after))
             values["next_attempt_at"] = now + delay
-        with self.store.transaction() as session:
-            result = session.execute(
-                update(t.Notification)
-                .where(
-                    t.Notification.id == claim.outbound.notification_id,
-                    t.Notification.claim_token == claim.token,
-                    t.Notification.status == SENDING,
-                )
-                .values(**values)
-            )
-        if result.rowcount == 0:  # type: ignore[attr-defined]
+        if not self._update_if_held(claim, values):
             logger.warning(
                 "notification %s was reclaimed by another dispatcher before it finished",
                 claim.outbound.notification_id,
