@@ -133,5 +133,15 @@ def set_field(unit: Unit, actor: Actor, number: str, key: str, value: Any) -> t.
 
 
 def field_values(unit: Unit, ticket_id: int) -> dict[str, Any]:
-    rows = unit.session.scalars(select(t.CustomFieldValue).where(t.CustomFieldValue.ticket_id == ticket_id))
-    return {row.field.key: row.value["v"] for row in rows}
+    return fields_of(unit, [ticket_id]).get(ticket_id, {})
+
+
+def fields_of(unit: Unit, ticket_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """Custom field values of many tickets in one query (a list page must not ask per row)."""
+    found: dict[int, dict[str, Any]] = {}
+    rows = unit.session.scalars(
+        select(t.CustomFieldValue).where(t.CustomFieldValue.ticket_id.in_(ticket_ids))
+    )
+    for row in rows:
+        found.setdefault(row.ticket_id, {})[row.field.key] = row.value["v"]
+    return found

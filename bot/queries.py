@@ -48,7 +48,8 @@ def list_tickets(unit: Unit, query: TicketFilter) -> list[TicketView]:
     if query.tag:
         statement = statement.where(t.Ticket.tags.any(t.Tag.name == classify.clean_tag(query.tag)))
     rows = unit.session.scalars(statement).unique().all()
-    return [TicketView.of(row, unit.settings.ticket_prefix) for row in rows]
+    values = classify.fields_of(unit, [row.id for row in rows])
+    return [TicketView.of(row, unit.settings.ticket_prefix, values.get(row.id)) for row in rows]
 
 
 def ticket_view(unit: Unit, ticket: t.Ticket) -> TicketView:

@@ -14,6 +14,7 @@ import bot
 from bot import outbox as outbox_service
 from bot.store import migrate
 from bot.store.db import Store
+from bot.views import to_jsonable
 from channels.bootstrap import serve as serve_runtime
 from channels.cli.context import CliState, emit_json, emit_table, format_option, pass_state
 
@@ -174,8 +175,6 @@ def outbox_list(state: CliState, status: str | None, limit: int, output: str) ->
     if output == "json":
         emit_json(rows)
     else:
-        from bot.views import to_jsonable
-
         emit_table(
             [to_jsonable(r) for r in rows],
             ("id", "ticket", "channel", "recipient", "template", "status", "attempts", "last_error"),

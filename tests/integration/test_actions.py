@@ -339,3 +339,14 @@ def test_round_robin_stays_fair_when_tickets_arrive_at_once(desk, admin, agent):
 def test_addresses_a_mail_header_would_refuse_are_refused_up_front(desk, admin, address):
     with pytest.raises(UserError, match="is not an email address"):
         desk.add_person(admin, address)
+
+
+def test_ticket_lists_carry_custom_field_values(desk, admin):
+    from bot.queries import TicketFilter
+
+    desk.define_field(admin, "site", "Site", "text")
+    number = desk.receive(make_inbound()).ticket_number
+    desk.receive(make_inbound())
+    desk.set_field(admin, number, "site", "Berlin")
+    listed = {view.number: view.custom_fields for view in desk.list_tickets(TicketFilter())}
+    assert listed == {number: {"site": "Berlin"}, "SUP-2": {}}
