@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from email.errors import HeaderParseError
 from email.headerregistry import Address
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, get_args, get_origin, get_type_hints
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -62,6 +62,27 @@ class EmailSettings:
     from_address: str = "support@localhost"
     from_name: str = "Support"
     outbox_dir: str = ""
+    reply_secret: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = _opt(2525, minimum=0, maximum=65535)
+    max_message_bytes: int = _opt(25 * 1024 * 1024, minimum=1024)
+    tls_cert: str = ""
+    tls_key: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Mailbox:
+    """A support address people write to, and what its tickets start with."""
+
+    address: str = ""
+    team: str = ""
+    category: str = ""
+    priority: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +115,8 @@ class Settings:
     http: HttpSettings = field(default_factory=HttpSettings)
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     email: EmailSettings = field(default_factory=EmailSettings)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    mailboxes: tuple[Mailbox, ...] = (Mailbox("support@localhost"),)
     attachments: AttachmentSettings = field(default_factory=AttachmentSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
@@ -164,6 +187,11 @@ def _check(settings: Settings) -> None:
         raise ConfigError(
             f"email.from_address = {settings.email.from_address!r} is not an email address"
         ) from None
+    for index, mailbox in enumerate(settings.mailboxes):
+        _check_mailbox(index, mailbox)
+    addresses = [mailbox.address.lower() for mailbox in settings.mailboxes]
+    if len(set(addresses)) != len(addresses):
+        raise ConfigError("mailboxes: each address may be listed once")
     if "@" not in settings.email.from_address:
         raise ConfigError(
             f"email.from_address = {settings.email.from_address!r} needs a domain, e.g. support@example.com"
@@ -225,9 +253,22 @@ def _build(cls: Any, raw: Mapping[str, Any], section: str) -> Any:
         kind = hints[name]
         if dataclasses.is_dataclass(kind):
             values[name] = _build(kind, value, name)
+        elif get_origin(kind) is tuple:
+            values[name] = _build_list(get_args(kind)[0], value, option)
         else:
             values[name] = _coerce(option, kind, value, fields[name].metadata)
     return cls(**values)
+
+
+def _build_list(kind: Any, value: Any, option: str) -> tuple[Any, ...]:
+    """``[[mailboxes]]`` tables in TOML, or a JSON list of objects from the environment."""
+    if isinstance(value, _EnvValue):
+        value = _parse_env(option, kind, value.text)
+    if not isinstance(value, list):
+        raise ConfigError(
+            f"{option} must be a list of tables ([[{option}]] in TOML, a JSON list in the environment)"
+        )
+    return tuple(_build(kind, item, f"{option}[{index}]") for index, item in enumerate(value))
 
 
 def _coerce(option: str, kind: Any, value: Any, meta: Mapping[str, Any]) -> Any:
@@ -291,3 +332,14 @@ def _parse_env(option: str, kind: Any, text: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError:
         raise ConfigError(f'{name} must be JSON, e.g. {{"open": ["in_progress"]}}, not {text!r}') from None
+
+
+def _check_mailbox(index: int, mailbox: Mailbox) -> None:
+    where = f"mailboxes[{index}]"
+    local, at, domain = mailbox.address.rpartition("@")
+    if not at or not local or not domain or "+" in local:
+        raise ConfigError(
+            f"{where}.address = {mailbox.address!r}: use a plain address like support@example.com"
+        )
+    if mailbox.priority and mailbox.priority.lower() not in (*(p.value for p in Priority), *PRIORITY_ALIASES):
+        raise ConfigError(f"{where}.priority = {mailbox.priority!r}; use one of: {', '.join(Priority)}")

@@ -22,6 +22,8 @@ def test_shipped_file_lists_every_option():
             assert f"[{field.name}]" in text
             for inner in dataclasses.fields(value):
                 assert f"\n{inner.name} = " in text, f"[{field.name}] {inner.name} missing"
+        elif isinstance(value, tuple):
+            assert f"[[{field.name}]]" in text, f"[[{field.name}]] missing"
         elif field.name != "status_transitions":
             assert f"\n{field.name} = " in text, f"{field.name} missing"
 
@@ -87,6 +89,14 @@ def test_critical_is_a_valid_default_priority():
         ({"SUPPORTBOT_DATABASE_URL": "mysql://db/x"}, "database.url: mysql is not supported"),
         ({"SUPPORTBOT_EMAIL_FROM_ADDRESS": "support"}, "email.from_address = 'support'"),
         ({"SUPPORTBOT_TICKET_PREFIX": "A B"}, "ticket_prefix = 'A B': use 1 to 16 letters"),
+        ({"SUPPORTBOT_MAILBOXES": '[{"address": "support+x@example.com"}]'}, r"mailboxes\[0\].address"),
+        (
+            {"SUPPORTBOT_MAILBOXES": '[{"address": "a@x.test", "priority": "now"}]'},
+            r"mailboxes\[0\].priority",
+        ),
+        ({"SUPPORTBOT_MAILBOXES": '[{"address": "a@x.test"}, {"address": "A@x.test"}]'}, "listed once"),
+        ({"SUPPORTBOT_MAILBOXES": '{"address": "a@x.test"}'}, "must be a list of tables"),
+        ({"SUPPORTBOT_SMTP_PORT": "-1"}, "smtp.port must be at least 0"),
     ],
 )
 def test_invalid_environment_values_name_the_option_and_accepted_values(environ, message):
@@ -117,3 +127,16 @@ def test_missing_or_broken_file_is_a_clear_error(tmp_path):
     broken.write_text("[http\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load(broken, {})
+
+
+def test_mailboxes_come_from_toml_tables(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text(
+        '[[mailboxes]]\naddress = "support@example.com"\n\n'
+        '[[mailboxes]]\naddress = "billing@example.com"\nteam = "Billing"\n'
+    )
+    boxes = load(path, {}).mailboxes
+    assert [(b.address, b.team) for b in boxes] == [
+        ("support@example.com", ""),
+        ("billing@example.com", "Billing"),
+    ]
