@@ -1,0 +1,215 @@
+"""Raw RFC 5322 bytes -> :class:`ParsedEmail`: never raises, whatever arrives.
+
+mail-parser reads the structure and the headers; bodies are decoded part by
+part with the declared charset, falling back to charset-normalizer's guess
+for undeclared or mislabelled ones, and to replacement characters last. HTML
+is converted to text with inscriptis and sanitized with nh3 before it is
+stored. The new part of a reply is split from quoted history and signatures
+by mail-parser-reply; the full text is kept beside it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import re
+from dataclasses import dataclass, field
+from email.message import Message
+from email.utils import getaddresses
+
+import mailparser
+import nh3
+from charset_normalizer import from_bytes
+from inscriptis import get_text
+from mailparser_reply import EmailReplyParser
+
+from bot.messages import Identity, IncomingFile
+from channels.email import tnef
+
+logger = logging.getLogger(__name__)
+
+REPLY_LANGUAGES = ["en", "de", "cs", "da", "es", "fr", "it", "ja", "ko", "nl", "pl", "sv", "zh"]
+MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+VACATION_SUBJECT = re.compile(
+    r"^\s*(auto(matic)?[ -]?(reply|response|antwort)|out of (the )?office|abwesenheitsnotiz|"
+    r"vacation|absence|r[ée]ponse automatique|respuesta autom[áa]tica)\b",
+    re.IGNORECASE,
+)
+ROBOT_SENDERS = re.compile(r"^(mailer-daemon|postmaster)@", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedEmail:
+    message_id: str
+    sender: Identity
+    subject: str
+    text: str
+    new_text: str
+    html: str | None
+    attachments: tuple[IncomingFile, ...] = ()
+    references: tuple[str, ...] = ()
+    recipients: tuple[str, ...] = ()
+    cc: tuple[str, ...] = ()
+    auto_submitted: bool = False
+    bounce: bool = False
+    problems: tuple[str, ...] = field(default_factory=tuple)
+
+
+def derived_message_id(raw: bytes) -> str:
+    """For mail without a Message-ID: the same bytes get the same id, so a resend is a duplicate."""
+    return f"<sha256.{hashlib.sha256(raw).hexdigest()[:40]}@supportbot.invalid>"
+
+
+def parse(raw: bytes, *, envelope_sender: str | None = None) -> ParsedEmail:
+    """``envelope_sender`` is SMTP's MAIL FROM: ``""`` is the null sender of bounces, None unknown."""
+    try:
+        return _parse(raw, envelope_sender)
+    except Exception as error:  # noqa: BLE001 - a message we cannot read is still kept, never lost
+        logger.warning("unparseable message (%d bytes) from %s: %r", len(raw), envelope_sender or "?", error)
+        text = raw.decode("utf-8", errors="replace")
+        return ParsedEmail(
+            message_id=derived_message_id(raw),
+            sender=Identity(email=envelope_sender or None),
+            subject="(message could not be read)",
+            text=text,
+            new_text=text,
+            html=None,
+            bounce=envelope_sender == "",
+            problems=(f"unparseable: {error!r}",),
+        )
+
+
+def _parse(raw: bytes, envelope_sender: str | None) -> ParsedEmail:
+    mail = mailparser.parse_from_bytes(raw)
+    message: Message = mail.message
+    name, address = mail.from_[0] if mail.from_ else ("", "")
+    sender = Identity(email=address or envelope_sender or None, name=_clean_header(name) or None)
+    plain, html = _bodies(message)
+    text = plain if plain.strip() or not html else get_text(html).strip()
+    message_id = _first_id(str(message.get("Message-ID", ""))) or derived_message_id(raw)
+    references = tuple(
+        dict.fromkeys(
+            MESSAGE_ID.findall(str(message.get("In-Reply-To", "")))
+            + MESSAGE_ID.findall(str(message.get("References", "")))
+        )
+    )
+    return ParsedEmail(
+        message_id=message_id,
+        sender=sender,
+        subject=_clean_header(mail.subject or ""),
+        text=text,
+        new_text=_new_part(text),
+        html=nh3.clean(html) if html else None,
+        attachments=tuple(_attachments(mail)),
+        references=references,
+        recipients=_addresses(message, "To"),
+        cc=_addresses(message, "Cc"),
+        auto_submitted=_is_automatic(message, mail.subject or ""),
+        bounce=_is_bounce(message, envelope_sender, address),
+        problems=tuple(str(defect) for defect in mail.defects),
+    )
+
+
+def _clean_header(value: str) -> str:
+    return " ".join(value.split())
+
+
+def _first_id(value: str) -> str | None:
+    found = MESSAGE_ID.findall(value)
+    return found[0] if found else None
+
+
+def _addresses(message: Message, header: str) -> tuple[str, ...]:
+    values = [str(v) for v in message.get_all(header, [])]
+    return tuple(address.lower() for _, address in getaddresses(values) if "@" in address)
+
+
+def _bodies(message: Message) -> tuple[str, str | None]:
+    """The first text/plain and text/html parts that are not attachments."""
+    plain: str | None = None
+    html: str | None = None
+    for part in message.walk():
+        if part.is_multipart() or part.get_content_disposition() == "attachment":
+            continue
+        kind = part.get_content_type()
+        if kind == "text/plain" and plain is None:
+            plain = decode_text(part)
+        elif kind == "text/html" and html is None:
+            html = decode_text(part)
+    return plain or "", html
+
+
+def decode_text(part: Message) -> str:
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return str(part.get_payload())
+    charset = part.get_content_charset()
+    if charset:
+        try:
+            return payload.decode(charset)
+        except (LookupError, UnicodeDecodeError):
+            pass  # mislabelled: guess below
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError:
+        guess = from_bytes(payload).best()
+        return str(guess) if guess is not None else payload.decode("utf-8", errors="replace")
+
+
+def _new_part(text: str) -> str:
+    try:
+        reply = EmailReplyParser(languages=REPLY_LANGUAGES).read(text=text).latest_reply
+    except Exception:  # noqa: BLE001 - the full text is the safe answer
+        return text.strip()
+    return (reply or text).strip()
+
+
+def _attachments(mail: mailparser.MailParser) -> list[IncomingFile]:
+    files: list[IncomingFile] = []
+    for item in mail.attachments:
+        data = _payload_bytes(item)
+        kind = str(item.get("mail_content_type") or "application/octet-stream").lower()
+        name = _clean_header(str(item.get("filename") or "")) or "attachment"
+        inline = bool(item.get("content-id")) or str(item.get("content-disposition", "")).startswith("inline")
+        if kind == "application/ms-tnef" or name.lower() == "winmail.dat":
+            unpacked = tnef.unpack(data)
+            if unpacked:
+                files.extend(unpacked)
+                continue
+        files.append(IncomingFile(name, kind, data, inline=inline))
+    return files
+
+
+def _payload_bytes(item: dict[str, object]) -> bytes:
+    payload = item.get("payload") or ""
+    if item.get("binary"):
+        return base64.b64decode(str(payload))
+    text = str(payload)
+    charset = str(item.get("charset") or "utf-8")
+    try:
+        return text.encode(charset)
+    except (LookupError, UnicodeEncodeError):
+        return text.encode("utf-8")
+
+
+def _is_automatic(message: Message, subject: str) -> bool:
+    """RFC 3834 and the headers vacation responders and mailing lists actually send."""
+    auto = str(message.get("Auto-Submitted", "no")).strip().lower()
+    precedence = str(message.get("Precedence", "")).strip().lower()
+    return (
+        (auto != "" and not auto.startswith("no"))
+        or precedence in ("bulk", "junk", "list", "auto_reply")
+        or any(
+            message.get(h) is not None
+            for h in ("X-Autoreply", "X-Autorespond", "List-Id", "List-Unsubscribe")
+        )
+        or bool(VACATION_SUBJECT.match(subject))
+    )
+
+
+def _is_bounce(message: Message, envelope_sender: str | None, from_address: str) -> bool:
+    report = message.get_content_type() == "multipart/report" and (
+        str(message.get_param("report-type", "")).lower() == "delivery-status"
+    )
+    return report or envelope_sender in ("", "<>") or bool(ROBOT_SENDERS.match(from_address or ""))
