@@ -10,7 +10,7 @@ someone else's ticket.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 
@@ -51,10 +51,28 @@ def find_duplicate(unit: Unit, inbound: Inbound) -> Receipt | None:
     )
 
 
+def storable(inbound: Inbound) -> Inbound:
+    """Text the store can hold: PostgreSQL refuses NUL characters, which broken mail does carry."""
+
+    def clean(value: str | None) -> str | None:
+        return value.replace("\x00", "\ufffd") if value is not None and "\x00" in value else value
+
+    sender = replace(inbound.sender, name=clean(inbound.sender.name))
+    return replace(
+        inbound,
+        sender=sender,
+        subject=clean(inbound.subject) or "",
+        text=clean(inbound.text) or "",
+        full_text=clean(inbound.full_text),
+        html=clean(inbound.html),
+    )
+
+
 def receive(unit: Unit, inbound: Inbound) -> Receipt:
     duplicate = find_duplicate(unit, inbound)
     if duplicate is not None:
         return duplicate
+    inbound = storable(inbound)
     sender = directory.ensure_person(unit, inbound.sender)
     actor = Actor(sender.id, sender.email or sender.slack_user_id or str(sender.id), Role(sender.role))
     match = _find_ticket(unit, inbound, sender)
@@ -85,6 +103,7 @@ def receive(unit: Unit, inbound: Inbound) -> Receipt:
             reopen=not inbound.auto_submitted,
         )
         created = False
+    _keep_source(unit, comment, inbound)
     _attach(unit, ticket, comment, inbound.attachments, actor)
     audit.record(
         unit,
@@ -215,6 +234,14 @@ def _first_comment(unit: Unit, ticket: t.Ticket, sender: t.Person, inbound: Inbo
     if inbound.key:
         tickets.remember_message(unit, ticket, comment)
     return comment
+
+
+def _keep_source(unit: Unit, comment: t.Comment, inbound: Inbound) -> None:
+    """The message as it came stays on record, whatever parsing made of it."""
+    if inbound.full_text is not None and inbound.full_text != inbound.text:
+        comment.full_body = inbound.full_text
+    if inbound.source is not None:
+        comment.source_sha256 = unit.files.put(inbound.source)
 
 
 def _attach(

@@ -31,6 +31,9 @@ class IncomingFile:
 class Inbound:
     """One message that arrived on a channel and should become a ticket or a comment.
 
+    ``text`` is what the person wrote new; ``full_text`` the whole message
+    (quoted history included) and ``source`` the raw bytes, both kept so a
+    message that parsed badly is still on record.
     ``key`` makes :meth:`bot.desk.Desk.receive` idempotent: the same key on the
     same channel is stored once (Message-ID, Slack event id, Idempotency-Key).
     ``references`` are external ids on the same channel that may already belong
@@ -46,6 +49,8 @@ class Inbound:
     text: str
     key: str | None = None
     html: str | None = None
+    full_text: str | None = None
+    source: bytes | None = None
     attachments: tuple[IncomingFile, ...] = ()
     references: tuple[str, ...] = ()
     ticket_number: str | None = None

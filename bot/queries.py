@@ -84,6 +84,8 @@ def show_ticket(unit: Unit, number: str) -> TicketDetail:
                 channel=c.channel,
                 created_at=c.created_at,
                 attachments=tuple(files.get(c.id, ())),
+                full_body=c.full_body,
+                source_sha256=c.source_sha256,
             )
             for c in comments
         ),

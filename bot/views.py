@@ -54,6 +54,8 @@ class CommentView:
     channel: str
     created_at: datetime
     attachments: tuple[AttachmentView, ...] = ()
+    full_body: str | None = None
+    source_sha256: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import signal
 import socket
 from collections.abc import Iterator, Mapping
@@ -30,6 +31,7 @@ from bot.store.db import Store
 from bot.store.files import FileStore
 from channels.email.compose import Sender as EmailFrom
 from channels.email.sender import EmlFolderSender
+from channels.email.smtp_server import SupportHandler, protocol_factory
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +44,7 @@ class Runtime:
     desk: Desk
     renderer: Renderer
     dispatcher: Dispatcher
+    reply_secret: bytes
 
 
 def configure_logging(level: str) -> None:
@@ -89,22 +92,41 @@ def build(
     store = open_store(settings)
     renderer = Renderer([Path(settings.templates_dir)] if settings.templates_dir else [])
     desk = Desk(store, clock, settings, FileStore(settings.attachments_path))
+    secret = reply_secret(settings)
     if senders is None:
         senders = {
             "email": EmlFolderSender(
                 settings.outbox_path,
                 renderer,
-                EmailFrom(settings.email.from_address, settings.email.from_name),
+                EmailFrom(settings.email.from_address, settings.email.from_name, secret),
                 clock,
             )
         }
     dispatcher = Dispatcher(store, clock, senders, settings.outbox)
-    return Runtime(settings, clock, store, desk, renderer, dispatcher)
+    return Runtime(settings, clock, store, desk, renderer, dispatcher, secret)
+
+
+def reply_secret(settings: Settings) -> bytes:
+    """From the configuration, or made once and kept in the data folder (owner-only)."""
+    if settings.email.reply_secret:
+        return settings.email.reply_secret.encode()
+    path = settings.data_path / "reply-secret"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_hex(32))
+    return path.read_bytes().strip()
 
 
 async def serve(runtime: Runtime) -> None:
     settings = runtime.settings
-    listening = _bind(settings.http.host, settings.http.port) if settings.http.enabled else None
+    listening = _bind(settings.http.host, settings.http.port, "http.port") if settings.http.enabled else None
+    smtp_socket = (
+        _bind(settings.smtp.host, settings.smtp.port, "smtp.port") if settings.smtp.enabled else None
+    )
+    smtp_server = await _start_smtp(runtime, smtp_socket) if smtp_socket else None
     scheduler = create_scheduler(
         runtime.dispatcher,
         outbox_interval_seconds=settings.outbox.interval_seconds,
@@ -112,8 +134,12 @@ async def serve(runtime: Runtime) -> None:
     )
     scheduler.start()
     logger.info(
-        "supportbot serving: %s, database %s, outgoing mail to %s (Ctrl-C stops it)",
+        "supportbot serving: %s, %s, database %s, outgoing mail to %s (Ctrl-C stops it)",
         f"HTTP on http://{settings.http.host}:{settings.http.port}" if listening else "HTTP off",
+        f"SMTP on {settings.smtp.host}:{settings.smtp.port} for "
+        + ", ".join(mailbox.address for mailbox in settings.mailboxes)
+        if smtp_server
+        else "SMTP off",
         runtime.store.url.render_as_string(hide_password=True),
         settings.outbox_path,
     )
@@ -124,9 +150,21 @@ async def serve(runtime: Runtime) -> None:
         else:
             await stop.wait()
     finally:
+        if smtp_server is not None:
+            smtp_server.close()
+            await smtp_server.wait_closed()
         scheduler.shutdown(wait=False)
         runtime.store.dispose()
         logger.info("supportbot stopped")
+
+
+async def _start_smtp(runtime: Runtime, listening: socket.socket) -> asyncio.Server:
+    settings = runtime.settings
+    handler = SupportHandler(
+        runtime.desk, settings.mailboxes, runtime.reply_secret, FileStore(settings.data_path / "bounces")
+    )
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(protocol_factory(handler, settings.smtp), sock=listening)
 
 
 def _stop_on_signals() -> asyncio.Event:
@@ -170,7 +208,7 @@ async def _serve_http(runtime: Runtime, listening: socket.socket, stop: asyncio.
     await serving
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def _bind(host: str, port: int, option: str) -> socket.socket:
     """Bind before serving, so a taken port is a configuration error and not a server traceback."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -179,7 +217,7 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as error:
         sock.close()
-        raise ConfigError(f"http.port: cannot listen on {host}:{port}: {error.strerror}") from None
+        raise ConfigError(f"{option}: cannot listen on {host}:{port}: {error.strerror}") from None
     sock.listen(2048)
     sock.setblocking(False)
     return sock

@@ -152,6 +152,10 @@ class Comment(Base):
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
     channel: Mapped[str] = mapped_column(String(30))
     external_id: Mapped[str | None] = mapped_column(String(998))
+    # The whole message as written (quoted history and signature included) when
+    # ``body`` holds only its new part, and the raw bytes it came as, by hash.
+    full_body: Mapped[str | None] = mapped_column(Text)
+    source_sha256: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
     author: Mapped[Person | None] = relationship(lazy="joined")
 

@@ -247,6 +247,8 @@ def _print_detail(detail: TicketDetail) -> None:
         )
         for line in (item.body or "(empty)").splitlines() or ["(empty)"]:
             click.echo(f"    {line}")
+        if item.source_sha256:
+            click.echo(f"    (raw message kept as {item.source_sha256[:12]}…)")
         for attachment in item.attachments:
             click.echo(f"    📎 {attachment.filename} ({attachment.content_type}, {attachment.size} bytes)")
     click.echo("\nEvents")

@@ -19,6 +19,7 @@ from jinja2 import TemplateError
 from bot.messages import Outbound
 from bot.outbox import PermanentDeliveryError
 from bot.render import Renderer
+from channels.email.addresses import reply_address
 
 # RFC 3834: acknowledgements are auto-replied, other robot mail auto-generated;
 # an agent's reply is a person's words and carries no such header.
@@ -34,6 +35,8 @@ MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 class Sender:
     address: str
     name: str
+    # Signs the Reply-To address; without it replies thread by References only.
+    reply_secret: bytes | None = None
 
 
 def compose(outbound: Outbound, renderer: Renderer, sender: Sender, date: object = None) -> EmailMessage:
@@ -46,6 +49,10 @@ def compose(outbound: Outbound, renderer: Renderer, sender: Sender, date: object
     message = EmailMessage(policy=SMTP)
     message["From"] = _address(sender.name, sender.address)
     message["To"] = _address(outbound.recipient_name or "", outbound.recipient)
+    number = str(outbound.context.get("ticket", {}).get("number", ""))
+    if sender.reply_secret and number:
+        reply_to = reply_address(sender.address, number, outbound.recipient, sender.reply_secret)
+        message["Reply-To"] = _address(sender.name, reply_to)
     message["Subject"] = _subject(outbound)
     if date is not None:
         message["Date"] = format_datetime(date)  # type: ignore[arg-type]

@@ -117,6 +117,7 @@ def serve_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
     env = clean_environment() | {
         "SUPPORTBOT_DATA_DIR": str(tmp_path / "data"),
         "SUPPORTBOT_HTTP_PORT": str(free_port()),
+        "SUPPORTBOT_SMTP_PORT": str(free_port()),
         "SUPPORTBOT_OUTBOX_INTERVAL_SECONDS": "1",
     }
     if request.param == "postgresql":
@@ -208,6 +209,7 @@ def test_serve_refuses_an_unmigrated_postgresql_schema_and_names_db_upgrade(
         "SUPPORTBOT_DATA_DIR": str(tmp_path / "data"),
         "SUPPORTBOT_DATABASE_URL": empty_schema,
         "SUPPORTBOT_HTTP_PORT": str(free_port()),
+        "SUPPORTBOT_SMTP_PORT": str(free_port()),
     }
 
     result = supportbot(env, "serve")
@@ -224,6 +226,7 @@ def test_serve_on_a_taken_port_stops_with_a_configuration_error(tmp_path: Path) 
         env = clean_environment() | {
             "SUPPORTBOT_DATA_DIR": str(tmp_path / "data"),
             "SUPPORTBOT_HTTP_PORT": str(taken.getsockname()[1]),
+            "SUPPORTBOT_SMTP_PORT": str(free_port()),
         }
         result = supportbot(env, "serve")
 

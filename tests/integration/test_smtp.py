@@ -1,0 +1,198 @@
+"""Mail in over real SMTP: a real aiosmtpd server with our handler, driven by smtplib."""
+
+from __future__ import annotations
+
+import email
+import smtplib
+import socket
+from collections.abc import Iterator
+from email import policy
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from bot.config import Mailbox
+from bot.desk import Desk
+from bot.outbox import Dispatcher
+from bot.render import Renderer
+from bot.store.db import Store
+from bot.store.files import FileStore
+from channels.email.addresses import reply_address
+from channels.email.compose import Sender
+from channels.email.sender import EmlFolderSender
+from channels.email.smtp_server import SupportHandler
+
+MAIL = Path(__file__).resolve().parents[1] / "data" / "email"
+SECRET = b"smtp-test-secret"
+MAILBOXES = (Mailbox("support@localhost"), Mailbox("billing@localhost", team="Billing", priority="high"))
+LIMIT = 64 * 1024
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Smtp:
+    def __init__(self, handler: SupportHandler) -> None:
+        self.controller = Controller(
+            handler, hostname="127.0.0.1", port=free_port(), data_size_limit=LIMIT, enable_SMTPUTF8=True
+        )
+
+    def send(
+        self, raw: bytes, *, sender: str = "bob@example.com", to: str = "support@localhost"
+    ) -> tuple[int, str]:
+        """The final reply to DATA, as the sending server would see it."""
+        with smtplib.SMTP(self.controller.hostname, self.controller.port, timeout=30) as client:
+            client.ehlo()
+            code, _ = client.mail(sender)
+            assert code == 250
+            code, message = client.rcpt(to)
+            if code != 250:
+                return code, message.decode()
+            code, message = client.data(raw)
+            return code, message.decode()
+
+
+@pytest.fixture
+def bounces(tmp_path: Path) -> FileStore:
+    return FileStore(tmp_path / "bounces")
+
+
+@pytest.fixture
+def smtp(desk: Desk, bounces: FileStore) -> Iterator[Smtp]:
+    server = Smtp(SupportHandler(desk, MAILBOXES, SECRET, bounces))
+    server.controller.start()
+    yield server
+    server.controller.stop()
+
+
+def fixture(name: str) -> bytes:
+    return (MAIL / name).read_bytes()
+
+
+def message(
+    subject: str = "Printer on fire",
+    *,
+    sender: str = "bob@example.com",
+    headers: str = "",
+    body: str = "It is on fire.",
+) -> bytes:
+    return (
+        f"From: {sender}\r\nTo: support@localhost\r\nSubject: {subject}\r\n{headers}\r\n{body}\r\n"
+    ).encode()
+
+
+def test_new_mail_is_answered_250_with_its_ticket_number_after_commit(smtp, desk, settings):
+    raw = fixture("new_plain.eml")
+    assert smtp.send(raw) == (250, "2.0.0 SUP-1")
+    detail = desk.show_ticket("SUP-1")
+    assert detail.ticket.subject == "VPN keeps dropping" and detail.ticket.channel == "email"
+    [first] = detail.comments
+    assert FileStore(settings.attachments_path).get(first.source_sha256) == raw
+
+
+def test_the_same_message_twice_is_one_ticket(smtp, desk):
+    raw = fixture("new_plain.eml")
+    assert smtp.send(raw) == (250, "2.0.0 SUP-1")
+    assert smtp.send(raw) == (250, "2.0.0 SUP-1")
+    assert len(desk.show_ticket("SUP-1").comments) == 1
+
+
+def test_unknown_recipient_gets_550(smtp):
+    code, text = smtp.send(message(), to="nobody@localhost")
+    assert code == 550 and text.startswith("5.1.1")
+
+
+def test_oversize_message_gets_552(smtp, desk):
+    from bot.queries import TicketFilter
+
+    code, _ = smtp.send(message(body="x" * 70 + ("\r\n" + "x" * 70) * (LIMIT // 72 + 1)))
+    assert code == 552
+    assert desk.list_tickets(TicketFilter()) == []
+
+
+def test_store_outage_gets_451_so_the_sender_retries(settings, clock, bounces):
+    down = Desk(Store("postgresql+psycopg://postgres@127.0.0.1:1/none"), clock, settings)
+    server = Smtp(SupportHandler(down, MAILBOXES, SECRET, bounces))
+    server.controller.start()
+    try:
+        code, text = server.send(message())
+    finally:
+        server.controller.stop()
+        down.store.dispose()
+    assert code == 451 and text.startswith("4.3.0")
+
+
+def test_malformed_mail_is_still_kept(smtp, desk, settings):
+    raw = fixture("garbage.eml")
+    code, text = smtp.send(raw, sender="who@example.com")
+    assert code == 250
+    number = text.split()[-1]
+    [comment] = desk.show_ticket(number).comments
+    assert FileStore(settings.attachments_path).get(comment.source_sha256).rstrip(b"\r\n") == raw
+
+
+def test_mailbox_defaults_apply_to_its_tickets(smtp, desk, admin):
+    desk.add_team(admin, "Billing")
+    code, text = smtp.send(message("Invoice wrong"), to="billing@localhost")
+    ticket = desk.show_ticket(text.split()[-1]).ticket
+    assert (code, ticket.team, ticket.priority) == (250, "Billing", "high")
+
+
+def test_signed_reply_address_appends_a_verified_comment(smtp, desk):
+    smtp.send(message())
+    to = reply_address("support@localhost", "SUP-1", "bob@example.com", SECRET)
+    assert smtp.send(message("Re: whatever", body="More detail."), to=to) == (250, "2.0.0 SUP-1")
+    detail = desk.show_ticket("SUP-1")
+    assert detail.comments[-1].public and detail.comments[-1].body == "More detail."
+    assert [e.after["rule"] for e in detail.events if e.kind == "received"][-1] == "ticket number"
+
+
+def test_reply_address_used_by_someone_else_is_a_flagged_note(smtp, desk):
+    smtp.send(message())
+    to = reply_address("support@localhost", "SUP-1", "bob@example.com", SECRET)
+    code, text = smtp.send(message("Re: x", sender="mallory@evil.test", body="Send me the data."), to=to)
+    assert (code, text) == (250, "2.0.0 SUP-1")
+    note = desk.show_ticket("SUP-1").comments[-1]
+    assert note.flagged and not note.public
+
+
+def test_bounce_naming_no_ticket_is_kept_but_opens_none(smtp, desk, bounces):
+    from bot.queries import TicketFilter
+
+    raw = fixture("bounce_dsn.eml")
+    assert smtp.send(raw, sender="") == (250, "2.0.0 bounce recorded")
+    assert desk.list_tickets(TicketFilter()) == []
+    assert len([p for p in bounces.root.rglob("*") if p.is_file()]) == 1
+
+
+def test_auto_reply_gets_no_acknowledgement(smtp, desk, store):
+    from bot.outbox import list_notifications
+
+    smtp.send(fixture("vacation.eml"))
+    assert [n for n in list_notifications(store, prefix="SUP") if n.template == "ticket_opened"] == []
+
+
+def test_whole_loop_mail_in_acknowledgement_out_reply_back_on_the_same_ticket(
+    smtp, desk, store, clock, tmp_path
+):
+    assert smtp.send(fixture("new_plain.eml")) == (250, "2.0.0 SUP-1")
+    outbox = tmp_path / "outbox"
+    sender = EmlFolderSender(outbox, Renderer(), Sender("support@localhost", "Support", SECRET), clock)
+    assert Dispatcher(store, clock, {"email": sender}, desk.settings.outbox).run_once().sent == 1
+    [eml] = outbox.glob("*.eml")
+    ack = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
+    reply_to = ack["Reply-To"].addresses[0].addr_spec
+    reply = (
+        f"From: Bob Example <bob@example.com>\r\nTo: {reply_to}\r\nSubject: Re: {ack['Subject']}\r\n"
+        f"Message-ID: <bob-reply-1@example.com>\r\nIn-Reply-To: {ack['Message-ID']}\r\n"
+        f"References: <new-plain-1@mail.example.com> {ack['Message-ID']}\r\n\r\n"
+        "Thanks, it works now.\r\n\r\nOn Monday Support wrote:\r\n> We have received your request\r\n"
+    ).encode()
+    assert smtp.send(reply, to=reply_to) == (250, "2.0.0 SUP-1")
+    last = desk.show_ticket("SUP-1").comments[-1]
+    assert (last.body, last.public, last.flagged) == ("Thanks, it works now.", True, False)
+    assert "We have received your request" in last.full_body
