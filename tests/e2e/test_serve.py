@@ -14,6 +14,7 @@ import email
 import json
 import os
 import signal
+import smtplib
 import socket
 import subprocess
 import sys
@@ -189,6 +190,40 @@ def test_ticket_created_with_the_cli_is_acknowledged_by_the_running_scheduler(se
     assert message["To"].addresses[0].addr_spec == REQUESTER
     assert message["Subject"] == f"[{ticket['number']}] Drucker brennt in Büro 3"
     assert message["Auto-Submitted"] == "auto-replied"
+
+
+@pytest.mark.slow
+def test_mail_to_the_running_bot_is_a_ticket_and_a_reply_threads_back(server: Server) -> None:
+    port = int(server.env["SUPPORTBOT_SMTP_PORT"])
+    first = (
+        "From: Casey <casey@example.com>\r\nTo: support@localhost\r\nSubject: Scanner jammed\r\n"
+        "Message-ID: <e2e-1@example.com>\r\n\r\nThe scanner on floor 2 is jammed.\r\n"
+    )
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        assert client.sendmail(REQUESTER, ["support@localhost"], first.encode()) == {}
+    ack_path = wait_for(
+        lambda: next(iter(sorted((server.data_dir / "outbox").glob("*-ticket_opened.eml"))), None),
+        seconds=15,
+        what="acknowledgement of the mailed ticket",
+        server=server,
+    )
+    ack = read_eml(ack_path)
+    reply_to = ack["Reply-To"].addresses[0].addr_spec
+    assert ack["Subject"] == "[SUP-1] Scanner jammed" and reply_to.startswith("support+sup-1.")
+    second = (
+        f"From: Casey <casey@example.com>\r\nTo: {reply_to}\r\nSubject: Re: {ack['Subject']}\r\n"
+        f"Message-ID: <e2e-2@example.com>\r\nIn-Reply-To: {ack['Message-ID']}\r\n\r\nFixed itself.\r\n"
+    )
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        client.ehlo()
+        client.mail(REQUESTER)
+        client.rcpt(reply_to)
+        assert client.data(second.encode()) == (250, b"2.0.0 SUP-1")
+    shown = supportbot(server.env, "tickets", "show", "SUP-1", "--format", "json")
+    assert [c["body"] for c in json.loads(shown.stdout)["comments"]] == [
+        "The scanner on floor 2 is jammed.",
+        "Fixed itself.",
+    ]
 
 
 @pytest.mark.slow
