@@ -76,6 +76,23 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ImapAccount:
+    """A mailbox polled over IMAP; its mail is treated like mail to ``mailbox`` over SMTP."""
+
+    host: str = ""
+    port: int = _opt(993, minimum=1, maximum=65535)
+    tls: bool = True
+    user: str = ""
+    # The password comes from the environment variable named here (never from this file).
+    password_env: str = "SUPPORTBOT_IMAP_PASSWORD"
+    folder: str = "INBOX"
+    processed_folder: str = "Supportbot/Processed"
+    error_folder: str = "Supportbot/Errors"
+    poll_seconds: int = _opt(60, minimum=1)
+    mailbox: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Mailbox:
     """A support address people write to, and what its tickets start with."""
 
@@ -117,6 +134,7 @@ class Settings:
     email: EmailSettings = field(default_factory=EmailSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     mailboxes: tuple[Mailbox, ...] = (Mailbox("support@localhost"),)
+    imap: tuple[ImapAccount, ...] = ()
     attachments: AttachmentSettings = field(default_factory=AttachmentSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
@@ -160,6 +178,16 @@ def load(path: Path | None, environ: Mapping[str, str]) -> Settings:
     return settings
 
 
+def imap_password(account: ImapAccount, environ: Mapping[str, str]) -> str:
+    """Secrets stay out of the settings object and the file: read them when connecting."""
+    password = environ.get(account.password_env, "")
+    if not password:
+        raise ConfigError(
+            f"imap account {account.user}@{account.host}: set the password in ${account.password_env}"
+        )
+    return password
+
+
 PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9]{0,15}")
 DATABASES = ("sqlite", "postgresql")
 
@@ -189,6 +217,11 @@ def _check(settings: Settings) -> None:
         ) from None
     for index, mailbox in enumerate(settings.mailboxes):
         _check_mailbox(index, mailbox)
+    for index, account in enumerate(settings.imap):
+        if not account.host or not account.user:
+            raise ConfigError(f"imap[{index}] needs host and user")
+        if account.mailbox and account.mailbox.lower() not in {m.address.lower() for m in settings.mailboxes}:
+            raise ConfigError(f"imap[{index}].mailbox = {account.mailbox!r} is not one of the [[mailboxes]]")
     addresses = [mailbox.address.lower() for mailbox in settings.mailboxes]
     if len(set(addresses)) != len(addresses):
         raise ConfigError("mailboxes: each address may be listed once")

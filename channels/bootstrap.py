@@ -30,6 +30,7 @@ from bot.store import migrate
 from bot.store.db import Store
 from bot.store.files import FileStore
 from channels.email.compose import Sender as EmailFrom
+from channels.email.ingest import EmailIngest
 from channels.email.sender import EmlFolderSender
 from channels.email.smtp_server import SupportHandler, protocol_factory
 
@@ -158,11 +159,15 @@ async def serve(runtime: Runtime) -> None:
         logger.info("supportbot stopped")
 
 
+def email_ingest(runtime: Runtime) -> EmailIngest:
+    settings = runtime.settings
+    bounces = FileStore(settings.data_path / "bounces")
+    return EmailIngest(runtime.desk, settings.mailboxes, runtime.reply_secret, bounces)
+
+
 async def _start_smtp(runtime: Runtime, listening: socket.socket) -> asyncio.Server:
     settings = runtime.settings
-    handler = SupportHandler(
-        runtime.desk, settings.mailboxes, runtime.reply_secret, FileStore(settings.data_path / "bounces")
-    )
+    handler = SupportHandler(email_ingest(runtime))
     loop = asyncio.get_running_loop()
     return await loop.create_server(protocol_factory(handler, settings.smtp), sock=listening)
 

@@ -13,18 +13,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import Sequence
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from bot.config import Mailbox, SmtpSettings
-from bot.desk import Desk
+from bot.config import SmtpSettings
 from bot.errors import ConfigError, StoreUnavailable, UserError
-from bot.messages import Inbound
-from bot.store.files import FileStore
-from channels.email.addresses import parse_recipient, verify
-from channels.email.parse import ParsedEmail, parse
+from channels.email.ingest import EmailIngest
 
 logger = logging.getLogger(__name__)
 
@@ -32,36 +27,25 @@ logger = logging.getLogger(__name__)
 class SupportHandler:
     """aiosmtpd handler: any object with ``handle_VERB`` coroutines returning a status line."""
 
-    def __init__(
-        self, desk: Desk, mailboxes: Sequence[Mailbox], reply_secret: bytes, bounces: FileStore
-    ) -> None:
-        self.desk = desk
-        self.mailboxes = {mailbox.address.lower(): mailbox for mailbox in mailboxes}
-        self.reply_secret = reply_secret
-        self.bounces = bounces
+    def __init__(self, ingest: EmailIngest) -> None:
+        self.ingest = ingest
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
     ) -> str:
-        if parse_recipient(address).mailbox not in self.mailboxes:
+        if not self.ingest.accepts(address):
             logger.info("refused RCPT %s from %s", address, session.peer)
             return f"550 5.1.1 <{address}>: no such mailbox here"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        raw = envelope.original_content or b""
-        if isinstance(envelope.content, bytes) and not raw:
-            raw = envelope.content
+        raw = envelope.original_content or (envelope.content if isinstance(envelope.content, bytes) else b"")
         mail_from = envelope.mail_from if envelope.mail_from not in (None, "<>") else ""
         try:
-            parsed = await asyncio.to_thread(parse, raw, envelope_sender=mail_from)
-            inbound = self.inbound(parsed, raw, envelope.rcpt_tos)
-            if parsed.bounce and not inbound.ticket_number and not inbound.references:
-                digest = await asyncio.to_thread(self.bounces.put, raw)
-                logger.warning("bounce %s kept as %s; it names no ticket", parsed.message_id, digest[:12])
-                return "250 2.0.0 bounce recorded"
-            receipt = await asyncio.to_thread(self.desk.receive, inbound)
+            result = await asyncio.to_thread(
+                self.ingest.ingest, raw, recipients=envelope.rcpt_tos, envelope_sender=mail_from
+            )
         except StoreUnavailable as error:
             logger.warning("451 for message from %s: store unavailable: %s", mail_from or "<>", error)
             return "451 4.3.0 Temporary failure: please try again later"
@@ -71,46 +55,18 @@ class SupportHandler:
         except Exception:
             logger.exception("451 for message from %s: unexpected failure", mail_from or "<>")
             return "451 4.3.0 Temporary failure: please try again later"
+        receipt = result.receipt
+        if receipt is None:
+            return "250 2.0.0 bounce recorded"
         logger.info(
             "250 for %s from %s: %s %s (%s)",
-            inbound.key,
+            result.message_id,
             mail_from or "<>",
             "new ticket" if receipt.created else "duplicate" if receipt.duplicate else "comment on",
             receipt.ticket_number,
             receipt.rule,
         )
         return f"250 2.0.0 {receipt.ticket_number}"
-
-    def inbound(self, parsed: ParsedEmail, raw: bytes, rcpt_tos: Sequence[str]) -> Inbound:
-        """The first recipient decides the mailbox; a signed reply address names the ticket."""
-        recipients = [parse_recipient(address) for address in rcpt_tos]
-        tagged = next((r for r in recipients if r.number), None)
-        mailbox = self.mailboxes[recipients[0].mailbox] if recipients else Mailbox()
-        verified = bool(
-            tagged
-            and tagged.number
-            and tagged.token
-            and parsed.sender.email
-            and verify(self.reply_secret, tagged.number, parsed.sender.email, tagged.token)
-        )
-        return Inbound(
-            channel="email",
-            key=parsed.message_id,
-            sender=parsed.sender,
-            subject=parsed.subject,
-            text=parsed.new_text,
-            full_text=parsed.text,
-            html=parsed.html,
-            source=raw,
-            attachments=parsed.attachments,
-            references=parsed.references,
-            ticket_number=tagged.number if tagged else None,
-            verified=verified,
-            auto_submitted=parsed.auto_submitted or parsed.bounce,
-            priority=mailbox.priority or None,
-            category=mailbox.category or None,
-            team=mailbox.team or None,
-        )
 
 
 def tls_context(settings: SmtpSettings) -> ssl.SSLContext | None:

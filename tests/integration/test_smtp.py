@@ -20,6 +20,7 @@ from bot.store.db import Store
 from bot.store.files import FileStore
 from channels.email.addresses import reply_address
 from channels.email.compose import Sender
+from channels.email.ingest import EmailIngest
 from channels.email.sender import EmlFolderSender
 from channels.email.smtp_server import SupportHandler
 
@@ -63,7 +64,7 @@ def bounces(tmp_path: Path) -> FileStore:
 
 @pytest.fixture
 def smtp(desk: Desk, bounces: FileStore) -> Iterator[Smtp]:
-    server = Smtp(SupportHandler(desk, MAILBOXES, SECRET, bounces))
+    server = Smtp(SupportHandler(EmailIngest(desk, MAILBOXES, SECRET, bounces)))
     server.controller.start()
     yield server
     server.controller.stop()
@@ -116,7 +117,7 @@ def test_oversize_message_gets_552(smtp, desk):
 
 def test_store_outage_gets_451_so_the_sender_retries(settings, clock, bounces):
     down = Desk(Store("postgresql+psycopg://postgres@127.0.0.1:1/none"), clock, settings)
-    server = Smtp(SupportHandler(down, MAILBOXES, SECRET, bounces))
+    server = Smtp(SupportHandler(EmailIngest(down, MAILBOXES, SECRET, bounces)))
     server.controller.start()
     try:
         code, text = server.send(message())

@@ -1,5 +1,6 @@
 import dataclasses
 from pathlib import Path
+from typing import get_args, get_type_hints
 
 import pytest
 
@@ -24,6 +25,8 @@ def test_shipped_file_lists_every_option():
                 assert f"\n{inner.name} = " in text, f"[{field.name}] {inner.name} missing"
         elif isinstance(value, tuple):
             assert f"[[{field.name}]]" in text, f"[[{field.name}]] missing"
+            for inner in dataclasses.fields(get_args(get_type_hints(Settings)[field.name])[0]):
+                assert f"{inner.name} = " in text, f"[[{field.name}]] {inner.name} missing"
         elif field.name != "status_transitions":
             assert f"\n{field.name} = " in text, f"{field.name} missing"
 

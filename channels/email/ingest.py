@@ -1,0 +1,85 @@
+"""One received message, from raw bytes to a stored ticket or comment; shared by SMTP and IMAP.
+
+Synchronous (it parses and writes to the store): callers on the event loop
+run it with ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.config import Mailbox
+from bot.desk import Desk
+from bot.messages import Inbound, Receipt
+from bot.store.files import FileStore
+from channels.email.addresses import parse_recipient, verify
+from channels.email.parse import ParsedEmail, parse
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    """What became of a message: a receipt, or a bounce kept aside because it names no ticket."""
+
+    message_id: str
+    receipt: Receipt | None
+    bounce_sha256: str | None = None
+
+
+class EmailIngest:
+    def __init__(
+        self, desk: Desk, mailboxes: Sequence[Mailbox], reply_secret: bytes, bounces: FileStore
+    ) -> None:
+        self.desk = desk
+        self.mailboxes = {mailbox.address.lower(): mailbox for mailbox in mailboxes}
+        self.reply_secret = reply_secret
+        self.bounces = bounces
+
+    def accepts(self, address: str) -> bool:
+        return parse_recipient(address).mailbox in self.mailboxes
+
+    def ingest(
+        self, raw: bytes, *, recipients: Sequence[str], envelope_sender: str | None = None
+    ) -> Ingested:
+        """Raises what ``Desk.receive`` raises (``StoreUnavailable``: try again later)."""
+        parsed = parse(raw, envelope_sender=envelope_sender)
+        inbound = self.inbound(parsed, raw, recipients)
+        if parsed.bounce and not inbound.ticket_number and not inbound.references:
+            digest = self.bounces.put(raw)
+            logger.warning("bounce %s kept as %s: it names no ticket", parsed.message_id, digest[:12])
+            return Ingested(parsed.message_id, None, digest)
+        return Ingested(parsed.message_id, self.desk.receive(inbound))
+
+    def inbound(self, parsed: ParsedEmail, raw: bytes, recipients: Sequence[str]) -> Inbound:
+        """Our first mailbox among the recipients sets defaults; a signed reply address names the ticket."""
+        ours = [r for r in map(parse_recipient, recipients) if r.mailbox in self.mailboxes]
+        tagged = next((r for r in ours if r.number), None)
+        mailbox = self.mailboxes[ours[0].mailbox] if ours else Mailbox()
+        verified = bool(
+            tagged
+            and tagged.number
+            and tagged.token
+            and parsed.sender.email
+            and verify(self.reply_secret, tagged.number, parsed.sender.email, tagged.token)
+        )
+        return Inbound(
+            channel="email",
+            key=parsed.message_id,
+            sender=parsed.sender,
+            subject=parsed.subject,
+            text=parsed.new_text,
+            full_text=parsed.text,
+            html=parsed.html,
+            source=raw,
+            attachments=parsed.attachments,
+            references=parsed.references,
+            ticket_number=tagged.number if tagged else None,
+            verified=verified,
+            auto_submitted=parsed.auto_submitted or parsed.bounce,
+            priority=mailbox.priority or None,
+            category=mailbox.category or None,
+            team=mailbox.team or None,
+        )
