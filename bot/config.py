@@ -63,6 +63,12 @@ class EmailSettings:
     from_name: str = "Support"
     outbox_dir: str = ""
     reply_secret: str = ""
+    # A reply from an agent that starts with this stays an internal note.
+    internal_marker: str = "#note"
+    ack_limit: int = _opt(5, minimum=0)
+    ack_window_minutes: int = _opt(60, minimum=1)
+    # authserv-ids whose Authentication-Results headers we trust (our own MX); empty: none.
+    trusted_authserv_ids: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,25 +10,17 @@ someone else's ticket.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from sqlalchemy import select
 
-from bot import audit, directory, notify, tickets
-from bot.errors import UserError
+from bot import audit, directory, notify, placement, tickets
 from bot.messages import Inbound, IncomingFile, Receipt
 from bot.model import Actor, Role, Status, format_number, parse_priority
 from bot.store import tables as t
 from bot.unit import Unit
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class _Match:
-    ticket: t.Ticket | None
-    rule: str
-    trusted: bool = True
 
 
 def find_duplicate(unit: Unit, inbound: Inbound) -> Receipt | None:
@@ -75,17 +67,23 @@ def receive(unit: Unit, inbound: Inbound) -> Receipt:
     inbound = storable(inbound)
     sender = directory.ensure_person(unit, inbound.sender)
     actor = Actor(sender.id, sender.email or sender.slack_user_id or str(sender.id), Role(sender.role))
-    match = _find_ticket(unit, inbound, sender)
+    staff = Role(sender.role).is_staff
+    # Mail from our own addresses is our own mail coming back: never answered.
+    robot = inbound.auto_submitted or notify.is_own_or_robot(unit, sender.email)
+    # Only staff can keep what they write internal (an agent's "#note" reply).
+    internal = inbound.internal and staff
+    match = placement.find_ticket(unit, inbound, sender)
     follows: str | None = None
     if match.ticket is not None and match.ticket.status == Status.CLOSED.value:
         follows = format_number(unit.settings.ticket_prefix, match.ticket.id)
-        match = _Match(None, f"new ticket: {follows} is closed")
+        match = placement.Match(None, f"new ticket: {follows} is closed")
     if match.ticket is None:
         ticket = _open_ticket(unit, inbound, sender, actor)
-        comment = _first_comment(unit, ticket, sender, inbound)
+        comment = _first_comment(unit, ticket, sender, inbound, internal=internal)
         if follows:
             audit.record(unit, ticket_id=ticket.id, actor=actor, kind="linked", after={"follows": follows})
-        notify.ticket_opened(unit, ticket, acknowledge=not inbound.auto_submitted)
+        _add_followers(unit, ticket, inbound, actor)
+        notify.ticket_opened(unit, ticket, acknowledge=not robot)
         created = True
     else:
         ticket = match.ticket
@@ -95,12 +93,12 @@ def receive(unit: Unit, inbound: Inbound) -> Receipt:
             sender,
             actor,
             inbound.text,
-            public=match.trusted and not inbound.internal,
+            public=match.trusted and not internal,
             channel=inbound.channel,
             html=inbound.html,
             external_id=inbound.key,
             flagged=not match.trusted,
-            reopen=not inbound.auto_submitted,
+            reopen=not robot,
         )
         created = False
     _keep_source(unit, comment, inbound)
@@ -115,7 +113,8 @@ def receive(unit: Unit, inbound: Inbound) -> Receipt:
             "key": inbound.key,
             "rule": match.rule,
             "trusted": match.trusted,
-            "auto_submitted": inbound.auto_submitted,
+            "auto_submitted": robot,
+            "internal": internal,
         },
     )
     number = format_number(unit.settings.ticket_prefix, ticket.id)
@@ -135,44 +134,6 @@ def receive(unit: Unit, inbound: Inbound) -> Receipt:
         duplicate=False,
         rule=match.rule,
     )
-
-
-def _find_ticket(unit: Unit, inbound: Inbound, sender: t.Person) -> _Match:
-    if inbound.ticket_number:
-        try:
-            ticket = tickets.survivor(unit, tickets.get(unit, inbound.ticket_number))
-        except UserError:  # no such ticket, or not a number we could ever have issued
-            ticket = None
-        if ticket is not None:
-            trusted = inbound.verified or _is_participant(unit, ticket, sender)
-            return _Match(
-                ticket, "ticket number" if inbound.verified else "ticket number (unverified)", trusted
-            )
-    if inbound.references:
-        ref = unit.session.scalar(
-            select(t.ThreadRef)
-            .where(t.ThreadRef.channel == inbound.channel, t.ThreadRef.external_id.in_(inbound.references))
-            .order_by(t.ThreadRef.id.desc())
-            .limit(1)
-        )
-        if ref is not None:
-            ticket = tickets.survivor(unit, tickets.get(unit, ref.ticket_id))
-            return _Match(ticket, "references", _is_participant(unit, ticket, sender))
-    return _Match(None, "new ticket")
-
-
-def _is_participant(unit: Unit, ticket: t.Ticket, person: t.Person) -> bool:
-    """Staff, the requester and anyone who already wrote on the ticket may act on it."""
-    if Role(person.role).is_staff or person.id in (ticket.requester_id, ticket.assignee_id):
-        return True
-    wrote = unit.session.scalar(
-        select(t.Comment.id)
-        .where(
-            t.Comment.ticket_id == ticket.id, t.Comment.author_id == person.id, t.Comment.flagged.is_(False)
-        )
-        .limit(1)
-    )
-    return wrote is not None
 
 
 def _open_ticket(unit: Unit, inbound: Inbound, requester: t.Person, actor: Actor) -> t.Ticket:
@@ -217,13 +178,32 @@ def _open_ticket(unit: Unit, inbound: Inbound, requester: t.Person, actor: Actor
     return ticket
 
 
-def _first_comment(unit: Unit, ticket: t.Ticket, sender: t.Person, inbound: Inbound) -> t.Comment:
+def _add_followers(unit: Unit, ticket: t.Ticket, inbound: Inbound, actor: Actor) -> None:
+    """People copied on a new ticket follow it; our own addresses and robots never do."""
+    added = []
+    for identity in inbound.cc:
+        if not identity.email or notify.is_own_or_robot(unit, identity.email):
+            continue
+        person = directory.ensure_person(unit, identity)
+        if person.id != ticket.requester_id and person not in ticket.followers:
+            ticket.followers.append(person)
+            added.append(person.email)
+    if added:
+        unit.session.flush()
+        audit.record(
+            unit, ticket_id=ticket.id, actor=actor, kind="followers_added", after={"followers": added}
+        )
+
+
+def _first_comment(
+    unit: Unit, ticket: t.Ticket, sender: t.Person, inbound: Inbound, *, internal: bool
+) -> t.Comment:
     comment = t.Comment(
         ticket_id=ticket.id,
         author_id=sender.id,
         body=inbound.text,
         html=inbound.html,
-        public=not inbound.internal,
+        public=not internal,
         flagged=False,
         channel=inbound.channel,
         external_id=inbound.key,

@@ -57,6 +57,10 @@ class Inbound:
     verified: bool = False
     internal: bool = False
     auto_submitted: bool = False
+    # The channel's own evidence that the sender is forged (DMARC failed).
+    spoofed: bool = False
+    # Others the message was addressed to (email Cc): followers of a new ticket.
+    cc: tuple[Identity, ...] = ()
     priority: str | None = None
     category: str | None = None
     team: str | None = None

@@ -7,12 +7,14 @@ the same change twice (a retry) never queues a second message.
 
 from __future__ import annotations
 
+import re
 import uuid
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from bot import outbox
+from bot import audit, outbox
 from bot.model import Actor, Role, format_number
 from bot.store import tables as t
 from bot.unit import Unit
@@ -34,11 +36,52 @@ def ticket_context(unit: Unit, ticket: t.Ticket) -> dict[str, Any]:
     }
 
 
+ROBOT_LOCAL_PARTS = re.compile(r"^(no-?reply|do-?not-?reply|mailer-daemon|postmaster|bounces?)([+._-].*)?$")
+
+
+def is_own_or_robot(unit: Unit, email: str | None) -> bool:
+    """Our own mailboxes and addresses no person reads: never answered, never followers."""
+    if not email:
+        return False
+    local, _, domain = email.lower().partition("@")
+    base = f"{local.partition('+')[0]}@{domain}"  # support+sup-1.x@ is still support@
+    own = {unit.settings.email.from_address.lower(), *(m.address.lower() for m in unit.settings.mailboxes)}
+    if base in own:
+        return True
+    return bool(ROBOT_LOCAL_PARTS.match(local))
+
+
 def ticket_opened(unit: Unit, ticket: t.Ticket, *, acknowledge: bool) -> None:
-    if acknowledge and ticket.requester.role == Role.REQUESTER.value:
-        _email(unit, ticket, ticket.requester, "ticket_opened", f"ticket_opened:{ticket.id}")
+    requester = ticket.requester
+    if acknowledge and requester.role == Role.REQUESTER.value and _may_acknowledge(unit, ticket, requester):
+        _email(unit, ticket, requester, "ticket_opened", f"ticket_opened:{ticket.id}")
     if ticket.assignee is not None:
         _email(unit, ticket, ticket.assignee, "new_ticket", f"new_ticket:{ticket.id}:{ticket.assignee.id}")
+
+
+def _may_acknowledge(unit: Unit, ticket: t.Ticket, person: t.Person) -> bool:
+    """At most ``ack_limit`` acknowledgements per sender per window: a robot that ignores
+    Auto-Submitted and writes new mail to every answer is answered a few times, then not."""
+    window = unit.now - timedelta(minutes=unit.settings.email.ack_window_minutes)
+    sent = unit.session.scalar(
+        select(func.count())
+        .select_from(t.Notification)
+        .where(
+            t.Notification.template == "ticket_opened",
+            t.Notification.recipient == person.email,
+            t.Notification.created_at >= window,
+        )
+    )
+    if (sent or 0) < unit.settings.email.ack_limit:
+        return True
+    audit.record(
+        unit,
+        ticket_id=ticket.id,
+        actor=Actor.system(),
+        kind="acknowledgement_suppressed",
+        after={"recipient": person.email, "sent_in_window": sent},
+    )
+    return False
 
 
 def comment_added(unit: Unit, ticket: t.Ticket, comment: t.Comment) -> None:
@@ -47,15 +90,9 @@ def comment_added(unit: Unit, ticket: t.Ticket, comment: t.Comment) -> None:
     author = comment.author
     extra = {"comment": {"body": comment.body, "author": _person_context(author) if author else None}}
     if author is None or Role(author.role).is_staff:
-        if ticket.requester_id != comment.author_id:
-            _email(
-                unit,
-                ticket,
-                ticket.requester,
-                "agent_replied",
-                f"comment:{comment.id}:{ticket.requester_id}",
-                extra,
-            )
+        for person in [ticket.requester, *ticket.followers]:
+            if person.id != comment.author_id:
+                _email(unit, ticket, person, "agent_replied", f"comment:{comment.id}:{person.id}", extra)
     elif ticket.assignee is not None and ticket.assignee_id != comment.author_id:
         _email(
             unit,
@@ -114,6 +151,8 @@ def _email(
     extra: dict[str, Any] | None = None,
 ) -> None:
     if not unit.settings.enable_email_notifications or not person.email:
+        return
+    if is_own_or_robot(unit, person.email):
         return
     context = {"ticket": ticket_context(unit, ticket), "recipient": _person_context(person), **(extra or {})}
     outbox.enqueue(

@@ -82,6 +82,14 @@ ticket_tags = Table(
 )
 
 
+ticket_followers = Table(
+    "ticket_followers",
+    Base.metadata,
+    Column("ticket_id", ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True),
+    Column("person_id", ForeignKey("people.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
 class Tag(Base):
     __tablename__ = "tags"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -115,6 +123,9 @@ class Ticket(Base):
     team: Mapped[Team | None] = relationship(foreign_keys=[team_id], lazy="joined")
     category: Mapped[Category | None] = relationship(lazy="joined")
     tags: Mapped[list[Tag]] = relationship(secondary=ticket_tags, lazy="selectin")
+    # People copied on the ticket (Cc of the first email): they hear agents' replies
+    # and may write on it like the requester.
+    followers: Mapped[list[Person]] = relationship(secondary=ticket_followers, lazy="selectin")
 
 
 class CustomField(Base):

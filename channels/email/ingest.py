@@ -10,9 +10,9 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.config import Mailbox
+from bot.config import EmailSettings, Mailbox
 from bot.desk import Desk
-from bot.messages import Inbound, Receipt
+from bot.messages import Identity, Inbound, Receipt
 from bot.store.files import FileStore
 from channels.email.addresses import parse_recipient, verify
 from channels.email.parse import ParsedEmail, parse
@@ -31,12 +31,21 @@ class Ingested:
 
 class EmailIngest:
     def __init__(
-        self, desk: Desk, mailboxes: Sequence[Mailbox], reply_secret: bytes, bounces: FileStore
+        self,
+        desk: Desk,
+        mailboxes: Sequence[Mailbox],
+        reply_secret: bytes,
+        bounces: FileStore,
+        options: EmailSettings | None = None,
     ) -> None:
         self.desk = desk
         self.mailboxes = {mailbox.address.lower(): mailbox for mailbox in mailboxes}
         self.reply_secret = reply_secret
         self.bounces = bounces
+        self.options = options or EmailSettings()
+        self.trusted_authserv = {
+            name.strip().lower() for name in self.options.trusted_authserv_ids.split(",") if name.strip()
+        }
 
     def accepts(self, address: str) -> bool:
         return parse_recipient(address).mailbox in self.mailboxes
@@ -79,6 +88,10 @@ class EmailIngest:
             ticket_number=tagged.number if tagged else None,
             verified=verified,
             auto_submitted=parsed.auto_submitted or parsed.bounce,
+            internal=bool(self.options.internal_marker)
+            and parsed.new_text.lstrip().startswith(self.options.internal_marker),
+            spoofed=any(name in self.trusted_authserv for name in parsed.dmarc_failed_by),
+            cc=tuple(Identity(email=address) for address in parsed.cc if not self.accepts(address)),
             priority=mailbox.priority or None,
             category=mailbox.category or None,
             team=mailbox.team or None,

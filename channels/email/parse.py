@@ -53,6 +53,8 @@ class ParsedEmail:
     cc: tuple[str, ...] = ()
     auto_submitted: bool = False
     bounce: bool = False
+    # authserv-ids of Authentication-Results headers that say dmarc=fail.
+    dmarc_failed_by: tuple[str, ...] = ()
     problems: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -107,6 +109,7 @@ def _parse(raw: bytes, envelope_sender: str | None) -> ParsedEmail:
         cc=_addresses(message, "Cc"),
         auto_submitted=_is_automatic(message, mail.subject or ""),
         bounce=_is_bounce(message, envelope_sender, address),
+        dmarc_failed_by=_dmarc_failures(message),
         problems=tuple(str(defect) for defect in mail.defects),
     )
 
@@ -213,3 +216,14 @@ def _is_bounce(message: Message, envelope_sender: str | None, from_address: str)
         str(message.get_param("report-type", "")).lower() == "delivery-status"
     )
     return report or envelope_sender in ("", "<>") or bool(ROBOT_SENDERS.match(from_address or ""))
+
+
+def _dmarc_failures(message: Message) -> tuple[str, ...]:
+    """RFC 8601: ``authserv-id; ... dmarc=fail ...``; whom to believe is the caller's choice."""
+    failed = []
+    for header in message.get_all("Authentication-Results", []):
+        value = " ".join(str(header).split())
+        authserv_id = value.split(";", 1)[0].strip().split(" ")[0].lower()
+        if re.search(r"\bdmarc\s*=\s*fail\b", value, re.IGNORECASE):
+            failed.append(authserv_id)
+    return tuple(failed)

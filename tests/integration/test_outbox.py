@@ -131,8 +131,8 @@ def test_sent_notification_is_never_pending_again(desk, store, clock):
 
 
 def test_concurrent_dispatchers_send_each_notification_once(desk, store, clock):
-    for _ in range(30):
-        desk.receive(make_inbound())
+    for n in range(30):  # thirty customers: one sender would meet the acknowledgement limit
+        desk.receive(make_inbound(email=f"customer{n}@example.com"))
     sender = RecordingSender()
     lock = threading.Lock()
 

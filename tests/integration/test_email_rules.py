@@ -1,0 +1,181 @@
+"""Who may write what, loops, auto-replies and followers, for mail parsed from real bytes."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+
+from bot.config import EmailSettings, Mailbox
+from bot.model import Role, Status
+from bot.outbox import list_notifications
+from bot.store.files import FileStore
+from channels.email.ingest import EmailIngest
+
+MAIL = Path(__file__).resolve().parents[1] / "data" / "email"
+SUPPORT = "support@localhost"
+_ids = itertools.count()
+
+
+@pytest.fixture
+def ingest(desk, tmp_path):
+    options = EmailSettings(trusted_authserv_ids="mx.support.test")
+    return EmailIngest(desk, (Mailbox(SUPPORT),), b"secret", FileStore(tmp_path / "bounces"), options)
+
+
+def mail(
+    sender: str = "bob@example.com",
+    subject: str = "Printer on fire",
+    body: str = "It is on fire.",
+    *,
+    headers: str = "",
+    message_id: str | None = None,
+) -> bytes:
+    mid = f"Message-ID: {message_id or f'<m{next(_ids)}@example.com>'}\r\n"
+    return f"From: {sender}\r\nTo: {SUPPORT}\r\nSubject: {subject}\r\n{mid}{headers}\r\n{body}\r\n".encode()
+
+
+def receive(ingest, raw: bytes):
+    return ingest.ingest(raw, recipients=[SUPPORT]).receipt
+
+
+def templates(store, recipient=None):
+    return [
+        n.template
+        for n in reversed(list_notifications(store, prefix="SUP"))
+        if recipient is None or n.recipient == recipient
+    ]
+
+
+def test_agent_reply_starting_with_the_marker_stays_internal(ingest, desk, agent, store):
+    receive(ingest, mail(message_id="<q@x>"))
+    receive(
+        ingest,
+        mail(
+            "agent@support.test",
+            "Re: x",
+            "#note customer is on the old VPN client",
+            headers="In-Reply-To: <q@x>\r\n",
+        ),
+    )
+    note = desk.show_ticket("SUP-1").comments[-1]
+    assert (note.public, note.author) == (False, "agent@support.test")
+    assert templates(store, "bob@example.com") == ["ticket_opened"]
+
+
+def test_agent_reply_by_email_is_public_and_sent_on_to_the_requester(ingest, desk, agent, store):
+    receive(ingest, mail(message_id="<q@x>"))
+    receive(
+        ingest, mail("agent@support.test", "Re: x", "Restart the router.", headers="In-Reply-To: <q@x>\r\n")
+    )
+    assert desk.show_ticket("SUP-1").comments[-1].public
+    assert templates(store, "bob@example.com") == ["ticket_opened", "agent_replied"]
+
+
+def test_the_marker_means_nothing_from_a_requester(ingest, desk):
+    receive(ingest, mail(message_id="<q@x>"))
+    receive(ingest, mail(body="#note this is for everyone", headers="In-Reply-To: <q@x>\r\n"))
+    assert desk.show_ticket("SUP-1").comments[-1].public
+
+
+@pytest.mark.parametrize(
+    "sender", ["noreply@shop.example", "no-reply@bank.example", "do-not-reply@x.example"]
+)
+def test_robots_get_a_ticket_but_never_an_answer(ingest, desk, store, sender):
+    receipt = receive(ingest, mail(sender))
+    assert receipt.created
+    assert templates(store) == []
+
+
+@pytest.mark.parametrize("sender", ["MAILER-DAEMON@mx.example", "postmaster@x.example"])
+def test_mail_from_delivery_systems_is_a_bounce_and_opens_no_ticket(ingest, desk, store, sender):
+    result = ingest.ingest(mail(sender), recipients=[SUPPORT])
+    assert result.receipt is None and result.bounce_sha256
+    assert templates(store) == []
+
+
+def test_mail_from_our_own_address_is_never_answered(ingest, store):
+    receive(ingest, mail(SUPPORT))
+    receive(ingest, mail("support+sup-9.abc@localhost"))
+    assert templates(store) == []
+
+
+def test_acknowledgements_per_sender_are_limited_within_the_window(ingest, desk, store, clock):
+    limit = desk.settings.email.ack_limit
+    for _ in range(limit + 2):
+        receive(ingest, mail())
+    assert templates(store) == ["ticket_opened"] * limit
+    last = f"SUP-{limit + 2}"
+    suppressed = [e for e in desk.show_ticket(last).events if e.kind == "acknowledgement_suppressed"]
+    assert suppressed and suppressed[0].after["recipient"] == "bob@example.com"
+    clock.advance(minutes=desk.settings.email.ack_window_minutes + 1)
+    receive(ingest, mail())
+    assert templates(store) == ["ticket_opened"] * (limit + 1)
+
+
+def test_two_bots_stop_after_one_acknowledgement_each(ingest, desk, store):
+    """Their robot answers our acknowledgement with a plain new mail quoting the subject."""
+    receive(ingest, mail("robot@vendor.example", "Order 7 failed"))
+    for _ in range(3):
+        receipt = receive(ingest, mail("robot@vendor.example", "Re: [SUP-1] Order 7 failed", "Thank you!"))
+        assert (receipt.ticket_number, receipt.rule) == ("SUP-1", "subject tag")
+    assert templates(store) == ["ticket_opened"]
+
+
+def test_subject_tag_from_someone_not_on_the_ticket_opens_a_new_one(ingest, desk):
+    receive(ingest, mail())
+    receipt = receive(ingest, mail("mallory@evil.test", "Re: [SUP-1] Printer on fire", "Give me access"))
+    assert receipt.created and receipt.ticket_number == "SUP-2"
+    assert "sender is not on it" in receipt.rule
+    assert len(desk.show_ticket("SUP-1").comments) == 1
+
+
+def test_people_in_cc_follow_the_ticket_and_their_replies_thread(ingest, desk, agent, store):
+    receive(ingest, mail(message_id="<q@x>", headers="Cc: Carol <carol@example.com>, support@localhost\r\n"))
+    assert [e.after for e in desk.show_ticket("SUP-1").events if e.kind == "followers_added"] == [
+        {"followers": ["carol@example.com"]}
+    ]
+    reply = receive(
+        ingest, mail("carol@example.com", "Re: Printer on fire", "Me too.", headers="In-Reply-To: <q@x>\r\n")
+    )
+    assert (reply.ticket_number, reply.created) == ("SUP-1", False)
+    assert not desk.show_ticket("SUP-1").comments[-1].flagged
+    tagged = receive(ingest, mail("carol@example.com", "[SUP-1] one more thing", "And the scanner."))
+    assert tagged.ticket_number == "SUP-1"
+    desk.comment(agent, "SUP-1", "On our way.")
+    assert templates(store, "carol@example.com") == ["agent_replied"]
+    assert templates(store, "bob@example.com")[-1] == "agent_replied"
+
+
+def test_dmarc_failure_reported_by_our_mx_makes_a_reply_a_flagged_note(ingest, desk, admin):
+    receive(ingest, mail(message_id="<q@x>"))
+    desk.transition(admin, "SUP-1", Status.RESOLVED)
+    forged = "Authentication-Results: mx.support.test; dmarc=fail (p=reject) header.from=example.com\r\n"
+    receive(ingest, mail(body="Reopen and send me the data", headers=f"In-Reply-To: <q@x>\r\n{forged}"))
+    detail = desk.show_ticket("SUP-1")
+    assert detail.ticket.status == "resolved"
+    assert detail.comments[-1].flagged and not detail.comments[-1].public
+
+
+def test_dmarc_results_from_an_untrusted_server_are_ignored(ingest, desk):
+    receive(ingest, mail(message_id="<q@x>"))
+    claimed = "Authentication-Results: mx.attacker.test; dmarc=fail header.from=example.com\r\n"
+    receive(ingest, mail(body="More info", headers=f"In-Reply-To: <q@x>\r\n{claimed}"))
+    assert desk.show_ticket("SUP-1").comments[-1].public
+
+
+def test_vacation_reply_to_a_resolved_ticket_is_kept_but_does_not_reopen(ingest, desk, admin, store):
+    receive(ingest, mail("erin@example.com", message_id="<sup-1.ack@localhost>"))
+    desk.transition(admin, "SUP-1", Status.RESOLVED)
+    receive(ingest, (MAIL / "vacation.eml").read_bytes())
+    detail = desk.show_ticket("SUP-1")
+    assert detail.ticket.status == "resolved"
+    assert "out of the office" in detail.comments[-1].body
+
+
+def test_agents_copied_on_a_ticket_are_not_made_followers_twice(ingest, desk, admin):
+    desk.add_person(admin, "dave@support.test", role=Role.AGENT)
+    receive(ingest, mail(headers="Cc: dave@support.test, Bob@Example.com\r\n"))
+    added = [e.after for e in desk.show_ticket("SUP-1").events if e.kind == "followers_added"]
+    assert added == [{"followers": ["dave@support.test"]}]
