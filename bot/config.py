@@ -111,6 +111,7 @@ class Mailbox:
 @dataclass(frozen=True, slots=True)
 class AttachmentSettings:
     max_bytes: int = _opt(25 * 1024 * 1024, minimum=1)
+    max_total_bytes: int = _opt(50 * 1024 * 1024, minimum=1)
 
 
 @dataclass(frozen=True, slots=True)

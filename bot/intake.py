@@ -227,10 +227,24 @@ def _keep_source(unit: Unit, comment: t.Comment, inbound: Inbound) -> None:
 def _attach(
     unit: Unit, ticket: t.Ticket, comment: t.Comment, files: tuple[IncomingFile, ...], actor: Actor
 ) -> None:
-    """Keep each file once by content; one over the size limit is refused on record, not silently."""
-    limit = unit.settings.attachments.max_bytes
+    """Keep each file once by content; what is over a limit is refused on record, not silently.
+
+    An inline image the ticket already has (the logo in every signature) is not
+    attached again: replies would otherwise each carry the same picture.
+    """
+    limits = unit.settings.attachments
+    seen_inline = set(
+        unit.session.scalars(
+            select(t.Attachment.sha256).where(
+                t.Attachment.ticket_id == ticket.id, t.Attachment.inline.is_(True)
+            )
+        )
+    )
+    total = 0
     for item in files:
-        if len(item.data) > limit:
+        total += len(item.data)
+        if len(item.data) > limits.max_bytes or total > limits.max_total_bytes:
+            limit = limits.max_bytes if len(item.data) > limits.max_bytes else limits.max_total_bytes
             audit.record(
                 unit,
                 ticket_id=ticket.id,
@@ -240,6 +254,10 @@ def _attach(
             )
             continue
         digest = unit.files.put(item.data)
+        if item.inline and digest in seen_inline:
+            continue
+        if item.inline:
+            seen_inline.add(digest)
         unit.session.add(
             t.Attachment(
                 ticket_id=ticket.id,

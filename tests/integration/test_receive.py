@@ -184,7 +184,7 @@ def test_mailbox_defaults_set_priority_category_and_team(desk, admin, agent):
 
 
 def test_attachments_are_stored_once_by_content(desk, store, settings):
-    logo = IncomingFile("logo.png", "image/png", b"\x89PNG logo", inline=True)
+    logo = IncomingFile("logo.png", "image/png", b"\x89PNG logo")
     first = desk.receive(
         make_inbound(key="<f1@x>", attachments=(logo, IncomingFile("a.txt", "text/plain", b"hi")))
     )
@@ -192,7 +192,7 @@ def test_attachments_are_stored_once_by_content(desk, store, settings):
     detail = desk.show_ticket(first.ticket_number)
     assert [a.filename for a in detail.comments[0].attachments] == ["logo.png", "a.txt"]
     digest = detail.comments[0].attachments[0].sha256
-    assert detail.comments[1].attachments[0].sha256 == digest
+    assert detail.comments[1].attachments[0].sha256 == digest  # sent again on purpose: kept again
     files = [p for p in settings.attachments_path.rglob("*") if p.is_file()]
     assert len(files) == 2
     assert (settings.attachments_path / digest[:2] / digest[2:4] / digest).read_bytes() == b"\x89PNG logo"
@@ -253,3 +253,22 @@ def test_merged_tickets_requester_is_told_where_the_request_went(desk, admin, st
     desk.merge(admin, a, b)
     [notice] = [n for n in _notifications(store) if n.template == "ticket_merged"]
     assert (notice.recipient, notice.ticket) == ("first@example.com", b)
+
+
+def test_a_signature_logo_in_every_reply_is_attached_once(desk):
+    logo = IncomingFile("logo.png", "image/png", b"\x89PNG the same logo", inline=True)
+    first = desk.receive(make_inbound(key="<l1@x>", attachments=(logo,)))
+    desk.receive(make_inbound(key="<l2@x>", references=("<l1@x>",), attachments=(logo,)))
+    comments = desk.show_ticket(first.ticket_number).comments
+    assert [len(c.attachments) for c in comments] == [1, 0]
+
+
+def test_attachments_past_the_per_message_total_are_refused_on_record(store, clock, environ):
+    from bot.config import load
+    from bot.desk import Desk
+
+    small = Desk(store, clock, load(None, environ | {"SUPPORTBOT_ATTACHMENTS_MAX_TOTAL_BYTES": "10"}))
+    files = (IncomingFile("a.txt", "text/plain", b"123456"), IncomingFile("b.txt", "text/plain", b"123456"))
+    detail = small.show_ticket(small.receive(make_inbound(attachments=files)).ticket_number)
+    assert [a.filename for a in detail.comments[0].attachments] == ["a.txt"]
+    assert [e.after["filename"] for e in detail.events if e.kind == "attachment_refused"] == ["b.txt"]
