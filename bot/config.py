@@ -72,6 +72,19 @@ class EmailSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RelaySettings:
+    """Outgoing mail through an SMTP relay; with no host, mail goes to the .eml folder."""
+
+    host: str = ""
+    port: int = _opt(587, minimum=1, maximum=65535)
+    starttls: bool = True
+    user: str = ""
+    # The password comes from the environment variable named here.
+    password_env: str = "SUPPORTBOT_RELAY_PASSWORD"
+    timeout_seconds: int = _opt(30, minimum=1)
+
+
+@dataclass(frozen=True, slots=True)
 class SmtpSettings:
     enabled: bool = True
     host: str = "127.0.0.1"
@@ -140,6 +153,7 @@ class Settings:
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     email: EmailSettings = field(default_factory=EmailSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    relay: RelaySettings = field(default_factory=RelaySettings)
     mailboxes: tuple[Mailbox, ...] = (Mailbox("support@localhost"),)
     imap: tuple[ImapAccount, ...] = ()
     attachments: AttachmentSettings = field(default_factory=AttachmentSettings)
@@ -183,6 +197,16 @@ def load(path: Path | None, environ: Mapping[str, str]) -> Settings:
     settings: Settings = _build(Settings, raw, "")
     _check(settings)
     return settings
+
+
+def relay_password(relay: RelaySettings, environ: Mapping[str, str]) -> str | None:
+    """None when the relay takes no login; a login without a password is a configuration error."""
+    if not relay.user:
+        return None
+    password = environ.get(relay.password_env, "")
+    if not password:
+        raise ConfigError(f"relay.user is set: put the relay password in ${relay.password_env}")
+    return password
 
 
 def imap_password(account: ImapAccount, environ: Mapping[str, str]) -> str:
