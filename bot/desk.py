@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import exc
 
-from bot import classify, directory, intake, queries, tickets
+from bot import classify, directory, intake, outbox, queries, tickets
 from bot.classify import TicketChanges
 from bot.config import Settings
 from bot.messages import Inbound, Receipt
@@ -67,6 +67,15 @@ class Desk:
             if duplicate is None:
                 raise
             return duplicate
+
+    def record_bounce(self, message_ids: Sequence[str], recipients: Sequence[str], detail: str) -> int:
+        """How many sent notifications a delivery report marked as bounced."""
+        with self.store.transaction() as session:
+            marked = outbox.mark_bounced(session, message_ids, recipients, detail)
+        logger.info(
+            "bounce for %s (%s): %d notification(s) marked", ", ".join(recipients) or "?", detail, marked
+        )
+        return marked
 
     # -- agents' actions -----------------------------------------------------------
 

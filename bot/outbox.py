@@ -32,8 +32,8 @@ from bot.views import NotificationView
 
 logger = logging.getLogger(__name__)
 
-PENDING, SENDING, SENT, DEAD = "pending", "sending", "sent", "dead"
-STATUSES = (PENDING, SENDING, SENT, DEAD)
+PENDING, SENDING, SENT, DEAD, BOUNCED = "pending", "sending", "sent", "dead", "bounced"
+STATUSES = (PENDING, SENDING, SENT, DEAD, BOUNCED)
 
 
 class DeliveryError(Exception):
@@ -75,6 +75,7 @@ def enqueue(
         "context": context,
         "thread": thread or {},
         "dedupe_key": dedupe_key,
+        "message_id": (thread or {}).get("message_id"),
         "status": PENDING,
         "attempts": 0,
         "next_attempt_at": now,
@@ -289,6 +290,25 @@ class Dispatcher:
                 claim.outbound.notification_id,
             )
         return status
+
+
+def mark_bounced(session: Session, message_ids: Iterable[str], recipients: Iterable[str], detail: str) -> int:
+    """A delivery report says these messages did not arrive: show it on the notifications.
+
+    Matched by the Message-ID we sent with; when the report names the failed
+    recipients, only their copies are marked.
+    """
+    ids, failed = list(message_ids), [r.lower() for r in recipients]
+    if not ids:
+        return 0
+    query = (
+        update(t.Notification)
+        .where(t.Notification.message_id.in_(ids), t.Notification.status == SENT)
+        .values(status=BOUNCED, last_error=detail[:2000])
+    )
+    if failed:
+        query = query.where(t.Notification.recipient.in_(failed))
+    return int(session.execute(query).rowcount)  # type: ignore[attr-defined]
 
 
 def list_notifications(

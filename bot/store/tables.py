@@ -230,6 +230,8 @@ class Notification(Base):
     context: Mapped[dict[str, Any]]
     thread: Mapped[dict[str, Any]]
     dedupe_key: Mapped[str] = mapped_column(String(400), unique=True)
+    # The id the message went out with (email Message-ID), so a bounce can name it.
+    message_id: Mapped[str | None] = mapped_column(String(998), index=True)
     status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]

@@ -56,6 +56,11 @@ class EmailIngest:
         """Raises what ``Desk.receive`` raises (``StoreUnavailable``: try again later)."""
         parsed = parse(raw, envelope_sender=envelope_sender)
         inbound = self.inbound(parsed, raw, recipients)
+        if parsed.bounce and parsed.bounced_message_ids:
+            detail = f"bounced {parsed.bounce_status or ''} {', '.join(parsed.failed_recipients)}".strip()
+            self.desk.record_bounce(
+                parsed.bounced_message_ids, parsed.failed_recipients, " ".join(detail.split())
+            )
         if parsed.bounce and not inbound.ticket_number and not inbound.references:
             digest = self.bounces.put(raw)
             logger.warning("bounce %s kept as %s: it names no ticket", parsed.message_id, digest[:12])

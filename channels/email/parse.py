@@ -55,6 +55,10 @@ class ParsedEmail:
     bounce: bool = False
     # authserv-ids of Authentication-Results headers that say dmarc=fail.
     dmarc_failed_by: tuple[str, ...] = ()
+    # For a delivery report: the Message-IDs it returns, whom it failed for, and why.
+    bounced_message_ids: tuple[str, ...] = ()
+    failed_recipients: tuple[str, ...] = ()
+    bounce_status: str = ""
     problems: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -110,6 +114,7 @@ def _parse(raw: bytes, envelope_sender: str | None) -> ParsedEmail:
         auto_submitted=_is_automatic(message, mail.subject or ""),
         bounce=_is_bounce(message, envelope_sender, address),
         dmarc_failed_by=_dmarc_failures(message),
+        **_delivery_report(message),
         problems=tuple(str(defect) for defect in mail.defects),
     )
 
@@ -227,3 +232,36 @@ def _dmarc_failures(message: Message) -> tuple[str, ...]:
         if re.search(r"\bdmarc\s*=\s*fail\b", value, re.IGNORECASE):
             failed.append(authserv_id)
     return tuple(failed)
+
+
+def _delivery_report(message: Message) -> dict[str, object]:
+    """RFC 3464: the returned message's headers and the per-recipient status lines."""
+    ids: list[str] = []
+    failed: list[str] = []
+    status = ""
+    for part in message.walk():
+        kind = part.get_content_type()
+        if kind in ("message/rfc822", "text/rfc822-headers"):
+            payload = part.get_payload()
+            inner = payload[0] if isinstance(payload, list) and payload else None
+            header_text = (
+                str(inner.get("Message-ID", "")) if isinstance(inner, Message) else decode_text(part)
+            )
+            ids += MESSAGE_ID.findall(header_text if isinstance(inner, Message) else _header(header_text))
+        elif kind == "message/delivery-status":
+            text = "\n".join(str(block) for block in (part.get_payload() or []))
+            failed += [
+                a.lower() for a in re.findall(r"Final-Recipient:\s*rfc822;\s*<?([^>\s]+)>?", text, re.I)
+            ]
+            found = re.search(r"^Status:\s*([0-9.]+)", text, re.I | re.M)
+            status = found.group(1) if found else status
+    return {
+        "bounced_message_ids": tuple(dict.fromkeys(ids)),
+        "failed_recipients": tuple(failed),
+        "bounce_status": status,
+    }
+
+
+def _header(text: str) -> str:
+    found = re.search(r"^Message-ID:\s*(.+)$", text, re.I | re.M)
+    return found.group(1) if found else ""

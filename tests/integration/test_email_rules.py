@@ -179,3 +179,25 @@ def test_agents_copied_on_a_ticket_are_not_made_followers_twice(ingest, desk, ad
     receive(ingest, mail(headers="Cc: dave@support.test, Bob@Example.com\r\n"))
     added = [e.after for e in desk.show_ticket("SUP-1").events if e.kind == "followers_added"]
     assert added == [{"followers": ["dave@support.test"]}]
+
+
+def test_bounce_of_a_notification_marks_it_and_opens_no_ticket(ingest, desk, store, clock):
+    from bot.outbox import Dispatcher
+    from bot.queries import TicketFilter
+    from tests.fakes import RecordingSender
+
+    receive(ingest, mail("gone@example.com"))
+    Dispatcher(store, clock, {"email": RecordingSender()}, desk.settings.outbox).run_once()
+    [ack] = list_notifications(store, prefix="SUP")
+    with store.read() as session:
+        from bot.store import tables as t
+
+        message_id = session.get(t.Notification, ack.id).message_id
+    template = (MAIL / "bounce_returning_notification.eml.template").read_bytes()
+    result = ingest.ingest(
+        template.replace(b"{MESSAGE_ID}", message_id.encode()), recipients=[SUPPORT], envelope_sender=""
+    )
+    assert result.receipt is None
+    [bounced] = list_notifications(store, prefix="SUP", status="bounced")
+    assert bounced.recipient == "gone@example.com" and "5.1.1 gone@example.com" in bounced.last_error
+    assert len(desk.list_tickets(TicketFilter())) == 1
