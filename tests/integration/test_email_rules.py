@@ -201,3 +201,21 @@ def test_bounce_of_a_notification_marks_it_and_opens_no_ticket(ingest, desk, sto
     [bounced] = list_notifications(store, prefix="SUP", status="bounced")
     assert bounced.recipient == "gone@example.com" and "5.1.1 gone@example.com" in bounced.last_error
     assert len(desk.list_tickets(TicketFilter())) == 1
+
+
+@pytest.mark.parametrize(
+    "reply", ["gmail_reply.eml", "outlook_reply.eml", "apple_mail_reply.eml", "thunderbird_reply_de.eml"]
+)
+def test_replies_from_every_common_client_thread_onto_the_ticket(ingest, desk, reply):
+    first = (
+        (MAIL / "new_plain.eml")
+        .read_bytes()
+        .replace(b"To: support@localhost\r\n", b"To: support@localhost\r\nCc: dana@corp.example\r\n")
+    )
+    assert receive(ingest, first).ticket_number == "SUP-1"
+    receipt = receive(ingest, (MAIL / reply).read_bytes())
+    assert (receipt.ticket_number, receipt.created) == ("SUP-1", False)
+    assert receipt.rule in ("references", "subject tag")  # Outlook's reply names only our acknowledgement
+    comment = desk.show_ticket("SUP-1").comments[-1]
+    assert comment.public and not comment.flagged
+    assert "We have received your request" not in comment.body and comment.full_body

@@ -111,3 +111,26 @@ def test_html_only_mail_gets_text_from_the_html():
     )
     mail = parse(raw)
     assert "Hello there" in mail.text and "one" in mail.text
+
+
+def test_outlook_winmail_dat_is_unpacked_into_its_real_attachments():
+    mail = parse(load("outlook_winmail.eml"))
+    assert [(a.filename, a.content_type) for a in mail.attachments] == [
+        ("report.pdf", "application/pdf"),
+        ("notes.txt", "text/plain"),
+    ]
+    assert mail.attachments[0].data == b"%PDF-1.4 fake quarterly report"
+
+
+@pytest.mark.parametrize(
+    ("name", "new_part"),
+    [
+        ("apple_mail_reply.eml", "Works now, thanks — the new client fixed it."),
+        ("thunderbird_reply_de.eml", "Leider immer noch kaputt, auch nach dem Neustart."),
+    ],
+)
+def test_replies_from_apple_mail_and_german_thunderbird_split_at_the_quote(name, new_part):
+    mail = parse(load(name))
+    assert mail.new_text.startswith(new_part)
+    assert "We have received your request" not in mail.new_text
+    assert mail.references[0] == "<sup-1.ack@localhost>"
