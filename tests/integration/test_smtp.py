@@ -197,3 +197,39 @@ def test_whole_loop_mail_in_acknowledgement_out_reply_back_on_the_same_ticket(
     last = desk.show_ticket("SUP-1").comments[-1]
     assert (last.body, last.public, last.flagged) == ("Thanks, it works now.", True, False)
     assert "We have received your request" in last.full_body
+
+
+def test_starttls_with_the_configured_certificate(desk, bounces, certificate):
+    import ssl
+
+    from bot.config import SmtpSettings
+    from channels.email.smtp_server import tls_context
+
+    cert, key = certificate
+    context = tls_context(SmtpSettings(tls_cert=str(cert), tls_key=str(key)))
+    controller = Controller(
+        SupportHandler(EmailIngest(desk, MAILBOXES, SECRET, bounces)),
+        hostname="127.0.0.1",
+        port=free_port(),
+        tls_context=context,
+        require_starttls=True,
+    )
+    controller.start()
+    try:
+        with smtplib.SMTP("localhost", controller.port, timeout=30) as client:
+            client.starttls(context=ssl.create_default_context(cafile=str(cert)))
+            client.ehlo()
+            client.mail("bob@example.com")
+            client.rcpt("support@localhost")
+            assert client.data(message()) == (250, b"2.0.0 SUP-1")
+    finally:
+        controller.stop()
+
+
+def test_unreadable_certificate_is_a_configuration_error(tmp_path):
+    from bot.config import SmtpSettings
+    from bot.errors import ConfigError
+    from channels.email.smtp_server import tls_context
+
+    with pytest.raises(ConfigError, match="smtp.tls_cert / smtp.tls_key cannot be loaded"):
+        tls_context(SmtpSettings(tls_cert=str(tmp_path / "none.pem"), tls_key=str(tmp_path / "none.key")))
