@@ -92,6 +92,10 @@ class SmtpSettings:
     max_message_bytes: int = _opt(25 * 1024 * 1024, minimum=1024)
     tls_cert: str = ""
     tls_key: str = ""
+    # When set, senders must log in (for an upstream relay that authenticates);
+    # the password comes from the environment variable named here.
+    auth_user: str = ""
+    auth_password_env: str = "SUPPORTBOT_SMTP_AUTH_PASSWORD"
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +201,15 @@ def load(path: Path | None, environ: Mapping[str, str]) -> Settings:
     settings: Settings = _build(Settings, raw, "")
     _check(settings)
     return settings
+
+
+def smtp_auth_password(smtp: SmtpSettings, environ: Mapping[str, str]) -> str | None:
+    if not smtp.auth_user:
+        return None
+    password = environ.get(smtp.auth_password_env, "")
+    if not password:
+        raise ConfigError(f"smtp.auth_user is set: put its password in ${smtp.auth_password_env}")
+    return password
 
 
 def relay_password(relay: RelaySettings, environ: Mapping[str, str]) -> str | None:

@@ -11,11 +11,12 @@ itself answers ``552`` above the size limit.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import ssl
 from typing import Any
 
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from bot.config import SmtpSettings
 from bot.errors import ConfigError, StoreUnavailable, UserError
@@ -80,8 +81,29 @@ def tls_context(settings: SmtpSettings) -> ssl.SSLContext | None:
     return context
 
 
-def protocol_factory(handler: SupportHandler, settings: SmtpSettings) -> Any:
+def protocol_factory(
+    handler: SupportHandler, settings: SmtpSettings, auth_password: str | None = None
+) -> Any:
+    """``auth_password`` with ``settings.auth_user`` makes AUTH mandatory (over TLS when TLS is on)."""
     context = tls_context(settings)
+    login = (
+        (settings.auth_user.encode(), auth_password.encode())
+        if settings.auth_user and auth_password
+        else None
+    )
+
+    def authenticate(
+        server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        ok = (
+            login is not None
+            and isinstance(data, LoginPassword)
+            and hmac.compare_digest(data.login, login[0])
+            and hmac.compare_digest(data.password, login[1])
+        )
+        if not ok:
+            logger.warning("failed SMTP login from %s", session.peer)
+        return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535 itself
 
     def make() -> SMTP:
         return SMTP(
@@ -90,6 +112,9 @@ def protocol_factory(handler: SupportHandler, settings: SmtpSettings) -> Any:
             enable_SMTPUTF8=True,
             tls_context=context,
             ident="Supportbot ESMTP",
+            auth_required=login is not None,
+            auth_require_tls=context is not None,
+            authenticator=authenticate if login is not None else None,
         )
 
     return make

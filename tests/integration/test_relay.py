@@ -106,7 +106,7 @@ def test_starttls_and_login_are_used_when_configured(certificate, clock):
     def authenticator(server, session, envelope, mechanism, data):
         assert isinstance(data, LoginPassword)
         logins.append((data.login, data.password))
-        return AuthResult(success=data.password == b"relay-pass")
+        return AuthResult(success=data.password == b"relay-pass", handled=False)
 
     handler = RecordingRelay()
     controller = start(
@@ -128,6 +128,11 @@ def test_starttls_and_login_are_used_when_configured(certificate, clock):
             tls_context=client_tls,
         )
         sender.send(outbound())
+        wrong = SmtpRelaySender(
+            settings, "nope", Renderer(), Sender("support@support.test", "S"), clock, tls_context=client_tls
+        )
+        with pytest.raises(PermanentDeliveryError, match="535"):
+            wrong.send(outbound())
     finally:
         controller.stop()
     assert len(handler.messages) == 1 and logins[0] == (b"bot", b"relay-pass")

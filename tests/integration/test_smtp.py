@@ -233,3 +233,36 @@ def test_unreadable_certificate_is_a_configuration_error(tmp_path):
 
     with pytest.raises(ConfigError, match="smtp.tls_cert / smtp.tls_key cannot be loaded"):
         tls_context(SmtpSettings(tls_cert=str(tmp_path / "none.pem"), tls_key=str(tmp_path / "none.key")))
+
+
+def test_auth_when_configured_is_required_and_checked(desk, bounces, certificate):
+    import ssl
+
+    from bot.config import SmtpSettings
+    from channels.email.smtp_server import protocol_factory
+
+    cert, key = certificate
+    settings = SmtpSettings(tls_cert=str(cert), tls_key=str(key), auth_user="relay")
+    make = protocol_factory(SupportHandler(EmailIngest(desk, MAILBOXES, SECRET, bounces)), settings, "s3cret")
+
+    class OurServer(Controller):
+        def factory(self):
+            return make()
+
+    controller = OurServer(None, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    client_tls = ssl.create_default_context(cafile=str(cert))
+    try:
+        with smtplib.SMTP("localhost", controller.port, timeout=30) as client:
+            client.starttls(context=client_tls)
+            client.ehlo()
+            assert client.mail("bob@example.com")[0] == 530  # authentication required
+            with pytest.raises(smtplib.SMTPAuthenticationError):
+                client.login("relay", "wrong")
+        with smtplib.SMTP("localhost", controller.port, timeout=30) as client:
+            client.starttls(context=client_tls)
+            client.login("relay", "s3cret")
+            assert client.sendmail("bob@example.com", ["support@localhost"], message()) == {}
+    finally:
+        controller.stop()
+    assert desk.show_ticket("SUP-1").ticket.subject == "Printer on fire"
