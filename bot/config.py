@@ -120,6 +120,8 @@ class Mailbox:
     """A support address people write to, and what its tickets start with."""
 
     address: str = ""
+    # Display name on mail from this address (empty: email.from_name).
+    name: str = ""
     team: str = ""
     category: str = ""
     priority: str = ""

@@ -149,6 +149,7 @@ def _open_ticket(unit: Unit, inbound: Inbound, requester: t.Person, actor: Actor
         status=Status.OPEN.value,
         priority=priority.value,
         channel=inbound.channel,
+        mailbox=inbound.mailbox,
         requester=requester,
         team=team,
         category=category,

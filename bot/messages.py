@@ -64,6 +64,8 @@ class Inbound:
     priority: str | None = None
     category: str | None = None
     team: str | None = None
+    # The support address it was sent to (email), if the channel has one.
+    mailbox: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,17 @@ def ticket_context(unit: Unit, ticket: t.Ticket) -> dict[str, Any]:
         "requester": _person_context(ticket.requester),
         "assignee": _person_context(ticket.assignee) if ticket.assignee else None,
         "category": ticket.category.path if ticket.category else None,
+        "mailbox": _mailbox_context(unit, ticket),
     }
+
+
+def _mailbox_context(unit: Unit, ticket: t.Ticket) -> dict[str, str]:
+    """The address (and its display name) a ticket's mail is sent from: the one it came in to."""
+    email = unit.settings.email
+    if not ticket.mailbox:
+        return {"address": email.from_address, "name": email.from_name}
+    named = next((m.name for m in unit.settings.mailboxes if m.address.lower() == ticket.mailbox.lower()), "")
+    return {"address": ticket.mailbox, "name": named or email.from_name}
 
 
 ROBOT_LOCAL_PARTS = re.compile(r"^(no-?reply|do-?not-?reply|mailer-daemon|postmaster|bounces?)([+._-].*)?$")

@@ -108,6 +108,8 @@ class Ticket(Base):
     status: Mapped[str] = mapped_column(String(30), default="open")
     priority: Mapped[str] = mapped_column(String(20), default="medium")
     channel: Mapped[str] = mapped_column(String(30))
+    # The support address it came in through; its notifications go out from there.
+    mailbox: Mapped[str | None] = mapped_column(String(320))
     requester_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))

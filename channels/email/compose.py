@@ -47,12 +47,14 @@ def compose(outbound: Outbound, renderer: Renderer, sender: Sender, date: object
     except TemplateError as error:
         raise PermanentDeliveryError(f"template {outbound.template}: {error}") from error
     message = EmailMessage(policy=SMTP)
-    message["From"] = _address(sender.name, sender.address)
+    ticket = outbound.context.get("ticket", {})
+    mailbox = ticket.get("mailbox") or {"address": sender.address, "name": sender.name}
+    message["From"] = _address(mailbox["name"], mailbox["address"])
     message["To"] = _address(outbound.recipient_name or "", outbound.recipient)
-    number = str(outbound.context.get("ticket", {}).get("number", ""))
+    number = str(ticket.get("number", ""))
     if sender.reply_secret and number:
-        reply_to = reply_address(sender.address, number, outbound.recipient, sender.reply_secret)
-        message["Reply-To"] = _address(sender.name, reply_to)
+        reply_to = reply_address(mailbox["address"], number, outbound.recipient, sender.reply_secret)
+        message["Reply-To"] = _address(mailbox["name"], reply_to)
     message["Subject"] = _subject(outbound)
     if date is not None:
         message["Date"] = format_datetime(date)  # type: ignore[arg-type]

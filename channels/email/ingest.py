@@ -100,4 +100,5 @@ class EmailIngest:
             priority=mailbox.priority or None,
             category=mailbox.category or None,
             team=mailbox.team or None,
+            mailbox=mailbox.address or None,
         )

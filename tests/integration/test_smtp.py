@@ -266,3 +266,18 @@ def test_auth_when_configured_is_required_and_checked(desk, bounces, certificate
     finally:
         controller.stop()
     assert desk.show_ticket("SUP-1").ticket.subject == "Printer on fire"
+
+
+def test_notifications_go_out_from_the_address_the_ticket_came_in_to(
+    smtp, desk, store, clock, tmp_path, admin
+):
+    desk.add_team(admin, "Billing")
+    smtp.send(message("Invoice wrong"), to="billing@localhost")
+    sender = EmlFolderSender(
+        tmp_path / "out", Renderer(), Sender("support@localhost", "Support", SECRET), clock
+    )
+    Dispatcher(store, clock, {"email": sender}, desk.settings.outbox).run_once()
+    [eml] = (tmp_path / "out").glob("*.eml")
+    ack = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert ack["From"].addresses[0].addr_spec == "billing@localhost"
+    assert ack["Reply-To"].addresses[0].addr_spec.startswith("billing+sup-1.")
