@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+# System packages: root installs them directly, anyone else through sudo.
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint bench clean
 
@@ -23,7 +25,12 @@ run: $(VENV)/.installed
 	$(BIN)/supportbot serve
 
 ## Lint, type-check, check the import contracts, then run every test.
+# The IMAP tests need a real Dovecot (Debian's dovecot-imapd); the test fixture starts its own on a
+# free loopback port, so a system Dovecot the package may start on port 143 does not matter.
 test: $(VENV)/.installed-dev lint
+	@[ -x /usr/sbin/dovecot ] || command -v dovecot >/dev/null 2>&1 || \
+		($(SUDO) apt-get update -qq && \
+		 $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd)
 	$(BIN)/pytest
 
 lint: $(VENV)/.installed-dev

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.clock import SystemClock
-from bot.config import Settings
+from bot.config import Settings, imap_password
 from bot.desk import Desk
 from bot.errors import ConfigError
 from bot.outbox import Dispatcher
@@ -30,6 +30,7 @@ from bot.store import migrate
 from bot.store.db import Store
 from bot.store.files import FileStore
 from channels.email.compose import Sender as EmailFrom
+from channels.email.imap_poller import ImapPoller, PollerThreads, recipients_for
 from channels.email.ingest import EmailIngest
 from channels.email.sender import EmlFolderSender
 from channels.email.smtp_server import SupportHandler, protocol_factory
@@ -123,6 +124,7 @@ def reply_secret(settings: Settings) -> bytes:
 
 async def serve(runtime: Runtime) -> None:
     settings = runtime.settings
+    imap = imap_pollers(runtime, os.environ)  # before anything starts: a missing password stops here
     listening = _bind(settings.http.host, settings.http.port, "http.port") if settings.http.enabled else None
     smtp_socket = (
         _bind(settings.smtp.host, settings.smtp.port, "smtp.port") if settings.smtp.enabled else None
@@ -134,6 +136,7 @@ async def serve(runtime: Runtime) -> None:
         start_at=runtime.clock.now(),
     )
     scheduler.start()
+    imap.start()
     logger.info(
         "supportbot serving: %s, %s, database %s, outgoing mail to %s (Ctrl-C stops it)",
         f"HTTP on http://{settings.http.host}:{settings.http.port}" if listening else "HTTP off",
@@ -151,6 +154,7 @@ async def serve(runtime: Runtime) -> None:
         else:
             await stop.wait()
     finally:
+        await asyncio.to_thread(imap.stop)  # before the store closes: a round may be mid-commit
         if smtp_server is not None:
             smtp_server.close()
             await smtp_server.wait_closed()
@@ -162,7 +166,21 @@ async def serve(runtime: Runtime) -> None:
 def email_ingest(runtime: Runtime) -> EmailIngest:
     settings = runtime.settings
     bounces = FileStore(settings.data_path / "bounces")
-    return EmailIngest(runtime.desk, settings.mailboxes, runtime.reply_secret, bounces)
+    return EmailIngest(runtime.desk, settings.mailboxes, runtime.reply_secret, bounces, settings.email)
+
+
+def imap_pollers(runtime: Runtime, environ: Mapping[str, str]) -> PollerThreads:
+    """One polling thread per ``[[imap]]`` account, not yet started; passwords are read now."""
+    settings = runtime.settings
+    ingest = email_ingest(runtime)
+    return PollerThreads(
+        [
+            ImapPoller(
+                account, ingest, imap_password(account, environ), recipients_for(account, settings.mailboxes)
+            )
+            for account in settings.imap
+        ]
+    )
 
 
 async def _start_smtp(runtime: Runtime, listening: socket.socket) -> asyncio.Server:

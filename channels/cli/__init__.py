@@ -15,6 +15,7 @@ import click
 from bot.errors import ConfigError, StoreUnavailable, UserError
 from channels.cli.admin import categories, config_group, db, fields, outbox, serve, teams
 from channels.cli.context import CliState
+from channels.cli.imap import imap
 from channels.cli.people import people
 from channels.cli.tickets import tickets
 
@@ -49,7 +50,7 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
     ctx.call_on_close(ctx.obj.close)
 
 
-for command in (serve, db, config_group, tickets, people, teams, categories, fields, outbox):
+for command in (serve, db, config_group, tickets, people, teams, categories, fields, outbox, imap):
     cli.add_command(command)
 
 
