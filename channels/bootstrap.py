@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.clock import SystemClock
-from bot.config import Settings, imap_password
+from bot.config import Settings, imap_password, relay_password, smtp_auth_password
 from bot.desk import Desk
 from bot.errors import ConfigError
 from bot.outbox import Dispatcher
@@ -32,7 +32,7 @@ from bot.store.files import FileStore
 from channels.email.compose import Sender as EmailFrom
 from channels.email.imap_poller import ImapPoller, PollerThreads, recipients_for
 from channels.email.ingest import EmailIngest
-from channels.email.sender import EmlFolderSender
+from channels.email.sender import EmlFolderSender, SmtpRelaySender
 from channels.email.smtp_server import SupportHandler, protocol_factory
 
 logger = logging.getLogger(__name__)
@@ -47,6 +47,9 @@ class Runtime:
     renderer: Renderer
     dispatcher: Dispatcher
     reply_secret: bytes
+    # The process environment, handed in by the entry point: secrets (IMAP, relay
+    # and SMTP AUTH passwords) are read from it when they are needed, never kept in settings.
+    environ: Mapping[str, str]
 
 
 def configure_logging(level: str) -> None:
@@ -87,8 +90,14 @@ def _prepare_data_dir(settings: Settings) -> None:
 
 
 def build(
-    settings: Settings, *, clock: Clock | None = None, senders: Mapping[str, Sender] | None = None
+    settings: Settings,
+    *,
+    environ: Mapping[str, str] | None = None,
+    clock: Clock | None = None,
+    senders: Mapping[str, Sender] | None = None,
 ) -> Runtime:
+    environ = environ if environ is not None else {}
+    relay_password(settings.relay, environ)  # a missing secret stops us before anything is opened
     clock = clock or SystemClock()
     _prepare_data_dir(settings)
     store = open_store(settings)
@@ -96,16 +105,21 @@ def build(
     desk = Desk(store, clock, settings, FileStore(settings.attachments_path))
     secret = reply_secret(settings)
     if senders is None:
-        senders = {
-            "email": EmlFolderSender(
-                settings.outbox_path,
-                renderer,
-                EmailFrom(settings.email.from_address, settings.email.from_name, secret),
-                clock,
-            )
-        }
+        senders = {"email": email_sender(settings, environ, renderer, secret, clock)}
     dispatcher = Dispatcher(store, clock, senders, settings.outbox)
-    return Runtime(settings, clock, store, desk, renderer, dispatcher, secret)
+    return Runtime(settings, clock, store, desk, renderer, dispatcher, secret, environ)
+
+
+def email_sender(
+    settings: Settings, environ: Mapping[str, str], renderer: Renderer, secret: bytes, clock: Clock
+) -> Sender:
+    """The SMTP relay when one is configured, else the .eml folder (the embedded default)."""
+    identity = EmailFrom(settings.email.from_address, settings.email.from_name, secret)
+    if settings.relay.host:
+        return SmtpRelaySender(
+            settings.relay, relay_password(settings.relay, environ), renderer, identity, clock
+        )
+    return EmlFolderSender(settings.outbox_path, renderer, identity, clock)
 
 
 def reply_secret(settings: Settings) -> bytes:
@@ -124,7 +138,7 @@ def reply_secret(settings: Settings) -> bytes:
 
 async def serve(runtime: Runtime) -> None:
     settings = runtime.settings
-    imap = imap_pollers(runtime, os.environ)  # before anything starts: a missing password stops here
+    imap = imap_pollers(runtime, runtime.environ)  # before anything starts: a missing password stops here
     listening = _bind(settings.http.host, settings.http.port, "http.port") if settings.http.enabled else None
     smtp_socket = (
         _bind(settings.smtp.host, settings.smtp.port, "smtp.port") if settings.smtp.enabled else None
@@ -187,7 +201,8 @@ async def _start_smtp(runtime: Runtime, listening: socket.socket) -> asyncio.Ser
     settings = runtime.settings
     handler = SupportHandler(email_ingest(runtime))
     loop = asyncio.get_running_loop()
-    return await loop.create_server(protocol_factory(handler, settings.smtp), sock=listening)
+    password = smtp_auth_password(settings.smtp, runtime.environ)
+    return await loop.create_server(protocol_factory(handler, settings.smtp, password), sock=listening)
 
 
 def _stop_on_signals() -> asyncio.Event:

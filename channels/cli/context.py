@@ -20,6 +20,8 @@ from channels.bootstrap import Runtime, build, configure_logging
 class CliState:
     def __init__(self, config_path: str | None) -> None:
         self.config_path = Path(config_path) if config_path else None
+        # The one place the process environment is read; everything below gets this mapping.
+        self.environ: dict[str, str] = dict(os.environ)
         self.serving = False
         self._settings: Settings | None = None
         self._runtime: Runtime | None = None
@@ -27,7 +29,7 @@ class CliState:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            self._settings = config.load(self.config_path, os.environ)
+            self._settings = config.load(self.config_path, self.environ)
             # Commands print their own results; only warnings and errors go to the log.
             level = self._settings.logging.level
             configure_logging("WARNING" if level == "INFO" and not self.serving else level)
@@ -36,7 +38,7 @@ class CliState:
     @property
     def runtime(self) -> Runtime:
         if self._runtime is None:
-            self._runtime = build(self.settings)
+            self._runtime = build(self.settings, environ=self.environ)
         return self._runtime
 
     def close(self) -> None:

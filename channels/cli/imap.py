@@ -8,7 +8,6 @@ stored is counted as a duplicate.
 
 from __future__ import annotations
 
-import os
 import sys
 from datetime import datetime
 
@@ -55,7 +54,7 @@ def imap_import(state: CliState, since: datetime, index: int) -> None:
         )
     account = settings.imap[index]
     # Like the settings, the password comes from this process's environment (see CliState).
-    password = imap_password(account, os.environ)
+    password = imap_password(account, state.environ)
     ingest = email_ingest(state.runtime)
     recipients = recipients_for(account, settings.mailboxes)
     where = f"{account.user}@{account.host}:{account.port}"

@@ -170,3 +170,28 @@ def test_outbox_parks_a_refused_recipient_and_keeps_retrying_a_busy_relay(desk, 
     assert report.dead == 1
     [row] = list_notifications(store, prefix="SUP")
     assert row.status == "dead" and "550" in row.last_error
+
+
+def test_serve_uses_the_relay_when_one_is_configured(environ, relay, clock):
+    from bot.config import load
+    from bot.errors import ConfigError
+    from channels.bootstrap import build
+
+    handler, controller = relay
+    relayed = {
+        **environ,
+        "SUPPORTBOT_RELAY_HOST": "127.0.0.1",
+        "SUPPORTBOT_RELAY_PORT": str(controller.port),
+        "SUPPORTBOT_RELAY_STARTTLS": "false",
+    }
+    with pytest.raises(ConfigError, match=r"\$SUPPORTBOT_RELAY_PASSWORD"):
+        build(load(None, relayed | {"SUPPORTBOT_RELAY_USER": "bot"}), environ={})
+    runtime = build(load(None, relayed), environ={}, clock=clock)
+    try:
+        runtime.desk.receive(make_inbound())
+        assert runtime.dispatcher.run_once().sent == 1
+    finally:
+        runtime.store.dispose()
+    [(_, rcpt_tos, _)] = handler.messages
+    assert rcpt_tos == ["customer@example.com"]
+    assert not runtime.settings.outbox_path.exists()
