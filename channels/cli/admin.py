@@ -22,7 +22,7 @@ from channels.cli.context import CliState, emit_json, emit_table, format_option,
 @click.command()
 @pass_state
 def serve(state: CliState) -> None:
-    """Run the bot: HTTP, the outbox dispatcher and (later) SMTP, IMAP and Slack."""
+    """Run the bot: HTTP, SMTP, IMAP polling and the outbox dispatcher."""
     state.serving = True
     asyncio.run(serve_runtime(state.runtime))
 
