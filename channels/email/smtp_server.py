@@ -14,7 +14,7 @@ import asyncio
 import hmac
 import logging
 import ssl
-from typing import Any
+from typing import Any, AnyStr
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
@@ -81,6 +81,16 @@ def tls_context(settings: SmtpSettings) -> ssl.SSLContext | None:
     return context
 
 
+class SupportSMTP(SMTP):
+    """aiosmtpd's protocol, answering the size limit with the enhanced status code senders expect."""
+
+    async def push(self, status: AnyStr) -> None:
+        text = status.decode() if isinstance(status, bytes) else status
+        if text.startswith("552 Error"):  # aiosmtpd's own wording, without RFC 3463 code
+            status = "552 5.3.4 Message too big for this system"  # type: ignore[assignment]
+        await super().push(status)
+
+
 def protocol_factory(
     handler: SupportHandler, settings: SmtpSettings, auth_password: str | None = None
 ) -> Any:
@@ -106,7 +116,7 @@ def protocol_factory(
         return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535 itself
 
     def make() -> SMTP:
-        return SMTP(
+        return SupportSMTP(
             handler,
             data_size_limit=settings.max_message_bytes,
             enable_SMTPUTF8=True,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
-from bot.config import Mailbox
+from bot.config import Mailbox, SmtpSettings
 from bot.desk import Desk
 from bot.outbox import Dispatcher
 from bot.render import Renderer
@@ -22,7 +22,7 @@ from channels.email.addresses import reply_address
 from channels.email.compose import Sender
 from channels.email.ingest import EmailIngest
 from channels.email.sender import EmlFolderSender
-from channels.email.smtp_server import SupportHandler
+from channels.email.smtp_server import SupportHandler, protocol_factory
 
 MAIL = Path(__file__).resolve().parents[1] / "data" / "email"
 SECRET = b"smtp-test-secret"
@@ -36,11 +36,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class OurProtocol(Controller):
+    """aiosmtpd's test controller, serving the protocol ``supportbot serve`` builds."""
+
+    def __init__(
+        self, handler: SupportHandler, settings: SmtpSettings, password: str | None = None, **kwargs: object
+    ) -> None:
+        self.make = protocol_factory(handler, settings, password)
+        super().__init__(handler, **kwargs)
+
+    def factory(self):
+        return self.make()
+
+
 class Smtp:
     def __init__(self, handler: SupportHandler) -> None:
-        self.controller = Controller(
-            handler, hostname="127.0.0.1", port=free_port(), data_size_limit=LIMIT, enable_SMTPUTF8=True
-        )
+        settings = SmtpSettings(max_message_bytes=LIMIT)
+        self.controller = OurProtocol(handler, settings, hostname="127.0.0.1", port=free_port())
 
     def send(
         self, raw: bytes, *, sender: str = "bob@example.com", to: str = "support@localhost"
@@ -110,8 +122,8 @@ def test_unknown_recipient_gets_550(smtp):
 def test_oversize_message_gets_552(smtp, desk):
     from bot.queries import TicketFilter
 
-    code, _ = smtp.send(message(body="x" * 70 + ("\r\n" + "x" * 70) * (LIMIT // 72 + 1)))
-    assert code == 552
+    code, text = smtp.send(message(body="x" * 70 + ("\r\n" + "x" * 70) * (LIMIT // 72 + 1)))
+    assert (code, text) == (552, "5.3.4 Message too big for this system")
     assert desk.list_tickets(TicketFilter()) == []
 
 
@@ -239,17 +251,11 @@ def test_auth_when_configured_is_required_and_checked(desk, bounces, certificate
     import ssl
 
     from bot.config import SmtpSettings
-    from channels.email.smtp_server import protocol_factory
 
     cert, key = certificate
     settings = SmtpSettings(tls_cert=str(cert), tls_key=str(key), auth_user="relay")
-    make = protocol_factory(SupportHandler(EmailIngest(desk, MAILBOXES, SECRET, bounces)), settings, "s3cret")
-
-    class OurServer(Controller):
-        def factory(self):
-            return make()
-
-    controller = OurServer(None, hostname="127.0.0.1", port=free_port())
+    handler = SupportHandler(EmailIngest(desk, MAILBOXES, SECRET, bounces))
+    controller = OurProtocol(handler, settings, "s3cret", hostname="127.0.0.1", port=free_port())
     controller.start()
     client_tls = ssl.create_default_context(cafile=str(cert))
     try:
