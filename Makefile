@@ -42,6 +42,7 @@ lint: $(VENV)/.installed-dev
 ## Benchmarks: figures printed as tables, never asserted.
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/receive.py
+	$(BIN)/python bench/email_ingest.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

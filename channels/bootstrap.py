@@ -59,6 +59,8 @@ def configure_logging(level: str) -> None:
     logging.getLogger("alembic.runtime.migration").setLevel(quiet)
     # APScheduler logs every job run at INFO; our jobs log what they did themselves.
     logging.getLogger("apscheduler").setLevel(quiet)
+    # aiosmtpd logs every SMTP command at INFO; our handler logs each message once.
+    logging.getLogger("mail.log").setLevel(quiet)
 
 
 def open_store(settings: Settings) -> Store:

@@ -222,7 +222,11 @@ class Notification(Base):
     """The transactional outbox: written with the change, sent after commit."""
 
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_notifications_due", "status", "next_attempt_at"),
+        # The acknowledgement limit counts one recipient's recent acknowledgements.
+        Index("ix_notifications_recipient_template", "recipient", "template", "created_at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
     channel: Mapped[str] = mapped_column(String(30))

@@ -12,12 +12,10 @@ from __future__ import annotations
 import asyncio
 import email
 import json
-import os
 import signal
 import smtplib
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -34,8 +32,8 @@ from sqlalchemy import create_engine, text
 from bot.store.db import Store
 from channels.http.api import create_app
 from tests.conftest import POSTGRES_URL
+from tests.e2e.process import SUPPORTBOT, clean_environment, free_port, healthy, supportbot
 
-SUPPORTBOT = Path(sys.executable).with_name("supportbot")
 REQUESTER = "casey@example.com"
 T = TypeVar("T")
 
@@ -52,24 +50,6 @@ class Server:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def clean_environment() -> dict[str, str]:
-    """The test runner's environment without any SUPPORTBOT_* setting of the developer's."""
-    return {key: value for key, value in os.environ.items() if not key.startswith("SUPPORTBOT_")}
-
-
-def supportbot(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(SUPPORTBOT), *args], env=env, capture_output=True, text=True, timeout=60, check=False
-    )
-
-
 def wait_for(check: Callable[[], T | None], *, seconds: float, what: str, server: Server) -> T:
     """Poll ``check`` until it returns something; fail with the server's log if the time runs out."""
     deadline = time.monotonic() + seconds
@@ -82,14 +62,6 @@ def wait_for(check: Callable[[], T | None], *, seconds: float, what: str, server
         if time.monotonic() > deadline:
             pytest.fail(f"no {what} within {seconds} s; supportbot serve said:\n{server.output()}")
         time.sleep(0.1)
-
-
-def healthy(url: str) -> httpx.Response | None:
-    try:
-        response = httpx.get(f"{url}/healthz", timeout=2.0)
-    except httpx.TransportError:
-        return None
-    return response if response.status_code == 200 else None
 
 
 def read_eml(path: Path) -> EmailMessage:

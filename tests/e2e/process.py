@@ -1,0 +1,39 @@
+"""Running the real ``supportbot`` command in a child process, for the end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+SUPPORTBOT = Path(sys.executable).with_name("supportbot")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def clean_environment() -> dict[str, str]:
+    """The test runner's environment without any SUPPORTBOT_* setting of the developer's."""
+    return {key: value for key, value in os.environ.items() if not key.startswith("SUPPORTBOT_")}
+
+
+def supportbot(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SUPPORTBOT), *args], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def healthy(url: str) -> httpx.Response | None:
+    try:
+        response = httpx.get(f"{url}/healthz", timeout=2.0)
+    except httpx.TransportError:
+        return None
+    return response if response.status_code == 200 else None
