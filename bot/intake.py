@@ -9,12 +9,14 @@ someone else's ticket.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import replace
 
 from sqlalchemy import select
 
 from bot import audit, directory, notify, placement, tickets
+from bot.errors import UserError
 from bot.messages import Inbound, IncomingFile, Receipt
 from bot.model import Actor, Role, Status, format_number, parse_priority
 from bot.store import tables as t
@@ -49,9 +51,16 @@ def storable(inbound: Inbound) -> Inbound:
     def clean(value: str | None) -> str | None:
         return value.replace("\x00", "\ufffd") if value is not None and "\x00" in value else value
 
-    sender = replace(inbound.sender, name=clean(inbound.sender.name))
+    name = clean(inbound.sender.name)
+    sender = replace(inbound.sender, name=name[:200] if name else name)
+    key = inbound.key
+    if key is not None and len(key) > 900:  # longer than the column: keep it unique by hash
+        key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+    files = tuple(replace(f, filename=(clean(f.filename) or "attachment")[:500]) for f in inbound.attachments)
     return replace(
         inbound,
+        key=key,
+        attachments=files,
         sender=sender,
         subject=clean(inbound.subject) or "",
         text=clean(inbound.text) or "",
@@ -69,7 +78,7 @@ def receive(unit: Unit, inbound: Inbound) -> Receipt:
     actor = Actor(sender.id, sender.email or sender.slack_user_id or str(sender.id), Role(sender.role))
     staff = Role(sender.role).is_staff
     # Mail from our own addresses is our own mail coming back: never answered.
-    robot = inbound.auto_submitted or notify.is_own_or_robot(unit, sender.email)
+    robot = inbound.auto_submitted or inbound.bounce or notify.is_own_or_robot(unit, sender.email)
     # Only staff can keep what they write internal (an agent's "#note" reply).
     internal = inbound.internal and staff
     match = placement.find_ticket(unit, inbound, sender)
@@ -77,6 +86,8 @@ def receive(unit: Unit, inbound: Inbound) -> Receipt:
     if match.ticket is not None and match.ticket.status == Status.CLOSED.value:
         follows = format_number(unit.settings.ticket_prefix, match.ticket.id)
         match = placement.Match(None, f"new ticket: {follows} is closed")
+    if match.ticket is None and inbound.bounce:
+        return _keep_bounce(unit, inbound, actor)
     if match.ticket is None:
         ticket = _open_ticket(unit, inbound, sender, actor)
         comment = _first_comment(unit, ticket, sender, inbound, internal=internal)
@@ -93,12 +104,13 @@ def receive(unit: Unit, inbound: Inbound) -> Receipt:
             sender,
             actor,
             inbound.text,
-            public=match.trusted and not internal,
+            public=match.trusted and not internal and not inbound.bounce,
             channel=inbound.channel,
             html=inbound.html,
             external_id=inbound.key,
             flagged=not match.trusted,
             reopen=not robot,
+            announce=not robot,
         )
         created = False
     _keep_source(unit, comment, inbound)
@@ -179,13 +191,35 @@ def _open_ticket(unit: Unit, inbound: Inbound, requester: t.Person, actor: Actor
     return ticket
 
 
+def _keep_bounce(unit: Unit, inbound: Inbound, actor: Actor) -> Receipt:
+    """A delivery report that names no ticket: on record (raw kept, audited), but no ticket."""
+    digest = unit.files.put(inbound.source) if inbound.source is not None else None
+    audit.record(
+        unit,
+        ticket_id=None,
+        actor=actor,
+        kind="bounce_received",
+        after={"channel": inbound.channel, "key": inbound.key, "source_sha256": digest},
+    )
+    logger.info("bounce %s on %s kept as %s; it names no ticket", inbound.key, inbound.channel, digest)
+    return Receipt(None, None, None, created=False, duplicate=False, rule="bounce kept, no ticket")
+
+
+MAX_FOLLOWERS = 20
+
+
 def _add_followers(unit: Unit, ticket: t.Ticket, inbound: Inbound, actor: Actor) -> None:
     """People copied on a new ticket follow it; our own addresses and robots never do."""
-    added = []
-    for identity in inbound.cc:
+    added: list[str | None] = []
+    if inbound.spoofed:  # forged mail must not enrol anyone to receive our answers
+        return
+    for identity in inbound.cc[:MAX_FOLLOWERS]:
         if not identity.email or notify.is_own_or_robot(unit, identity.email):
             continue
-        person = directory.ensure_person(unit, identity)
+        try:
+            person = directory.ensure_person(unit, identity)
+        except UserError:  # an address we cannot store or mail: skip it, keep the message
+            continue
         if person.id != ticket.requester_id and person not in ticket.followers:
             ticket.followers.append(person)
             added.append(person.email)

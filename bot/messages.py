@@ -59,6 +59,8 @@ class Inbound:
     auto_submitted: bool = False
     # The channel's own evidence that the sender is forged (DMARC failed).
     spoofed: bool = False
+    # A delivery report: kept, never opens a ticket, never answered.
+    bounce: bool = False
     # Others the message was addressed to (email Cc): followers of a new ticket.
     cc: tuple[Identity, ...] = ()
     priority: str | None = None
@@ -72,8 +74,8 @@ class Inbound:
 class Receipt:
     """What ``receive`` did, so the channel can answer (``250 2.0.0 SUP-1042``)."""
 
-    ticket_number: str
-    ticket_id: int
+    ticket_number: str | None
+    ticket_id: int | None
     comment_id: int | None
     created: bool
     duplicate: bool

@@ -33,7 +33,9 @@ def find_ticket(unit: Unit, inbound: Inbound, sender: t.Person) -> Match:
     if inbound.ticket_number:
         ticket = _existing(unit, inbound.ticket_number)
         if ticket is not None:
-            trusted = (inbound.verified or is_participant(unit, ticket, sender)) and not inbound.spoofed
+            # A reply address whose token does not verify is not the requester's word, even
+            # if the From header claims so: From is trivially forged, the token is not.
+            trusted = inbound.verified and not inbound.spoofed
             rule = "ticket number" if inbound.verified else "ticket number (unverified)"
             return Match(ticket, rule + (", DMARC failed" if inbound.spoofed else ""), trusted)
     if inbound.references:
@@ -51,7 +53,12 @@ def find_ticket(unit: Unit, inbound: Inbound, sender: t.Person) -> Match:
     if tag and not inbound.spoofed:
         ticket = _existing(unit, tag)
         if ticket is not None and is_participant(unit, ticket, sender):
-            return Match(ticket, "subject tag")
+            # A subject tag is easy to forge; it may thread a customer's mail, but an
+            # agent acting by email must come through a signed reply address.
+            staff_only = Role(sender.role).is_staff and not _customer_side(ticket, sender)
+            return Match(
+                ticket, "subject tag" + (" (agent: kept internal)" if staff_only else ""), not staff_only
+            )
         return Match(None, f"new ticket: subject names {tag}, but the sender is not on it")
     return Match(None, "new ticket")
 
@@ -66,6 +73,10 @@ def _existing(unit: Unit, number: str) -> t.Ticket | None:
         return tickets.survivor(unit, tickets.get(unit, number))
     except UserError:  # no such ticket, or not a number we could ever have issued
         return None
+
+
+def _customer_side(ticket: t.Ticket, person: t.Person) -> bool:
+    return person.id == ticket.requester_id or person in ticket.followers
 
 
 def is_participant(unit: Unit, ticket: t.Ticket, person: t.Person) -> bool:

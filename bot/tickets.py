@@ -80,6 +80,7 @@ def add_comment(
     external_id: str | None = None,
     flagged: bool = False,
     reopen: bool = True,
+    announce: bool = True,
 ) -> t.Comment:
     comment = t.Comment(
         ticket_id=ticket.id,
@@ -106,7 +107,8 @@ def add_comment(
     if public and not flagged and reopen and author is not None and author.id == ticket.requester_id:
         _customer_replied(unit, ticket, actor)
     touch(unit, ticket)
-    notify.comment_added(unit, ticket, comment)
+    if announce:  # robots' mail is kept but never passed on: that is how bots loop
+        notify.comment_added(unit, ticket, comment)
     return comment
 
 

@@ -181,8 +181,7 @@ async def serve(runtime: Runtime) -> None:
 
 def email_ingest(runtime: Runtime) -> EmailIngest:
     settings = runtime.settings
-    bounces = FileStore(settings.data_path / "bounces")
-    return EmailIngest(runtime.desk, settings.mailboxes, runtime.reply_secret, bounces, settings.email)
+    return EmailIngest(runtime.desk, settings.mailboxes, runtime.reply_secret, settings.email)
 
 
 def imap_pollers(runtime: Runtime, environ: Mapping[str, str]) -> PollerThreads:

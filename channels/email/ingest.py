@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from bot.config import EmailSettings, Mailbox
 from bot.desk import Desk
 from bot.messages import Identity, Inbound, Receipt
-from bot.store.files import FileStore
 from channels.email.addresses import parse_recipient, verify
 from channels.email.parse import ParsedEmail, parse
 
@@ -22,11 +21,10 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Ingested:
-    """What became of a message: a receipt, or a bounce kept aside because it names no ticket."""
+    """What became of a message: a receipt, or None for a bounce kept on record with no ticket."""
 
     message_id: str
     receipt: Receipt | None
-    bounce_sha256: str | None = None
 
 
 class EmailIngest:
@@ -35,13 +33,11 @@ class EmailIngest:
         desk: Desk,
         mailboxes: Sequence[Mailbox],
         reply_secret: bytes,
-        bounces: FileStore,
         options: EmailSettings | None = None,
     ) -> None:
         self.desk = desk
         self.mailboxes = {mailbox.address.lower(): mailbox for mailbox in mailboxes}
         self.reply_secret = reply_secret
-        self.bounces = bounces
         self.options = options or EmailSettings()
         self.trusted_authserv = {
             name.strip().lower() for name in self.options.trusted_authserv_ids.split(",") if name.strip()
@@ -61,11 +57,9 @@ class EmailIngest:
             self.desk.record_bounce(
                 parsed.bounced_message_ids, parsed.failed_recipients, " ".join(detail.split())
             )
-        if parsed.bounce and not inbound.ticket_number and not inbound.references:
-            digest = self.bounces.put(raw)
-            logger.warning("bounce %s kept as %s: it names no ticket", parsed.message_id, digest[:12])
-            return Ingested(parsed.message_id, None, digest)
-        return Ingested(parsed.message_id, self.desk.receive(inbound))
+        receipt = self.desk.receive(inbound)
+        return Ingested(parsed.message_id, receipt if receipt.ticket_number else None)
+
 
     def inbound(self, parsed: ParsedEmail, raw: bytes, recipients: Sequence[str]) -> Inbound:
         """Our first mailbox among the recipients sets defaults; a signed reply address names the ticket."""
@@ -92,7 +86,8 @@ class EmailIngest:
             references=parsed.references,
             ticket_number=tagged.number if tagged else None,
             verified=verified,
-            auto_submitted=parsed.auto_submitted or parsed.bounce,
+            auto_submitted=parsed.auto_submitted,
+            bounce=parsed.bounce,
             internal=bool(self.options.internal_marker)
             and parsed.new_text.lstrip().startswith(self.options.internal_marker),
             spoofed=any(name in self.trusted_authserv for name in parsed.dmarc_failed_by),

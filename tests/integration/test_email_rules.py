@@ -10,7 +10,6 @@ import pytest
 from bot.config import EmailSettings, Mailbox
 from bot.model import Role, Status
 from bot.outbox import list_notifications
-from bot.store.files import FileStore
 from channels.email.ingest import EmailIngest
 
 MAIL = Path(__file__).resolve().parents[1] / "data" / "email"
@@ -21,7 +20,7 @@ _ids = itertools.count()
 @pytest.fixture
 def ingest(desk, tmp_path):
     options = EmailSettings(trusted_authserv_ids="mx.support.test")
-    return EmailIngest(desk, (Mailbox(SUPPORT),), b"secret", FileStore(tmp_path / "bounces"), options)
+    return EmailIngest(desk, (Mailbox(SUPPORT),), b"secret", options)
 
 
 def mail(
@@ -91,7 +90,7 @@ def test_robots_get_a_ticket_but_never_an_answer(ingest, desk, store, sender):
 @pytest.mark.parametrize("sender", ["MAILER-DAEMON@mx.example", "postmaster@x.example"])
 def test_mail_from_delivery_systems_is_a_bounce_and_opens_no_ticket(ingest, desk, store, sender):
     result = ingest.ingest(mail(sender), recipients=[SUPPORT])
-    assert result.receipt is None and result.bounce_sha256
+    assert result.receipt is None
     assert templates(store) == []
 
 
@@ -219,3 +218,47 @@ def test_replies_from_every_common_client_thread_onto_the_ticket(ingest, desk, r
     comment = desk.show_ticket("SUP-1").comments[-1]
     assert comment.public and not comment.flagged
     assert "We have received your request" not in comment.body and comment.full_body
+
+
+@pytest.mark.parametrize("to", ["support+sup-1.wrongtoken@localhost", "support+sup-1@localhost"])
+def test_reply_address_without_a_valid_token_is_a_flagged_note_even_from_the_requester(
+    ingest, desk, admin, to
+):
+    receive(ingest, mail())
+    desk.transition(admin, "SUP-1", Status.RESOLVED)
+    result = ingest.ingest(mail(body="Reopen please"), recipients=[to])
+    detail = desk.show_ticket("SUP-1")
+    assert result.receipt.ticket_number == "SUP-1" and detail.ticket.status == "resolved"
+    assert detail.comments[-1].flagged and not detail.comments[-1].public
+
+
+def test_forged_agent_mail_with_a_subject_tag_cannot_answer_the_customer(ingest, desk, agent, store):
+    receive(ingest, mail())
+    receive(ingest, mail("agent@support.test", "Re: [SUP-1] Printer", "Send your password to x@evil.test"))
+    last = desk.show_ticket("SUP-1").comments[-1]
+    assert not last.public
+    assert templates(store, "bob@example.com") == ["ticket_opened"]
+
+
+def test_auto_replies_on_a_ticket_are_kept_but_never_passed_on(ingest, desk, agent, store):
+    receive(ingest, mail(message_id="<q@x>", headers="Cc: carol@example.com\r\n"))
+    ooo = "Auto-Submitted: auto-replied\r\nIn-Reply-To: <q@x>\r\n"
+    receive(ingest, mail("agent@support.test", "Automatic reply: Printer", "I am away.", headers=ooo))
+    receive(ingest, mail("bob@example.com", "Automatic reply: Printer", "Out of office.", headers=ooo))
+    assert [c.body for c in desk.show_ticket("SUP-1").comments][-2:] == ["I am away.", "Out of office."]
+    assert templates(store) == ["ticket_opened"]
+
+
+def test_forged_mail_makes_no_followers(ingest, desk):
+    forged = (
+        "Authentication-Results: mx.support.test; dmarc=fail header.from=example.com\r\nCc: eve@evil.test\r\n"
+    )
+    receive(ingest, mail(headers=forged))
+    assert not [e for e in desk.show_ticket("SUP-1").events if e.kind == "followers_added"]
+
+
+def test_an_address_we_cannot_store_in_cc_is_skipped_not_fatal(ingest, desk):
+    receipt = receive(ingest, mail(headers='Cc: "john smith"@example.com, carol@example.com\r\n'))
+    assert receipt.created
+    followers = [e.after for e in desk.show_ticket("SUP-1").events if e.kind == "followers_added"]
+    assert followers == [{"followers": ["carol@example.com"]}]

@@ -25,7 +25,6 @@ from bot.desk import Desk
 from bot.errors import ConfigError
 from bot.queries import TicketFilter
 from bot.store.db import Store
-from bot.store.files import FileStore
 from channels.bootstrap import build, imap_pollers
 from channels.email.imap_mailbox import open_mailbox
 from channels.email.imap_poller import ImapPoller, Tally, poll_once
@@ -61,7 +60,7 @@ def dovecot(dovecot_server: Dovecot) -> Dovecot:
 
 @pytest.fixture
 def ingest(desk: Desk, tmp_path: Path) -> EmailIngest:
-    return EmailIngest(desk, MAILBOXES, SECRET, FileStore(tmp_path / "bounces"))
+    return EmailIngest(desk, MAILBOXES, SECRET)
 
 
 def fixture(name: str) -> bytes:
@@ -193,7 +192,7 @@ def test_store_outage_leaves_the_mail_unseen_in_the_inbox_for_the_next_round(
     append(dovecot, fixture("new_plain.eml"), message(message_id="<fire-1@example.com>"))
     down = Desk(Store("postgresql+psycopg://postgres@127.0.0.1:1/none"), clock, settings)
     try:
-        tally = poll(dovecot, EmailIngest(down, MAILBOXES, SECRET, FileStore(tmp_path / "b")))
+        tally = poll(dovecot, EmailIngest(down, MAILBOXES, SECRET))
     finally:
         down.store.dispose()
 

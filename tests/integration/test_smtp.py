@@ -70,13 +70,8 @@ class Smtp:
 
 
 @pytest.fixture
-def bounces(tmp_path: Path) -> FileStore:
-    return FileStore(tmp_path / "bounces")
-
-
-@pytest.fixture
-def smtp(desk: Desk, bounces: FileStore) -> Iterator[Smtp]:
-    server = Smtp(SupportHandler(EmailIngest(desk, MAILBOXES, SECRET, bounces)))
+def smtp(desk: Desk) -> Iterator[Smtp]:
+    server = Smtp(SupportHandler(EmailIngest(desk, MAILBOXES, SECRET)))
     server.controller.start()
     yield server
     server.controller.stop()
@@ -127,9 +122,9 @@ def test_oversize_message_gets_552(smtp, desk):
     assert desk.list_tickets(TicketFilter()) == []
 
 
-def test_store_outage_gets_451_so_the_sender_retries(settings, clock, bounces):
+def test_store_outage_gets_451_so_the_sender_retries(settings, clock):
     down = Desk(Store("postgresql+psycopg://postgres@127.0.0.1:1/none"), clock, settings)
-    server = Smtp(SupportHandler(EmailIngest(down, MAILBOXES, SECRET, bounces)))
+    server = Smtp(SupportHandler(EmailIngest(down, MAILBOXES, SECRET)))
     server.controller.start()
     try:
         code, text = server.send(message())
@@ -173,13 +168,31 @@ def test_reply_address_used_by_someone_else_is_a_flagged_note(smtp, desk):
     assert note.flagged and not note.public
 
 
-def test_bounce_naming_no_ticket_is_kept_but_opens_none(smtp, desk, bounces):
+def test_bounce_naming_no_ticket_is_kept_but_opens_none(smtp, desk, store, settings):
+    from sqlalchemy import select
+
     from bot.queries import TicketFilter
+    from bot.store import tables as t
 
     raw = fixture("bounce_dsn.eml")
     assert smtp.send(raw, sender="") == (250, "2.0.0 bounce recorded")
     assert desk.list_tickets(TicketFilter()) == []
-    assert len([p for p in bounces.root.rglob("*") if p.is_file()]) == 1
+    with store.read() as session:
+        [kept] = session.scalars(select(t.Event).where(t.Event.kind == "bounce_received")).all()
+    assert FileStore(settings.attachments_path).get(kept.after["source_sha256"]).rstrip(
+        b"\r\n"
+    ) == raw.rstrip(b"\r\n")
+
+
+def test_bounce_with_unknown_references_or_reply_address_still_opens_no_ticket(smtp, desk):
+    from bot.queries import TicketFilter
+
+    raw = fixture("bounce_dsn.eml").replace(
+        b"Subject:", b"In-Reply-To: <spam-we-never-sent@x>\r\nSubject:", 1
+    )
+    assert smtp.send(raw, sender="") == (250, "2.0.0 bounce recorded")
+    assert smtp.send(fixture("bounce_dsn.eml"), sender="", to="support+sup-999@localhost")[0] == 250
+    assert desk.list_tickets(TicketFilter()) == []
 
 
 def test_auto_reply_gets_no_acknowledgement(smtp, desk, store):
@@ -211,7 +224,7 @@ def test_whole_loop_mail_in_acknowledgement_out_reply_back_on_the_same_ticket(
     assert "We have received your request" in last.full_body
 
 
-def test_starttls_with_the_configured_certificate(desk, bounces, certificate):
+def test_starttls_with_the_configured_certificate(desk, certificate):
     import ssl
 
     from bot.config import SmtpSettings
@@ -220,7 +233,7 @@ def test_starttls_with_the_configured_certificate(desk, bounces, certificate):
     cert, key = certificate
     context = tls_context(SmtpSettings(tls_cert=str(cert), tls_key=str(key)))
     controller = Controller(
-        SupportHandler(EmailIngest(desk, MAILBOXES, SECRET, bounces)),
+        SupportHandler(EmailIngest(desk, MAILBOXES, SECRET)),
         hostname="127.0.0.1",
         port=free_port(),
         tls_context=context,
@@ -247,14 +260,14 @@ def test_unreadable_certificate_is_a_configuration_error(tmp_path):
         tls_context(SmtpSettings(tls_cert=str(tmp_path / "none.pem"), tls_key=str(tmp_path / "none.key")))
 
 
-def test_auth_when_configured_is_required_and_checked(desk, bounces, certificate):
+def test_auth_when_configured_is_required_and_checked(desk, certificate):
     import ssl
 
     from bot.config import SmtpSettings
 
     cert, key = certificate
     settings = SmtpSettings(tls_cert=str(cert), tls_key=str(key), auth_user="relay")
-    handler = SupportHandler(EmailIngest(desk, MAILBOXES, SECRET, bounces))
+    handler = SupportHandler(EmailIngest(desk, MAILBOXES, SECRET))
     controller = OurProtocol(handler, settings, "s3cret", hostname="127.0.0.1", port=free_port())
     controller.start()
     client_tls = ssl.create_default_context(cafile=str(cert))
