@@ -60,7 +60,9 @@ class ImapMailbox:
 
     def unseen(self) -> list[int]:
         """UIDs waiting to be taken in, oldest first, so a ticket is opened before its replies."""
-        return sorted(self.client.search(["UNSEEN", "NOT", "DELETED"]))
+        # Read or not: someone may have opened it in webmail first. What is processed has
+        # been moved out, so everything left in the folder is still to be taken in.
+        return sorted(self.client.search(["NOT", "DELETED"]))
 
     def since(self, day: date) -> list[int]:
         """Every message that arrived on or after ``day``, read or not (a backfill)."""

@@ -63,7 +63,10 @@ class EmailIngest:
 
     def inbound(self, parsed: ParsedEmail, raw: bytes, recipients: Sequence[str]) -> Inbound:
         """Our first mailbox among the recipients sets defaults; a signed reply address names the ticket."""
-        ours = [r for r in map(parse_recipient, recipients) if r.mailbox in self.mailboxes]
+        # The envelope first; then the headers, which is all IMAP has (Delivered-To, To, Cc).
+        # A ticket named there still needs a token that verifies to be trusted.
+        addresses = [*recipients, *parsed.recipients, *parsed.cc]
+        ours = [r for r in map(parse_recipient, addresses) if r.mailbox in self.mailboxes]
         tagged = next((r for r in ours if r.number), None)
         mailbox = self.mailboxes[ours[0].mailbox] if ours else Mailbox()
         verified = bool(

@@ -29,6 +29,9 @@ from channels.email import tnef
 
 logger = logging.getLogger(__name__)
 
+# Sanitizing and converting HTML costs time that grows faster than its size; past
+# this much, the text part and the raw message still carry everything.
+MAX_HTML = 512 * 1024
 REPLY_LANGUAGES = ["en", "de", "cs", "da", "es", "fr", "it", "ja", "ko", "nl", "pl", "sv", "zh"]
 MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 VACATION_SUBJECT = re.compile(
@@ -36,7 +39,8 @@ VACATION_SUBJECT = re.compile(
     r"vacation|absence|r[ée]ponse automatique|respuesta autom[áa]tica)\b",
     re.IGNORECASE,
 )
-ROBOT_SENDERS = re.compile(r"^(mailer-daemon|postmaster)@", re.IGNORECASE)
+# People do write from postmaster@ (a small company's admin); only MAILER-DAEMON is a machine.
+ROBOT_SENDERS = re.compile(r"^mailer-daemon@", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +96,7 @@ def _parse(raw: bytes, envelope_sender: str | None) -> ParsedEmail:
     name, address = mail.from_[0] if mail.from_ else ("", "")
     sender = Identity(email=address or envelope_sender or None, name=_clean_header(name) or None)
     plain, html = _bodies(message)
-    text = plain if plain.strip() or not html else get_text(html).strip()
+    text = plain if plain.strip() or not html else get_text(html[:MAX_HTML]).strip()
     message_id = _first_id(str(message.get("Message-ID", ""))) or derived_message_id(raw)
     references = tuple(
         dict.fromkeys(
@@ -106,10 +110,10 @@ def _parse(raw: bytes, envelope_sender: str | None) -> ParsedEmail:
         subject=_clean_header(mail.subject or ""),
         text=text,
         new_text=_new_part(text),
-        html=nh3.clean(html) if html else None,
+        html=nh3.clean(html[:MAX_HTML]) if html else None,
         attachments=tuple(_attachments(mail)),
         references=references,
-        recipients=_addresses(message, "To"),
+        recipients=_addresses(message, "Delivered-To", "X-Original-To", "To"),
         cc=_addresses(message, "Cc"),
         auto_submitted=_is_automatic(message, mail.subject or ""),
         bounce=_is_bounce(message, envelope_sender, address),
@@ -128,8 +132,8 @@ def _first_id(value: str) -> str | None:
     return found[0] if found else None
 
 
-def _addresses(message: Message, header: str) -> tuple[str, ...]:
-    values = [str(v) for v in message.get_all(header, [])]
+def _addresses(message: Message, *headers: str) -> tuple[str, ...]:
+    values = [str(v) for header in headers for v in message.get_all(header, [])]
     return tuple(address.lower() for _, address in getaddresses(values) if "@" in address)
 
 

@@ -144,6 +144,13 @@ def test_new_mail_becomes_a_ticket_then_is_seen_in_the_processed_folder(dovecot,
     assert flags(dovecot, PROCESSED) == [{SEEN}]
 
 
+def test_mail_someone_already_read_in_webmail_is_still_taken_in(dovecot, ingest, desk):
+    append(dovecot, fixture("new_plain.eml"), seen=True)
+
+    assert poll(dovecot, ingest).new == 1
+    assert flags(dovecot, "INBOX") == []
+
+
 def test_reply_in_reply_to_an_earlier_message_becomes_a_comment(dovecot, ingest, desk):
     append(dovecot, fixture("new_plain.eml"))
     poll(dovecot, ingest)
