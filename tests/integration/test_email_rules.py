@@ -280,3 +280,20 @@ def test_a_signed_reply_address_in_the_headers_is_enough_for_imap(ingest, desk):
     result = ingest.ingest(raw, recipients=[SUPPORT])  # IMAP knows only the account's address
     assert (result.receipt.ticket_number, result.receipt.rule) == ("SUP-1", "ticket number")
     assert desk.show_ticket("SUP-1").comments[-1].public
+
+
+@pytest.mark.parametrize("name", ["japanese_iso2022jp.eml", "cyrillic_koi8r.eml", "mislabelled_cp1251.eml"])
+def test_legacy_charset_mail_is_stored_readable_and_its_reply_threads(ingest, desk, name):
+    raw = (MAIL / name).read_bytes()
+    receipt = receive(ingest, raw)
+    parsed_subject = desk.show_ticket(receipt.ticket_number).ticket.subject
+    assert "=?" not in parsed_subject and parsed_subject.strip()
+    sender = desk.show_ticket(receipt.ticket_number).ticket.requester
+    message_id = [
+        line for line in raw.decode("ascii", "replace").splitlines() if line.startswith("Message-ID")
+    ][0]
+    reply = mail(
+        sender, f"Re: {parsed_subject}", "Спасибо / ありがとう", headers=f"In-Reply-To: {message_id[12:]}\r\n"
+    )
+    assert receive(ingest, reply).ticket_number == receipt.ticket_number
+    assert desk.show_ticket(receipt.ticket_number).comments[-1].body == "Спасибо / ありがとう"
