@@ -60,7 +60,6 @@ class EmailIngest:
         receipt = self.desk.receive(inbound)
         return Ingested(parsed.message_id, receipt if receipt.ticket_number else None)
 
-
     def inbound(self, parsed: ParsedEmail, raw: bytes, recipients: Sequence[str]) -> Inbound:
         """Our first mailbox among the recipients sets defaults; a signed reply address names the ticket."""
         # The envelope first; then the headers, which is all IMAP has (Delivered-To, To, Cc).
