@@ -61,6 +61,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from scratch_postgres import postgres_schema  # bench/ is the script's folder
 from sqlalchemy import Engine, create_engine, delete, func, insert, select, text
 from tabulate import tabulate
 
@@ -68,7 +69,6 @@ from bot.store import migrate
 from bot.store import tables as t
 from bot.store.db import Store
 
-POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SUPPORTBOT = Path(sys.executable).with_name("supportbot")
 SUPPORT = "support@localhost"
 SENDERS = 500  # distinct new requesters per run, so most new tickets are acknowledged
@@ -518,29 +518,6 @@ class PostgresStores:
         names = ", ".join(f'"{table.name}"' for table in t.Base.metadata.sorted_tables)
         with engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-
-
-@contextmanager
-def postgres_schema(notes: list[str]) -> Iterator[str | None]:
-    """Yield a URL whose search_path is a new schema, or ``None`` (and a note) when out of reach."""
-    schema = f"sbbench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as error:  # noqa: BLE001 - any failure to reach it means "skip PostgreSQL"
-        admin.dispose()
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        notes.append(f"note: PostgreSQL skipped, not reachable at {POSTGRES_URL}: {first_line}")
-        print(notes[-1], file=sys.stderr)
-        yield None
-        return
-    try:
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 # -- the runs -------------------------------------------------------------------------

@@ -41,13 +41,12 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from scratch_postgres import postgres_schema  # bench/ is the script's folder
 from sqlalchemy import Column, DateTime, Integer, MetaData, Table, Text, create_engine, insert, text
 from tabulate import tabulate
 
@@ -59,7 +58,6 @@ from bot.store import migrate
 from bot.store.db import Store
 from bot.store.tables import Base
 
-POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 CHANNEL = "email"
 SENDERS = 200  # distinct requesters per workload, split between the threads
 WARMUP = 50
@@ -137,29 +135,6 @@ class PostgresDatabase:
         finally:
             engine.dispose()
         return self.url
-
-
-@contextmanager
-def postgres_schema(notes: list[str]) -> Iterator[str | None]:
-    """Yield a URL whose search_path is a new schema, or ``None`` (and a note) when out of reach."""
-    schema = f"sbbench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as error:  # noqa: BLE001 - any failure to reach it means "skip PostgreSQL"
-        admin.dispose()
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        notes.append(f"note: PostgreSQL skipped, not reachable at {POSTGRES_URL}: {first_line}")
-        print(notes[-1], file=sys.stderr)
-        yield None
-        return
-    try:
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 # -- timing ---------------------------------------------------------------------------

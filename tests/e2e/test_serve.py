@@ -17,7 +17,6 @@ import smtplib
 import socket
 import subprocess
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email import policy
@@ -27,11 +26,9 @@ from typing import TypeVar
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
 
 from bot.store.db import Store
 from channels.http.api import create_app
-from tests.conftest import POSTGRES_URL
 from tests.e2e.process import SUPPORTBOT, clean_environment, free_port, healthy, supportbot
 
 REQUESTER = "casey@example.com"
@@ -68,21 +65,6 @@ def read_eml(path: Path) -> EmailMessage:
     message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
     assert isinstance(message, EmailMessage)
     return message
-
-
-@pytest.fixture
-def empty_schema(postgres_url: str) -> Iterator[str]:
-    """A PostgreSQL schema with no tables at all; ``postgres_url`` only vouches the server is there."""
-    name = f"sbe2e_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{name}"'))
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{name}"
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
-    finally:
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

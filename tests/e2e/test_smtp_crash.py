@@ -28,11 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, select
 
 from bot.model import format_number
 from bot.store import tables as t
-from tests.conftest import POSTGRES_URL
 from tests.e2e.process import SUPPORTBOT, clean_environment, free_port, healthy, supportbot
 
 MESSAGES = 1000
@@ -253,21 +252,6 @@ def inbound_refs(env: dict[str, str]) -> list[tuple[str, int]]:
     return [(external_id, ticket_id) for external_id, ticket_id in rows]
 
 
-@pytest.fixture
-def private_schema(postgres_url: str) -> Iterator[str]:
-    """A PostgreSQL schema with no tables; ``postgres_url`` only vouches the server is there."""
-    name = f"sbcrash_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{name}"'))
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{name}"
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
-    finally:
-        admin.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def serve(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Serve]:
     data_dir = tmp_path / "data"
@@ -277,7 +261,7 @@ def serve(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Serve]:
         "SUPPORTBOT_SMTP_PORT": str(free_port()),
     }
     if request.param == "postgresql":
-        env["SUPPORTBOT_DATABASE_URL"] = request.getfixturevalue("private_schema")
+        env["SUPPORTBOT_DATABASE_URL"] = request.getfixturevalue("empty_schema")
         upgraded = supportbot(env, "db", "upgrade")
         assert upgraded.returncode == 0, upgraded.stderr
     else:
