@@ -25,10 +25,6 @@ class Priority(StrEnum):
     HIGH = "high"
     URGENT = "urgent"
 
-    @property
-    def rank(self) -> int:
-        return list(Priority).index(self)
-
 
 class Role(StrEnum):
     REQUESTER = "requester"

@@ -51,6 +51,10 @@ class EmailIngest:
     ) -> Ingested:
         """Raises what ``Desk.receive`` raises (``StoreUnavailable``: try again later)."""
         parsed = parse(raw, envelope_sender=envelope_sender)
+        if parsed.problems:  # the raw message is kept; the log says why it may look odd
+            logger.info(
+                "message %s parsed with problems: %s", parsed.message_id, "; ".join(parsed.problems[:3])
+            )
         inbound = self.inbound(parsed, raw, recipients)
         if parsed.bounce and parsed.bounced_message_ids:
             detail = f"bounced {parsed.bounce_status or ''} {', '.join(parsed.failed_recipients)}".strip()
