@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot import audit, directory, fields
+from bot import audit, directory, fields, notify
 from bot.errors import UserError
 from bot.model import Actor, FieldType, Priority
 from bot.store import tables as t
@@ -52,6 +52,7 @@ def set_priority(unit: Unit, actor: Actor, number: str, priority: Priority) -> t
         ticket.priority = priority.value
         audit.changed(unit, ticket, actor, "priority", before, priority.value)
         touch(unit, ticket)
+        notify.card_changed(unit, ticket)
     return ticket
 
 
@@ -67,6 +68,7 @@ def set_category(unit: Unit, actor: Actor, number: str, path: str | None) -> t.T
     touch(unit, ticket)
     audit.changed(unit, ticket, actor, "category", before, category.path if category else None)
     auto_assign(unit, ticket, actor)
+    notify.card_changed(unit, ticket)
     return ticket
 
 
@@ -102,7 +104,40 @@ def set_field(unit: Unit, actor: Actor, number: str, key: str, value: Any) -> t.
     """Validate against the field's definition; ``None`` clears an optional field."""
     require_staff(actor, "change custom fields")
     ticket = active(unit, number)
-    definition = directory.find_field(unit, key)
+    _store_field(unit, ticket, directory.find_field(unit, key), value, actor)
+    return ticket
+
+
+def check_fields(unit: Unit, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The values as they would be stored, or the first one's error; for a form before it is sent."""
+    return {
+        key: fields.validate_value(key, FieldType(d.type), d.options, value)
+        for key, value in values.items()
+        if value is not None and value != "" and (d := directory.find_field(unit, key))
+    }
+
+
+def initial_fields(unit: Unit, ticket: t.Ticket, values: Mapping[str, Any], actor: Actor) -> None:
+    """Fields a requester filled in when opening the ticket (a Slack form): theirs to give once.
+
+    A value the form let through but the definition refuses (it changed in
+    between) is left out on record; the message itself is never lost for it.
+    """
+    for key, value in values.items():
+        try:
+            with unit.session.begin_nested():
+                _store_field(unit, ticket, directory.find_field(unit, key), value, actor)
+        except UserError as error:
+            audit.record(
+                unit,
+                ticket_id=ticket.id,
+                actor=actor,
+                kind="field_refused",
+                after={"field": key, "reason": str(error)},
+            )
+
+
+def _store_field(unit: Unit, ticket: t.Ticket, definition: t.CustomField, value: Any, actor: Actor) -> None:
     row = unit.session.get(t.CustomFieldValue, (ticket.id, definition.id))
     before = row.value["v"] if row else None
     if value is None or value == "":
@@ -129,7 +164,6 @@ def set_field(unit: Unit, actor: Actor, number: str, key: str, value: Any) -> t.
             after={definition.key: stored},
         )
         touch(unit, ticket)
-    return ticket
 
 
 def field_values(unit: Unit, ticket_id: int) -> dict[str, Any]:

@@ -21,22 +21,25 @@ from typing import Any, get_args, get_origin, get_type_hints
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot.config_channels import (
+    EmailSettings,
+    ImapAccount,
+    Mailbox,
+    RelaySettings,
+    SlackSettings,
+    SmtpSettings,
+    option,
+)
 from bot.errors import ConfigError
 from bot.model import PRIORITY_ALIASES, Priority, Status
 
 ENV_PREFIX = "SUPPORTBOT_"
 
 
-def _opt(
-    default: Any, *, minimum: int | None = None, maximum: int | None = None, choices: tuple[str, ...] = ()
-) -> Any:
-    return field(default=default, metadata={"minimum": minimum, "maximum": maximum, "choices": choices})
-
-
 @dataclass(frozen=True, slots=True)
 class DatabaseSettings:
     url: str = ""
-    pool_size: int = _opt(5, minimum=1)
+    pool_size: int = option(5, minimum=1)
     echo: bool = False
 
 
@@ -44,114 +47,44 @@ class DatabaseSettings:
 class HttpSettings:
     enabled: bool = True
     host: str = "127.0.0.1"
-    port: int = _opt(8080, minimum=0, maximum=65535)
+    port: int = option(8080, minimum=0, maximum=65535)
 
 
 @dataclass(frozen=True, slots=True)
 class OutboxSettings:
-    interval_seconds: int = _opt(2, minimum=1)
-    batch_size: int = _opt(50, minimum=1)
-    max_attempts: int = _opt(8, minimum=1)
-    backoff_seconds: int = _opt(30, minimum=1)
-    backoff_max_seconds: int = _opt(3600, minimum=1)
-    lease_seconds: int = _opt(300, minimum=1)
-
-
-@dataclass(frozen=True, slots=True)
-class EmailSettings:
-    from_address: str = "support@localhost"
-    from_name: str = "Support"
-    outbox_dir: str = ""
-    reply_secret: str = ""
-    # A reply from an agent that starts with this stays an internal note.
-    internal_marker: str = "#note"
-    ack_limit: int = _opt(5, minimum=0)
-    ack_window_minutes: int = _opt(60, minimum=1)
-    # authserv-ids whose Authentication-Results headers we trust (our own MX); empty: none.
-    trusted_authserv_ids: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class RelaySettings:
-    """Outgoing mail through an SMTP relay; with no host, mail goes to the .eml folder."""
-
-    host: str = ""
-    port: int = _opt(587, minimum=1, maximum=65535)
-    starttls: bool = True
-    user: str = ""
-    # The password comes from the environment variable named here.
-    password_env: str = "SUPPORTBOT_RELAY_PASSWORD"
-    timeout_seconds: int = _opt(30, minimum=1)
-
-
-@dataclass(frozen=True, slots=True)
-class SmtpSettings:
-    enabled: bool = True
-    host: str = "127.0.0.1"
-    port: int = _opt(2525, minimum=0, maximum=65535)
-    max_message_bytes: int = _opt(25 * 1024 * 1024, minimum=1024)
-    tls_cert: str = ""
-    tls_key: str = ""
-    # When set, senders must log in (for an upstream relay that authenticates);
-    # the password comes from the environment variable named here.
-    auth_user: str = ""
-    auth_password_env: str = "SUPPORTBOT_SMTP_AUTH_PASSWORD"
-
-
-@dataclass(frozen=True, slots=True)
-class ImapAccount:
-    """A mailbox polled over IMAP; its mail is treated like mail to ``mailbox`` over SMTP."""
-
-    host: str = ""
-    port: int = _opt(993, minimum=1, maximum=65535)
-    tls: bool = True
-    user: str = ""
-    # The password comes from the environment variable named here (never from this file).
-    password_env: str = "SUPPORTBOT_IMAP_PASSWORD"
-    folder: str = "INBOX"
-    processed_folder: str = "Supportbot/Processed"
-    error_folder: str = "Supportbot/Errors"
-    poll_seconds: int = _opt(60, minimum=1)
-    mailbox: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Mailbox:
-    """A support address people write to, and what its tickets start with."""
-
-    address: str = ""
-    # Display name on mail from this address (empty: email.from_name).
-    name: str = ""
-    team: str = ""
-    category: str = ""
-    priority: str = ""
+    interval_seconds: int = option(2, minimum=1)
+    batch_size: int = option(50, minimum=1)
+    max_attempts: int = option(8, minimum=1)
+    backoff_seconds: int = option(30, minimum=1)
+    backoff_max_seconds: int = option(3600, minimum=1)
+    lease_seconds: int = option(300, minimum=1)
 
 
 @dataclass(frozen=True, slots=True)
 class AttachmentSettings:
-    max_bytes: int = _opt(25 * 1024 * 1024, minimum=1)
-    max_total_bytes: int = _opt(50 * 1024 * 1024, minimum=1)
+    max_bytes: int = option(25 * 1024 * 1024, minimum=1)
+    max_total_bytes: int = option(50 * 1024 * 1024, minimum=1)
 
 
 @dataclass(frozen=True, slots=True)
 class RoutingSettings:
-    assignment: str = _opt("round_robin", choices=("round_robin", "least_loaded", "none"))
+    assignment: str = option("round_robin", choices=("round_robin", "least_loaded", "none"))
 
 
 @dataclass(frozen=True, slots=True)
 class LoggingSettings:
-    level: str = _opt("INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    level: str = option("INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: str = "data"
     ticket_prefix: str = "SUP"
-    default_priority: str = _opt("medium", choices=(*(p.value for p in Priority), *PRIORITY_ALIASES))
+    default_priority: str = option("medium", choices=(*(p.value for p in Priority), *PRIORITY_ALIASES))
     enable_email_notifications: bool = True
-    ticket_expiration_days: int = _opt(7, minimum=1)
+    ticket_expiration_days: int = option(7, minimum=1)
     enable_escalation: bool = True
-    audit_log_interval: int = _opt(1, minimum=1)
+    audit_log_interval: int = option(1, minimum=1)
     templates_dir: str = ""
     status_transitions: dict[str, list[str]] = field(default_factory=dict)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -162,6 +95,7 @@ class Settings:
     relay: RelaySettings = field(default_factory=RelaySettings)
     mailboxes: tuple[Mailbox, ...] = (Mailbox("support@localhost"),)
     imap: tuple[ImapAccount, ...] = ()
+    slack: SlackSettings = field(default_factory=SlackSettings)
     attachments: AttachmentSettings = field(default_factory=AttachmentSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
@@ -271,10 +205,47 @@ def _check(settings: Settings) -> None:
     addresses = [mailbox.address.lower() for mailbox in settings.mailboxes]
     if len(set(addresses)) != len(addresses):
         raise ConfigError("mailboxes: each address may be listed once")
+    _check_slack(settings.slack)
     if "@" not in settings.email.from_address:
         raise ConfigError(
             f"email.from_address = {settings.email.from_address!r} needs a domain, e.g. support@example.com"
         )
+
+
+def _check_slack(slack: SlackSettings) -> None:
+    """A half-configured Slack app would start and then refuse every request; say what is missing."""
+    if not (slack.bot_token or slack.signing_secret or slack.app_token):
+        return
+    if not slack.bot_token:
+        raise ConfigError("slack: set slack.bot_token ($SUPPORTBOT_SLACK_BOT_TOKEN) to turn Slack on")
+    if slack.socket_mode and not slack.app_token:
+        raise ConfigError("slack.socket_mode needs an app-level token in $SUPPORTBOT_SLACK_APP_TOKEN")
+    if not slack.socket_mode and not slack.signing_secret:
+        raise ConfigError(
+            "slack: set the signing secret ($SUPPORTBOT_SLACK_SIGNING_SECRET) so requests can be verified"
+        )
+    if not slack.api_url.startswith(("https://", "http://")):
+        raise ConfigError(f"slack.api_url = {slack.api_url!r} must be an http(s) URL")
+    if slack.support_channel and not re.fullmatch(r"[CG][A-Z0-9]{2,}", slack.support_channel):
+        raise ConfigError(
+            f"slack.support_channel = {slack.support_channel!r}: use the channel id (C0123ABCD), "
+            "shown in the channel's details, not its name"
+        )
+    if not slack.command.startswith("/"):
+        raise ConfigError(f"slack.command = {slack.command!r} must start with /")
+
+
+def secret_options() -> list[str]:
+    """Options that hold secrets, as ``section.key``: shown masked, never printed."""
+    names: list[str] = []
+    hints = get_type_hints(Settings)
+    for f in dataclasses.fields(Settings):
+        kind = hints[f.name]
+        if dataclasses.is_dataclass(kind):
+            names += [f"{f.name}.{i.name}" for i in dataclasses.fields(kind) if i.metadata.get("secret")]
+        elif f.metadata.get("secret"):
+            names.append(f.name)
+    return names
 
 
 def _apply_environment(raw: dict[str, Any], environ: Mapping[str, str]) -> None:

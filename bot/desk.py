@@ -14,16 +14,17 @@ from typing import Any, TypeVar
 
 from sqlalchemy import exc
 
-from bot import classify, directory, intake, outbox, queries, tickets
+from bot import classify, directory, intake, outbox, queries, threads, tickets
 from bot.classify import TicketChanges
 from bot.config import Settings
-from bot.messages import Inbound, Receipt
-from bot.model import Actor, Priority, Role, Status
+from bot.messages import Identity, Inbound, Receipt
+from bot.model import Actor, Priority, Role, Status, format_number
 from bot.ports import Clock
+from bot.store import tables as t
 from bot.store.db import Store
 from bot.store.files import FileStore
 from bot.unit import Unit
-from bot.views import PersonView, TicketDetail, TicketView
+from bot.views import CardView, PersonView, TicketDetail, TicketView
 from bot.workflow import Workflow
 
 logger = logging.getLogger(__name__)
@@ -87,6 +88,18 @@ class Desk:
             person = directory.find_person(unit, email)
             return Actor(person.id, person.email or email, Role(person.role))
 
+    def identify(self, identity: Identity) -> Actor:
+        """The person behind a chat user, created as a requester the first time they act.
+
+        Read first: a known person costs no write, which keeps a slash command's
+        answer fast while the store is busy.
+        """
+        with self._unit(write=False) as unit:
+            known = directory.known_person(unit, identity)
+            if known is not None:
+                return _actor_of(known)
+        return self._write(lambda u: _actor_of(directory.ensure_person(u, identity)))
+
     def comment(
         self, actor: Actor, number: str, body: str, *, public: bool = True, channel: str = "cli"
     ) -> TicketView:
@@ -101,6 +114,12 @@ class Desk:
 
     def assign(self, actor: Actor, number: str, email: str | None) -> TicketView:
         return self._write(lambda u: queries.ticket_view(u, tickets.assign(u, actor, number, email)))
+
+    def assign_person(self, actor: Actor, number: str, person_id: int | None) -> TicketView:
+        """Assign by person id, for people a chat knows without an email address."""
+        return self._write(
+            lambda u: queries.ticket_view(u, tickets.assign_person(u, actor, number, person_id))
+        )
 
     def set_priority(self, actor: Actor, number: str, priority: Priority) -> TicketView:
         return self._write(
@@ -126,6 +145,28 @@ class Desk:
 
     def merge(self, actor: Actor, source: str, target: str) -> TicketView:
         return self._write(lambda u: queries.ticket_view(u, tickets.merge(u, actor, source, target)))
+
+    def escalate(self, actor: Actor, number: str, reason: str) -> TicketView:
+        return self._write(lambda u: queries.ticket_view(u, tickets.escalate(u, actor, number, reason)))
+
+    # -- chat threads --------------------------------------------------------------
+
+    def thread_root(self, ticket_id: int, channel: str, conversation: str) -> str | None:
+        with self._unit(write=False) as unit:
+            return threads.root(unit.session, ticket_id, channel, conversation)
+
+    def remember_thread(self, ticket_id: int, channel: str, external_id: str) -> None:
+        """A sender posted a message for the ticket: replies to it now thread there."""
+        with self._unit() as unit:
+            threads.remember(unit.session, unit.now, ticket_id, channel, external_id)
+
+    def ticket_of_root(self, channel: str, conversation: str, message: str) -> str | None:
+        """The ticket whose thread root (its card) this chat message is, as its number."""
+        with self._unit(write=False) as unit:
+            found = threads.ticket_of(unit.session, channel, threads.chat_id(conversation, message))
+            if found is None or threads.root(unit.session, found, channel, conversation) != message:
+                return None
+            return format_number(self.settings.ticket_prefix, found)
 
     # -- reference data ----------------------------------------------------------------
 
@@ -194,6 +235,23 @@ class Desk:
         with self._unit(write=False) as unit:
             return queries.show_ticket(unit, number)
 
+    def tickets_for(self, actor: Actor, scope: str, limit: int = 20) -> list[TicketView]:
+        with self._unit(write=False) as unit:
+            return queries.tickets_for(unit, actor, scope, limit)
+
+    def visible_ticket(self, actor: Actor, number: str) -> TicketDetail:
+        with self._unit(write=False) as unit:
+            return queries.visible_ticket(unit, actor, number)
+
+    def ticket_card(self, ticket_id: int) -> CardView:
+        with self._unit(write=False) as unit:
+            return queries.ticket_card(unit, ticket_id)
+
+    def check_fields(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Custom field values as they would be stored, or a UserError naming the first bad one."""
+        with self._unit(write=False) as unit:
+            return classify.check_fields(unit, values)
+
     def list_people(self, role: str | None = None) -> list[PersonView]:
         with self._unit(write=False) as unit:
             return queries.list_people(unit, role)
@@ -209,3 +267,7 @@ class Desk:
     def list_fields(self) -> list[dict[str, object]]:
         with self._unit(write=False) as unit:
             return queries.list_fields(unit)
+
+
+def _actor_of(person: t.Person) -> Actor:
+    return Actor(person.id, person.email or person.slack_user_id or f"person {person.id}", Role(person.role))

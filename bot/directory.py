@@ -48,6 +48,18 @@ def find_agent(unit: Unit, email: str) -> t.Person:
     return person
 
 
+def known_person(unit: Unit, identity: Identity) -> t.Person | None:
+    """The person if they are on record as ``identity`` says, with nothing to add; else None."""
+    if not identity.slack_user_id:
+        return None
+    person = unit.session.scalar(select(t.Person).where(t.Person.slack_user_id == identity.slack_user_id))
+    if person is None or (identity.email and person.email != normalize_email(identity.email)):
+        return None
+    if identity.name and not person.name:
+        return None
+    return person
+
+
 def ensure_person(unit: Unit, identity: Identity) -> t.Person:
     """The person behind an inbound message, created as a requester the first time they write."""
     session = unit.session
@@ -75,7 +87,11 @@ def ensure_person(unit: Unit, identity: Identity) -> t.Person:
     if identity.name and not person.name:
         person.name = identity.name.strip()
     if identity.slack_user_id and not person.slack_user_id:
-        person.slack_user_id = identity.slack_user_id
+        # Linked by email (an agent added with 'people add' who now writes in Slack),
+        # unless an earlier record without an email already holds the Slack user.
+        holder = session.scalar(select(t.Person.id).where(t.Person.slack_user_id == identity.slack_user_id))
+        if holder is None:
+            person.slack_user_id = identity.slack_user_id
     return person
 
 

@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from sqlalchemy import select
 
-from bot import audit, directory, notify, placement, tickets
+from bot import audit, classify, directory, notify, placement, tickets
 from bot.errors import UserError
 from bot.messages import Inbound, IncomingFile, Receipt
 from bot.model import Actor, Role, Status, format_number, parse_priority
@@ -88,13 +88,19 @@ def receive(unit: Unit, inbound: Inbound) -> Receipt:
         match = placement.Match(None, f"new ticket: {follows} is closed")
     if match.ticket is None and inbound.bounce:
         return _keep_bounce(unit, inbound, actor)
+    if match.ticket is None and not inbound.may_open:
+        logger.info("%s message %s ignored: its thread is no ticket's", inbound.channel, inbound.key)
+        return Receipt(
+            None, None, None, created=False, duplicate=False, rule="ignored: not a ticket's thread"
+        )
     if match.ticket is None:
         ticket = _open_ticket(unit, inbound, sender, actor)
+        classify.initial_fields(unit, ticket, inbound.fields, actor)
         comment = _first_comment(unit, ticket, sender, inbound, internal=internal)
         if follows:
             audit.record(unit, ticket_id=ticket.id, actor=actor, kind="linked", after={"follows": follows})
         _add_followers(unit, ticket, inbound, actor)
-        notify.ticket_opened(unit, ticket, acknowledge=not robot)
+        notify.ticket_opened(unit, ticket, comment, acknowledge=not robot)
         created = True
     else:
         ticket = match.ticket

@@ -68,6 +68,11 @@ class Inbound:
     team: str | None = None
     # The support address it was sent to (email), if the channel has one.
     mailbox: str | None = None
+    # Custom field values for a new ticket (a Slack modal, the API), checked by the core.
+    fields: dict[str, Any] = field(default_factory=dict)
+    # False for a message that only counts inside a known ticket's thread (a Slack
+    # thread reply): when its references name no ticket it is ignored, not a new ticket.
+    may_open: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,3 +103,8 @@ class Outbound:
     # notification's own id, chosen by the core so replies can thread back.
     thread: tuple[str, ...] = field(default_factory=tuple)
     message_id: str | None = None
+    # Where on the channel it goes (a Slack conversation), chosen by the core.
+    conversation: str | None = None
+    # 1 on the first try: a sender that cannot write idempotently checks for an
+    # earlier copy only when this is a retry.
+    attempt: int = 1

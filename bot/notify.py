@@ -1,8 +1,9 @@
 """Who hears about what: turns a change into outbox rows in the same transaction.
 
-Only email exists as a notification channel so far; each recipient without an
-address is skipped. Dedupe keys name the change and the recipient, so doing
-the same change twice (a retry) never queues a second message.
+People hear by email, except a requester who came by Slack, who hears by DM
+(:mod:`bot.slack_notify`); the support channel's card and thread follow every
+ticket. Dedupe keys name the change and the recipient, so doing the same
+change twice (a retry) never queues a second message.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot import audit, outbox
+from bot import audit, outbox, slack_notify
+from bot.contexts import person_context, ticket_context
 from bot.model import Actor, Role, format_number
 from bot.store import tables as t
 from bot.unit import Unit
@@ -22,28 +24,6 @@ from bot.unit import Unit
 EMAIL = "email"
 # Enough for mail clients to thread; keeps the References header bounded.
 MAX_REFERENCES = 20
-
-
-def ticket_context(unit: Unit, ticket: t.Ticket) -> dict[str, Any]:
-    return {
-        "number": format_number(unit.settings.ticket_prefix, ticket.id),
-        "subject": ticket.subject,
-        "status": ticket.status,
-        "priority": ticket.priority,
-        "requester": _person_context(ticket.requester),
-        "assignee": _person_context(ticket.assignee) if ticket.assignee else None,
-        "category": ticket.category.path if ticket.category else None,
-        "mailbox": _mailbox_context(unit, ticket),
-    }
-
-
-def _mailbox_context(unit: Unit, ticket: t.Ticket) -> dict[str, str]:
-    """The address (and its display name) a ticket's mail is sent from: the one it came in to."""
-    email = unit.settings.email
-    if not ticket.mailbox:
-        return {"address": email.from_address, "name": email.from_name}
-    named = next((m.name for m in unit.settings.mailboxes if m.address.lower() == ticket.mailbox.lower()), "")
-    return {"address": ticket.mailbox, "name": named or email.from_name}
 
 
 ROBOT_LOCAL_PARTS = re.compile(r"^(no-?reply|do-?not-?reply|mailer-daemon|postmaster|bounces?)([+._-].*)?$")
@@ -61,10 +41,16 @@ def is_own_or_robot(unit: Unit, email: str | None) -> bool:
     return bool(ROBOT_LOCAL_PARTS.match(local))
 
 
-def ticket_opened(unit: Unit, ticket: t.Ticket, *, acknowledge: bool) -> None:
+def ticket_opened(unit: Unit, ticket: t.Ticket, first: t.Comment, *, acknowledge: bool) -> None:
+    slack_notify.card_posted(unit, ticket)
+    if first.body.strip() != ticket.subject.strip():  # a subject-only request: the card says it all
+        slack_notify.comment_in_thread(unit, ticket, first)
     requester = ticket.requester
-    if acknowledge and requester.role == Role.REQUESTER.value and _may_acknowledge(unit, ticket, requester):
-        _email(unit, ticket, requester, "ticket_opened", f"ticket_opened:{ticket.id}")
+    if acknowledge and requester.role == Role.REQUESTER.value:
+        if slack_notify.prefers_slack(unit, ticket, requester):
+            slack_notify.direct(unit, ticket, requester, "ticket_opened", f"ticket_opened:{ticket.id}")
+        elif _may_acknowledge(unit, ticket, requester):
+            _email(unit, ticket, requester, "ticket_opened", f"ticket_opened:{ticket.id}")
     if ticket.assignee is not None:
         _email(unit, ticket, ticket.assignee, "new_ticket", f"new_ticket:{ticket.id}:{ticket.assignee.id}")
 
@@ -95,14 +81,15 @@ def _may_acknowledge(unit: Unit, ticket: t.Ticket, person: t.Person) -> bool:
 
 
 def comment_added(unit: Unit, ticket: t.Ticket, comment: t.Comment) -> None:
+    slack_notify.comment_in_thread(unit, ticket, comment)
     if not comment.public or comment.flagged:
         return
     author = comment.author
-    extra = {"comment": {"body": comment.body, "author": _person_context(author) if author else None}}
+    extra = {"comment": {"body": comment.body, "author": person_context(author) if author else None}}
     if author is None or Role(author.role).is_staff:
         for person in [ticket.requester, *ticket.followers]:
             if person.id != comment.author_id:
-                _email(unit, ticket, person, "agent_replied", f"comment:{comment.id}:{person.id}", extra)
+                _tell(unit, ticket, person, "agent_replied", f"comment:{comment.id}:{person.id}", extra)
     elif ticket.assignee is not None and ticket.assignee_id != comment.author_id:
         _email(
             unit,
@@ -114,11 +101,17 @@ def comment_added(unit: Unit, ticket: t.Ticket, comment: t.Comment) -> None:
         )
 
 
+def card_changed(unit: Unit, ticket: t.Ticket) -> None:
+    """Something the support channel's card shows changed (priority, category, ...)."""
+    slack_notify.card_changed(unit, ticket)
+
+
 def status_changed(unit: Unit, ticket: t.Ticket, before: str, event_id: int, actor: Actor) -> None:
+    slack_notify.card_changed(unit, ticket)
     if actor.person_id == ticket.requester_id:
         return
     template = "ticket_resolved" if ticket.status == "resolved" else "status_changed"
-    _email(
+    _tell(
         unit,
         ticket,
         ticket.requester,
@@ -129,6 +122,7 @@ def status_changed(unit: Unit, ticket: t.Ticket, before: str, event_id: int, act
 
 
 def assigned(unit: Unit, ticket: t.Ticket, event_id: int, actor: Actor) -> None:
+    slack_notify.card_changed(unit, ticket)
     assignee = ticket.assignee
     if assignee is None or actor.person_id == assignee.id:
         return
@@ -137,7 +131,9 @@ def assigned(unit: Unit, ticket: t.Ticket, event_id: int, actor: Actor) -> None:
 
 def merged(unit: Unit, source: t.Ticket, target: t.Ticket) -> None:
     """Tell the merged ticket's requester where their request lives on."""
-    _email(
+    slack_notify.card_changed(unit, source)
+    slack_notify.card_changed(unit, target)
+    _tell(
         unit,
         target,
         source.requester,
@@ -152,6 +148,38 @@ def merged(unit: Unit, source: t.Ticket, target: t.Ticket) -> None:
     )
 
 
+def escalated(unit: Unit, ticket: t.Ticket, event_id: int, actor: Actor, reason: str) -> None:
+    """Agents see it in the ticket's thread; the assignee also hears by email."""
+    by = {"label": actor.label}
+    slack_notify.thread_notice(
+        unit, ticket, "escalated", f"slack:escalated:{event_id}", {"reason": reason, "by": by}
+    )
+    if ticket.assignee is not None and ticket.assignee_id != actor.person_id:
+        _email(
+            unit,
+            ticket,
+            ticket.assignee,
+            "ticket_escalated",
+            f"escalated:{event_id}:{ticket.assignee_id}",
+            {"reason": reason, "by": by},
+        )
+
+
+def _tell(
+    unit: Unit,
+    ticket: t.Ticket,
+    person: t.Person,
+    template: str,
+    dedupe_key: str,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """By Slack DM to a requester who came by Slack, else by email."""
+    if slack_notify.prefers_slack(unit, ticket, person):
+        slack_notify.direct(unit, ticket, person, template, dedupe_key, extra)
+    else:
+        _email(unit, ticket, person, template, dedupe_key, extra)
+
+
 def _email(
     unit: Unit,
     ticket: t.Ticket,
@@ -164,7 +192,7 @@ def _email(
         return
     if is_own_or_robot(unit, person.email):
         return
-    context = {"ticket": ticket_context(unit, ticket), "recipient": _person_context(person), **(extra or {})}
+    context = {"ticket": ticket_context(unit, ticket), "recipient": person_context(person), **(extra or {})}
     outbox.enqueue(
         unit.session,
         now=unit.now,
@@ -217,9 +245,3 @@ def _new_email_thread(unit: Unit, ticket: t.Ticket, person: t.Person) -> dict[st
         )
     )
     return {"message_id": message_id, "references": earlier}
-
-
-def _person_context(person: t.Person | None) -> dict[str, Any] | None:
-    if person is None:
-        return None
-    return {"name": person.name or person.email or "", "email": person.email, "role": person.role}

@@ -231,6 +231,8 @@ class Dispatcher:
             ticket_id=row.ticket_id,
             thread=tuple(row.thread.get("references", ())),
             message_id=row.thread.get("message_id"),
+            conversation=row.thread.get("conversation"),
+            attempt=row.attempts,
         )
 
     def _deliver(self, claim: _Claim) -> str:

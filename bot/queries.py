@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from bot import classify, directory, tickets
-from bot.model import parse_priority, parse_status
+from bot.errors import NotFound, UserError
+from bot.model import Actor, parse_priority, parse_status
 from bot.store import tables as t
 from bot.unit import Unit
-from bot.views import AttachmentView, CommentView, EventView, PersonView, TicketDetail, TicketView
+from bot.views import (
+    AttachmentView,
+    CardView,
+    CommentView,
+    EventView,
+    PersonView,
+    TicketDetail,
+    TicketView,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +30,10 @@ class TicketFilter:
     assignee: str | None = None
     requester: str | None = None
     tag: str | None = None
+    # By person id, for people known only by their Slack user.
+    requester_id: int | None = None
+    assignee_id: int | None = None
+    open_only: bool = False
     limit: int = 100
     offset: int = 0
 
@@ -47,13 +60,65 @@ def list_tickets(unit: Unit, query: TicketFilter) -> list[TicketView]:
         )
     if query.tag:
         statement = statement.where(t.Ticket.tags.any(t.Tag.name == classify.clean_tag(query.tag)))
+    if query.requester_id is not None:
+        statement = statement.where(t.Ticket.requester_id == query.requester_id)
+    if query.assignee_id is not None:
+        statement = statement.where(t.Ticket.assignee_id == query.assignee_id)
+    if query.open_only:
+        statement = statement.where(t.Ticket.status.in_(tickets.OPEN_STATUSES))
     rows = unit.session.scalars(statement).unique().all()
     values = classify.fields_of(unit, [row.id for row in rows])
     return [TicketView.of(row, unit.settings.ticket_prefix, values.get(row.id)) for row in rows]
 
 
+SCOPES = ("mine", "open", "all", "requested", "assigned")
+
+
+def tickets_for(unit: Unit, actor: Actor, scope: str, limit: int = 20) -> list[TicketView]:
+    """What a person may list: ``mine`` (open, asked by or assigned to them), ``requested`` and
+    ``assigned`` (open), ``open`` and ``all``; a requester's ``open`` and ``all`` are their own."""
+    if scope not in SCOPES:
+        raise UserError(f"unknown list {scope!r}; use one of: {', '.join(SCOPES)}", field="scope")
+    me = actor.person_id
+    if me is None:
+        raise UserError("only a person has tickets of their own", field="scope")
+    if scope in ("open", "all") and actor.role.is_staff:
+        return list_tickets(unit, TicketFilter(open_only=scope == "open", limit=limit))
+    if scope in ("open", "all", "requested"):
+        open_only = scope != "all"
+        return list_tickets(unit, TicketFilter(requester_id=me, open_only=open_only, limit=limit))
+    if scope == "assigned":
+        return list_tickets(unit, TicketFilter(assignee_id=me, open_only=True, limit=limit))
+    mine = list_tickets(unit, TicketFilter(requester_id=me, open_only=True, limit=limit))
+    mine += list_tickets(unit, TicketFilter(assignee_id=me, open_only=True, limit=limit))
+    unique = {view.id: view for view in mine}
+    return sorted(unique.values(), key=lambda view: view.id, reverse=True)[:limit]
+
+
 def ticket_view(unit: Unit, ticket: t.Ticket) -> TicketView:
     return TicketView.of(ticket, unit.settings.ticket_prefix, classify.field_values(unit, ticket.id))
+
+
+def ticket_card(unit: Unit, ticket_id: int) -> CardView:
+    ticket = tickets.get(unit, ticket_id, lock=False)
+    return CardView(
+        ticket=ticket_view(unit, ticket),
+        requester_slack_id=ticket.requester.slack_user_id,
+        assignee_slack_id=ticket.assignee.slack_user_id if ticket.assignee else None,
+    )
+
+
+def visible_ticket(unit: Unit, actor: Actor, number: str) -> TicketDetail:
+    """Agents see everything; a requester sees their own tickets, without internal notes or the log."""
+    detail = show_ticket(unit, number)
+    if actor.role.is_staff:
+        return detail
+    ticket = tickets.get(unit, detail.ticket.id, lock=False)
+    if actor.person_id != ticket.requester_id and actor.person_id not in {p.id for p in ticket.followers}:
+        raise NotFound(f"no ticket {detail.ticket.number} of yours", field="number")
+    return replace(
+        detail, comments=tuple(c for c in detail.comments if c.public and not c.flagged), events=()
+    )
 
 
 def show_ticket(unit: Unit, number: str) -> TicketDetail:

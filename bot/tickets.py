@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from bot import audit, directory, notify, routing
+from bot import audit, directory, notify, routing, slack_notify
 from bot.errors import Conflict, Forbidden, NotFound, UserError
 from bot.model import Actor, Role, Status, format_number, parse_number
 from bot.store import tables as t
@@ -235,6 +235,16 @@ def assign(unit: Unit, actor: Actor, number: str, email: str | None) -> t.Ticket
     return ticket
 
 
+def assign_person(unit: Unit, actor: Actor, number: str, person_id: int | None) -> t.Ticket:
+    require_staff(actor, "assign tickets")
+    ticket = active(unit, number)
+    person = unit.session.get(t.Person, person_id) if person_id is not None else None
+    if person_id is not None and person is None:
+        raise NotFound(f"no person {person_id}", field="assignee")
+    set_assignee(unit, ticket, person, actor)
+    return ticket
+
+
 def auto_assign(unit: Unit, ticket: t.Ticket, actor: Actor, *, announce: bool = True) -> None:
     """Pick an agent of the ticket's team by the configured rule; no team or no agents, no one."""
     strategy = unit.settings.routing.assignment
@@ -273,6 +283,32 @@ def auto_assign(unit: Unit, ticket: t.Ticket, actor: Actor, *, announce: bool = 
     set_assignee(unit, ticket, unit.session.get(t.Person, chosen), actor, rule=strategy, announce=announce)
 
 
+# -- escalation -------------------------------------------------------------------
+
+
+def escalate(unit: Unit, actor: Actor, number: str, reason: str) -> t.Ticket:
+    """A person asks for attention now: on record with the reason, told to agents and the assignee.
+
+    Agents escalate any ticket; a requester only their own (the customer saying
+    it cannot wait). The automatic ladder is the scheduler's, not this.
+    """
+    if not reason.strip():
+        raise UserError("an escalation needs a reason", field="reason")
+    ticket = active(unit, number)
+    if not actor.role.is_staff and actor.person_id != ticket.requester_id:
+        require_staff(actor, "escalate someone else's ticket")
+    event = audit.record_now(
+        unit,
+        ticket_id=ticket.id,
+        actor=actor,
+        kind="escalated",
+        after={"reason": reason.strip()[:2000], "level": "manual"},
+    )
+    touch(unit, ticket)
+    notify.escalated(unit, ticket, event.id, actor, reason.strip()[:2000])
+    return ticket
+
+
 # -- merge ------------------------------------------------------------------------
 
 
@@ -283,8 +319,16 @@ def merge(unit: Unit, actor: Actor, source_number: str, target_number: str) -> t
     target = active(unit, target_number)
     if source.id == target.id:
         raise Conflict("a ticket cannot be merged into itself")
-    for model in (t.Comment, t.Attachment, t.ThreadRef):
+    for model in (t.Comment, t.Attachment):
         unit.session.execute(update(model).where(model.ticket_id == source.id).values(ticket_id=target.id))
+    # Email ids move, so the survivor's mail threads with the old conversation; chat
+    # messages stay: the source keeps its own card, and a reply in its thread reaches
+    # the survivor by following the merge.
+    unit.session.execute(
+        update(t.ThreadRef)
+        .where(t.ThreadRef.ticket_id == source.id, t.ThreadRef.channel != slack_notify.SLACK)
+        .values(ticket_id=target.id)
+    )
     for tag in source.tags:
         if tag not in target.tags:
             target.tags.append(tag)

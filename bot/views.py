@@ -110,6 +110,16 @@ class TicketView:
 
 
 @dataclass(frozen=True, slots=True)
+class CardView:
+    """A ticket as its chat card shows it, with the chat ids of the people on it."""
+
+    ticket: TicketView
+    requester_slack_id: str | None
+    assignee_slack_id: str | None
+    sla_due: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class TicketDetail:
     ticket: TicketView
     comments: tuple[CommentView, ...]

@@ -14,9 +14,10 @@ import os
 import secrets
 import signal
 import socket
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.clock import SystemClock
 from bot.config import Settings, imap_password, relay_password, smtp_auth_password
@@ -34,6 +35,11 @@ from channels.email.imap_poller import ImapPoller, PollerThreads, recipients_for
 from channels.email.ingest import EmailIngest
 from channels.email.sender import EmlFolderSender, SmtpRelaySender
 from channels.email.smtp_server import SupportHandler, protocol_factory
+
+if TYPE_CHECKING:
+    from starlette.routing import BaseRoute
+
+    from channels.slack.app import SlackApp
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +114,8 @@ def build(
     secret = reply_secret(settings)
     if senders is None:
         senders = {"email": email_sender(settings, environ, renderer, secret, clock)}
+        if settings.slack.enabled:
+            senders["slack"] = slack_sender(settings, desk, renderer)
     dispatcher = Dispatcher(store, clock, senders, settings.outbox)
     return Runtime(settings, clock, store, desk, renderer, dispatcher, secret, environ)
 
@@ -122,6 +130,22 @@ def email_sender(
             settings.relay, relay_password(settings.relay, environ), renderer, identity, clock
         )
     return EmlFolderSender(settings.outbox_path, renderer, identity, clock)
+
+
+def slack_sender(settings: Settings, desk: Desk, renderer: Renderer) -> Sender:
+    from channels.slack.app import web_client
+    from channels.slack.sender import SlackSender
+
+    return SlackSender(web_client(settings.slack), desk, renderer, settings.slack)
+
+
+def slack_app(runtime: Runtime) -> SlackApp | None:
+    """The Bolt app when Slack is configured; imported only then (Bolt is slow to load)."""
+    if not runtime.settings.slack.enabled:
+        return None
+    from channels.slack.app import create_slack_app
+
+    return create_slack_app(runtime.desk, runtime.settings)
 
 
 def reply_secret(settings: Settings) -> bytes:
@@ -146,6 +170,9 @@ async def serve(runtime: Runtime) -> None:
         _bind(settings.smtp.host, settings.smtp.port, "smtp.port") if settings.smtp.enabled else None
     )
     smtp_server = await _start_smtp(runtime, smtp_socket) if smtp_socket else None
+    slack = slack_app(runtime)
+    if slack is not None:
+        await slack.start()
     scheduler = create_scheduler(
         runtime.dispatcher,
         outbox_interval_seconds=settings.outbox.interval_seconds,
@@ -154,29 +181,43 @@ async def serve(runtime: Runtime) -> None:
     scheduler.start()
     imap.start()
     logger.info(
-        "supportbot serving: %s, %s, database %s, outgoing mail to %s (Ctrl-C stops it)",
+        "supportbot serving: %s, %s, %s, database %s, outgoing mail to %s (Ctrl-C stops it)",
         f"HTTP on http://{settings.http.host}:{settings.http.port}" if listening else "HTTP off",
         f"SMTP on {settings.smtp.host}:{settings.smtp.port} for "
         + ", ".join(mailbox.address for mailbox in settings.mailboxes)
         if smtp_server
         else "SMTP off",
+        _slack_summary(settings, listening is not None),
         runtime.store.url.render_as_string(hide_password=True),
         settings.outbox_path,
     )
     stop = _stop_on_signals()
     try:
         if listening is not None:
-            await _serve_http(runtime, listening, stop)
+            await _serve_http(runtime, listening, stop, slack.routes() if slack else [])
         else:
             await stop.wait()
     finally:
         await asyncio.to_thread(imap.stop)  # before the store closes: a round may be mid-commit
+        if slack is not None:
+            await slack.stop()
         if smtp_server is not None:
             smtp_server.close()
             await smtp_server.wait_closed()
         scheduler.shutdown(wait=False)
         runtime.store.dispose()
         logger.info("supportbot stopped")
+
+
+def _slack_summary(settings: Settings, http: bool) -> str:
+    slack = settings.slack
+    if not slack.enabled:
+        return "Slack off"
+    if slack.socket_mode:
+        return "Slack in Socket Mode"
+    if not http:
+        return "Slack on, but HTTP is off: Slack cannot reach /slack/events"
+    return f"Slack at http://{settings.http.host}:{settings.http.port}/slack/events"
 
 
 def email_ingest(runtime: Runtime) -> EmailIngest:
@@ -215,7 +256,9 @@ def _stop_on_signals() -> asyncio.Event:
     return stop
 
 
-async def _serve_http(runtime: Runtime, listening: socket.socket, stop: asyncio.Event) -> None:
+async def _serve_http(
+    runtime: Runtime, listening: socket.socket, stop: asyncio.Event, routes: Sequence[BaseRoute]
+) -> None:
     # Imported here: other commands need neither, and they cost half a second to load.
     import uvicorn
 
@@ -231,7 +274,7 @@ async def _serve_http(runtime: Runtime, listening: socket.socket, stop: asyncio.
     settings = runtime.settings
     server = _Server(
         uvicorn.Config(
-            create_app(runtime.store),
+            create_app(runtime.store, routes),
             host=settings.http.host,
             port=settings.http.port,
             log_config=None,

@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 
 import bot
 from bot import outbox as outbox_service
+from bot.config import secret_options
 from bot.store import migrate
 from bot.store.db import Store
 from bot.views import to_jsonable
@@ -220,6 +221,11 @@ def config_show(state: CliState) -> None:
         settings["database"]["url"] = make_url(settings["database"]["url"]).render_as_string(
             hide_password=True
         )
+    for name in secret_options():
+        section, _, key = name.rpartition(".")
+        holder = settings[section] if section else settings
+        if holder[key]:
+            holder[key] = "********"
     settings["effective_database_url"] = make_url(state.settings.database_url).render_as_string(
         hide_password=True
     )

@@ -1,0 +1,43 @@
+"""What templates see of a ticket and a person, the same on every channel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.model import format_number
+from bot.store import tables as t
+from bot.unit import Unit
+
+
+def ticket_context(unit: Unit, ticket: t.Ticket) -> dict[str, Any]:
+    return {
+        "number": format_number(unit.settings.ticket_prefix, ticket.id),
+        "subject": ticket.subject,
+        "status": ticket.status,
+        "priority": ticket.priority,
+        "requester": person_context(ticket.requester),
+        "assignee": person_context(ticket.assignee) if ticket.assignee else None,
+        "category": ticket.category.path if ticket.category else None,
+        "channel": ticket.channel,
+        "mailbox": _mailbox_context(unit, ticket),
+    }
+
+
+def _mailbox_context(unit: Unit, ticket: t.Ticket) -> dict[str, str]:
+    """The address (and its display name) a ticket's mail is sent from: the one it came in to."""
+    email = unit.settings.email
+    if not ticket.mailbox:
+        return {"address": email.from_address, "name": email.from_name}
+    named = next((m.name for m in unit.settings.mailboxes if m.address.lower() == ticket.mailbox.lower()), "")
+    return {"address": ticket.mailbox, "name": named or email.from_name}
+
+
+def person_context(person: t.Person | None) -> dict[str, Any] | None:
+    if person is None:
+        return None
+    return {
+        "name": person.name or person.email or "",
+        "email": person.email,
+        "role": person.role,
+        "slack_user_id": person.slack_user_id,
+    }

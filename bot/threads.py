@@ -1,0 +1,58 @@
+"""A ticket's threads on chat channels: where its conversation lives in each chat.
+
+A chat message is known by ``<conversation>:<id>`` (a Slack channel and a
+message ts). The first such message of a ticket in a conversation (the card
+in the support channel, the first DM) is the root of the ticket's thread
+there: replies are posted under it, and replies to it find the ticket.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.store import tables as t
+from bot.store.rows import get_or_create
+
+
+def chat_id(conversation: str, message: str) -> str:
+    return f"{conversation}:{message}"
+
+
+def root(session: Session, ticket_id: int, channel: str, conversation: str) -> str | None:
+    """The root message's id in ``conversation``, or None while the ticket has no thread there."""
+    prefix = f"{conversation}:"
+    external_id = session.scalar(
+        select(t.ThreadRef.external_id)
+        .where(
+            t.ThreadRef.ticket_id == ticket_id,
+            t.ThreadRef.channel == channel,
+            t.ThreadRef.external_id.startswith(prefix, autoescape=True),
+        )
+        .order_by(t.ThreadRef.id)
+        .limit(1)
+    )
+    return external_id[len(prefix) :] if external_id else None
+
+
+def remember(session: Session, now: datetime, ticket_id: int, channel: str, external_id: str) -> None:
+    """Keep a message we posted as the ticket's: replies to it thread there. Idempotent."""
+    get_or_create(
+        session,
+        t.ThreadRef,
+        lambda: t.ThreadRef(
+            channel=channel, external_id=external_id, ticket_id=ticket_id, direction="out", created_at=now
+        ),
+        channel=channel,
+        external_id=external_id,
+    )
+
+
+def ticket_of(session: Session, channel: str, external_id: str) -> int | None:
+    return session.scalar(
+        select(t.ThreadRef.ticket_id).where(
+            t.ThreadRef.channel == channel, t.ThreadRef.external_id == external_id
+        )
+    )

@@ -1,0 +1,1 @@
+"""The Slack channel: slash command, modals, ticket threads and the Home tab."""

@@ -1,0 +1,164 @@
+"""Delivers Slack notifications from the outbox: the ticket's card, its thread, and DMs.
+
+Runs in the outbox dispatcher's thread with the synchronous Web API client.
+Errors are sorted for the dispatcher: a 429 is retried after Slack's
+``Retry-After``, an outage or a 5xx with backoff, and what retrying cannot
+fix (an archived channel, a deleted user) is parked at once.
+
+Chat messages cannot be written idempotently, so where a crash could make a
+retry post twice we look first: a card is updated if it exists, and a retried
+thread post checks the thread for the notification's id, carried in the
+message's metadata.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.config import SlackSettings
+from bot.desk import Desk
+from bot.messages import Outbound
+from bot.outbox import PermanentDeliveryError, TransientDeliveryError
+from bot.render import Renderer
+from bot.slack_notify import CARD, SLACK
+from channels.slack import blocks
+from channels.slack.text import escape_all
+
+logger = logging.getLogger(__name__)
+
+# Errors that no retry can fix; anything else (invalid_auth, not_in_channel, ...)
+# may be fixed by an admin meanwhile, so it is retried with backoff.
+PERMANENT = frozenset(
+    {
+        "channel_not_found",
+        "is_archived",
+        "msg_too_long",
+        "no_text",
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "user_not_found",
+        "users_not_found",
+        "cannot_dm_bot",
+        "user_disabled",
+        "account_inactive",
+        "message_not_found",
+        "cant_update_message",
+        "invalid_arguments",
+    }
+)
+METADATA_TYPE = "supportbot_notification"
+# Slack truncates text after 40,000 characters and shows long messages badly.
+MAX_TEXT = 3900
+
+
+class SlackSender:
+    def __init__(self, client: WebClient, desk: Desk, renderer: Renderer, settings: SlackSettings) -> None:
+        self.client = client
+        self.desk = desk
+        self.renderer = renderer
+        self.settings = settings
+        self._dms: dict[str, str] = {}
+
+    def send(self, outbound: Outbound) -> None:
+        if outbound.ticket_id is None or not outbound.conversation:
+            raise PermanentDeliveryError("a Slack notification needs a ticket and a conversation")
+        try:
+            if outbound.template == CARD:
+                self._card(outbound, outbound.ticket_id, outbound.conversation)
+            else:
+                self._post(outbound, outbound.ticket_id, outbound.conversation)
+        except SlackApiError as error:
+            raise _sorted(error) from None
+        except OSError as error:  # refused, reset, timed out: Slack or the network is down
+            raise TransientDeliveryError(f"Slack unreachable: {error}") from None
+
+    def _card(self, outbound: Outbound, ticket_id: int, channel: str) -> None:
+        card = self.desk.ticket_card(ticket_id)
+        message = blocks.ticket_card(
+            card.ticket,
+            sla_due=card.sla_due.strftime("%Y-%m-%d %H:%M UTC") if card.sla_due else None,
+            requester_slack_id=card.requester_slack_id,
+            assignee_slack_id=card.assignee_slack_id,
+            note_prefix=self.settings.note_prefix,
+            resolve_reaction=self.settings.resolve_reaction,
+            assign_reaction=self.settings.assign_reaction,
+        )
+        root = self.desk.thread_root(ticket_id, SLACK, channel)
+        if root is not None:
+            self.client.chat_update(channel=channel, ts=root, text=message["text"], blocks=message["blocks"])
+            return
+        if not outbound.context.get("post_root"):
+            raise TransientDeliveryError(f"{card.ticket.number} has no card in {channel} yet")
+        posted = self.client.chat_postMessage(
+            channel=channel, text=message["text"], blocks=message["blocks"], unfurl_links=False
+        )
+        self.desk.remember_thread(ticket_id, SLACK, f"{channel}:{posted['ts']}")
+        logger.info("card for %s posted in %s as %s", card.ticket.number, channel, posted["ts"])
+
+    def _post(self, outbound: Outbound, ticket_id: int, conversation: str) -> None:
+        text = self._text(outbound)
+        if conversation[:1] in ("U", "W"):  # a person: their DM with the bot
+            conversation = self._dm(conversation)
+        root = self.desk.thread_root(ticket_id, SLACK, conversation)
+        if root is None and conversation == self.settings.support_channel:
+            raise TransientDeliveryError(f"ticket {ticket_id} has no card in {conversation} yet")
+        if root is not None and outbound.attempt > 1 and self._posted_before(conversation, root, outbound):
+            logger.info("notification %s was already in the thread", outbound.notification_id)
+            return
+        posted = self.client.chat_postMessage(
+            channel=conversation,
+            text=text,
+            thread_ts=root,
+            unfurl_links=False,
+            unfurl_media=False,
+            metadata={"event_type": METADATA_TYPE, "event_payload": {"id": outbound.notification_id}},
+        )
+        if root is None:  # the first DM about a ticket: the requester's replies to it thread here
+            self.desk.remember_thread(ticket_id, SLACK, f"{conversation}:{posted['ts']}")
+
+    def _text(self, outbound: Outbound) -> str:
+        text = self.renderer.render(f"slack/{outbound.template}.md.j2", escape_all(outbound.context)).strip()
+        if len(text) > MAX_TEXT:
+            number = outbound.context.get("ticket", {}).get("number", "the ticket")
+            text = text[:MAX_TEXT].rstrip() + f"\n… (shortened; the whole text is on {number})"
+        return text
+
+    def _dm(self, user_id: str) -> str:
+        if user_id not in self._dms:
+            opened = self.client.conversations_open(users=user_id)
+            self._dms[user_id] = opened["channel"]["id"]
+        return self._dms[user_id]
+
+    def _posted_before(self, conversation: str, root: str, outbound: Outbound) -> bool:
+        """After a crash between posting and marking sent, the copy is already in the thread."""
+        try:
+            replies = self.client.conversations_replies(
+                channel=conversation, ts=root, include_all_metadata=True, limit=200
+            )
+        except SlackApiError:
+            return False  # cannot tell: posting twice beats not at all
+        return any(_carries(message, outbound.notification_id) for message in replies.get("messages") or [])
+
+
+def _carries(message: dict[str, Any], notification_id: int) -> bool:
+    metadata = message.get("metadata") or {}
+    payload = metadata.get("event_payload") or {}
+    return metadata.get("event_type") == METADATA_TYPE and payload.get("id") == notification_id
+
+
+def _sorted(error: SlackApiError) -> Exception:
+    response = error.response
+    code = response.get("error") if isinstance(response.data, dict) else None
+    if response.status_code == 429 or code == "ratelimited":
+        retry_after = response.headers.get("Retry-After") or response.headers.get("retry-after")
+        seconds = float(retry_after) if retry_after and str(retry_after).isdigit() else None
+        return TransientDeliveryError("Slack rate limit (429)", retry_after=seconds)
+    if response.status_code >= 500:
+        return TransientDeliveryError(f"Slack answered {response.status_code}")
+    if code in PERMANENT:
+        return PermanentDeliveryError(f"Slack refused: {code}")
+    return TransientDeliveryError(f"Slack refused: {code or response.status_code}")
