@@ -66,3 +66,8 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         capture_output=True,
     )
     return cert, key
+
+
+# The Slack stand-in and the app behind the HTTP server, for tests/integration/test_slack*.py.
+from tests.integration.slack_harness import slack  # noqa: E402, F401
+from tests.slack_api import slack_api  # noqa: E402, F401

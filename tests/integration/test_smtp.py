@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email
 import smtplib
-import socket
 from collections.abc import Iterator
 from email import policy
 from pathlib import Path
@@ -22,51 +21,12 @@ from channels.email.addresses import reply_address
 from channels.email.compose import Sender
 from channels.email.ingest import EmailIngest
 from channels.email.sender import EmlFolderSender
-from channels.email.smtp_server import SupportHandler, protocol_factory
+from channels.email.smtp_server import SupportHandler
+from tests.integration.smtp_harness import LIMIT, OurProtocol, Smtp, free_port
 
 MAIL = Path(__file__).resolve().parents[1] / "data" / "email"
 SECRET = b"smtp-test-secret"
 MAILBOXES = (Mailbox("support@localhost"), Mailbox("billing@localhost", team="Billing", priority="high"))
-LIMIT = 64 * 1024
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class OurProtocol(Controller):
-    """aiosmtpd's test controller, serving the protocol ``supportbot serve`` builds."""
-
-    def __init__(
-        self, handler: SupportHandler, settings: SmtpSettings, password: str | None = None, **kwargs: object
-    ) -> None:
-        self.make = protocol_factory(handler, settings, password)
-        super().__init__(handler, **kwargs)
-
-    def factory(self):
-        return self.make()
-
-
-class Smtp:
-    def __init__(self, handler: SupportHandler) -> None:
-        settings = SmtpSettings(max_message_bytes=LIMIT)
-        self.controller = OurProtocol(handler, settings, hostname="127.0.0.1", port=free_port())
-
-    def send(
-        self, raw: bytes, *, sender: str = "bob@example.com", to: str = "support@localhost"
-    ) -> tuple[int, str]:
-        """The final reply to DATA, as the sending server would see it."""
-        with smtplib.SMTP(self.controller.hostname, self.controller.port, timeout=30) as client:
-            client.ehlo()
-            code, _ = client.mail(sender)
-            assert code == 250
-            code, message = client.rcpt(to)
-            if code != 250:
-                return code, message.decode()
-            code, message = client.data(raw)
-            return code, message.decode()
 
 
 @pytest.fixture
@@ -227,7 +187,6 @@ def test_whole_loop_mail_in_acknowledgement_out_reply_back_on_the_same_ticket(
 def test_starttls_with_the_configured_certificate(desk, certificate):
     import ssl
 
-    from bot.config import SmtpSettings
     from channels.email.smtp_server import tls_context
 
     cert, key = certificate
@@ -252,7 +211,6 @@ def test_starttls_with_the_configured_certificate(desk, certificate):
 
 
 def test_unreadable_certificate_is_a_configuration_error(tmp_path):
-    from bot.config import SmtpSettings
     from bot.errors import ConfigError
     from channels.email.smtp_server import tls_context
 
@@ -262,8 +220,6 @@ def test_unreadable_certificate_is_a_configuration_error(tmp_path):
 
 def test_auth_when_configured_is_required_and_checked(desk, certificate):
     import ssl
-
-    from bot.config import SmtpSettings
 
     cert, key = certificate
     settings = SmtpSettings(tls_cert=str(cert), tls_key=str(key), auth_user="relay")
