@@ -163,6 +163,19 @@ def merge_command(state: CliState, source: str, target: str, as_email: str | Non
     _emit_ticket(view, output, f"merged {merged} into {view.number}")
 
 
+@tickets.command("escalate")
+@click.argument("number")
+@click.option("--reason", required=True, help="Why it cannot wait; recorded in the audit log.")
+@as_option
+@format_option
+@pass_state
+def escalate_command(state: CliState, number: str, reason: str, as_email: str | None, output: str) -> None:
+    """Ask for attention now: the reason goes on record, to the ticket's thread and to its assignee."""
+    desk = state.runtime.desk
+    view = desk.escalate(desk.actor(as_email), number, reason)
+    _emit_ticket(view, output, f"escalated {view.number}")
+
+
 @tickets.command("update")
 @click.argument("number")
 @click.option("--priority")

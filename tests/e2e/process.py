@@ -20,9 +20,17 @@ def free_port() -> int:
         return port
 
 
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
 def clean_environment() -> dict[str, str]:
-    """The test runner's environment without any SUPPORTBOT_* setting of the developer's."""
-    return {key: value for key, value in os.environ.items() if not key.startswith("SUPPORTBOT_")}
+    """The test runner's environment without any SUPPORTBOT_* setting of the developer's, and
+    without proxy variables: the server's Slack and SMTP clients talk to loopback stand-ins."""
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("SUPPORTBOT_") and key.lower() not in PROXY_VARIABLES
+    }
 
 
 def supportbot(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -4,7 +4,7 @@ from typing import get_args, get_type_hints
 
 import pytest
 
-from bot.config import Settings, environment_names, load
+from bot.config import Settings, environment_names, load, secret_options
 from bot.errors import ConfigError
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config" / "supportbot.toml"
@@ -143,3 +143,50 @@ def test_mailboxes_come_from_toml_tables(tmp_path):
         ("support@example.com", ""),
         ("billing@example.com", "Billing"),
     ]
+
+
+def test_slack_is_off_without_a_bot_token_and_on_with_token_and_signing_secret():
+    assert not load(None, {}).slack.enabled
+    on = load(None, {"SUPPORTBOT_SLACK_BOT_TOKEN": "xoxb-1", "SUPPORTBOT_SLACK_SIGNING_SECRET": "s"})
+    assert on.slack.enabled and on.slack.api_url == "https://slack.com/api/"
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"SUPPORTBOT_SLACK_SIGNING_SECRET": "s"}, "slack.bot_token"),
+        ({"SUPPORTBOT_SLACK_BOT_TOKEN": "xoxb-1"}, "SUPPORTBOT_SLACK_SIGNING_SECRET"),
+        (
+            {"SUPPORTBOT_SLACK_BOT_TOKEN": "xoxb-1", "SUPPORTBOT_SLACK_SOCKET_MODE": "true"},
+            "SUPPORTBOT_SLACK_APP_TOKEN",
+        ),
+        (
+            {
+                "SUPPORTBOT_SLACK_BOT_TOKEN": "xoxb-1",
+                "SUPPORTBOT_SLACK_SIGNING_SECRET": "s",
+                "SUPPORTBOT_SLACK_SUPPORT_CHANNEL": "#support",
+            },
+            "channel id",
+        ),
+        (
+            {
+                "SUPPORTBOT_SLACK_BOT_TOKEN": "xoxb-1",
+                "SUPPORTBOT_SLACK_SIGNING_SECRET": "s",
+                "SUPPORTBOT_SLACK_API_URL": "slack.example",
+            },
+            "slack.api_url",
+        ),
+    ],
+)
+def test_half_configured_slack_is_refused_naming_what_is_missing(environ, message):
+    with pytest.raises(ConfigError, match=message):
+        load(None, environ)
+
+
+def test_secrets_are_known_so_they_can_be_masked():
+    assert set(secret_options()) >= {
+        "email.reply_secret",
+        "slack.bot_token",
+        "slack.signing_secret",
+        "slack.app_token",
+    }

@@ -6,6 +6,7 @@ and read back through the CLI's own ``--format json``.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from bot.store import migrate
@@ -138,3 +139,15 @@ def test_outbox_retry_gives_dead_notifications_another_chance(cli: Cli, ticket: 
 
 def test_db_current_says_the_schema_is_up_to_date(cli: Cli) -> None:
     assert cli.ok("db", "current") == f"{migrate.head_revision()} (up to date)\n"
+
+
+def test_config_show_masks_secrets(cli: Cli) -> None:
+    secrets = {
+        "SUPPORTBOT_SLACK_BOT_TOKEN": "xoxb-very-secret",
+        "SUPPORTBOT_SLACK_SIGNING_SECRET": "signing-very-secret",
+        "SUPPORTBOT_EMAIL_REPLY_SECRET": "reply-very-secret",
+    }
+    shown = cli.ok("config", "show", env=secrets)
+    assert "very-secret" not in shown
+    settings = json.loads(shown)
+    assert settings["slack"]["bot_token"] == "********" and settings["slack"]["app_token"] == ""

@@ -111,6 +111,21 @@ def test_tickets_status_moves_the_ticket_and_tells_the_requester(cli: Cli, ticke
     assert [row["recipient"] for row in outbox_rows(cli, template="status_changed")] == [REQUESTER]
 
 
+def test_tickets_escalate_records_the_reason_and_tells_the_assignee(cli: Cli, ticket: str) -> None:
+    cli.ok("tickets", "assign", ticket, AGENT)
+    escalated = cli.json("tickets", "escalate", ticket, "--reason", "the CEO is waiting", "--as", REQUESTER)
+
+    assert escalated["number"] == ticket
+    event = cli.json("tickets", "show", ticket)["events"][-1]
+    assert (event["kind"], event["actor"], event["after"]["reason"]) == (
+        "escalated",
+        REQUESTER,
+        "the CEO is waiting",
+    )
+    assert [row["recipient"] for row in outbox_rows(cli, template="ticket_escalated")] == [AGENT]
+    assert "needs a reason" in cli.fails("tickets", "escalate", ticket, "--reason", " ")
+
+
 def test_tickets_merge_moves_comments_to_the_target_and_closes_the_source(cli: Cli, ticket: str) -> None:
     duplicate = create(cli, "Printer still on fire", description="Now floor 4 too.")["number"]
 
