@@ -22,6 +22,7 @@ import uvicorn
 
 from bot.config import Settings, load
 from bot.desk import Desk
+from bot.model import Role
 from bot.outbox import Dispatcher, DispatchReport
 from bot.render import Renderer
 from bot.store.db import Store
@@ -176,6 +177,17 @@ class Slack:
 
     def close(self) -> None:
         self.http.close()
+
+
+def add_agent(slack: Slack) -> None:
+    """Ann, an agent, whose Slack user is UAGENT (the stand-in knows her by the same email)."""
+    slack.desk.add_person(
+        slack.desk.actor(None),
+        "agent@support.test",
+        name="Ann Agent",
+        role=Role.AGENT,
+        slack_user_id="UAGENT",
+    )
 
 
 def wait_until(condition: Callable[[], Any], timeout: float = 10.0) -> Any:

@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 from bot.desk import Desk
-from bot.model import Role
 from bot.queries import TicketFilter
 from bot.store.db import Store
 from channels.http.api import create_app
 from channels.slack.app import create_slack_app
-from tests.integration.slack_harness import HttpServer, wait_until
-
-
-def _agent(slack):
-    slack.desk.add_person(
-        slack.desk.actor(None),
-        "agent@support.test",
-        name="Ann Agent",
-        role=Role.AGENT,
-        slack_user_id="UAGENT",
-    )
+from tests.integration.slack_harness import HttpServer, add_agent, wait_until
 
 
 def _run(slack, text, user="UREQ"):
@@ -43,7 +32,7 @@ def test_help_and_mistakes_are_answered_in_the_ack_with_the_usage(slack):
 
 
 def test_agent_works_a_ticket_with_subcommands(slack):
-    _agent(slack)
+    add_agent(slack)
     assert "SUP-1" in _run(slack, "new Printer on fire")
     assert "assigned to agent@support.test" in _run(slack, "assign SUP-1 me", user="UAGENT")
     assert "in progress" in _run(slack, "status SUP-1 in_progress", user="UAGENT")
@@ -68,14 +57,14 @@ def test_agent_works_a_ticket_with_subcommands(slack):
     assert "1" in listed
 
 
-def test_assign_by_mention_maps_the_slack_user_to_the_agent(slack):
-    _agent(slack)
+def test_assign_by_mention_maps_the_slack_user_to_theadd_agent(slack):
+    add_agent(slack)
     _run(slack, "new VPN down")
     assert "agent@support.test" in _run(slack, "assign SUP-1 <@UAGENT|ann>", user="UAGENT")
 
 
 def test_requester_sees_only_their_own_tickets_and_cannot_work_them(slack):
-    _agent(slack)
+    add_agent(slack)
     slack.api.add_user("UOTHER", "otto@customer.test", "Otto")
     _run(slack, "new Mine")
     _run(slack, "new Otto's", user="UOTHER")
@@ -89,7 +78,7 @@ def test_requester_sees_only_their_own_tickets_and_cannot_work_them(slack):
 
 
 def test_internal_notes_are_not_shown_to_the_requester(slack):
-    _agent(slack)
+    add_agent(slack)
     _run(slack, "new Broken screen")
     _run(slack, "comment SUP-1 note: warranty expired", user="UAGENT")
     slack.api.clear()
@@ -176,7 +165,7 @@ def test_message_shortcut_turns_a_message_into_a_ticket_with_its_permalink(slack
 
 
 def test_app_home_lists_open_tickets_as_requester_and_as_assignee(slack):
-    _agent(slack)
+    add_agent(slack)
     _run(slack, "new Keyboard sticky")
     _run(slack, "assign SUP-1 me", user="UAGENT")
     slack.event({"type": "app_home_opened", "user": "UAGENT", "tab": "home", "channel": "DAGENT"})

@@ -6,23 +6,13 @@ import email
 from email import policy
 
 from bot.config import Mailbox
-from bot.model import Role, Status
+from bot.model import Status
 from bot.outbox import list_notifications
 from bot.queries import TicketFilter
 from channels.email.ingest import EmailIngest
 from channels.email.smtp_server import SupportHandler
-from tests.integration.slack_harness import REPLY_SECRET, SUPPORT, wait_until
+from tests.integration.slack_harness import REPLY_SECRET, SUPPORT, add_agent, wait_until
 from tests.integration.smtp_harness import Smtp
-
-
-def _agent(slack):
-    slack.desk.add_person(
-        slack.desk.actor(None),
-        "agent@support.test",
-        name="Ann Agent",
-        role=Role.AGENT,
-        slack_user_id="UAGENT",
-    )
 
 
 def _posts(slack, channel):
@@ -30,7 +20,7 @@ def _posts(slack, channel):
 
 
 def test_email_round_trip_through_the_support_channel_thread(slack):
-    _agent(slack)
+    add_agent(slack)
     smtp = Smtp(SupportHandler(EmailIngest(slack.desk, (Mailbox("support@localhost"),), REPLY_SECRET)))
     smtp.controller.start()
     try:
@@ -81,7 +71,7 @@ def test_email_round_trip_through_the_support_channel_thread(slack):
 
 
 def test_note_prefix_keeps_an_agents_thread_reply_internal(slack):
-    _agent(slack)
+    add_agent(slack)
     slack.command("new Laptop broken")
     wait_until(lambda: slack.answers())
     slack.dispatch()
@@ -96,7 +86,7 @@ def test_note_prefix_keeps_an_agents_thread_reply_internal(slack):
 
 
 def test_slack_requester_hears_agent_replies_and_status_by_dm_and_answers_in_its_thread(slack):
-    _agent(slack)
+    add_agent(slack)
     slack.command("new Cannot log in")
     wait_until(lambda: slack.answers())
     slack.dispatch()
@@ -140,7 +130,7 @@ def test_direct_message_opens_a_ticket(slack):
 
 
 def test_resolve_reaction_on_the_card_resolves_and_eyes_assigns_the_reactor(slack):
-    _agent(slack)
+    add_agent(slack)
     slack.command("new Printer jammed")
     wait_until(lambda: slack.answers())
     slack.dispatch()
@@ -153,7 +143,7 @@ def test_resolve_reaction_on_the_card_resolves_and_eyes_assigns_the_reactor(slac
 
 
 def test_requesters_reaction_on_someone_elses_card_is_refused_with_an_ephemeral_answer(slack):
-    _agent(slack)
+    add_agent(slack)
     slack.api.add_user("UOTHER", "otto@customer.test", "Otto")
     slack.command("new Printer jammed")
     wait_until(lambda: slack.answers())
