@@ -169,10 +169,10 @@ async def serve(runtime: Runtime) -> None:
     smtp_socket = (
         _bind(settings.smtp.host, settings.smtp.port, "smtp.port") if settings.smtp.enabled else None
     )
-    smtp_server = await _start_smtp(runtime, smtp_socket) if smtp_socket else None
     slack = slack_app(runtime)
     if slack is not None:
-        await slack.start()
+        await slack.start()  # before SMTP: a refused Socket Mode token stops start-up here
+    smtp_server = await _start_smtp(runtime, smtp_socket) if smtp_socket else None
     scheduler = create_scheduler(
         runtime.dispatcher,
         outbox_interval_seconds=settings.outbox.interval_seconds,

@@ -4,10 +4,15 @@ bolt-python's own scenario tests answer Web API calls with a local HTTP server; 
 same, so no test reaches slack.com. Point the real ``slack_sdk`` clients at it with
 ``base_url=stand_in.base_url``; every request is recorded, and faults (429, 5xx, Slack
 errors) or delays can be queued per method.
+
+Socket Mode is answered too: ``apps.connections.open`` hands out a ``ws://`` URL on a small
+aiohttp server (its own thread and loop) that greets each client with ``hello``, sends the
+envelopes a test gives to :meth:`SlackApiStandIn.socket_send` and records the client's acks.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -19,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from aiohttp import WSMsgType, web
 from slack_sdk.signature import SignatureVerifier
 
 _PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
@@ -58,6 +64,7 @@ class SlackApiStandIn:
         self._views = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._socket = _SocketModeServer(self._lock)
 
     def __enter__(self) -> SlackApiStandIn:
         handler = type("_BoundHandler", (_Handler,), {"stand_in": self})
@@ -74,6 +81,7 @@ class SlackApiStandIn:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+        self._socket.stop()
 
     @property
     def _origin(self) -> str:
@@ -129,6 +137,35 @@ class SlackApiStandIn:
         with self._lock:
             self._calls.clear()
 
+    # -- Socket Mode -----------------------------------------------------------------
+
+    def socket_send(self, envelope: dict[str, Any]) -> None:
+        """Send ``envelope`` as one text frame to the most recently connected client."""
+        self._socket.send(envelope)
+
+    def socket_acks(self) -> list[dict[str, Any]]:
+        """Every message the clients sent back, decoded, in order."""
+        with self._lock:
+            return list(self._socket.acks)
+
+    def wait_socket_ack(self, envelope_id: str, timeout: float = 10.0) -> dict[str, Any]:
+        def ack() -> dict[str, Any] | None:
+            return next((a for a in self._socket.acks if a.get("envelope_id") == envelope_id), None)
+
+        with self._lock:
+            if not self._lock.wait_for(lambda: ack() is not None, timeout):
+                raise AssertionError(f"no ack for envelope {envelope_id} within {timeout}s")
+            found = ack()
+            assert found is not None
+            return found
+
+    def wait_socket_connected(self, count: int = 1, timeout: float = 10.0) -> None:
+        """Wait until ``count`` WebSocket connections have been opened since the start."""
+        with self._lock:
+            if not self._lock.wait_for(lambda: self._socket.connections >= count, timeout):
+                seen = self._socket.connections
+                raise AssertionError(f"expected {count} Socket Mode connections within {timeout}s; {seen}")
+
     def _record(self, method: str, params: dict[str, Any], token: str | None) -> tuple[_Fault | None, float]:
         """Record a call on arrival; return the fault to answer with, if any, and the delay."""
         with self._lock:
@@ -156,6 +193,8 @@ class SlackApiStandIn:
                 "user": "supportbot",
                 "url": "https://acme.slack.com/",
             }
+        if method == "apps.connections.open":
+            return {"url": self._socket.start()}
         if method == "chat.postMessage":
             ts = self._next_ts()
             message = {"type": "message", "text": params.get("text", ""), "ts": ts, "bot_id": self.bot_id}
@@ -241,6 +280,102 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
+
+
+class _SocketModeServer:
+    """Slack's end of Socket Mode at ``/link``: started by the first ``apps.connections.open``.
+
+    Shares the stand-in's lock, so its waits see acks and connections as they arrive.
+    """
+
+    def __init__(self, lock: threading.Condition) -> None:
+        self._lock = lock
+        self._start_lock = threading.Lock()
+        self.acks: list[dict[str, Any]] = []
+        self.connections = 0
+        self._url: str | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._sockets: list[web.WebSocketResponse] = []
+
+    def start(self) -> str:
+        """The URL to connect to, serving from now on."""
+        with self._start_lock:
+            if self._url is None:
+                ready = threading.Event()
+                self._thread = threading.Thread(
+                    target=asyncio.run, args=(self._serve(ready),), name="slack-socket", daemon=True
+                )
+                self._thread.start()
+                if not ready.wait(10) or self._url is None:
+                    raise RuntimeError("the Socket Mode stand-in did not start")
+            return self._url
+
+    def stop(self) -> None:
+        with self._start_lock:
+            if self._thread is None:
+                return
+            assert self._loop is not None and self._stopping is not None
+            self._loop.call_soon_threadsafe(self._stopping.set)
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def send(self, envelope: dict[str, Any]) -> None:
+        with self._lock:
+            socket = next((ws for ws in reversed(self._sockets) if not ws.closed), None)
+        if socket is None or self._loop is None:
+            raise AssertionError("no Socket Mode client is connected")
+        asyncio.run_coroutine_threadsafe(socket.send_json(envelope), self._loop).result(timeout=10)
+
+    async def _serve(self, ready: threading.Event) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        app = web.Application()
+        app.router.add_get("/link", self._link)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        self._url = f"ws://127.0.0.1:{port}/link"
+        ready.set()
+        try:
+            await self._stopping.wait()
+        finally:
+            with self._lock:
+                sockets = list(self._sockets)
+            for socket in sockets:  # a client the test did not stop; goodbye as Slack would
+                await socket.close()
+            await runner.cleanup()
+
+    async def _link(self, request: web.Request) -> web.WebSocketResponse:
+        # autoping answers the client's pings: slack_sdk reconnects when its pings go unanswered.
+        socket = web.WebSocketResponse(autoping=True)
+        await socket.prepare(request)
+        with self._lock:
+            self._sockets.append(socket)
+            self.connections += 1
+            self._lock.notify_all()
+        hello = {
+            "type": "hello",
+            "num_connections": 1,
+            "debug_info": {"host": "applink-stand-in", "approximate_connection_time": 18060},
+            "connection_info": {"app_id": "A0001"},
+        }
+        await socket.send_json(hello)
+        try:
+            async for message in socket:
+                if message.type != WSMsgType.TEXT:
+                    continue
+                ack = json.loads(message.data)
+                with self._lock:
+                    self.acks.append(ack if isinstance(ack, dict) else {"message": ack})
+                    self._lock.notify_all()
+        finally:
+            with self._lock:
+                self._sockets.remove(socket)
+        return socket
 
 
 def _decode(fields: dict[str, str]) -> dict[str, Any]:

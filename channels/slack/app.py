@@ -15,6 +15,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.requests import Request
 from starlette.responses import Response
@@ -22,6 +23,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.config import Settings, SlackSettings
 from bot.desk import Desk
+from bot.errors import ConfigError
 from channels.slack.listeners import STORE_RETRY_DELAYS, SlackListeners
 from channels.slack.users import SlackUsers
 
@@ -57,10 +59,27 @@ class SlackApp:
         return [Route(EVENTS_PATH, events, methods=["POST"])]
 
     async def start(self) -> None:
-        if self.settings.socket_mode:
-            self.socket = AsyncSocketModeHandler(self.bolt, self.settings.app_token)
-            await self.socket.connect_async()
-            logger.info("Slack: connected in Socket Mode")
+        """In Socket Mode, connect; a refused app token is a configuration error, not a hang.
+
+        slack_sdk retries a refused connection every ping interval for ever, so the
+        first URL is asked for here, once, and a refusal stops start-up.
+        """
+        if not self.settings.socket_mode:
+            return
+        handler = AsyncSocketModeHandler(self.bolt, self.settings.app_token)
+        try:
+            handler.client.wss_uri = await handler.client.issue_new_wss_url()
+            await handler.connect_async()
+        except SlackApiError as error:
+            await handler.close_async()
+            raise ConfigError(
+                f"slack.app_token: Slack refused the Socket Mode connection ({error.response.get('error')})"
+            ) from None
+        except BaseException:
+            await handler.close_async()  # its aiohttp session and background tasks
+            raise
+        self.socket = handler
+        logger.info("Slack: connected in Socket Mode")
 
     async def stop(self) -> None:
         if self.socket is not None:

@@ -128,6 +128,8 @@ class SlackListeners:
         self, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
         user = body.get("user", {}).get("id", "")
+        # Checked before the ack, the one exception to "ack first": Slack shows a form's
+        # field errors only in the ack. It is one indexed read, well inside three seconds.
         try:
             form = blocks.parse_modal(view.get("state", {}).get("values", {}))
             checked = await asyncio.to_thread(self.desk.check_fields, form.fields)
