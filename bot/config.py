@@ -58,6 +58,9 @@ class OutboxSettings:
     backoff_seconds: int = option(30, minimum=1)
     backoff_max_seconds: int = option(3600, minimum=1)
     lease_seconds: int = option(300, minimum=1)
+    # A channel that is down (Slack unreachable, 5xx, 429) is waited for this long past
+    # max_attempts before its notifications are parked as dead.
+    retry_hours: int = option(48, minimum=0)
 
 
 @dataclass(frozen=True, slots=True)

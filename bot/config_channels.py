@@ -22,7 +22,7 @@ class EmailSettings:
     from_address: str = "support@localhost"
     from_name: str = "Support"
     outbox_dir: str = ""
-    reply_secret: str = field(default="", metadata={"secret": True})
+    reply_secret: str = field(default="", repr=False, metadata={"secret": True})
     # A reply from an agent that starts with this stays an internal note.
     internal_marker: str = "#note"
     ack_limit: int = option(5, minimum=0)
@@ -96,9 +96,9 @@ class SlackSettings:
     connection from our side, for teams without a public URL.
     """
 
-    bot_token: str = field(default="", metadata={"secret": True})
-    signing_secret: str = field(default="", metadata={"secret": True})
-    app_token: str = field(default="", metadata={"secret": True})
+    bot_token: str = field(default="", repr=False, metadata={"secret": True})
+    signing_secret: str = field(default="", repr=False, metadata={"secret": True})
+    app_token: str = field(default="", repr=False, metadata={"secret": True})
     socket_mode: bool = False
     # Slack's Web API; another base for Slack's government cloud, an egress proxy or a test stand-in.
     api_url: str = "https://slack.com/api/"

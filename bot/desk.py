@@ -160,6 +160,11 @@ class Desk:
         with self._unit() as unit:
             threads.remember(unit.session, unit.now, ticket_id, channel, external_id)
 
+    def knows_message(self, channel: str, external_id: str) -> bool:
+        """Whether a message is a ticket's (a thread root we posted or a message we took in)."""
+        with self._unit(write=False) as unit:
+            return threads.ticket_of(unit.session, channel, external_id) is not None
+
     def ticket_of_root(self, channel: str, conversation: str, message: str) -> str | None:
         """The ticket whose thread root (its card) this chat message is, as its number."""
         with self._unit(write=False) as unit:

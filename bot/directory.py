@@ -87,9 +87,14 @@ def ensure_person(unit: Unit, identity: Identity) -> t.Person:
     if identity.name and not person.name:
         person.name = identity.name.strip()
     if identity.slack_user_id and not person.slack_user_id:
-        # Linked by email (an agent added with 'people add' who now writes in Slack),
-        # unless an earlier record without an email already holds the Slack user.
-        holder = session.scalar(select(t.Person.id).where(t.Person.slack_user_id == identity.slack_user_id))
+        # Linked by email: an agent added with 'people add' who now writes in Slack.
+        holder = session.scalar(select(t.Person).where(t.Person.slack_user_id == identity.slack_user_id))
+        if holder is not None and holder.email is None:
+            # Made while Slack would not tell us the email (users.info failed): the Slack
+            # user is the person with that email, so the link moves to them.
+            holder.slack_user_id = None
+            session.flush()
+            holder = None
         if holder is None:
             person.slack_user_id = identity.slack_user_id
     return person

@@ -83,12 +83,17 @@ def receive(unit: Unit, inbound: Inbound) -> Receipt:
     internal = inbound.internal and staff
     match = placement.find_ticket(unit, inbound, sender)
     follows: str | None = None
-    if match.ticket is not None and match.ticket.status == Status.CLOSED.value:
-        follows = format_number(unit.settings.ticket_prefix, match.ticket.id)
+    closed = match.ticket if match.ticket is not None and match.ticket.status == Status.CLOSED.value else None
+    # An agent answering in a closed ticket's chat thread still writes on that ticket;
+    # anyone else writing to a closed ticket starts a follow-up, as by email.
+    if closed is not None and not (staff and not inbound.may_open):
+        follows = format_number(unit.settings.ticket_prefix, closed.id)
         match = placement.Match(None, f"new ticket: {follows} is closed")
+        if not inbound.subject.strip():  # a chat reply has no subject of its own
+            inbound = replace(inbound, subject=closed.subject)
     if match.ticket is None and inbound.bounce:
         return _keep_bounce(unit, inbound, actor)
-    if match.ticket is None and not inbound.may_open:
+    if match.ticket is None and not inbound.may_open and follows is None:
         logger.info("%s message %s ignored: its thread is no ticket's", inbound.channel, inbound.key)
         return Receipt(
             None, None, None, created=False, duplicate=False, rule="ignored: not a ticket's thread"
@@ -100,6 +105,7 @@ def receive(unit: Unit, inbound: Inbound) -> Receipt:
         if follows:
             audit.record(unit, ticket_id=ticket.id, actor=actor, kind="linked", after={"follows": follows})
         _add_followers(unit, ticket, inbound, actor)
+        _record_submitter(unit, ticket, inbound, sender)
         notify.ticket_opened(unit, ticket, comment, acknowledge=not robot)
         created = True
     else:
@@ -195,6 +201,19 @@ def _open_ticket(unit: Unit, inbound: Inbound, requester: t.Person, actor: Actor
     )
     tickets.auto_assign(unit, ticket, Actor.system(), announce=False)
     return ticket
+
+
+def _record_submitter(unit: Unit, ticket: t.Ticket, inbound: Inbound, requester: t.Person) -> None:
+    """Someone opened the ticket for its requester (a chat message turned into a ticket): on record."""
+    if inbound.submitted_by is None:
+        return
+    submitter = directory.ensure_person(unit, inbound.submitted_by)
+    if submitter.id != requester.id:
+        label = submitter.email or submitter.slack_user_id or str(submitter.id)
+        by = Actor(submitter.id, label, Role(submitter.role))
+        audit.record(
+            unit, ticket_id=ticket.id, actor=by, kind="opened_for", after={"requester": requester.email}
+        )
 
 
 def _keep_bounce(unit: Unit, inbound: Inbound, actor: Actor) -> Receipt:

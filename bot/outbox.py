@@ -41,11 +41,18 @@ class DeliveryError(Exception):
 
 
 class TransientDeliveryError(DeliveryError):
-    """Try again later (relay down, HTTP 429/5xx)."""
+    """Try again later (relay down, HTTP 429/5xx).
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    ``outage`` says the channel itself is down or throttling us, not that this
+    message is at fault: such a notification is not parked after
+    ``max_attempts`` but kept trying (at the longest backoff) for
+    ``retry_hours``, so a long outage loses nothing.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, outage: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.outage = outage
 
 
 class PermanentDeliveryError(DeliveryError):
@@ -108,6 +115,7 @@ class _Claim:
     outbound: Outbound
     token: str
     attempts: int
+    created_at: datetime
 
 
 class Dispatcher:
@@ -217,7 +225,7 @@ class Dispatcher:
             rows = session.scalars(
                 select(t.Notification).where(t.Notification.id.in_(ids)).order_by(t.Notification.id)
             ).all()
-            return [_Claim(self._outbound(row), token, row.attempts) for row in rows]
+            return [_Claim(self._outbound(row), token, row.attempts, row.created_at) for row in rows]
 
     def _outbound(self, row: t.Notification) -> Outbound:
         return Outbound(
@@ -253,7 +261,7 @@ class Dispatcher:
             return self._finish(claim, DEAD, str(error))
         except Exception as error:  # noqa: BLE001 - any sender failure is retried, then parked
             retry_after = error.retry_after if isinstance(error, TransientDeliveryError) else None
-            final = claim.attempts >= self.policy.max_attempts
+            final = claim.attempts >= self.policy.max_attempts and not self._riding_out(claim, error)
             logger.warning(
                 "notification %s (%s to channel %s) attempt %d failed: %s",
                 outbound.notification_id,
@@ -272,6 +280,12 @@ class Dispatcher:
             outbound.ticket_id,
         )
         return self._finish(claim, SENT, None)
+
+    def _riding_out(self, claim: _Claim, error: Exception) -> bool:
+        """An outage of the channel keeps its notifications waiting, up to ``retry_hours``."""
+        if not isinstance(error, TransientDeliveryError) or not error.outage:
+            return False
+        return self.clock.now() - claim.created_at < timedelta(hours=self.policy.retry_hours)
 
     def _finish(self, claim: _Claim, status: str, error: str | None, retry_after: float | None = None) -> str:
         now = self.clock.now()

@@ -64,6 +64,9 @@ def card_changed(unit: Unit, ticket: t.Ticket) -> None:
     channel = support_channel(unit)
     if channel is None or not _has_card(unit, ticket):
         return
+    # FOR UPDATE: a dispatcher claiming that row now, and rendering the card before this
+    # change commits, would otherwise leave the card stale. Locked, the claim skips the
+    # row until we commit; already claimed, the row is no longer pending and we queue anew.
     waiting = unit.session.scalar(
         select(t.Notification.id)
         .where(
@@ -72,6 +75,7 @@ def card_changed(unit: Unit, ticket: t.Ticket) -> None:
             t.Notification.status == outbox.PENDING,
         )
         .limit(1)
+        .with_for_update()
     )
     if waiting is not None:  # it will show the ticket as it is when it is sent
         return

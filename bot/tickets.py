@@ -150,6 +150,8 @@ def comment(
     ticket = survivor(unit, get(unit, number))
     if not actor.role.is_staff and actor.person_id != ticket.requester_id:
         require_staff(actor, "comment on someone else's ticket")
+    if not public:
+        require_staff(actor, "write internal notes")
     author = unit.session.get(t.Person, actor.person_id) if actor.person_id else None
     return ticket, add_comment(unit, ticket, author, actor, body, public=public, channel=channel)
 

@@ -115,7 +115,7 @@ def build(
     if senders is None:
         senders = {"email": email_sender(settings, environ, renderer, secret, clock)}
         if settings.slack.enabled:
-            senders["slack"] = slack_sender(settings, desk, renderer)
+            senders["slack"] = slack_sender(settings, desk, renderer, clock)
     dispatcher = Dispatcher(store, clock, senders, settings.outbox)
     return Runtime(settings, clock, store, desk, renderer, dispatcher, secret, environ)
 
@@ -132,11 +132,11 @@ def email_sender(
     return EmlFolderSender(settings.outbox_path, renderer, identity, clock)
 
 
-def slack_sender(settings: Settings, desk: Desk, renderer: Renderer) -> Sender:
+def slack_sender(settings: Settings, desk: Desk, renderer: Renderer, clock: Clock) -> Sender:
     from channels.slack.app import web_client
     from channels.slack.sender import SlackSender
 
-    return SlackSender(web_client(settings.slack), desk, renderer, settings.slack)
+    return SlackSender(web_client(settings.slack), desk, renderer, settings.slack, clock)
 
 
 def slack_app(runtime: Runtime) -> SlackApp | None:

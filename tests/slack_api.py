@@ -60,6 +60,8 @@ class SlackApiStandIn:
         self._faults: dict[str, deque[_Fault]] = defaultdict(deque)
         self._delays: dict[str, float] = {}
         self._users: dict[str, dict[str, Any]] = {}
+        # What was posted, per conversation, as conversations.history/replies give it back.
+        self._messages: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._ts = 0
         self._views = 0
         self._server: ThreadingHTTPServer | None = None
@@ -198,8 +200,18 @@ class SlackApiStandIn:
         if method == "chat.postMessage":
             ts = self._next_ts()
             message = {"type": "message", "text": params.get("text", ""), "ts": ts, "bot_id": self.bot_id}
-            message |= {key: params[key] for key in ("thread_ts", "blocks") if key in params}
+            message |= {key: params[key] for key in ("thread_ts", "blocks", "metadata") if key in params}
+            with self._lock:
+                self._messages[str(channel)].append(message)
             return {"channel": channel, "ts": ts, "message": message}
+        if method in ("conversations.history", "conversations.replies"):
+            with self._lock:
+                posted = list(self._messages.get(str(channel), []))
+            if method == "conversations.history":  # top-level messages, newest first
+                return {"messages": [m for m in reversed(posted) if "thread_ts" not in m], "has_more": False}
+            root = params.get("ts")
+            thread = [m for m in posted if m["ts"] == root or m.get("thread_ts") == root]
+            return {"messages": thread, "has_more": False}
         if method == "chat.update":
             return {"channel": channel, "ts": params.get("ts"), "text": params.get("text", "")}
         if method == "chat.postEphemeral":

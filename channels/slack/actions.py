@@ -14,7 +14,7 @@ from typing import Any
 from bot.config import SlackSettings
 from bot.desk import Desk
 from bot.errors import UserError
-from bot.messages import Identity, Inbound
+from bot.messages import Inbound
 from bot.model import Actor, parse_priority, parse_status
 from bot.slack_notify import SLACK
 from channels.slack import blocks, commands
@@ -29,6 +29,8 @@ class Reply:
 
 
 class CommandActions:
+    """What each subcommand does, whether Slack sent it over HTTP or Socket Mode."""
+
     def __init__(self, desk: Desk, users: SlackUsers, settings: SlackSettings) -> None:
         self.desk = desk
         self.users = users
@@ -69,7 +71,7 @@ class CommandActions:
             case commands.AddComment(number=number, text=text):
                 actor = await self.actor(user_id)
                 body, internal = split_note(text, self.settings.note_prefix)
-                public = not (internal and actor.role.is_staff)
+                public = not internal  # a requester's note is refused by the core, with a reason
                 view = await asyncio.to_thread(
                     self.desk.comment, actor, number, body, public=public, channel=SLACK
                 )
@@ -92,7 +94,7 @@ class CommandActions:
             raise UserError("the ticket could not be opened")
         return Reply(
             f"Opened *{receipt.ticket_number}*: {escape(subject)}. "
-            "Answers arrive as a direct message from me; reply there to add to it."
+            "Answers arrive in a thread of your direct messages with me; reply in that thread."
         )
 
     async def _assign(self, user_id: str, number: str, assignee: commands.Assignee) -> Reply:
@@ -106,13 +108,3 @@ class CommandActions:
             target = actor if assignee.me else await self.actor(assignee.slack_user_id or "")
             view = await asyncio.to_thread(self.desk.assign_person, actor, number, target.person_id)
         return Reply(f"{view.number} is assigned to {escape(view.assignee or 'nobody')}.")
-
-    async def open_ticket(self, inbound: Inbound) -> str:
-        receipt = await asyncio.to_thread(self.desk.receive, inbound)
-        if receipt.ticket_number is None:
-            raise UserError("the ticket could not be opened")
-        return receipt.ticket_number
-
-
-def identity_label(identity: Identity) -> str:
-    return identity.name or identity.email or identity.slack_user_id or "someone"

@@ -19,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.desk import Desk
-from bot.errors import StoreUnavailable, UserError
+from bot.errors import InvalidTransition, StoreUnavailable, UserError
 from bot.messages import Inbound, Receipt
 from bot.model import Status
 from bot.slack_notify import SLACK
@@ -32,6 +32,9 @@ from channels.slack.users import SlackUsers
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
+NOT_A_TICKET_THREAD = "This thread is not a ticket's. Write a new message (not in a thread) to open one."
+DM_OFF = "Messages here do not open tickets; use `{command} new <subject>` to open one."
+NOT_SAVED = ":x: Your last message could not be saved; please send it again."
 NEW_TICKET_VIEW = "new_ticket"
 CREATE_TICKET_SHORTCUT = "create_ticket"
 # While the store is down, a message Slack has already been told we have is
@@ -43,6 +46,8 @@ Respond = Callable[..., Awaitable[Any]]
 
 
 class SlackListeners:
+    """One listener per kind of Slack request; each translates, calls the desk, answers."""
+
     def __init__(
         self,
         desk: Desk,
@@ -178,12 +183,14 @@ class SlackListeners:
         link = await _permalink(client, channel, ts)
         text = to_plain(message.get("text") or "")
         identity = await self.users.identity(author or invoker)
+        submitter = await self.users.identity(invoker) if author and author != invoker else None
         inbound = Inbound(
             channel=SLACK,
             sender=identity,
             subject=first_line(text) or "Message from Slack",
             text="\n\n".join(part for part in (text, link) if part) or "(empty message)",
             key=f"shortcut:{channel}:{ts}",
+            submitted_by=submitter,
         )
         receipt = await self._receive(inbound)
         if receipt is None:
@@ -201,14 +208,28 @@ class SlackListeners:
     ) -> None:
         if not is_ingested(event, context.get("bot_user_id")):
             return
-        if event.get("channel_type") != "im" and not event.get("thread_ts"):
+        direct = event.get("channel_type") == "im"
+        thread = event.get("thread_ts")
+        in_thread = bool(thread) and thread != event.get("ts")
+        if not direct and not in_thread:
             return  # channel chatter outside threads is none of our business
+        if in_thread and not await self._known_thread(event["channel"], str(thread)):
+            if direct:
+                await _tell(client, event["user"], NOT_A_TICKET_THREAD, thread=str(thread))
+            return  # no users.info call, no person on record for someone else's chatter
+        if direct and not in_thread and not self.slack.dm_opens_ticket:
+            await _tell(client, event["user"], DM_OFF.format(command=self.slack.command))
+            return
         identity = await self.users.identity(event["user"])
         inbound = message_inbound(event, identity, self.slack)
         if inbound is not None and await self._receive(inbound) is None:
-            await _tell(
-                client, event["user"], ":x: Your last message could not be saved; please send it again."
-            )
+            await _tell(client, event["user"], NOT_SAVED)
+
+    async def _known_thread(self, channel: str, thread: str) -> bool:
+        try:
+            return await asyncio.to_thread(self.desk.knows_message, SLACK, f"{channel}:{thread}")
+        except StoreUnavailable:
+            return True  # cannot tell: let receive wait out the outage and decide
 
     async def on_reaction(self, event: dict[str, Any], client: AsyncWebClient) -> None:
         item = event.get("item") or {}
@@ -225,7 +246,13 @@ class SlackListeners:
         async def act() -> Reply:
             actor = await self.actions.actor(user)
             if reaction == self.slack.resolve_reaction:
-                await asyncio.to_thread(self.desk.transition, actor, number, Status.RESOLVED)
+                try:
+                    await asyncio.to_thread(self.desk.transition, actor, number, Status.RESOLVED)
+                except InvalidTransition:
+                    # Slack's retry of a reaction already acted on, or a second ✅: done.
+                    detail = await asyncio.to_thread(self.desk.show_ticket, number)
+                    if detail.ticket.status != Status.RESOLVED:
+                        raise
             else:
                 await asyncio.to_thread(self.desk.assign_person, actor, number, actor.person_id)
             return Reply("")
@@ -298,8 +325,9 @@ async def _permalink(client: AsyncWebClient, channel: str, ts: str) -> str:
     return str(answer.get("permalink") or "")
 
 
-async def _tell(client: AsyncWebClient, user: str, text: str) -> None:
+async def _tell(client: AsyncWebClient, user: str, text: str, *, thread: str | None = None) -> None:
+    """A direct message from the bot, for what has no ephemeral answer (events, forms)."""
     try:
-        await client.chat_postMessage(channel=user, text=text)
+        await client.chat_postMessage(channel=user, text=text, thread_ts=thread)
     except SlackApiError as error:
         logger.warning("could not tell %s: %s", user, error.response.get("error"))

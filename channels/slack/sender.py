@@ -5,15 +5,21 @@ Errors are sorted for the dispatcher: a 429 is retried after Slack's
 ``Retry-After``, an outage or a 5xx with backoff, and what retrying cannot
 fix (an archived channel, a deleted user) is parked at once.
 
-Chat messages cannot be written idempotently, so where a crash could make a
-retry post twice we look first: a card is updated if it exists, and a retried
-thread post checks the thread for the notification's id, carried in the
-message's metadata.
+Chat messages cannot be written idempotently. Every post carries its
+notification's id in Slack message metadata, and a retry looks for that id
+before posting again: a crash (or a store hiccup) between posting and
+recording can then not make a second card or a second reply.
+
+After a 429 or a connection failure the sender holds back every Slack call
+for a while, so the rest of a batch does not hammer a Slack that is down or
+throttling us, and email in the same batch is not held up by timeouts.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
@@ -23,6 +29,7 @@ from bot.config import SlackSettings
 from bot.desk import Desk
 from bot.messages import Outbound
 from bot.outbox import PermanentDeliveryError, TransientDeliveryError
+from bot.ports import Clock
 from bot.render import Renderer
 from bot.slack_notify import CARD, SLACK
 from channels.slack import blocks
@@ -53,28 +60,49 @@ PERMANENT = frozenset(
 METADATA_TYPE = "supportbot_notification"
 # Slack truncates text after 40,000 characters and shows long messages badly.
 MAX_TEXT = 3900
+# How long Slack is left alone after a connection failure (a 429 says its own time).
+PAUSE_SECONDS = 30.0
+# How far back a retry looks for an earlier copy of its message.
+LOOK_BACK_PAGES = 5
 
 
 class SlackSender:
-    def __init__(self, client: WebClient, desk: Desk, renderer: Renderer, settings: SlackSettings) -> None:
+    """The outbox's sender for channel ``slack`` (a :class:`bot.ports.Sender`)."""
+
+    def __init__(
+        self, client: WebClient, desk: Desk, renderer: Renderer, settings: SlackSettings, clock: Clock
+    ) -> None:
         self.client = client
+        self.clock = clock
         self.desk = desk
         self.renderer = renderer
         self.settings = settings
         self._dms: dict[str, str] = {}
+        self._paused_until = datetime.min.replace(tzinfo=UTC)
 
     def send(self, outbound: Outbound) -> None:
+        """Deliver one notification; raise what the dispatcher needs to retry or park it."""
         if outbound.ticket_id is None or not outbound.conversation:
             raise PermanentDeliveryError("a Slack notification needs a ticket and a conversation")
+        waiting = (self._paused_until - self.clock.now()).total_seconds()
+        if waiting > 0:
+            raise TransientDeliveryError("Slack is paused after an outage", retry_after=waiting, outage=True)
         try:
             if outbound.template == CARD:
                 self._card(outbound, outbound.ticket_id, outbound.conversation)
             else:
                 self._post(outbound, outbound.ticket_id, outbound.conversation)
         except SlackApiError as error:
-            raise _sorted(error) from None
+            sorted_error = _sorted(error)
+            if isinstance(sorted_error, TransientDeliveryError) and sorted_error.outage:
+                self._pause(sorted_error.retry_after or PAUSE_SECONDS)
+            raise sorted_error from None
         except OSError as error:  # refused, reset, timed out: Slack or the network is down
-            raise TransientDeliveryError(f"Slack unreachable: {error}") from None
+            self._pause(PAUSE_SECONDS)
+            raise TransientDeliveryError(f"Slack unreachable: {error}", outage=True) from None
+
+    def _pause(self, seconds: float) -> None:
+        self._paused_until = self.clock.now() + timedelta(seconds=seconds)
 
     def _card(self, outbound: Outbound, ticket_id: int, channel: str) -> None:
         card = self.desk.ticket_card(ticket_id)
@@ -88,13 +116,24 @@ class SlackSender:
             assign_reaction=self.settings.assign_reaction,
         )
         root = self.desk.thread_root(ticket_id, SLACK, channel)
+        if root is None and outbound.attempt > 1 and outbound.context.get("post_root"):
+            root = self._earlier_copy(channel, None, outbound)
+            if root is not None:
+                self.desk.remember_thread(ticket_id, SLACK, f"{channel}:{root}")
         if root is not None:
             self.client.chat_update(channel=channel, ts=root, text=message["text"], blocks=message["blocks"])
+            if self.desk.ticket_card(ticket_id).ticket.updated_at != card.ticket.updated_at:
+                # Changed while we rendered: another update may have landed before ours.
+                raise TransientDeliveryError(f"{card.ticket.number} changed while its card was updated")
             return
         if not outbound.context.get("post_root"):
-            raise TransientDeliveryError(f"{card.ticket.number} has no card in {channel} yet")
+            raise TransientDeliveryError(f"{card.ticket.number} has no card in {channel} yet", outage=True)
         posted = self.client.chat_postMessage(
-            channel=channel, text=message["text"], blocks=message["blocks"], unfurl_links=False
+            channel=channel,
+            text=message["text"],
+            blocks=message["blocks"],
+            unfurl_links=False,
+            metadata=_metadata(outbound),
         )
         self.desk.remember_thread(ticket_id, SLACK, f"{channel}:{posted['ts']}")
         logger.info("card for %s posted in %s as %s", card.ticket.number, channel, posted["ts"])
@@ -105,17 +144,22 @@ class SlackSender:
             conversation = self._dm(conversation)
         root = self.desk.thread_root(ticket_id, SLACK, conversation)
         if root is None and conversation == self.settings.support_channel:
-            raise TransientDeliveryError(f"ticket {ticket_id} has no card in {conversation} yet")
-        if root is not None and outbound.attempt > 1 and self._posted_before(conversation, root, outbound):
-            logger.info("notification %s was already in the thread", outbound.notification_id)
-            return
+            # Waiting for the card, which waits for Slack: as long as an outage lasts.
+            raise TransientDeliveryError(f"ticket {ticket_id} has no card in {conversation} yet", outage=True)
+        if outbound.attempt > 1:
+            earlier = self._earlier_copy(conversation, root, outbound)
+            if earlier is not None:
+                logger.info("notification %s was already posted as %s", outbound.notification_id, earlier)
+                if root is None:
+                    self.desk.remember_thread(ticket_id, SLACK, f"{conversation}:{earlier}")
+                return
         posted = self.client.chat_postMessage(
             channel=conversation,
             text=text,
             thread_ts=root,
             unfurl_links=False,
             unfurl_media=False,
-            metadata={"event_type": METADATA_TYPE, "event_payload": {"id": outbound.notification_id}},
+            metadata=_metadata(outbound),
         )
         if root is None:  # the first DM about a ticket: the requester's replies to it thread here
             self.desk.remember_thread(ticket_id, SLACK, f"{conversation}:{posted['ts']}")
@@ -133,15 +177,37 @@ class SlackSender:
             self._dms[user_id] = opened["channel"]["id"]
         return self._dms[user_id]
 
-    def _posted_before(self, conversation: str, root: str, outbound: Outbound) -> bool:
-        """After a crash between posting and marking sent, the copy is already in the thread."""
+    def _earlier_copy(self, conversation: str, root: str | None, outbound: Outbound) -> str | None:
+        """The ts of a copy an earlier attempt posted (found by its metadata), if any."""
         try:
-            replies = self.client.conversations_replies(
-                channel=conversation, ts=root, include_all_metadata=True, limit=200
+            for message in self._recent(conversation, root):
+                if _carries(message, outbound.notification_id):
+                    return str(message.get("ts"))
+        except SlackApiError as error:
+            logger.info(
+                "cannot look for an earlier copy in %s: %s", conversation, error.response.get("error")
             )
-        except SlackApiError:
-            return False  # cannot tell: posting twice beats not at all
-        return any(_carries(message, outbound.notification_id) for message in replies.get("messages") or [])
+        return None  # posting twice beats not at all
+
+    def _recent(self, conversation: str, root: str | None) -> Iterator[dict[str, Any]]:
+        cursor = None
+        for _ in range(LOOK_BACK_PAGES):
+            if root is None:
+                page = self.client.conversations_history(
+                    channel=conversation, include_all_metadata=True, limit=200, cursor=cursor
+                )
+            else:
+                page = self.client.conversations_replies(
+                    channel=conversation, ts=root, include_all_metadata=True, limit=200, cursor=cursor
+                )
+            yield from page.get("messages") or []
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return
+
+
+def _metadata(outbound: Outbound) -> dict[str, Any]:
+    return {"event_type": METADATA_TYPE, "event_payload": {"id": outbound.notification_id}}
 
 
 def _carries(message: dict[str, Any], notification_id: int) -> bool:
@@ -156,9 +222,9 @@ def _sorted(error: SlackApiError) -> Exception:
     if response.status_code == 429 or code == "ratelimited":
         retry_after = response.headers.get("Retry-After") or response.headers.get("retry-after")
         seconds = float(retry_after) if retry_after and str(retry_after).isdigit() else None
-        return TransientDeliveryError("Slack rate limit (429)", retry_after=seconds)
+        return TransientDeliveryError("Slack rate limit (429)", retry_after=seconds, outage=True)
     if response.status_code >= 500:
-        return TransientDeliveryError(f"Slack answered {response.status_code}")
+        return TransientDeliveryError(f"Slack answered {response.status_code}", outage=True)
     if code in PERMANENT:
         return PermanentDeliveryError(f"Slack refused: {code}")
     return TransientDeliveryError(f"Slack refused: {code or response.status_code}")

@@ -7,6 +7,7 @@ cost a Web API call each and run into its rate limits; profiles rarely change.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from cachetools import TTLCache
@@ -19,16 +20,31 @@ logger = logging.getLogger(__name__)
 
 
 class SlackUsers:
+    """Slack user id -> :class:`Identity`, through a TTL cache in front of ``users.info``."""
+
     def __init__(self, client: AsyncWebClient, ttl_seconds: int, max_users: int = 10_000) -> None:
         self.client = client
         self.cache: TTLCache[str, Identity] = TTLCache(maxsize=max_users, ttl=max(ttl_seconds, 1))
         self.enabled = ttl_seconds > 0
+        self._lookups: dict[str, asyncio.Future[Identity]] = {}
 
     async def identity(self, user_id: str) -> Identity:
-        """Never raises: a user Slack will not describe is still known by their user id."""
+        """Never raises: a user Slack will not describe is still known by their user id.
+
+        Lookups of one user already under way are shared: a burst of messages from
+        someone new costs one ``users.info`` call, not one per message.
+        """
         cached = self.cache.get(user_id) if self.enabled else None
         if cached is not None:
             return cached
+        lookup = self._lookups.get(user_id)
+        if lookup is None:
+            lookup = asyncio.ensure_future(self._lookup(user_id))
+            self._lookups[user_id] = lookup
+            lookup.add_done_callback(lambda _: self._lookups.pop(user_id, None))
+        return await asyncio.shield(lookup)
+
+    async def _lookup(self, user_id: str) -> Identity:
         try:
             answer = await self.client.users_info(user=user_id)
         except SlackApiError as error:

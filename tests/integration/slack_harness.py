@@ -218,7 +218,7 @@ def slack(
         "email": EmlFolderSender(
             outbox, renderer, EmailFrom("support@localhost", "Support", REPLY_SECRET), clock
         ),
-        "slack": slack_sender(settings, desk, renderer),
+        "slack": slack_sender(settings, desk, renderer, clock),
     }
     dispatcher = Dispatcher(store, clock, senders, settings.outbox)
     with HttpServer(create_app(store, app.routes())) as server:
