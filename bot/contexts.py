@@ -10,6 +10,7 @@ from bot.unit import Unit
 
 
 def ticket_context(unit: Unit, ticket: t.Ticket) -> dict[str, Any]:
+    """Plain values only: the context is stored with the notification and rendered later."""
     return {
         "number": format_number(unit.settings.ticket_prefix, ticket.id),
         "subject": ticket.subject,
@@ -33,6 +34,7 @@ def _mailbox_context(unit: Unit, ticket: t.Ticket) -> dict[str, str]:
 
 
 def person_context(person: t.Person | None) -> dict[str, Any] | None:
+    """A name to greet or credit, never empty while the person has an email."""
     if person is None:
         return None
     return {

@@ -152,6 +152,7 @@ class Desk:
     # -- chat threads --------------------------------------------------------------
 
     def thread_root(self, ticket_id: int, channel: str, conversation: str) -> str | None:
+        """Where a sender posts the ticket's messages in that conversation (None: start one)."""
         with self._unit(write=False) as unit:
             return threads.root(unit.session, ticket_id, channel, conversation)
 
@@ -241,14 +242,17 @@ class Desk:
             return queries.show_ticket(unit, number)
 
     def tickets_for(self, actor: Actor, scope: str, limit: int = 20) -> list[TicketView]:
+        """What a person may list (``mine``, ``open``, ``all``, ...); requesters see their own."""
         with self._unit(write=False) as unit:
             return queries.tickets_for(unit, actor, scope, limit)
 
     def visible_ticket(self, actor: Actor, number: str) -> TicketDetail:
+        """A ticket as this person may see it: requesters get their own, without internal notes."""
         with self._unit(write=False) as unit:
             return queries.visible_ticket(unit, actor, number)
 
     def ticket_card(self, ticket_id: int) -> CardView:
+        """The ticket as its chat card shows it, read at sending time."""
         with self._unit(write=False) as unit:
             return queries.ticket_card(unit, ticket_id)
 

@@ -100,6 +100,7 @@ def ticket_view(unit: Unit, ticket: t.Ticket) -> TicketView:
 
 
 def ticket_card(unit: Unit, ticket_id: int) -> CardView:
+    """Read when the card is sent, not when it was queued: one send shows every change so far."""
     ticket = tickets.get(unit, ticket_id, lock=False)
     return CardView(
         ticket=ticket_view(unit, ticket),

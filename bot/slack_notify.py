@@ -29,6 +29,7 @@ THREAD_COMMENT = "thread_comment"
 
 
 def support_channel(unit: Unit) -> str | None:
+    """Where cards go; None while Slack or its support channel is not configured."""
     slack = unit.settings.slack
     return slack.support_channel if slack.enabled and slack.support_channel else None
 

@@ -18,6 +18,7 @@ from bot.store.rows import get_or_create
 
 
 def chat_id(conversation: str, message: str) -> str:
+    """One id per chat message across conversations (a Slack ts is unique only within one)."""
     return f"{conversation}:{message}"
 
 
@@ -51,6 +52,7 @@ def remember(session: Session, now: datetime, ticket_id: int, channel: str, exte
 
 
 def ticket_of(session: Session, channel: str, external_id: str) -> int | None:
+    """The ticket a message we took in or posted belongs to; None for anyone else's message."""
     return session.scalar(
         select(t.ThreadRef.ticket_id).where(
             t.ThreadRef.channel == channel, t.ThreadRef.external_id == external_id

@@ -238,6 +238,7 @@ def assign(unit: Unit, actor: Actor, number: str, email: str | None) -> t.Ticket
 
 
 def assign_person(unit: Unit, actor: Actor, number: str, person_id: int | None) -> t.Ticket:
+    """Like :func:`assign`, by person id: chat users may have no email on record."""
     require_staff(actor, "assign tickets")
     ticket = active(unit, number)
     person = unit.session.get(t.Person, person_id) if person_id is not None else None
