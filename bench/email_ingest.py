@@ -313,6 +313,14 @@ def supportbot_serve(url: str, folder: Path) -> Iterator[int]:
         "SUPPORTBOT_HTTP_ENABLED": "false",
         "SUPPORTBOT_SMTP_PORT": str(port),
     }
+    with serve_process(env, folder, port):
+        yield port
+
+
+@contextmanager
+def serve_process(env: dict[str, str], folder: Path, smtp_port: int) -> Iterator[Path]:
+    """Start ``supportbot serve`` with ``env``, wait until its SMTP port answers, yield its log;
+    stop it with SIGTERM (then SIGKILL) however the benchmark ends."""
     log = folder / "serve.log"
     folder.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as handle:
@@ -320,8 +328,8 @@ def supportbot_serve(url: str, folder: Path) -> Iterator[int]:
             [str(SUPPORTBOT), "serve"], env=env, stdout=handle, stderr=subprocess.STDOUT
         )
     try:
-        wait_for_smtp(port, process, log)
-        yield port
+        wait_for_smtp(smtp_port, process, log)
+        yield log
     finally:
         process.terminate()
         try:

@@ -36,7 +36,6 @@ import asyncio
 import json
 import math
 import smtplib
-import subprocess
 import sys
 import tempfile
 import threading
@@ -48,11 +47,11 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
-from email_ingest import deliver, plan, wait_for_smtp  # bench/ is the script's folder
+from email_ingest import deliver, plan, serve_process  # bench/ is the script's folder
 from scratch_postgres import postgres_schema
 from tabulate import tabulate
 
-from tests.e2e.process import SUPPORTBOT, clean_environment, free_port, supportbot
+from tests.e2e.process import clean_environment, free_port, supportbot
 from tests.slack_api import SlackApiStandIn, sign
 
 SECRET = "bench-signing-secret"
@@ -93,25 +92,13 @@ def serve(url: str | None, folder: Path, api: SlackApiStandIn) -> Iterator[Serve
         if upgraded.returncode != 0:
             raise RuntimeError(f"supportbot db upgrade failed:\n{upgraded.stderr}")
     server = Server(f"http://127.0.0.1:{env['SUPPORTBOT_HTTP_PORT']}", int(env["SUPPORTBOT_SMTP_PORT"]), env)
-    folder.mkdir(parents=True, exist_ok=True)
-    log = folder / "serve.log"
-    with log.open("wb") as handle:
-        process = subprocess.Popen(
-            [str(SUPPORTBOT), "serve"], env=env, stdout=handle, stderr=subprocess.STDOUT
-        )
-    try:
-        wait_for_smtp(server.smtp_port, process, log)
-        with httpx.Client(trust_env=False, timeout=5) as client:
-            if client.get(f"{server.url}/healthz").status_code != 200:
-                raise RuntimeError(f"/healthz is not 200:\n{log.read_text(errors='replace')}")
+    with (
+        serve_process(env, folder, server.smtp_port) as log,
+        httpx.Client(trust_env=False, timeout=5) as client,
+    ):
+        if client.get(f"{server.url}/healthz").status_code != 200:
+            raise RuntimeError(f"/healthz is not 200:\n{log.read_text(errors='replace')}")
         yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @contextmanager
