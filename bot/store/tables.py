@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -48,6 +49,8 @@ class Team(Base):
     # A plain id, not a foreign key: people and teams point at each other, and a
     # stale cursor after a person leaves only means the rotation restarts.
     last_assigned_id: Mapped[int | None]
+    # Who the escalation ladder's "team lead" step reaches (a plain id, as above).
+    lead_id: Mapped[int | None]
     created_at: Mapped[datetime]
 
 
@@ -100,6 +103,9 @@ class Ticket(Base):
     __tablename__ = "tickets"
     __table_args__ = (
         Index("ix_tickets_status_priority", "status", "priority"),
+        # The SLA sweep reads only tickets whose next check is due: its cost follows
+        # the number due, not the number open.
+        Index("ix_tickets_sla_next_check_at", "sla_next_check_at"),
         {"sqlite_autoincrement": True},
     )
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -119,6 +125,20 @@ class Ticket(Base):
     updated_at: Mapped[datetime] = mapped_column(index=True)
     resolved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # SLA clocks (bot/sla.py): the policy in force, when the first agent answered,
+    # business seconds spent paused (waiting on the customer), the due times and
+    # status as last evaluated, and when the sweep must look again.
+    sla_policy: Mapped[str | None] = mapped_column(String(100))
+    first_response_at: Mapped[datetime | None]
+    first_response_due: Mapped[datetime | None]
+    resolution_due: Mapped[datetime | None]
+    sla_paused_since: Mapped[datetime | None]
+    sla_paused_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    sla_status: Mapped[str | None] = mapped_column(String(20))
+    sla_next_check_at: Mapped[datetime | None]
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_customer_message_at: Mapped[datetime | None]
+    expired_at: Mapped[datetime | None]
 
     requester: Mapped[Person] = relationship(foreign_keys=[requester_id], lazy="joined")
     assignee: Mapped[Person | None] = relationship(foreign_keys=[assignee_id], lazy="joined")
@@ -246,6 +266,24 @@ class Notification(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+
+
+class NotificationPref(Base):
+    """How one person wants to hear about one kind of event: email, slack, both or none."""
+
+    __tablename__ = "notification_prefs"
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
+    event: Mapped[str] = mapped_column(String(30), primary_key=True)
+    channels: Mapped[str] = mapped_column(String(10))
+
+
+class JobMark(Base):
+    """Where a periodic job got to (the last audit event exported), shared by every process."""
+
+    __tablename__ = "job_marks"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)
+    at: Mapped[datetime | None]
 
 
 class Escalation(Base):
