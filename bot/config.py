@@ -30,6 +30,14 @@ from bot.config_channels import (
     SmtpSettings,
     option,
 )
+from bot.config_sla import (
+    DEFAULT_LADDER,
+    EscalationLevel,
+    EscalationSettings,
+    NotificationSettings,
+    SlaPolicyOverride,
+    SlaSettings,
+)
 from bot.errors import ConfigError
 from bot.model import PRIORITY_ALIASES, Priority, Status
 
@@ -86,6 +94,7 @@ class Settings:
     default_priority: str = option("medium", choices=(*(p.value for p in Priority), *PRIORITY_ALIASES))
     enable_email_notifications: bool = True
     ticket_expiration_days: int = option(7, minimum=1)
+    auto_close_days: int = option(7, minimum=1)
     enable_escalation: bool = True
     audit_log_interval: int = option(1, minimum=1)
     templates_dir: str = ""
@@ -99,6 +108,11 @@ class Settings:
     mailboxes: tuple[Mailbox, ...] = (Mailbox("support@localhost"),)
     imap: tuple[ImapAccount, ...] = ()
     slack: SlackSettings = field(default_factory=SlackSettings)
+    sla: SlaSettings = field(default_factory=SlaSettings)
+    sla_policies: tuple[SlaPolicyOverride, ...] = ()
+    escalation: EscalationSettings = field(default_factory=EscalationSettings)
+    escalation_levels: tuple[EscalationLevel, ...] = DEFAULT_LADDER
+    notifications: NotificationSettings = field(default_factory=NotificationSettings)
     attachments: AttachmentSettings = field(default_factory=AttachmentSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
@@ -209,6 +223,10 @@ def _check(settings: Settings) -> None:
     if len(set(addresses)) != len(addresses):
         raise ConfigError("mailboxes: each address may be listed once")
     _check_slack(settings.slack)
+    # Imported here: the policy builder needs these settings' types, not the loader.
+    from bot.sla_policy import check_settings
+
+    check_settings(settings)
     if "@" not in settings.email.from_address:
         raise ConfigError(
             f"email.from_address = {settings.email.from_address!r} needs a domain, e.g. support@example.com"

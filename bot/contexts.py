@@ -21,7 +21,37 @@ def ticket_context(unit: Unit, ticket: t.Ticket) -> dict[str, Any]:
         "category": ticket.category.path if ticket.category else None,
         "channel": ticket.channel,
         "mailbox": _mailbox_context(unit, ticket),
+        "sla": sla_context(unit, ticket),
     }
+
+
+def sla_context(unit: Unit, ticket: t.Ticket) -> dict[str, Any]:
+    """Status and the running target's due time, with the time left (or overdue) in words."""
+    due = ticket.first_response_due if ticket.first_response_at is None else ticket.resolution_due
+    target = "first response" if ticket.first_response_at is None else "resolution"
+    left = None
+    if due is not None:
+        seconds = int((due - unit.now).total_seconds())
+        left = f"{_span(abs(seconds))} {'left' if seconds >= 0 else 'overdue'}"
+    return {
+        "status": (ticket.sla_status or "").replace("_", " "),
+        "target": target,
+        "due": due.strftime("%Y-%m-%d %H:%M UTC") if due else None,
+        "left": left,
+        "escalation_level": ticket.escalation_level,
+    }
+
+
+def _span(seconds: int) -> str:
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    parts = [
+        f"{days}d" if days else "",
+        f"{hours}h" if hours else "",
+        f"{minutes}m" if minutes or not (days or hours) else "",
+    ]
+    return " ".join(part for part in parts if part)
 
 
 def _mailbox_context(unit: Unit, ticket: t.Ticket) -> dict[str, str]:

@@ -10,20 +10,34 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import exc
 
-from bot import classify, directory, intake, outbox, queries, threads, tickets
+from bot import (
+    classify,
+    directory,
+    escalation,
+    housekeeping,
+    intake,
+    outbox,
+    prefs,
+    queries,
+    threads,
+    tickets,
+)
 from bot.classify import TicketChanges
 from bot.config import Settings
 from bot.messages import Identity, Inbound, Receipt
 from bot.model import Actor, Priority, Role, Status, format_number
 from bot.ports import Clock
+from bot.sla_policy import Policies, build_ladder
 from bot.store import tables as t
 from bot.store.db import Store
 from bot.store.files import FileStore
-from bot.unit import Unit
+from bot.unit import Rules, Unit
 from bot.views import CardView, PersonView, TicketDetail, TicketView
 from bot.workflow import Workflow
 
@@ -39,13 +53,18 @@ class Desk:
         self.clock = clock
         self.settings = settings
         self.workflow = Workflow.from_config(settings.status_transitions)
+        self.rules = Rules(
+            self.workflow,
+            Policies(settings.sla, settings.sla_policies),
+            build_ladder(settings.escalation_levels),
+        )
         self.files = files or FileStore(settings.attachments_path)
 
     @contextmanager
-    def _unit(self, *, write: bool = True) -> Iterator[Unit]:
+    def _unit(self, *, write: bool = True, now: datetime | None = None) -> Iterator[Unit]:
         scope = self.store.transaction() if write else self.store.read()
         with scope as session:
-            yield Unit(session, self.clock.now(), self.settings, self.workflow, self.files)
+            yield Unit(session, now or self.clock.now(), self.settings, self.rules, self.files)
 
     def _write(self, work: Callable[[Unit], T]) -> T:
         with self._unit() as unit:
@@ -148,6 +167,41 @@ class Desk:
 
     def escalate(self, actor: Actor, number: str, reason: str) -> TicketView:
         return self._write(lambda u: queries.ticket_view(u, tickets.escalate(u, actor, number, reason)))
+
+    # -- SLA -----------------------------------------------------------------------
+
+    def sla_sweep(
+        self, *, at: datetime | None = None, dry_run: bool = False, batch: int = 500
+    ) -> escalation.SweepReport:
+        """Sweep until nothing is due, batch by batch (one transaction each).
+
+        ``at`` sweeps as if it were that time; ``dry_run`` rolls every batch back,
+        so an admin sees what a policy change would fire before it goes live.
+        """
+        checked, fired = 0, list[escalation.Fired]()
+        for _ in range(10_000):
+            try:
+                with self._unit(now=at) as unit:
+                    report = escalation.sweep(unit, limit=batch)
+                    if dry_run:
+                        raise _RolledBack(report)
+            except _RolledBack as rolled_back:
+                return escalation.SweepReport(rolled_back.report.checked, rolled_back.report.fired)
+            checked += report.checked
+            fired += report.fired
+            if report.checked < batch:
+                break
+        return escalation.SweepReport(checked, tuple(fired))
+
+    def set_team_lead(self, actor: Actor, team: str, email: str | None) -> str:
+        return self._write(lambda u: directory.set_team_lead(u, actor, team, email))
+
+    def preferences(self, email: str) -> dict[str, str]:
+        with self._unit(write=False) as unit:
+            return prefs.preferences(unit, email)
+
+    def set_preference(self, actor: Actor, email: str, event: str, channels: str) -> dict[str, str]:
+        return self._write(lambda u: prefs.set_preference(u, actor, email, event, channels))
 
     # -- chat threads --------------------------------------------------------------
 
@@ -277,6 +331,28 @@ class Desk:
         with self._unit(write=False) as unit:
             return queries.list_fields(unit)
 
+    # -- timed jobs (each idempotent, safe on several processes) ---------------------
+
+    def auto_close(self) -> list[str]:
+        """Close tickets resolved ``auto_close_days`` ago, telling each requester; the numbers closed."""
+        return self._write(housekeeping.auto_close)
+
+    def flag_expired(self) -> list[str]:
+        """Flag tickets unresolved after ``ticket_expiration_days`` and report them; the numbers."""
+        return self._write(housekeeping.flag_expired)
+
+    def export_audit(self) -> Path | None:
+        """Export the audit log to ``<data_dir>/audit`` when ``audit_log_interval`` has passed."""
+        return self._write(lambda u: housekeeping.export_audit(u, self.settings.data_path))
+
 
 def _actor_of(person: t.Person) -> Actor:
     return Actor(person.id, person.email or person.slack_user_id or f"person {person.id}", Role(person.role))
+
+
+class _RolledBack(Exception):
+    """Carries a dry run's report out of the transaction it rolls back."""
+
+    def __init__(self, report: escalation.SweepReport) -> None:
+        super().__init__("dry run")
+        self.report = report

@@ -158,6 +158,19 @@ def update_person(
     return person
 
 
+def set_team_lead(unit: Unit, actor: Actor, name: str, email: str | None) -> str:
+    """Who the escalation ladder's ``team_lead`` step reaches for this team (None: nobody)."""
+    team = find_team(unit, name)
+    lead = find_agent(unit, email) if email else None
+    before = team.lead_id
+    team.lead_id = lead.id if lead else None
+    if before != team.lead_id:
+        audit.record(
+            unit, ticket_id=None, actor=actor, kind="team_lead_set", after={"team": team.name, "lead": email}
+        )
+    return team.name
+
+
 def find_team(unit: Unit, name: str) -> t.Team:
     team = unit.session.scalar(select(t.Team).where(func.lower(t.Team.name) == name.strip().lower()))
     if team is None:

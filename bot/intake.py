@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from sqlalchemy import select
 
-from bot import audit, classify, directory, notify, placement, tickets
+from bot import audit, classify, directory, notify, placement, sla_track, tickets
 from bot.errors import UserError
 from bot.messages import Inbound, IncomingFile, Receipt
 from bot.model import Actor, Role, Status, format_number, parse_priority
@@ -184,6 +184,7 @@ def _open_ticket(unit: Unit, inbound: Inbound, requester: t.Person, actor: Actor
     )
     unit.session.add(ticket)
     unit.session.flush()
+    sla_track.refresh(unit, ticket)
     audit.record(
         unit,
         ticket_id=ticket.id,

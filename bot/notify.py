@@ -15,9 +15,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot import audit, outbox, slack_notify
+from bot import audit, outbox, prefs, slack_notify
 from bot.contexts import person_context, ticket_context
 from bot.model import Actor, Role, format_number
+from bot.sla_policy import Level
 from bot.store import tables as t
 from bot.unit import Unit
 
@@ -47,12 +48,22 @@ def ticket_opened(unit: Unit, ticket: t.Ticket, first: t.Comment, *, acknowledge
         slack_notify.comment_in_thread(unit, ticket, first)
     requester = ticket.requester
     if acknowledge and requester.role == Role.REQUESTER.value:
-        if slack_notify.prefers_slack(unit, ticket, requester):
-            slack_notify.direct(unit, ticket, requester, "ticket_opened", f"ticket_opened:{ticket.id}")
-        elif _may_acknowledge(unit, ticket, requester):
-            _email(unit, ticket, requester, "ticket_opened", f"ticket_opened:{ticket.id}")
+        # The acknowledgement limit is for email, where robots answer robots.
+        email_ok = slack_notify.prefers_slack(unit, ticket, requester) or _may_acknowledge(
+            unit, ticket, requester
+        )
+        _tell(
+            unit,
+            ticket,
+            requester,
+            "ticket_opened",
+            f"ticket_opened:{ticket.id}",
+            event="ticket_opened",
+            email=email_ok,
+        )
     if ticket.assignee is not None:
-        _email(unit, ticket, ticket.assignee, "new_ticket", f"new_ticket:{ticket.id}:{ticket.assignee.id}")
+        key = f"new_ticket:{ticket.id}:{ticket.assignee.id}"
+        _tell(unit, ticket, ticket.assignee, "new_ticket", key, event="assigned")
 
 
 def _may_acknowledge(unit: Unit, ticket: t.Ticket, person: t.Person) -> bool:
@@ -89,16 +100,11 @@ def comment_added(unit: Unit, ticket: t.Ticket, comment: t.Comment) -> None:
     if author is None or Role(author.role).is_staff:
         for person in [ticket.requester, *ticket.followers]:
             if person.id != comment.author_id:
-                _tell(unit, ticket, person, "agent_replied", f"comment:{comment.id}:{person.id}", extra)
+                key = f"comment:{comment.id}:{person.id}"
+                _tell(unit, ticket, person, "agent_replied", key, extra, event="agent_replied")
     elif ticket.assignee is not None and ticket.assignee_id != comment.author_id:
-        _email(
-            unit,
-            ticket,
-            ticket.assignee,
-            "customer_replied",
-            f"comment:{comment.id}:{ticket.assignee_id}",
-            extra,
-        )
+        key = f"comment:{comment.id}:{ticket.assignee_id}"
+        _tell(unit, ticket, ticket.assignee, "customer_replied", key, extra, event="customer_replied")
 
 
 def card_changed(unit: Unit, ticket: t.Ticket) -> None:
@@ -111,14 +117,8 @@ def status_changed(unit: Unit, ticket: t.Ticket, before: str, event_id: int, act
     if actor.person_id == ticket.requester_id:
         return
     template = "ticket_resolved" if ticket.status == "resolved" else "status_changed"
-    _tell(
-        unit,
-        ticket,
-        ticket.requester,
-        template,
-        f"status:{event_id}:{ticket.requester_id}",
-        {"previous_status": before},
-    )
+    key = f"status:{event_id}:{ticket.requester_id}"
+    _tell(unit, ticket, ticket.requester, template, key, {"previous_status": before}, event="status_changed")
 
 
 def assigned(unit: Unit, ticket: t.Ticket, event_id: int, actor: Actor) -> None:
@@ -126,7 +126,7 @@ def assigned(unit: Unit, ticket: t.Ticket, event_id: int, actor: Actor) -> None:
     assignee = ticket.assignee
     if assignee is None or actor.person_id == assignee.id:
         return
-    _email(unit, ticket, assignee, "ticket_assigned", f"assigned:{event_id}:{assignee.id}")
+    _tell(unit, ticket, assignee, "ticket_assigned", f"assigned:{event_id}:{assignee.id}", event="assigned")
 
 
 def merged(unit: Unit, source: t.Ticket, target: t.Ticket) -> None:
@@ -145,24 +145,75 @@ def merged(unit: Unit, source: t.Ticket, target: t.Ticket) -> None:
                 "subject": source.subject,
             }
         },
+        event="status_changed",
     )
 
 
 def escalated(unit: Unit, ticket: t.Ticket, event_id: int, actor: Actor, reason: str) -> None:
-    """Agents see it in the ticket's thread; the assignee also hears by email."""
+    """Agents see it in the ticket's thread; the assignee hears as they chose (email by default)."""
     by = {"label": actor.label}
     slack_notify.thread_notice(
         unit, ticket, "escalated", f"slack:escalated:{event_id}", {"reason": reason, "by": by}
     )
     if ticket.assignee is not None and ticket.assignee_id != actor.person_id:
-        _email(
+        key = f"escalated:{event_id}:{ticket.assignee_id}"
+        _tell(
             unit,
             ticket,
             ticket.assignee,
             "ticket_escalated",
-            f"escalated:{event_id}:{ticket.assignee_id}",
+            key,
             {"reason": reason, "by": by},
+            event="escalation",
         )
+
+
+def sla_level(unit: Unit, ticket: t.Ticket, level: Level, threshold: str) -> None:
+    """A ladder level fired: its targets hear by their channels, the thread shows it.
+
+    Below the breach it is a warning (``sla_warning``), from the breach on an
+    escalation (``escalation``); each recipient once per ticket and level.
+    """
+    event = "escalation" if level.threshold.share is None or level.threshold.is_breach else "sla_warning"
+    extra = {"level": {"number": level.number, "threshold": threshold}}
+    base = f"{event}:{ticket.id}:{level.number}"
+    for target in level.notify:
+        if target == "support_channel":
+            slack_notify.thread_notice(unit, ticket, event, f"slack:{base}", extra)
+        elif target.startswith("email:"):
+            _email_address(unit, ticket, target.partition(":")[2], event, f"{base}:{target}", extra)
+        elif target.startswith("slack:"):
+            if getattr(unit.settings.notifications, event):
+                slack_notify.channel_post(
+                    unit, ticket, target.partition(":")[2], event, f"slack:{base}:{target}", extra
+                )
+        else:
+            for person in recipients(unit, ticket, target):
+                _tell(unit, ticket, person, event, f"{base}:{person.id}", extra, event=event)
+
+
+def recipients(unit: Unit, ticket: t.Ticket, target: str) -> list[t.Person]:
+    """The people a ladder target names; nobody when it names no one (no assignee, no lead)."""
+    if target == "assignee":
+        return [ticket.assignee] if ticket.assignee is not None else []
+    if target == "team_lead":
+        lead = (
+            unit.session.get(t.Person, ticket.team.lead_id) if ticket.team and ticket.team.lead_id else None
+        )
+        return [lead] if lead is not None else []
+    if target == "managers":
+        emails = [e.strip().lower() for e in unit.settings.escalation.managers.split(",") if e.strip()]
+        query = select(t.Person).where(
+            t.Person.email.in_(emails) if emails else t.Person.role == Role.ADMIN.value
+        )
+        return list(unit.session.scalars(query.order_by(t.Person.id)).unique())
+    if target.startswith("person:"):
+        email = target.partition(":")[2].strip().lower()
+        person = unit.session.scalar(select(t.Person).where(t.Person.email == email))
+        if person is None:
+            _email_address(unit, ticket, email, "escalation", f"escalation:{ticket.id}:{target}", {})
+        return [person] if person is not None else []
+    return []
 
 
 def _tell(
@@ -172,12 +223,39 @@ def _tell(
     template: str,
     dedupe_key: str,
     extra: dict[str, Any] | None = None,
+    *,
+    event: str,
+    email: bool = True,
 ) -> None:
-    """By Slack DM to a requester who came by Slack, else by email."""
-    if slack_notify.prefers_slack(unit, ticket, person):
-        slack_notify.direct(unit, ticket, person, template, dedupe_key, extra)
-    else:
-        _email(unit, ticket, person, template, dedupe_key, extra)
+    """On the channels the person chose for ``event`` (by default: where a requester asked, else email)."""
+    came_by_slack = slack_notify.prefers_slack(unit, ticket, person)
+    for channel in prefs.channels_for(unit, person, event, came_by_slack=came_by_slack):
+        if channel == "slack" and person.slack_user_id and unit.settings.slack.enabled:
+            slack_notify.direct(unit, ticket, person, template, f"{dedupe_key}:slack", extra)
+        elif channel == "email" and email:
+            _email(unit, ticket, person, template, dedupe_key, extra)
+
+
+def _email_address(
+    unit: Unit, ticket: t.Ticket, address: str, template: str, dedupe_key: str, extra: dict[str, Any]
+) -> None:
+    """To an address that is no person of ours (an escalation list)."""
+    if not unit.settings.enable_email_notifications or is_own_or_robot(unit, address):
+        return
+    if not getattr(unit.settings.notifications, template, True):
+        return
+    recipient = {"name": address, "email": address, "role": "list", "slack_user_id": None}
+    outbox.enqueue(
+        unit.session,
+        now=unit.now,
+        channel=EMAIL,
+        recipient=address,
+        template=template,
+        context={"ticket": ticket_context(unit, ticket), "recipient": recipient, **extra},
+        dedupe_key=dedupe_key,
+        ticket_id=ticket.id,
+        thread={"message_id": _message_id(unit, ticket), "references": []},
+    )
 
 
 def _email(
@@ -236,6 +314,11 @@ def _new_email_thread(unit: Unit, ticket: t.Ticket, person: t.Person) -> dict[st
     earlier = [ref for *_, ref in sorted(dated)]
     if len(earlier) > MAX_REFERENCES:
         earlier = earlier[:1] + earlier[-(MAX_REFERENCES - 1) :]
+    return {"message_id": _message_id(unit, ticket), "references": earlier}
+
+
+def _message_id(unit: Unit, ticket: t.Ticket) -> str:
+    """A new Message-ID for the ticket, remembered so a reply to it threads there."""
     domain = unit.settings.email.from_address.rpartition("@")[2] or "localhost"
     number = format_number(unit.settings.ticket_prefix, ticket.id).lower()
     message_id = f"<{number}.{uuid.uuid4().hex}@{domain}>"
@@ -244,4 +327,48 @@ def _new_email_thread(unit: Unit, ticket: t.Ticket, person: t.Person) -> dict[st
             channel=EMAIL, external_id=message_id, ticket_id=ticket.id, direction="out", created_at=unit.now
         )
     )
-    return {"message_id": message_id, "references": earlier}
+    return message_id
+
+
+def auto_closed(unit: Unit, ticket: t.Ticket, event_id: int) -> None:
+    """A resolved ticket was closed by the clock: the requester gets this note, not the generic
+    status notice (the caller changes the status with ``announce=False``).
+
+    Keyed by the close's audit event: a ticket reopened, resolved and closed
+    again hears again; the same close never twice.
+    """
+    slack_notify.card_changed(unit, ticket)
+    key = f"auto_closed:{ticket.id}:{event_id}"
+    extra = {"auto_close_days": unit.settings.auto_close_days}
+    _tell(unit, ticket, ticket.requester, "auto_closed", key, extra, event="auto_close")
+
+
+def ticket_expired(unit: Unit, ticket: t.Ticket) -> None:
+    """An unresolved ticket grew older than ``ticket_expiration_days``: its team's agents hear by
+    email (every admin when it has no team, or a team without agents).
+
+    One message per ticket and person, so it threads with the ticket and a
+    second sweep adds nothing; a ticket is flagged expired only once.
+    """
+    staff = (Role.AGENT.value, Role.ADMIN.value)
+    people: list[t.Person] = []
+    if ticket.team_id is not None:
+        people = list(
+            unit.session.scalars(
+                select(t.Person)
+                .where(t.Person.team_id == ticket.team_id, t.Person.role.in_(staff))
+                .order_by(t.Person.id)
+            ).unique()
+        )
+    if not people:
+        people = list(
+            unit.session.scalars(
+                select(t.Person).where(t.Person.role == Role.ADMIN.value).order_by(t.Person.id)
+            ).unique()
+        )
+    extra = {
+        "expiration_days": unit.settings.ticket_expiration_days,
+        "opened_on": ticket.created_at.strftime("%Y-%m-%d"),
+    }
+    for person in people:
+        _email(unit, ticket, person, "tickets_expired", f"expired:{ticket.id}:{person.id}", extra)

@@ -102,10 +102,12 @@ def ticket_view(unit: Unit, ticket: t.Ticket) -> TicketView:
 def ticket_card(unit: Unit, ticket_id: int) -> CardView:
     """Read when the card is sent, not when it was queued: one send shows every change so far."""
     ticket = tickets.get(unit, ticket_id, lock=False)
+    due = ticket.first_response_due if ticket.first_response_at is None else ticket.resolution_due
     return CardView(
         ticket=ticket_view(unit, ticket),
         requester_slack_id=ticket.requester.slack_user_id,
         assignee_slack_id=ticket.assignee.slack_user_id if ticket.assignee else None,
+        sla_due=due,
     )
 
 

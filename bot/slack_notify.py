@@ -113,6 +113,14 @@ def thread_notice(
         _enqueue(unit, ticket, channel, template, dedupe_key, extra)
 
 
+def channel_post(
+    unit: Unit, ticket: t.Ticket, channel: str, template: str, dedupe_key: str, extra: dict[str, Any]
+) -> None:
+    """A post about the ticket in another channel (an escalation ladder's ``slack:C…`` target)."""
+    if unit.settings.slack.enabled:
+        _enqueue(unit, ticket, channel, template, dedupe_key, extra)
+
+
 def direct(
     unit: Unit,
     ticket: t.Ticket,

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from bot import audit, directory, notify, routing, slack_notify
+from bot import audit, directory, notify, routing, sla_track, slack_notify
 from bot.errors import Conflict, Forbidden, NotFound, UserError
 from bot.model import Actor, Role, Status, format_number, parse_number
 from bot.store import tables as t
@@ -50,7 +50,9 @@ def active(unit: Unit, number: str) -> t.Ticket:
 
 
 def touch(unit: Unit, ticket: t.Ticket) -> None:
+    """Every change passes here: the SLA clocks follow the ticket's new state."""
     ticket.updated_at = unit.now
+    sla_track.refresh(unit, ticket)
     unit.session.flush()
 
 
@@ -104,6 +106,13 @@ def add_comment(
         kind="commented",
         after={"comment_id": comment.id, "public": public, "flagged": flagged, "channel": channel},
     )
+    if public and not flagged and author is not None:
+        if Role(author.role).is_staff:
+            # The first public answer by an agent, on any channel, meets first response.
+            sla_track.first_response(unit, ticket)
+            ticket.last_customer_message_at = None
+        elif author.id == ticket.requester_id or author in ticket.followers:
+            ticket.last_customer_message_at = unit.now
     if public and not flagged and reopen and author is not None and author.id == ticket.requester_id:
         _customer_replied(unit, ticket, actor)
     touch(unit, ticket)
@@ -160,8 +169,15 @@ def comment(
 
 
 def change_status(
-    unit: Unit, ticket: t.Ticket, target: Status, actor: Actor, *, reason: str | None = None
-) -> None:
+    unit: Unit,
+    ticket: t.Ticket,
+    target: Status,
+    actor: Actor,
+    *,
+    reason: str | None = None,
+    announce: bool = True,
+) -> t.Event:
+    """``announce=False`` when the caller sends its own notice instead (auto-close's note)."""
     before = ticket.status
     unit.workflow.check(Status(before), target)
     ticket.status = target.value
@@ -179,7 +195,9 @@ def change_status(
         unit, ticket_id=ticket.id, actor=actor, kind="status_changed", before={"status": before}, after=after
     )
     touch(unit, ticket)
-    notify.status_changed(unit, ticket, before, event.id, actor)
+    if announce:
+        notify.status_changed(unit, ticket, before, event.id, actor)
+    return event
 
 
 REQUESTER_MOVES = (Status.RESOLVED, Status.CLOSED, Status.OPEN)

@@ -8,8 +8,18 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from bot.config import Settings
+from bot.sla_policy import Level, Policies
 from bot.store.files import FileStore
 from bot.workflow import Workflow
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """What the settings compile to, built once per desk: the workflow, SLA policies, the ladder."""
+
+    workflow: Workflow
+    policies: Policies
+    ladder: tuple[Level, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,5 +27,9 @@ class Unit:
     session: Session
     now: datetime
     settings: Settings
-    workflow: Workflow
+    rules: Rules
     files: FileStore
+
+    @property
+    def workflow(self) -> Workflow:
+        return self.rules.workflow

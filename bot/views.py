@@ -86,6 +86,10 @@ class TicketView:
     merged_into: str | None
     created_at: datetime
     updated_at: datetime
+    sla_status: str | None = None
+    first_response_due: datetime | None = None
+    resolution_due: datetime | None = None
+    escalation_level: int = 0
 
     @classmethod
     def of(cls, ticket: t.Ticket, prefix: str, fields: dict[str, Any] | None = None) -> TicketView:
@@ -106,6 +110,10 @@ class TicketView:
             merged_into=format_number(prefix, ticket.merged_into_id) if ticket.merged_into_id else None,
             created_at=ticket.created_at,
             updated_at=ticket.updated_at,
+            sla_status=ticket.sla_status,
+            first_response_due=ticket.first_response_due,
+            resolution_due=ticket.resolution_due,
+            escalation_level=ticket.escalation_level,
         )
 
 

@@ -177,6 +177,8 @@ async def serve(runtime: Runtime) -> None:
         runtime.dispatcher,
         outbox_interval_seconds=settings.outbox.interval_seconds,
         start_at=runtime.clock.now(),
+        desk=runtime.desk,
+        sla_interval_seconds=settings.sla.sweep_seconds,
     )
     scheduler.start()
     imap.start()

@@ -25,6 +25,10 @@ class FakeClock:
             self._now += timedelta(**delta)
             return self._now
 
+    def set(self, when: datetime) -> None:
+        with self._lock:
+            self._now = when
+
 
 class RecordingSender:
     """Records what it was asked to send; can fail the first ``failures`` calls."""

@@ -130,6 +130,8 @@ class Ticket(Base):
     # status as last evaluated, and when the sweep must look again.
     sla_policy: Mapped[str | None] = mapped_column(String(100))
     first_response_at: Mapped[datetime | None]
+    # Business seconds paused before the first response: a late answer stays late after a pause.
+    first_response_paused_seconds: Mapped[float | None] = mapped_column(Float)
     first_response_due: Mapped[datetime | None]
     resolution_due: Mapped[datetime | None]
     sla_paused_since: Mapped[datetime | None]

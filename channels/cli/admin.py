@@ -72,6 +72,17 @@ def teams_add(state: CliState, name: str) -> None:
     click.echo(f"added team {desk.add_team(desk.actor(None), name)}")
 
 
+@teams.command("lead")
+@click.argument("name")
+@click.argument("email", required=False)
+@pass_state
+def teams_lead(state: CliState, name: str, email: str | None) -> None:
+    """Set (or, without EMAIL, clear) the team lead the escalation ladder's team_lead step reaches."""
+    desk = state.runtime.desk
+    team = desk.set_team_lead(desk.actor(None), name, email)
+    click.echo(f"team {team}: lead {email or 'none'}")
+
+
 @teams.command("list")
 @format_option
 @pass_state

@@ -58,6 +58,15 @@ format_option = click.option(
 )
 
 
+as_option = click.option(
+    "--as",
+    "as_email",
+    metavar="EMAIL",
+    default=None,
+    help="Act as this person (recorded in the audit log); default: the console.",
+)
+
+
 def emit_json(value: Any) -> None:
     click.echo(json.dumps(to_jsonable(value), indent=2, ensure_ascii=False))
 

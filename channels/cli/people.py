@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
+from bot.errors import UserError
 from bot.model import Role, parse_role
 from bot.views import to_jsonable
-from channels.cli.context import CliState, emit_json, emit_table, format_option, pass_state
+from channels.cli.context import CliState, as_option, emit_json, emit_table, format_option, pass_state
 
 ROLES = click.Choice([role.value for role in Role])
 
@@ -75,3 +76,32 @@ def list_command(state: CliState, role: str | None, output: str) -> None:
         emit_table(
             [to_jsonable(r) for r in rows], ("email", "name", "role", "team", "slack_user_id"), "no people"
         )
+
+
+@people.command("prefs")
+@click.argument("email")
+@click.option(
+    "--set",
+    "changes",
+    multiple=True,
+    metavar="EVENT=CHANNELS",
+    help="e.g. sla_warning=slack or escalation=both; CHANNELS: email, slack, both, none, default.",
+)
+@as_option
+@format_option
+@pass_state
+def prefs_command(
+    state: CliState, email: str, changes: tuple[str, ...], as_email: str | None, output: str
+) -> None:
+    """Show, or change, how EMAIL hears about each kind of event."""
+    desk = state.runtime.desk
+    current = desk.preferences(email)
+    for change in changes:
+        event, sep, channels = change.partition("=")
+        if not sep:
+            raise UserError(f"--set {change!r}: write EVENT=CHANNELS, e.g. sla_warning=slack", field="set")
+        current = desk.set_preference(desk.actor(as_email), email, event.strip(), channels.strip())
+    if output == "json":
+        emit_json(current)
+    else:
+        emit_table([{"event": k, "channels": v} for k, v in current.items()], ("event", "channels"), "")

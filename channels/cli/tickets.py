@@ -9,16 +9,9 @@ from bot.messages import Identity, Inbound
 from bot.model import format_number, parse_number, parse_priority, parse_status
 from bot.queries import TicketFilter
 from bot.views import TicketDetail, TicketView, to_jsonable
-from channels.cli.context import CliState, emit_json, emit_table, format_option, pass_state
+from channels.cli.context import CliState, as_option, emit_json, emit_table, format_option, pass_state
 
 LIST_COLUMNS = ("number", "status", "priority", "subject", "requester", "assignee", "updated_at")
-as_option = click.option(
-    "--as",
-    "as_email",
-    metavar="EMAIL",
-    default=None,
-    help="Act as this person (recorded in the audit log); default: the console.",
-)
 
 
 @click.group()

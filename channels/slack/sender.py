@@ -32,6 +32,7 @@ from bot.outbox import PermanentDeliveryError, TransientDeliveryError
 from bot.ports import Clock
 from bot.render import Renderer
 from bot.slack_notify import CARD, SLACK
+from bot.views import CardView
 from channels.slack import blocks
 from channels.slack.text import escape_all
 
@@ -108,7 +109,7 @@ class SlackSender:
         card = self.desk.ticket_card(ticket_id)
         message = blocks.ticket_card(
             card.ticket,
-            sla_due=card.sla_due.strftime("%Y-%m-%d %H:%M UTC") if card.sla_due else None,
+            sla_due=_sla_line(card),
             requester_slack_id=card.requester_slack_id,
             assignee_slack_id=card.assignee_slack_id,
             note_prefix=self.settings.note_prefix,
@@ -204,6 +205,17 @@ class SlackSender:
             cursor = (page.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
                 return
+
+
+def _sla_line(card: CardView) -> str | None:
+    """``2026-03-02 13:00 UTC · at risk · escalated 2``: due time, status and ladder level."""
+    ticket = card.ticket
+    parts = [card.sla_due.strftime("%Y-%m-%d %H:%M UTC")] if card.sla_due else []
+    if ticket.sla_status:
+        parts.append(ticket.sla_status.replace("_", " "))
+    if ticket.escalation_level:
+        parts.append(f"escalated {ticket.escalation_level}")
+    return " · ".join(parts) or None
 
 
 def _metadata(outbound: Outbound) -> dict[str, Any]:

@@ -21,6 +21,12 @@ TICKET = {
     "requester": {"name": "Bob", "email": "bob@example.com", "role": "requester"},
     "assignee": None,
     "category": None,
+    "sla": {
+        "status": "on time",
+        "target": "first response",
+        "due": "2026-03-02 13:00 UTC",
+        "left": "4h left",
+    },
 }
 
 

@@ -33,6 +33,7 @@ def upgrade() -> None:
         for name, kind in TICKET_COLUMNS:
             batch.add_column(sa.Column(name, kind, nullable=True))
         batch.add_column(sa.Column("sla_paused_seconds", sa.Float(), nullable=False, server_default="0"))
+        batch.add_column(sa.Column("first_response_paused_seconds", sa.Float(), nullable=True))
         batch.add_column(sa.Column("sla_status", sa.String(length=20), nullable=True))
         batch.add_column(sa.Column("escalation_level", sa.Integer(), nullable=False, server_default="0"))
         batch.create_index("ix_tickets_sla_next_check_at", ["sla_next_check_at"])
@@ -67,7 +68,13 @@ def downgrade() -> None:
         batch.drop_column("lead_id")
     with op.batch_alter_table("tickets") as batch:
         batch.drop_index("ix_tickets_sla_next_check_at")
-        for name in ("escalation_level", "sla_status", "sla_paused_seconds", "sla_policy"):
+        for name in (
+            "escalation_level",
+            "sla_status",
+            "first_response_paused_seconds",
+            "sla_paused_seconds",
+            "sla_policy",
+        ):
             batch.drop_column(name)
         for name, _ in reversed(TICKET_COLUMNS):
             batch.drop_column(name)

@@ -1,0 +1,150 @@
+"""The SLA sweep: tickets whose check is due are looked at again, and the ladder fires, once a level.
+
+Safe with several processes on one PostgreSQL: due tickets are claimed with
+``FOR UPDATE SKIP LOCKED``, so two sweeps never look at one ticket at once;
+a level is an ``escalations`` row unique per ticket and level, and its
+notifications have dedupe keys, so a level fires once whatever runs again
+(a second process, a restart in the middle of the ladder, a replayed sweep).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from bot import audit, directory, notify, sla, sla_track, tickets
+from bot.errors import UserError
+from bot.model import Actor, Priority, format_number
+from bot.sla_policy import Level
+from bot.store import tables as t
+from bot.unit import Unit
+
+logger = logging.getLogger(__name__)
+PRIORITY_ORDER = (Priority.LOW, Priority.MEDIUM, Priority.HIGH, Priority.URGENT)
+# A ticket whose next check could not move forward is looked at again this much later.
+RECHECK = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Fired:
+    number: str
+    level: int
+    threshold: str
+    notify: tuple[str, ...]
+    changes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SweepReport:
+    checked: int
+    fired: tuple[Fired, ...]
+
+
+def sweep(unit: Unit, *, limit: int = 500) -> SweepReport:
+    """One batch: at most ``limit`` due tickets, each locked for this transaction only."""
+    due = unit.session.scalars(
+        select(t.Ticket)
+        .where(t.Ticket.sla_next_check_at <= unit.now)
+        .order_by(t.Ticket.sla_next_check_at, t.Ticket.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=t.Ticket)
+    ).all()
+    fired: list[Fired] = []
+    for ticket in due:
+        fired += fire_due_levels(unit, ticket)
+        sla_track.refresh(unit, ticket)
+        if ticket.sla_next_check_at is not None and ticket.sla_next_check_at <= unit.now:
+            ticket.sla_next_check_at = unit.now + RECHECK
+    unit.session.flush()
+    return SweepReport(len(due), tuple(fired))
+
+
+def fire_due_levels(unit: Unit, ticket: t.Ticket) -> list[Fired]:
+    """Every level whose threshold has passed and that has not fired yet, in order."""
+    fired: list[Fired] = []
+    while (level := sla_track.next_level(unit, ticket)) is not None:
+        if ticket.status in sla_track.STOPPED:
+            break
+        policy = sla_track.policy_of(unit, ticket)
+        clock = sla_track.clock_of(ticket)
+        state = sla.evaluate(clock, policy, unit.now)
+        when = sla_track.threshold_time(level.threshold, ticket, clock, policy, state)
+        if when is None or when > unit.now:
+            break
+        ticket.escalation_level = level.number
+        if _claim_level(unit, ticket, level):
+            fired.append(_fire(unit, ticket, level, state))
+    return fired
+
+
+def _claim_level(unit: Unit, ticket: t.Ticket, level: Level) -> bool:
+    """Insert the level's row; False if it is already there (it fired before)."""
+    values = {
+        "ticket_id": ticket.id,
+        "level": level.number,
+        "reason": _describe(level),
+        "created_at": unit.now,
+    }
+    dialect = unit.session.get_bind().dialect.name
+    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(t.Escalation)
+    result = unit.session.execute(
+        statement.values(values).on_conflict_do_nothing(index_elements=["ticket_id", "level"])
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _fire(unit: Unit, ticket: t.Ticket, level: Level, state: sla.SlaState) -> Fired:
+    system = Actor.system()
+    changes: list[str] = []
+    if level.raise_priority:
+        current = Priority(ticket.priority)
+        higher = PRIORITY_ORDER[min(PRIORITY_ORDER.index(current) + 1, len(PRIORITY_ORDER) - 1)]
+        if higher is not current:
+            before = ticket.priority
+            ticket.priority = higher.value
+            audit.changed(unit, ticket, system, "priority", before, higher.value)
+            changes.append(f"priority {before} -> {higher.value}")
+    if level.reassign_team:
+        try:
+            team = directory.find_team(unit, level.reassign_team)
+        except UserError as error:
+            logger.error("escalation level %d: %s", level.number, error)
+        else:
+            if ticket.team_id != team.id:
+                ticket.team = team
+                tickets.set_assignee(unit, ticket, None, system, rule="escalation")
+                tickets.auto_assign(unit, ticket, system)
+                changes.append(f"team -> {team.name}")
+    number = format_number(unit.settings.ticket_prefix, ticket.id)
+    audit.record(
+        unit,
+        ticket_id=ticket.id,
+        actor=system,
+        kind="escalated",
+        after={
+            "level": level.number,
+            "threshold": _describe(level),
+            "sla_status": state.status.value,
+            "notify": list(level.notify),
+            "changes": changes,
+        },
+    )
+    tickets.touch(unit, ticket)
+    notify.sla_level(unit, ticket, level, _describe(level))
+    logger.info("%s: escalation level %d (%s) fired", number, level.number, _describe(level))
+    return Fired(number, level.number, _describe(level), level.notify, tuple(changes))
+
+
+def _describe(level: Level) -> str:
+    threshold = level.threshold
+    if threshold.share is not None:
+        return "SLA breached" if threshold.share == 1 else f"{threshold.share:.0%} of the SLA target"
+    assert threshold.delay is not None
+    hours = threshold.delay.total_seconds() / 3600
+    span = f"{hours:g} h" if hours >= 1 else f"{threshold.delay.total_seconds() / 60:g} min"
+    return f"{span} after the customer's last message" if threshold.after_customer else f"{span} open"
