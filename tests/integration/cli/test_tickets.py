@@ -386,3 +386,37 @@ def test_ticket_number_too_large_for_the_database_is_refused_with_a_message(cli:
 
     assert message.startswith("error: ") and "99999999999999999999" in message
     assert snapshot(cli) == before
+
+
+def test_tickets_show_json_carries_the_sla_state(cli: Cli, ticket: str) -> None:
+    shown = cli.json("tickets", "show", ticket)
+    assert shown["sla_status"] == "on_time" and shown["escalation_level"] == 0
+    assert shown["first_response_due"] and shown["resolution_due"]
+    assert is_aware_timestamp(shown["resolution_due"])
+
+
+def test_sla_sweep_at_a_later_time_dry_run_fires_nothing_then_for_real(cli: Cli, ticket: str) -> None:
+    later = "2099-01-01T00:00:00"
+    dry = cli.json("sla", "sweep", "--at", later, "--dry-run")
+    assert dry["dry_run"] and [row["level"] for row in dry["fired"]] == [1, 2, 3, 4]
+    assert cli.json("tickets", "show", ticket)["escalation_level"] == 0
+    printed = cli.ok("sla", "sweep", "--at", later)
+    assert "4 level(s) fired" in printed and ticket in printed
+    shown = cli.json("tickets", "show", ticket)
+    assert (shown["sla_status"], shown["escalation_level"]) == ("breached", 4)
+    assert "0 level(s) fired" in cli.ok("sla", "sweep", "--at", later)
+    assert "not a time" in cli.fails("sla", "sweep", "--at", "tomorrow")
+
+
+def test_people_prefs_show_and_change_channels_per_event(cli: Cli, ticket: str) -> None:
+    shown = cli.json("people", "prefs", AGENT)
+    assert shown["sla_warning"] == "default"
+    changed = cli.json("people", "prefs", AGENT, "--set", "sla_warning=slack", "--set", "escalation=none")
+    assert (changed["sla_warning"], changed["escalation"]) == ("slack", "none")
+    assert "unknown channels" in cli.fails("people", "prefs", AGENT, "--set", "escalation=pigeon")
+    assert "unknown event" in cli.fails("people", "prefs", AGENT, "--set", "lunch=email")
+
+
+def test_teams_lead_must_be_an_agent(cli: Cli, ticket: str) -> None:
+    assert "lead agent@support.test" in cli.ok("teams", "lead", "Ops", AGENT)
+    assert "only agents" in cli.fails("teams", "lead", "Ops", REQUESTER)
