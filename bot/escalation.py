@@ -56,8 +56,11 @@ def sweep(unit: Unit, *, limit: int = 500) -> SweepReport:
     ).all()
     fired: list[Fired] = []
     for ticket in due:
+        before = (ticket.sla_status, ticket.escalation_level)
         fired += fire_due_levels(unit, ticket)
         sla_track.refresh(unit, ticket)
+        if (ticket.sla_status, ticket.escalation_level) != before:
+            notify.card_changed(unit, ticket)  # the Slack card shows status and level
         if ticket.sla_next_check_at is not None and ticket.sla_next_check_at <= unit.now:
             ticket.sla_next_check_at = unit.now + RECHECK
     unit.session.flush()

@@ -215,3 +215,16 @@ def test_a_slack_user_first_seen_without_email_is_linked_to_the_agent_later(slac
     assert actor.label == "ann@support.test" and actor.role.is_staff
     people = {p.email: p.slack_user_id for p in slack.desk.list_people()}
     assert people["ann@support.test"] == "UANN"
+
+
+def test_the_card_shows_the_sla_and_follows_the_ladder(slack):
+    add_agent(slack)
+    _open(slack)
+    slack.dispatch()
+    [card] = _cards(slack)
+    assert "on time" in str(card.params["blocks"])
+    slack.clock.advance(hours=3, minutes=30)  # past 70 % and 85 % of the 4 h first response
+    assert [f.level for f in slack.desk.sla_sweep().fired] == [1, 2]
+    slack.dispatch()
+    updated = slack.api.calls("chat.update")[-1]
+    assert "at risk" in str(updated.params["blocks"]) and "escalated 2" in str(updated.params["blocks"])
