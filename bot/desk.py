@@ -25,6 +25,7 @@ from bot import (
     outbox,
     prefs,
     queries,
+    reports,
     threads,
     tickets,
 )
@@ -344,6 +345,14 @@ class Desk:
     def export_audit(self) -> Path | None:
         """Export the audit log to ``<data_dir>/audit`` when ``audit_log_interval`` has passed."""
         return self._write(lambda u: housekeeping.export_audit(u, self.settings.data_path))
+
+    # -- reports ---------------------------------------------------------------------------
+
+    def sla_report(self, since: datetime | str, by: str | None = None) -> reports.SlaReport:
+        """SLA figures of the tickets created since ``since`` (a time, or 30d / 12h / 4w / an ISO
+        date), one row per ``by`` group (priority, category, agent, team; None: one row), and per week."""
+        with self._unit(write=False) as unit:
+            return reports.build(unit, since, by)
 
 
 def _actor_of(person: t.Person) -> Actor:

@@ -17,6 +17,7 @@ from channels.cli.admin import categories, config_group, db, fields, outbox, ser
 from channels.cli.context import CliState
 from channels.cli.imap import imap
 from channels.cli.people import people
+from channels.cli.report import report
 from channels.cli.sla import sla
 from channels.cli.tickets import tickets
 
@@ -51,7 +52,20 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
     ctx.call_on_close(ctx.obj.close)
 
 
-for command in (serve, db, config_group, tickets, people, teams, categories, fields, outbox, imap, sla):
+for command in (
+    serve,
+    db,
+    config_group,
+    tickets,
+    people,
+    teams,
+    categories,
+    fields,
+    outbox,
+    imap,
+    sla,
+    report,
+):
     cli.add_command(command)
 
 

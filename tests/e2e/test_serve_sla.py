@@ -30,7 +30,9 @@ def test_the_running_scheduler_sweeps_and_escalates(tmp_path: Path) -> None:
     try:
         deadline = time.monotonic() + 20
         while not healthy(f"http://127.0.0.1:{http}"):
-            assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+            assert process.poll() is None and time.monotonic() < deadline, (
+                tmp_path / "serve.log"
+            ).read_text()
             time.sleep(0.1)
         with smtplib.SMTP("127.0.0.1", smtp, timeout=30) as client:
             client.sendmail(
