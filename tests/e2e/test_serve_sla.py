@@ -1,4 +1,4 @@
-"""``supportbot serve`` runs the SLA sweep by itself: a tiny target breaches and the ladder's mail goes out."""
+"""``supportbot serve`` sweeps the SLA by itself: a tiny target breaches and the ladder's mail goes out."""
 
 from __future__ import annotations
 
