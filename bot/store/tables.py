@@ -106,6 +106,8 @@ class Ticket(Base):
         # The SLA sweep reads only tickets whose next check is due: its cost follows
         # the number due, not the number open.
         Index("ix_tickets_sla_next_check_at", "sla_next_check_at"),
+        # Reports select tickets by when they were opened.
+        Index("ix_tickets_created_at", "created_at"),
         {"sqlite_autoincrement": True},
     )
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -37,6 +37,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("sla_status", sa.String(length=20), nullable=True))
         batch.add_column(sa.Column("escalation_level", sa.Integer(), nullable=False, server_default="0"))
         batch.create_index("ix_tickets_sla_next_check_at", ["sla_next_check_at"])
+        batch.create_index("ix_tickets_created_at", ["created_at"])
     with op.batch_alter_table("teams") as batch:
         batch.add_column(sa.Column("lead_id", sa.Integer(), nullable=True))
     op.create_table(
@@ -67,6 +68,7 @@ def downgrade() -> None:
     with op.batch_alter_table("teams") as batch:
         batch.drop_column("lead_id")
     with op.batch_alter_table("tickets") as batch:
+        batch.drop_index("ix_tickets_created_at")
         batch.drop_index("ix_tickets_sla_next_check_at")
         for name in (
             "escalation_level",
