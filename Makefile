@@ -44,6 +44,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/receive.py
 	$(BIN)/python bench/email_ingest.py
 	$(BIN)/python bench/slack_ack.py
+	$(BIN)/python bench/sla_sweep.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
