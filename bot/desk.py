@@ -176,18 +176,24 @@ class Desk:
     ) -> escalation.SweepReport:
         """Sweep until nothing is due, batch by batch (one transaction each).
 
-        ``at`` sweeps as if it were that time; ``dry_run`` rolls every batch back,
-        so an admin sees what a policy change would fire before it goes live.
+        ``at`` sweeps as if it were that time; ``dry_run`` does it all in one
+        transaction and rolls it back, so an admin sees what a policy change
+        would fire before it goes live.
         """
+        now = at or self.clock.now()
+        if dry_run:
+            try:
+                with self._unit(now=now) as unit:
+                    escalation.recheck_if_rules_changed(unit)
+                    raise _RolledBack(escalation.sweep(unit, limit=None))
+            except _RolledBack as rolled_back:
+                return rolled_back.report
+        with self._unit(now=now) as unit:
+            escalation.recheck_if_rules_changed(unit)
         checked, fired = 0, list[escalation.Fired]()
         for _ in range(10_000):
-            try:
-                with self._unit(now=at) as unit:
-                    report = escalation.sweep(unit, limit=batch)
-                    if dry_run:
-                        raise _RolledBack(report)
-            except _RolledBack as rolled_back:
-                return escalation.SweepReport(rolled_back.report.checked, rolled_back.report.fired)
+            with self._unit(now=now) as unit:
+                report = escalation.sweep(unit, limit=batch)
             checked += report.checked
             fired += report.fired
             if report.checked < batch:
@@ -335,12 +341,23 @@ class Desk:
     # -- timed jobs (each idempotent, safe on several processes) ---------------------
 
     def auto_close(self) -> list[str]:
-        """Close tickets resolved ``auto_close_days`` ago, telling each requester; the numbers closed."""
-        return self._write(housekeeping.auto_close)
+        """Close tickets resolved ``auto_close_days`` ago, telling each requester; the numbers closed.
+
+        In batches of one transaction each, until the backlog is gone."""
+        return self._drain(housekeeping.auto_close)
 
     def flag_expired(self) -> list[str]:
         """Flag tickets unresolved after ``ticket_expiration_days`` and report them; the numbers."""
-        return self._write(housekeeping.flag_expired)
+        return self._drain(housekeeping.flag_expired)
+
+    def _drain(self, work: Callable[..., list[str]], batch: int = 500) -> list[str]:
+        done: list[str] = []
+        for _ in range(1_000):
+            numbers = self._write(lambda u: work(u, limit=batch))
+            done += numbers
+            if len(numbers) < batch:
+                break
+        return done
 
     def export_audit(self) -> Path | None:
         """Export the audit log to ``<data_dir>/audit`` when ``audit_log_interval`` has passed."""

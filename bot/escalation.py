@@ -10,10 +10,11 @@ notifications have dedupe keys, so a level fires once whatever runs again
 from __future__ import annotations
 
 import logging
+import zlib
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -22,6 +23,7 @@ from bot.errors import UserError
 from bot.model import Actor, Priority, format_number
 from bot.sla_policy import Level
 from bot.store import tables as t
+from bot.store.rows import get_or_create
 from bot.unit import Unit
 
 logger = logging.getLogger(__name__)
@@ -45,15 +47,41 @@ class SweepReport:
     fired: tuple[Fired, ...]
 
 
-def sweep(unit: Unit, *, limit: int = 500) -> SweepReport:
-    """One batch: at most ``limit`` due tickets, each locked for this transaction only."""
-    due = unit.session.scalars(
+RULES_MARK = "sla_rules"
+
+
+def recheck_if_rules_changed(unit: Unit) -> bool:
+    """After a change of policies or ladder, every unfinished ticket is looked at again.
+
+    Stored due times and next checks follow the rules they were computed with; a
+    fingerprint of the rules in ``job_marks`` tells when they changed, so the
+    next sweep recomputes (and a dry run shows) what the new rules mean.
+    """
+    settings = unit.settings
+    rules = (settings.sla, settings.sla_policies, settings.escalation_levels, settings.enable_escalation)
+    fingerprint = zlib.crc32(repr(rules).encode()) & 0x7FFFFFFF
+    get_or_create(unit.session, t.JobMark, lambda: t.JobMark(name=RULES_MARK, value=0), name=RULES_MARK)
+    mark = unit.session.get(t.JobMark, RULES_MARK, with_for_update=True, populate_existing=True)
+    assert mark is not None
+    if mark.value == fingerprint:
+        return False
+    unit.session.execute(
+        update(t.Ticket).where(t.Ticket.status.in_(tickets.OPEN_STATUSES)).values(sla_next_check_at=unit.now)
+    )
+    mark.value, mark.at = fingerprint, unit.now
+    logger.info("SLA rules changed: every unfinished ticket is checked again")
+    return True
+
+
+def sweep(unit: Unit, *, limit: int | None = 500) -> SweepReport:
+    """One batch: at most ``limit`` due tickets (None: all), each locked for this transaction only."""
+    query = (
         select(t.Ticket)
         .where(t.Ticket.sla_next_check_at <= unit.now)
         .order_by(t.Ticket.sla_next_check_at, t.Ticket.id)
-        .limit(limit)
         .with_for_update(skip_locked=True, of=t.Ticket)
-    ).all()
+    )
+    due = unit.session.scalars(query.limit(limit) if limit is not None else query).all()
     fired: list[Fired] = []
     for ticket in due:
         before = (ticket.sla_status, ticket.escalation_level)
@@ -68,28 +96,29 @@ def sweep(unit: Unit, *, limit: int = 500) -> SweepReport:
 
 
 def fire_due_levels(unit: Unit, ticket: t.Ticket) -> list[Fired]:
-    """Every level whose threshold has passed and that has not fired yet, in order."""
+    """Every level above the current one whose threshold has passed, in order, each once."""
+    if ticket.status in sla_track.STOPPED:
+        return []
     fired: list[Fired] = []
-    while (level := sla_track.next_level(unit, ticket)) is not None:
-        if ticket.status in sla_track.STOPPED:
-            break
-        policy = sla_track.policy_of(unit, ticket)
+    policy = sla_track.policy_of(unit, ticket)
+    for level in sla_track.waiting_levels(unit, ticket):
         clock = sla_track.clock_of(ticket)
         state = sla.evaluate(clock, policy, unit.now)
         when = sla_track.threshold_time(level.threshold, ticket, clock, policy, state)
         if when is None or when > unit.now:
-            break
+            continue
         ticket.escalation_level = level.number
-        if _claim_level(unit, ticket, level):
+        if _claim_level(unit, ticket, level, sla_track.level_key(level, state)):
             fired.append(_fire(unit, ticket, level, state))
+            policy = sla_track.policy_of(unit, ticket)  # a level may have raised the priority
     return fired
 
 
-def _claim_level(unit: Unit, ticket: t.Ticket, level: Level) -> bool:
+def _claim_level(unit: Unit, ticket: t.Ticket, level: Level, key: int) -> bool:
     """Insert the level's row; False if it is already there (it fired before)."""
     values = {
         "ticket_id": ticket.id,
-        "level": level.number,
+        "level": key,
         "reason": _describe(level),
         "created_at": unit.now,
     }

@@ -186,8 +186,11 @@ def export_audit(unit: Unit, data_dir: Path) -> Path | None:
 def _exportable(unit: Unit, after: int) -> tuple[int, int | None]:
     """The id range to export: past ``after``, up to the first event younger than the lag."""
     session = unit.session
+    # Dated ahead of now only by `sla sweep --at` a later time: not a commit still in flight.
     young = session.scalar(
-        select(func.min(t.Event.id)).where(t.Event.id > after, t.Event.created_at > unit.now - EXPORT_LAG)
+        select(func.min(t.Event.id)).where(
+            t.Event.id > after, t.Event.created_at > unit.now - EXPORT_LAG, t.Event.created_at <= unit.now
+        )
     )
     upto = select(func.min(t.Event.id), func.max(t.Event.id)).where(t.Event.id > after)
     if young is not None:

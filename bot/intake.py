@@ -181,6 +181,8 @@ def _open_ticket(unit: Unit, inbound: Inbound, requester: t.Person, actor: Actor
         tags=[],
         created_at=unit.now,
         updated_at=unit.now,
+        # The opening message is a customer's message waiting for an answer.
+        last_customer_message_at=None if Role(requester.role).is_staff else unit.now,
     )
     unit.session.add(ticket)
     unit.session.flush()

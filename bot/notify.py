@@ -177,23 +177,27 @@ def sla_level(unit: Unit, ticket: t.Ticket, level: Level, threshold: str) -> Non
     event = "escalation" if level.threshold.share is None or level.threshold.is_breach else "sla_warning"
     extra = {"level": {"number": level.number, "threshold": threshold}}
     base = f"{event}:{ticket.id}:{level.number}"
+    if not getattr(unit.settings.notifications, event):
+        return
     for target in level.notify:
         if target == "support_channel":
             slack_notify.thread_notice(unit, ticket, event, f"slack:{base}", extra)
-        elif target.startswith("email:"):
-            _email_address(unit, ticket, target.partition(":")[2], event, f"{base}:{target}", extra)
+        elif target.startswith("email:") or (
+            target.startswith("person:") and not recipients(unit, ticket, target)
+        ):
+            # A list, or a person we do not know: mailed as an address.
+            _email_address(unit, ticket, target.partition(":")[2].strip(), event, f"{base}:{target}", extra)
         elif target.startswith("slack:"):
-            if getattr(unit.settings.notifications, event):
-                slack_notify.channel_post(
-                    unit, ticket, target.partition(":")[2], event, f"slack:{base}:{target}", extra
-                )
+            channel = target.partition(":")[2]
+            slack_notify.channel_post(unit, ticket, channel, event, f"slack:{base}:{target}", extra)
         else:
             for person in recipients(unit, ticket, target):
                 _tell(unit, ticket, person, event, f"{base}:{person.id}", extra, event=event)
 
 
 def recipients(unit: Unit, ticket: t.Ticket, target: str) -> list[t.Person]:
-    """The people a ladder target names; nobody when it names no one (no assignee, no lead)."""
+    """The people a ladder target names; nobody when it names no one (no assignee, no lead,
+    an address that is no person of ours). Sends nothing itself."""
     if target == "assignee":
         return [ticket.assignee] if ticket.assignee is not None else []
     if target == "team_lead":
@@ -210,8 +214,6 @@ def recipients(unit: Unit, ticket: t.Ticket, target: str) -> list[t.Person]:
     if target.startswith("person:"):
         email = target.partition(":")[2].strip().lower()
         person = unit.session.scalar(select(t.Person).where(t.Person.email == email))
-        if person is None:
-            _email_address(unit, ticket, email, "escalation", f"escalation:{ticket.id}:{target}", {})
         return [person] if person is not None else []
     return []
 

@@ -46,7 +46,7 @@ def channels_for(unit: Unit, person: t.Person, event: str, *, came_by_slack: boo
     )
     if chosen is not None:
         return CHOICES.get(chosen, ("email",))
-    if not Role(person.role).is_staff and came_by_slack:
+    if (not Role(person.role).is_staff and came_by_slack) or (person.slack_user_id and not person.email):
         return ("slack",)
     return ("email",)
 

@@ -11,7 +11,6 @@ check is due, through an index on that column.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 
 from bot import sla
@@ -21,6 +20,8 @@ from bot.store import tables as t
 from bot.unit import Unit
 
 # While in these, the clocks stand still: the ball is with the customer, or it is done.
+# Escalation rows of the resolution target's levels are numbered from here.
+RESOLUTION_LEVELS = 100
 STOPPED = (Status.WAITING_CUSTOMER.value, Status.RESOLVED.value, Status.CLOSED.value)
 FINISHED = (Status.RESOLVED.value, Status.CLOSED.value)
 
@@ -31,7 +32,7 @@ def clock_of(ticket: t.Ticket) -> sla.SlaClock:
         paused_since=ticket.sla_paused_since,
         paused_seconds=ticket.sla_paused_seconds or 0.0,
         first_response_at=ticket.first_response_at,
-        resolved_at=ticket.resolved_at if ticket.status in FINISHED else None,
+        resolved_at=(ticket.resolved_at or ticket.closed_at) if ticket.status in FINISHED else None,
         first_response_paused_seconds=ticket.first_response_paused_seconds,
     )
 
@@ -43,6 +44,8 @@ def first_response(unit: Unit, ticket: t.Ticket) -> None:
     clock = sla.record_first_response(clock_of(ticket), unit.now, policy_of(unit, ticket).calendar)
     ticket.first_response_at = clock.first_response_at
     ticket.first_response_paused_seconds = clock.first_response_paused_seconds
+    # The ladder starts again for the resolution target (its levels are keyed apart).
+    ticket.escalation_level = 0
 
 
 def policy_of(unit: Unit, ticket: t.Ticket) -> sla.Policy:
@@ -60,10 +63,18 @@ def refresh(unit: Unit, ticket: t.Ticket) -> sla.SlaState:
     ticket.sla_paused_since = clock.paused_since
     ticket.sla_paused_seconds = clock.paused_seconds
     ticket.sla_policy = policy.name
-    # A resolved ticket's targets are settled: judge them as they stood, not as paused.
-    judged = replace(clock, paused_since=None) if ticket.status in FINISHED else clock
+    # A resolved ticket's targets are settled: judged at its resolution, with the pause
+    # it may have been in (waiting on the customer) closed then, not left running.
+    judged = clock
+    if ticket.status in FINISHED and clock.resolved_at is not None:
+        judged = sla.resume(
+            clock, max(clock.resolved_at, clock.paused_since or clock.resolved_at), policy.calendar
+        )
     state = sla.evaluate(judged, policy, unit.now)
-    ticket.sla_status = state.status.value
+    if state.status is sla.SlaStatus.BREACHED and ticket.sla_breached_at is None:
+        ticket.sla_breached_at = unit.now
+    # A breach stays on record: lowering the priority later does not make it on time.
+    ticket.sla_status = sla.SlaStatus.BREACHED.value if ticket.sla_breached_at else state.status.value
     ticket.first_response_due = state.first_response_due
     ticket.resolution_due = state.resolution_due
     ticket.sla_next_check_at = _next_check(unit, ticket, clock, policy, state)
@@ -76,18 +87,31 @@ def _next_check(
     if ticket.status in STOPPED:
         return None
     candidates = [state.next_change_at]
-    level = next_level(unit, ticket)
-    if level is not None:
-        candidates.append(threshold_time(level.threshold, ticket, clock, policy, state))
+    candidates += [
+        threshold_time(level.threshold, ticket, clock, policy, state)
+        for level in waiting_levels(unit, ticket)
+    ]
     times = [when for when in candidates if when is not None]
     return min(times) if times else None
 
 
-def next_level(unit: Unit, ticket: t.Ticket) -> Level | None:
-    """The first ladder level not yet fired (levels fire in order, each once)."""
+def waiting_levels(unit: Unit, ticket: t.Ticket) -> list[Level]:
+    """Ladder levels above the ticket's current one, in order.
+
+    The ladder only climbs: a level whose threshold does not apply yet (no
+    customer message waiting) is passed over once a higher level fires.
+    """
     if not unit.settings.enable_escalation:
-        return None
-    return next((level for level in unit.rules.ladder if level.number > ticket.escalation_level), None)
+        return []
+    return [level for level in unit.rules.ladder if level.number > ticket.escalation_level]
+
+
+def level_key(level: Level, state: sla.SlaState) -> int:
+    """The level's row in ``escalations``: share thresholds count per SLA target (first
+    response, then resolution), time thresholds once per ticket."""
+    if level.threshold.share is not None and state.active_target == "resolution":
+        return RESOLUTION_LEVELS + level.number
+    return level.number
 
 
 def threshold_time(

@@ -111,7 +111,8 @@ def add_comment(
             # The first public answer by an agent, on any channel, meets first response.
             sla_track.first_response(unit, ticket)
             ticket.last_customer_message_at = None
-        elif author.id == ticket.requester_id or author in ticket.followers:
+        elif reopen and (author.id == ticket.requester_id or author in ticket.followers):
+            # A person waiting on us; an out-of-office reply (reopen=False) is no one waiting.
             ticket.last_customer_message_at = unit.now
     if public and not flagged and reopen and author is not None and author.id == ticket.requester_id:
         _customer_replied(unit, ticket, actor)

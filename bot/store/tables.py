@@ -139,6 +139,8 @@ class Ticket(Base):
     sla_paused_since: Mapped[datetime | None]
     sla_paused_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     sla_status: Mapped[str | None] = mapped_column(String(20))
+    # When a target was first missed: a breach stays a breach whatever changes after.
+    sla_breached_at: Mapped[datetime | None]
     sla_next_check_at: Mapped[datetime | None]
     escalation_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_customer_message_at: Mapped[datetime | None]

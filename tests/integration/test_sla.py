@@ -185,6 +185,7 @@ def test_dry_run_shows_what_would_fire_and_changes_nothing(ladder, store, clock)
 
 
 def test_the_sweep_reads_only_due_tickets(desk, clock):
+    desk.sla_sweep()  # the first sweep notes the rules in force
     for n in range(20):
         _open(desk, f"ticket {n}")
     report = desk.sla_sweep()
@@ -235,3 +236,65 @@ def test_two_processes_sweeping_1000_due_tickets_send_each_notification_once(
             )
         ).all()
     assert len(keys) == len(set(keys)) == 4000
+
+
+def test_resolving_while_waiting_on_the_customer_is_not_a_breach(desk, clock, agent):
+    number = _open(desk)
+    desk.comment(agent, number, "Does it work now?")
+    clock.advance(hours=1)
+    desk.transition(agent, number, Status.WAITING_CUSTOMER)
+    clock.advance(days=3)
+    desk.transition(agent, number, Status.RESOLVED)
+    assert desk.show_ticket(number).ticket.sla_status == "on_time"
+    desk.transition(agent, number, Status.CLOSED)
+    assert desk.show_ticket(number).ticket.sla_status == "on_time"
+
+
+def test_a_breach_stays_when_the_priority_is_lowered(desk, clock, agent, admin):
+    number = _open(desk)
+    clock.advance(hours=5)  # medium: first response was due after 4 h
+    desk.sla_sweep()
+    assert desk.show_ticket(number).ticket.sla_status == "breached"
+    desk.set_priority(admin, number, Priority.LOW)  # 8 h: would be on time again
+    assert desk.show_ticket(number).ticket.sla_status == "breached"
+
+
+def test_after_a_first_response_the_ladder_climbs_again_for_resolution(ladder, store, clock):
+    number = _open(ladder, team="Ops")
+    clock.advance(hours=4, minutes=1)
+    assert [f.level for f in ladder.sla_sweep().fired] == [1, 2, 3, 4]
+    ladder.comment(ladder.actor("ann@support.test"), number, "Looking into it.")
+    assert ladder.show_ticket(number).ticket.escalation_level == 0
+    clock.advance(hours=13)  # resolution: 70 % of 24 h is 16 h 48 min after opening
+    assert [f.level for f in ladder.sla_sweep().fired] == [1]
+    with store.read() as session:
+        keys = sorted(session.scalars(select(t.Escalation.level)))
+    assert keys == [1, 2, 3, 4, 101]
+
+
+def test_a_dry_run_covers_every_due_ticket_not_one_batch(desk, clock):
+    for n in range(12):
+        _open(desk, f"ticket {n}")
+    report = desk.sla_sweep(at=clock.now() + timedelta(hours=5), dry_run=True, batch=5)
+    assert report.checked == 12 and len(report.fired) == 48
+
+
+def test_changed_rules_recheck_every_unfinished_ticket(environ, store, clock, desk):
+    number = _open(desk)
+    desk.sla_sweep()
+    stricter = Desk(store, clock, load(None, environ | {"SUPPORTBOT_SLA_MEDIUM": "1h/4h"}))
+    clock.advance(hours=2)
+    preview = stricter.sla_sweep(dry_run=True)
+    assert [(f.number, f.level) for f in preview.fired] == [
+        (number, 1),
+        (number, 2),
+        (number, 3),
+        (number, 4),
+    ]
+    assert desk.show_ticket(number).ticket.first_response_due == datetime(2026, 3, 2, 13, 0, tzinfo=UTC)
+    stricter.sla_sweep()
+    ticket = stricter.show_ticket(number).ticket
+    assert (ticket.first_response_due, ticket.sla_status) == (
+        datetime(2026, 3, 2, 10, 0, tzinfo=UTC),
+        "breached",
+    )

@@ -6,12 +6,15 @@ import json
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from bot.config import load
 from bot.desk import Desk
 from bot.messages import Identity, Inbound
 from bot.model import Role
 from bot.outbox import list_notifications
+from bot.render import Renderer
+from bot.store import tables as t
 
 
 def _desk(environ, store, clock, **options: str) -> Desk:
@@ -163,3 +166,63 @@ def test_category_policy_overrides_the_priority_default(environ, store, clock):
     ticket = desk.show_ticket(receipt.ticket_number or "").ticket
     assert ticket.first_response_due == clock.now() + timedelta(hours=2)
     assert ticket.resolution_due == clock.now() + timedelta(hours=8)
+
+
+def test_after_customer_counts_from_the_opening_message_and_does_not_block_the_ladder(environ, store, clock):
+    ladder = _ladder({"at": "1h after customer", "notify": "assignee"}, {"at": "100%", "notify": "assignee"})
+    desk = _desk(environ, store, clock, SUPPORTBOT_ESCALATION_LEVELS=ladder)
+    _people(desk)
+    _open(desk)
+    clock.advance(hours=1, minutes=1)
+    assert [f.level for f in desk.sla_sweep().fired] == [1]
+    clock.advance(hours=3)
+    assert [f.level for f in desk.sla_sweep().fired] == [2]
+
+
+def test_an_out_of_office_reply_is_no_customer_waiting(environ, store, clock):
+    desk = _desk(
+        environ,
+        store,
+        clock,
+        SUPPORTBOT_ESCALATION_LEVELS=_ladder({"at": "1h after customer", "notify": "assignee"}),
+    )
+    _people(desk)
+    number = _open(desk)
+    desk.comment(desk.actor("ann@support.test"), number, "Which floor?")
+    desk.receive(
+        Inbound(
+            channel="email",
+            sender=Identity(email="casey@example.com"),
+            subject="Out of office",
+            text="I am away until Monday.",
+            key="<ooo@example.com>",
+            ticket_number=number,
+            verified=True,
+            auto_submitted=True,
+        )
+    )
+    clock.advance(hours=2)
+    assert desk.sla_sweep().fired == ()
+
+
+def test_a_person_target_we_do_not_know_is_mailed_per_level(environ, store, clock):
+    ladder = _ladder(
+        {"at": "50%", "notify": "person:boss@example.com"},
+        {"at": "100%", "notify": "person:boss@example.com"},
+    )
+    desk = _desk(environ, store, clock, SUPPORTBOT_ESCALATION_LEVELS=ladder)
+    _people(desk)
+    _open(desk)
+    clock.advance(hours=5)
+    assert [f.level for f in desk.sla_sweep().fired] == [1, 2]
+    assert _rows(store, "sla_warning") == [("email", "boss@example.com")]
+    assert _rows(store, "escalation") == [("email", "boss@example.com")]
+    renderer = Renderer()
+    with store.read() as session:
+        rows = session.scalars(
+            select(t.Notification).where(t.Notification.recipient == "boss@example.com")
+        ).all()
+        texts = [renderer.render(f"email/{row.template}.txt.j2", row.context) for row in rows]
+    assert any("has reached 50%" in text for text in texts) and any(
+        "escalated to you" in text for text in texts
+    )

@@ -145,6 +145,12 @@ def test_a_templates_folder_overrides_one_template_and_keeps_the_rest(tmp_path):
         "customer_replied",
         "status_changed",
         "ticket_resolved",
+        "ticket_merged",
+        "ticket_escalated",
+        "sla_warning",
+        "escalation",
+        "auto_closed",
+        "tickets_expired",
     ],
 )
 def test_every_shipped_template_renders_text_and_html(template):
@@ -154,6 +160,12 @@ def test_every_shipped_template_renders_text_and_html(template):
         "previous_status": "open",
         "comment": {"body": "hello", "author": TICKET["requester"]},
         "merged_from": {"number": "SUP-3", "subject": "VPN"},
+        "level": {"number": 2, "threshold": "85% of the SLA target"},
+        "reason": "the CEO is waiting",
+        "by": {"label": "ann@example.com"},
+        "auto_close_days": 7,
+        "expiration_days": 7,
+        "opened_on": "2026-03-02",
     }
     sent = _parse(compose(_outbound(template=template, context=context), Renderer(), Sender("s@x.test", "S")))
     assert "SUP-7" in sent.get_body(("plain",)).get_content()

@@ -6,6 +6,8 @@ Revises: 0006
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -22,6 +24,7 @@ TICKET_COLUMNS = (
     ("resolution_due", UtcDateTime(timezone=True)),
     ("sla_paused_since", UtcDateTime(timezone=True)),
     ("sla_next_check_at", UtcDateTime(timezone=True)),
+    ("sla_breached_at", UtcDateTime(timezone=True)),
     ("last_customer_message_at", UtcDateTime(timezone=True)),
     ("expired_at", UtcDateTime(timezone=True)),
 )
@@ -40,6 +43,17 @@ def upgrade() -> None:
         batch.create_index("ix_tickets_created_at", ["created_at"])
     with op.batch_alter_table("teams") as batch:
         batch.add_column(sa.Column("lead_id", sa.Integer(), nullable=True))
+    # Tickets open before this version get their clocks at the first sweep.
+    tickets = sa.table(
+        "tickets",
+        sa.column("status", sa.String()),
+        sa.column("sla_next_check_at", UtcDateTime(timezone=True)),
+    )
+    op.execute(
+        tickets.update()
+        .where(tickets.c.status.in_(("open", "in_progress", "waiting_customer")))
+        .values(sla_next_check_at=datetime.now(UTC))
+    )
     op.create_table(
         "notification_prefs",
         sa.Column("person_id", sa.Integer(), nullable=False),
