@@ -9,7 +9,9 @@ import pytest
 from bot.render import Renderer, default_templates_dir
 from tests.unit.test_compose import TICKET
 
-SLACK = sorted(path.name.removesuffix(".md.j2") for path in (default_templates_dir() / "slack").glob("*.md.j2"))
+SLACK = sorted(
+    path.name.removesuffix(".md.j2") for path in (default_templates_dir() / "slack").glob("*.md.j2")
+)
 CONTEXT = {
     "ticket": TICKET,
     "recipient": TICKET["requester"],
