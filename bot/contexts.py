@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot import sla_track
 from bot.model import format_number
 from bot.store import tables as t
 from bot.unit import Unit
@@ -27,8 +28,7 @@ def ticket_context(unit: Unit, ticket: t.Ticket) -> dict[str, Any]:
 
 def sla_context(unit: Unit, ticket: t.Ticket) -> dict[str, Any]:
     """Status and the running target's due time, with the time left (or overdue) in words."""
-    due = ticket.first_response_due if ticket.first_response_at is None else ticket.resolution_due
-    target = "first response" if ticket.first_response_at is None else "resolution"
+    target, due = sla_track.running_due(ticket)
     left = None
     if due is not None:
         seconds = int((due - unit.now).total_seconds())

@@ -179,9 +179,11 @@ def sla_level(unit: Unit, ticket: t.Ticket, level: Level, threshold: str) -> Non
     base = f"{event}:{ticket.id}:{level.number}"
     if not getattr(unit.settings.notifications, event):
         return
+    # Agents see every level in the ticket's Slack thread, whoever else it reaches.
+    slack_notify.thread_notice(unit, ticket, event, f"slack:{base}", extra)
     for target in level.notify:
         if target == "support_channel":
-            slack_notify.thread_notice(unit, ticket, event, f"slack:{base}", extra)
+            continue  # the thread post above
         elif target.startswith("email:") or (
             target.startswith("person:") and not recipients(unit, ticket, target)
         ):

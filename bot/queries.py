@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
-from bot import classify, directory, tickets
+from bot import classify, directory, sla_track, tickets
 from bot.errors import NotFound, UserError
 from bot.model import Actor, parse_priority, parse_status
 from bot.store import tables as t
@@ -102,7 +102,7 @@ def ticket_view(unit: Unit, ticket: t.Ticket) -> TicketView:
 def ticket_card(unit: Unit, ticket_id: int) -> CardView:
     """Read when the card is sent, not when it was queued: one send shows every change so far."""
     ticket = tickets.get(unit, ticket_id, lock=False)
-    due = ticket.first_response_due if ticket.first_response_at is None else ticket.resolution_due
+    _, due = sla_track.running_due(ticket)
     return CardView(
         ticket=ticket_view(unit, ticket),
         requester_slack_id=ticket.requester.slack_user_id,

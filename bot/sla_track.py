@@ -138,6 +138,13 @@ def _active_seconds(policy: sla.Policy, state: sla.SlaState) -> int | None:
     return None
 
 
+def running_due(ticket: t.Ticket) -> tuple[str, datetime | None]:
+    """The target the team is working against now, and when it is due."""
+    if ticket.first_response_at is None:
+        return "first response", ticket.first_response_due
+    return "resolution", ticket.resolution_due
+
+
 def view(ticket: t.Ticket) -> dict[str, object]:
     """What channels show: status, due times and the ladder's level, as last evaluated."""
     return {

@@ -90,6 +90,7 @@ class TicketView:
     first_response_due: datetime | None = None
     resolution_due: datetime | None = None
     escalation_level: int = 0
+    expired_at: datetime | None = None
 
     @classmethod
     def of(cls, ticket: t.Ticket, prefix: str, fields: dict[str, Any] | None = None) -> TicketView:
@@ -114,6 +115,7 @@ class TicketView:
             first_response_due=ticket.first_response_due,
             resolution_due=ticket.resolution_due,
             escalation_level=ticket.escalation_level,
+            expired_at=ticket.expired_at,
         )
 
 

@@ -115,7 +115,13 @@ def test_people_choose_their_channels_and_none_means_none(environ, store, clock)
     number = _open(desk)
     clock.advance(hours=3, minutes=30)  # past 70 % and 85 % of the 4 h first response
     assert [f.level for f in desk.sla_sweep().fired] == [1, 2]
-    assert _rows(store, "sla_warning") == [("email", "ann@support.test"), ("slack", "UANN")]
+    # Ann by both channels, Lee by none; agents also see both levels in the ticket's thread.
+    assert _rows(store, "sla_warning") == [
+        ("email", "ann@support.test"),
+        ("slack", "CSUPPORT"),
+        ("slack", "CSUPPORT"),
+        ("slack", "UANN"),
+    ]
     clock.advance(hours=1)
     desk.sla_sweep()
     # The breach also goes to the support channel, in the ticket's thread.
