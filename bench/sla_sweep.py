@@ -21,9 +21,9 @@ Measured at each size, in the same run:
 * ``bare query``: ``SELECT id FROM tickets WHERE sla_next_check_at <= :now
   ORDER BY sla_next_check_at LIMIT 500``, the floor of reading due rows
   through the index (median of 7, after one warm-up).
-* ``sweep``: ``Desk.sla_sweep(at=now, dry_run=True, batch=500)`` (median of
+* ``sweep``: ``Desk.sla_sweep(at=now, dry_run=True, limit=500)`` (median of
   3, after one warm-up), the scheduler's batch size. A dry run rolls its
-  batch back and stops after it, so every repetition sees the same due set
+  work back and stops after ``limit`` tickets, so every repetition sees the same due set
   and checks ``min(due, 500)`` tickets: all 100 due at 10k, the first 500 of
   the 1,000 or 10,000 due at 100k and 1M (a real sweep goes on batch after
   batch). The figure is the real work of a sweep: locking the due rows,
@@ -295,9 +295,9 @@ def measure(
         limit = batch or due
         query_ms = median_ms(QUERY_RUNS, bare_query(store, limit))
         with caught_sweep_select(store) as caught:  # the warm-up run, and the statement to explain
-            report = desk.sla_sweep(at=NOW, dry_run=True, batch=limit)
+            report = desk.sla_sweep(at=NOW, dry_run=True, limit=limit)
         plans.append(f"{name} {size:,}: {reading_tickets(plan_steps(store, *caught[0]))}")
-        sweep = partial(desk.sla_sweep, at=NOW, dry_run=True, batch=limit)
+        sweep = partial(desk.sla_sweep, at=NOW, dry_run=True, limit=limit)
         sweep_ms = median_ms(SWEEP_RUNS, sweep, warm_up=False)
         results.append(Result(name, size, due, report.checked, len(report.fired), query_ms, sweep_ms))
         print(

@@ -60,7 +60,11 @@ def recheck_if_rules_changed(unit: Unit) -> bool:
     settings = unit.settings
     rules = (settings.sla, settings.sla_policies, settings.escalation_levels, settings.enable_escalation)
     fingerprint = zlib.crc32(repr(rules).encode()) & 0x7FFFFFFF
-    get_or_create(unit.session, t.JobMark, lambda: t.JobMark(name=RULES_MARK, value=0), name=RULES_MARK)
+    # The first time there is nothing to compare with: tickets of an older version were
+    # marked for a check by the migration, newer ones were computed under these rules.
+    get_or_create(
+        unit.session, t.JobMark, lambda: t.JobMark(name=RULES_MARK, value=fingerprint), name=RULES_MARK
+    )
     mark = unit.session.get(t.JobMark, RULES_MARK, with_for_update=True, populate_existing=True)
     assert mark is not None
     if mark.value == fingerprint:
