@@ -28,6 +28,7 @@ from bot import (
     reports,
     threads,
     tickets,
+    tokens,
 )
 from bot.classify import TicketChanges
 from bot.config import Settings
@@ -215,6 +216,22 @@ class Desk:
 
     def set_preference(self, actor: Actor, email: str, event: str, channels: str) -> dict[str, str]:
         return self._write(lambda u: prefs.set_preference(u, actor, email, event, channels))
+
+    # -- API tokens ------------------------------------------------------------------
+
+    def create_token(self, actor: Actor, email: str, name: str = "") -> tuple[tokens.TokenView, str]:
+        return self._write(lambda u: tokens.create(u, actor, email, name))
+
+    def authenticate(self, token: str) -> Actor:
+        with self._unit(write=False) as unit:
+            return tokens.authenticate(unit, token)
+
+    def revoke_token(self, actor: Actor, token_id: int) -> tokens.TokenView:
+        return self._write(lambda u: tokens.revoke(u, actor, token_id))
+
+    def list_tokens(self, email: str | None = None) -> list[tokens.TokenView]:
+        with self._unit(write=False) as unit:
+            return tokens.list_tokens(unit, email)
 
     # -- chat threads --------------------------------------------------------------
 

@@ -41,5 +41,9 @@ class StoreUnavailable(BotError):
     """The database could not be reached; the caller should ask the sender to retry."""
 
 
+class Unauthenticated(UserError):
+    """No credentials, or ones that name nobody (an unknown or revoked API token)."""
+
+
 class Forbidden(UserError):
     """The person is known but their role does not allow this."""

@@ -20,6 +20,7 @@ from channels.cli.people import people
 from channels.cli.report import report
 from channels.cli.sla import sla
 from channels.cli.tickets import tickets
+from channels.cli.tokens import tokens
 
 
 class _Group(click.Group):
@@ -64,6 +65,7 @@ for command in (
     outbox,
     imap,
     sla,
+    tokens,
     report,
 ):
     cli.add_command(command)

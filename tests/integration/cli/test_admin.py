@@ -151,3 +151,16 @@ def test_config_show_masks_secrets(cli: Cli) -> None:
     assert "very-secret" not in shown
     settings = json.loads(shown)
     assert settings["slack"]["bot_token"] == "********" and settings["slack"]["app_token"] == ""
+
+
+def test_tokens_create_shows_the_token_once_and_stores_only_its_hash(cli: Cli) -> None:
+    cli.ok("people", "add", "--email", AGENT, "--role", "agent")
+    created = cli.json("tokens", "create", "--person", AGENT, "--name", "laptop")
+    token = created["token"]
+    assert token.startswith("sbt_") and created["prefix"] == token[:12]
+    listed = cli.json("tokens", "list")
+    assert [(t["person"], t["name"], t["revoked_at"]) for t in listed] == [(AGENT, "laptop", None)]
+    assert token not in json.dumps(listed)
+    assert "revoked" in cli.ok("tokens", "revoke", str(created["id"]))
+    assert cli.json("tokens", "list")[0]["revoked_at"] is not None
+    assert "no person" in cli.fails("tokens", "create", "--person", "nobody@example.com")
