@@ -17,11 +17,13 @@ from typing import Any, TypeVar
 from sqlalchemy import exc
 
 from bot import (
+    audit,
     classify,
     directory,
     escalation,
     housekeeping,
     intake,
+    metrics,
     outbox,
     prefs,
     queries,
@@ -29,9 +31,11 @@ from bot import (
     threads,
     tickets,
     tokens,
+    webhooks,
 )
 from bot.classify import TicketChanges
 from bot.config import Settings
+from bot.errors import UserError
 from bot.messages import Identity, Inbound, Receipt
 from bot.model import Actor, Priority, Role, Status, format_number
 from bot.ports import Clock
@@ -40,7 +44,7 @@ from bot.store import tables as t
 from bot.store.db import Store
 from bot.store.files import FileStore
 from bot.unit import Rules, Unit
-from bot.views import CardView, PersonView, TicketDetail, TicketView
+from bot.views import CardView, CommentView, PersonView, TicketDetail, TicketView
 from bot.workflow import Workflow
 
 logger = logging.getLogger(__name__)
@@ -232,6 +236,112 @@ class Desk:
     def list_tokens(self, email: str | None = None) -> list[tokens.TokenView]:
         with self._unit(write=False) as unit:
             return tokens.list_tokens(unit, email)
+
+    # -- webhooks (admins) ----------------------------------------------------------------
+
+    def add_webhook(
+        self,
+        actor: Actor,
+        url: str,
+        events: Sequence[str],
+        secret: str,
+        *,
+        priorities: Sequence[str] = (),
+        category: str | None = None,
+        include_internal: bool = False,
+    ) -> webhooks.SubscriptionView:
+        return self._write(
+            lambda u: webhooks.subscribe(
+                u,
+                actor,
+                url,
+                list(events),
+                secret,
+                priorities=list(priorities),
+                category=category,
+                include_internal=include_internal,
+            )
+        )
+
+    def remove_webhook(self, actor: Actor, subscription_id: int) -> webhooks.SubscriptionView:
+        return self._write(lambda u: webhooks.unsubscribe(u, actor, subscription_id))
+
+    def list_webhooks(self, actor: Actor) -> list[webhooks.SubscriptionView]:
+        with self._unit(write=False) as unit:
+            return webhooks.subscriptions(unit, actor)
+
+    def webhook_target(self, subscription_id: int) -> webhooks.Target | None:
+        """Where the webhook sender delivers, with the secret it signs with (None: removed)."""
+        with self._unit(write=False) as unit:
+            return webhooks.target(unit, subscription_id)
+
+    def webhook_deliveries(
+        self, actor: Actor, subscription_id: int | None = None, limit: int = 100
+    ) -> list[webhooks.DeliveryView]:
+        with self._unit(write=False) as unit:
+            return webhooks.deliveries(unit, actor, subscription_id, limit)
+
+    # -- the HTTP API ----------------------------------------------------------------
+
+    def change_ticket(
+        self,
+        actor: Actor,
+        number: str,
+        changes: TicketChanges,
+        *,
+        status: Status | None = None,
+        assign: bool = False,
+        assignee: str | None = None,
+    ) -> TicketView:
+        """Classification, assignee (``assign``: set it to ``assignee``, None unassigns) and
+        status in one transaction: one refused change leaves the others unwritten."""
+
+        def work(u: Unit) -> TicketView:
+            ticket = classify.update(u, actor, number, changes)
+            if assign:
+                ticket = tickets.assign(u, actor, number, assignee)
+            if status is not None:
+                ticket = tickets.transition(u, actor, number, status)
+            return queries.ticket_view(u, ticket)
+
+        return self._write(work)
+
+    def add_comment(
+        self, actor: Actor, number: str, body: str, *, public: bool = True, channel: str = "api"
+    ) -> CommentView:
+        """Like :meth:`comment`, answering with the comment written."""
+        return self._write(
+            lambda u: queries.comment_view(
+                tickets.comment(u, actor, number, body, public=public, channel=channel)[1]
+            )
+        )
+
+    def record_api_access(
+        self, actor: Actor | None, number: str | None, method: str, path: str, status: int
+    ) -> None:
+        """One API request on tickets in the audit log, whoever made it and however it ended."""
+
+        def work(u: Unit) -> None:
+            ticket_id: int | None = None
+            if number is not None:
+                try:
+                    ticket_id = tickets.get(u, number, lock=False).id
+                except UserError:  # a malformed or unknown number: the request is still on record
+                    ticket_id = None
+            audit.record(
+                u,
+                ticket_id=ticket_id,
+                actor=actor or Actor(None, "anonymous", Role.REQUESTER),
+                kind="api_request",
+                after={"method": method, "path": path[:500], "status": status},
+            )
+
+        self._write(work)
+
+    def metrics_snapshot(self) -> metrics.Snapshot:
+        """Monitoring figures, read now (each scrape)."""
+        with self._unit(write=False) as unit:
+            return metrics.snapshot(unit)
 
     # -- chat threads --------------------------------------------------------------
 

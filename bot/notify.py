@@ -15,9 +15,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot import audit, outbox, prefs, slack_notify
+from bot import audit, outbox, prefs, slack_notify, webhooks
 from bot.contexts import person_context, ticket_context
-from bot.model import Actor, Role, format_number
+from bot.model import Actor, Role, Status, format_number
 from bot.sla_policy import Level
 from bot.store import tables as t
 from bot.unit import Unit
@@ -44,6 +44,7 @@ def is_own_or_robot(unit: Unit, email: str | None) -> bool:
 
 def ticket_opened(unit: Unit, ticket: t.Ticket, first: t.Comment, *, acknowledge: bool) -> None:
     slack_notify.card_posted(unit, ticket)
+    webhooks.emit(unit, webhooks.CREATED, ticket, f"ticket-{ticket.id}", comment=first)
     if first.body.strip() != ticket.subject.strip():  # a subject-only request: the card says it all
         slack_notify.comment_in_thread(unit, ticket, first)
     requester = ticket.requester
@@ -93,6 +94,7 @@ def _may_acknowledge(unit: Unit, ticket: t.Ticket, person: t.Person) -> bool:
 
 def comment_added(unit: Unit, ticket: t.Ticket, comment: t.Comment) -> None:
     slack_notify.comment_in_thread(unit, ticket, comment)
+    webhooks.emit(unit, webhooks.COMMENT_ADDED, ticket, f"comment-{comment.id}", comment=comment)
     if not comment.public or comment.flagged:
         return
     author = comment.author
@@ -110,10 +112,12 @@ def comment_added(unit: Unit, ticket: t.Ticket, comment: t.Comment) -> None:
 def card_changed(unit: Unit, ticket: t.Ticket) -> None:
     """Something the support channel's card shows changed (priority, category, ...)."""
     slack_notify.card_changed(unit, ticket)
+    webhooks.emit(unit, webhooks.UPDATED, ticket, webhooks.snapshot_change(unit, ticket))
 
 
 def status_changed(unit: Unit, ticket: t.Ticket, before: str, event_id: int, actor: Actor) -> None:
     slack_notify.card_changed(unit, ticket)
+    _status_hooks(unit, ticket, before, f"event-{event_id}")
     if actor.person_id == ticket.requester_id:
         return
     template = "ticket_resolved" if ticket.status == "resolved" else "status_changed"
@@ -123,6 +127,7 @@ def status_changed(unit: Unit, ticket: t.Ticket, before: str, event_id: int, act
 
 def assigned(unit: Unit, ticket: t.Ticket, event_id: int, actor: Actor) -> None:
     slack_notify.card_changed(unit, ticket)
+    webhooks.emit(unit, webhooks.UPDATED, ticket, f"event-{event_id}")
     assignee = ticket.assignee
     if assignee is None or actor.person_id == assignee.id:
         return
@@ -133,6 +138,9 @@ def merged(unit: Unit, source: t.Ticket, target: t.Ticket) -> None:
     """Tell the merged ticket's requester where their request lives on."""
     slack_notify.card_changed(unit, source)
     slack_notify.card_changed(unit, target)
+    merged_into = {"merged_into": format_number(unit.settings.ticket_prefix, target.id)}
+    _status_hooks(unit, source, None, f"merged-{source.id}", merged_into)
+    webhooks.emit(unit, webhooks.UPDATED, target, f"merged-{source.id}-into-{target.id}")
     _tell(
         unit,
         target,
@@ -152,6 +160,8 @@ def merged(unit: Unit, source: t.Ticket, target: t.Ticket) -> None:
 def escalated(unit: Unit, ticket: t.Ticket, event_id: int, actor: Actor, reason: str) -> None:
     """Agents see it in the ticket's thread; the assignee hears as they chose (email by default)."""
     by = {"label": actor.label}
+    escalation = {"escalation": {"reason": reason, "level": None, "threshold": None, "by": actor.label}}
+    webhooks.emit(unit, webhooks.ESCALATED, ticket, f"event-{event_id}", extra=escalation)
     slack_notify.thread_notice(
         unit, ticket, "escalated", f"slack:escalated:{event_id}", {"reason": reason, "by": by}
     )
@@ -177,6 +187,9 @@ def sla_level(unit: Unit, ticket: t.Ticket, level: Level, threshold: str) -> Non
     event = "escalation" if level.threshold.share is None or level.threshold.is_breach else "sla_warning"
     extra = {"level": {"number": level.number, "threshold": threshold}}
     base = f"{event}:{ticket.id}:{level.number}"
+    # Other systems hear of every level, whatever people chose to hear.
+    ladder = {"escalation": {"reason": event, "level": level.number, "threshold": threshold, "by": None}}
+    webhooks.emit(unit, webhooks.ESCALATED, ticket, f"level-{ticket.id}-{level.number}", extra=ladder)
     if not getattr(unit.settings.notifications, event):
         return
     # Agents see every level in the ticket's Slack thread, whoever else it reaches.
@@ -195,6 +208,15 @@ def sla_level(unit: Unit, ticket: t.Ticket, level: Level, threshold: str) -> Non
         else:
             for person in recipients(unit, ticket, target):
                 _tell(unit, ticket, person, event, f"{base}:{person.id}", extra, event=event)
+
+
+def _status_hooks(
+    unit: Unit, ticket: t.Ticket, before: str | None, change: str, extra: dict[str, Any] | None = None
+) -> None:
+    """A status change is also an update: subscribers to either hear of it."""
+    changed = {"previous_status": before, **(extra or {})}
+    webhooks.emit(unit, webhooks.STATUS_CHANGED, ticket, change, extra=changed)
+    webhooks.emit(unit, webhooks.UPDATED, ticket, change, extra=changed)
 
 
 def recipients(unit: Unit, ticket: t.Ticket, target: str) -> list[t.Person]:
@@ -342,6 +364,7 @@ def auto_closed(unit: Unit, ticket: t.Ticket, event_id: int) -> None:
     again hears again; the same close never twice.
     """
     slack_notify.card_changed(unit, ticket)
+    _status_hooks(unit, ticket, Status.RESOLVED.value, f"event-{event_id}")
     key = f"auto_closed:{ticket.id}:{event_id}"
     extra = {"auto_close_days": unit.settings.auto_close_days}
     _tell(unit, ticket, ticket.requester, "auto_closed", key, extra, event="auto_close")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
@@ -10,6 +12,7 @@ from sqlalchemy.orm import aliased
 from bot import classify, directory, sla_track, tickets
 from bot.errors import NotFound, UserError
 from bot.model import Actor, parse_priority, parse_status
+from bot.sla import SlaStatus
 from bot.store import tables as t
 from bot.unit import Unit
 from bot.views import (
@@ -36,6 +39,14 @@ class TicketFilter:
     open_only: bool = False
     limit: int = 100
     offset: int = 0
+    category: str | None = None
+    sla_status: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    updated_after: datetime | None = None
+    updated_before: datetime | None = None
+    # Keyset pagination: only tickets older (by id) than this one.
+    before_id: int | None = None
 
 
 def list_tickets(unit: Unit, query: TicketFilter) -> list[TicketView]:
@@ -66,9 +77,34 @@ def list_tickets(unit: Unit, query: TicketFilter) -> list[TicketView]:
         statement = statement.where(t.Ticket.assignee_id == query.assignee_id)
     if query.open_only:
         statement = statement.where(t.Ticket.status.in_(tickets.OPEN_STATUSES))
+    if query.category:
+        statement = statement.where(
+            t.Ticket.category_id.in_(select(t.Category.id).where(t.Category.path == query.category.strip()))
+        )
+    if query.sla_status:
+        statement = statement.where(t.Ticket.sla_status == parse_sla_status(query.sla_status))
+    if query.created_after is not None:
+        statement = statement.where(t.Ticket.created_at >= query.created_after)
+    if query.created_before is not None:
+        statement = statement.where(t.Ticket.created_at < query.created_before)
+    if query.updated_after is not None:
+        statement = statement.where(t.Ticket.updated_at >= query.updated_after)
+    if query.updated_before is not None:
+        statement = statement.where(t.Ticket.updated_at < query.updated_before)
+    if query.before_id is not None:
+        statement = statement.where(t.Ticket.id < query.before_id)
     rows = unit.session.scalars(statement).unique().all()
     values = classify.fields_of(unit, [row.id for row in rows])
     return [TicketView.of(row, unit.settings.ticket_prefix, values.get(row.id)) for row in rows]
+
+
+def parse_sla_status(value: str) -> str:
+    try:
+        return SlaStatus(value.strip().lower()).value
+    except ValueError:
+        raise UserError(
+            f"unknown SLA status {value!r}; use one of: {', '.join(SlaStatus)}", field="sla_status"
+        ) from None
 
 
 SCOPES = ("mine", "open", "all", "requested", "assigned")
@@ -142,22 +178,23 @@ def show_ticket(unit: Unit, number: str) -> TicketDetail:
     ).all()
     return TicketDetail(
         ticket=ticket_view(unit, ticket),
-        comments=tuple(
-            CommentView(
-                id=c.id,
-                author=(c.author.email or c.author.slack_user_id or c.author.name) if c.author else None,
-                body=c.body,
-                public=c.public,
-                flagged=c.flagged,
-                channel=c.channel,
-                created_at=c.created_at,
-                attachments=tuple(files.get(c.id, ())),
-                full_body=c.full_body,
-                source_sha256=c.source_sha256,
-            )
-            for c in comments
-        ),
+        comments=tuple(comment_view(c, files.get(c.id, ())) for c in comments),
         events=tuple(EventView(e.id, e.actor, e.kind, e.before, e.after, e.created_at) for e in events),
+    )
+
+
+def comment_view(c: t.Comment, attachments: Sequence[AttachmentView] = ()) -> CommentView:
+    return CommentView(
+        id=c.id,
+        author=(c.author.email or c.author.slack_user_id or c.author.name) if c.author else None,
+        body=c.body,
+        public=c.public,
+        flagged=c.flagged,
+        channel=c.channel,
+        created_at=c.created_at,
+        attachments=tuple(attachments),
+        full_body=c.full_body,
+        source_sha256=c.source_sha256,
     )
 
 

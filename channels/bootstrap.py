@@ -35,6 +35,7 @@ from channels.email.imap_poller import ImapPoller, PollerThreads, recipients_for
 from channels.email.ingest import EmailIngest
 from channels.email.sender import EmlFolderSender, SmtpRelaySender
 from channels.email.smtp_server import SupportHandler, protocol_factory
+from channels.webhooks.sender import WebhookSender
 
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
@@ -116,6 +117,7 @@ def build(
         senders = {"email": email_sender(settings, environ, renderer, secret, clock)}
         if settings.slack.enabled:
             senders["slack"] = slack_sender(settings, desk, renderer, clock)
+        senders["webhook"] = WebhookSender(desk, clock)
     dispatcher = Dispatcher(store, clock, senders, settings.outbox)
     return Runtime(settings, clock, store, desk, renderer, dispatcher, secret, environ)
 
@@ -276,7 +278,7 @@ async def _serve_http(
     settings = runtime.settings
     server = _Server(
         uvicorn.Config(
-            create_app(runtime.store, routes),
+            create_app(runtime.store, routes, runtime.desk),
             host=settings.http.host,
             port=settings.http.port,
             log_config=None,

@@ -331,3 +331,20 @@ class IdempotencyKey(Base):
     status_code: Mapped[int] = mapped_column(Integer)
     body: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class WebhookSubscription(Base):
+    """Another system hearing about ticket changes: signed JSON POSTs sent through the outbox."""
+
+    __tablename__ = "webhook_subscriptions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    # Event names (ticket.created, comment.added, ...); filters: {"priority": [...], "category": "A/B"}.
+    events: Mapped[list[str]] = mapped_column(JsonType)
+    filters: Mapped[dict[str, Any]]
+    # Kept as given, not hashed: every delivery is signed with it (HMAC-SHA256).
+    secret: Mapped[str] = mapped_column(String(200))
+    include_internal: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Every change asks for the active subscriptions; with none that is one indexed look-up.
+    active: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+    created_at: Mapped[datetime]

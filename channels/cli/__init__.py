@@ -21,6 +21,7 @@ from channels.cli.report import report
 from channels.cli.sla import sla
 from channels.cli.tickets import tickets
 from channels.cli.tokens import tokens
+from channels.cli.webhooks import webhooks
 
 
 class _Group(click.Group):
@@ -66,6 +67,7 @@ for command in (
     imap,
     sla,
     tokens,
+    webhooks,
     report,
 ):
     cli.add_command(command)

@@ -1,4 +1,4 @@
-"""The ASGI application served by ``supportbot serve``."""
+"""The ASGI application served by ``supportbot serve``: health, metrics and the REST API."""
 
 from __future__ import annotations
 
@@ -9,13 +9,21 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.routing import BaseRoute
 
+from bot.desk import Desk
 from bot.errors import StoreUnavailable
 from bot.store.db import Store
+from channels.http import errors, tickets
+from channels.http.access import AccessLog, BodyLimit
+from channels.http.metrics import metrics_endpoint
+
+# JSON bodies only, so far; attachments will get their own, larger limit.
+MAX_BODY = 1024 * 1024
 
 
-def create_app(store: Store, routes: Sequence[BaseRoute] = ()) -> FastAPI:
+def create_app(store: Store, routes: Sequence[BaseRoute] = (), desk: Desk | None = None) -> FastAPI:
     """``routes`` are other channels' endpoints served here too (Slack's ``/slack/events``);
-    the composition root hands them in, so this module never imports another channel."""
+    the composition root hands them in, so this module never imports another channel.
+    Without a ``desk`` only the health check is served."""
     app = FastAPI(title="Supportbot", docs_url=None, redoc_url=None, openapi_url=None)
     app.router.routes.extend(routes)
 
@@ -28,4 +36,25 @@ def create_app(store: Store, routes: Sequence[BaseRoute] = ()) -> FastAPI:
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok"})
 
+    if desk is not None:
+        app.add_api_route("/metrics", metrics_endpoint(desk), methods=["GET"], include_in_schema=False)
+        app.mount("/api/v1", create_api(desk))
     return app
+
+
+def create_api(desk: Desk) -> FastAPI:
+    """The REST API, with its own OpenAPI document at ``/api/v1/openapi.json``."""
+    api = FastAPI(
+        title="Supportbot API",
+        version="1",
+        openapi_url="/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    api.state.desk = desk
+    errors.install(api)
+    api.include_router(tickets.router)
+    # Outermost last: the size check answers before the access log or the app see the request.
+    api.add_middleware(AccessLog, desk=desk)
+    api.add_middleware(BodyLimit, limit=MAX_BODY)
+    return api

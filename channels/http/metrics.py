@@ -1,0 +1,84 @@
+"""``GET /metrics``: the store's figures in Prometheus text format, read afresh at each scrape."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+
+from fastapi import Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from bot.desk import Desk
+
+
+class DeskCollector(Collector):
+    """One store read per scrape; nothing is counted in this process, so every instance agrees."""
+
+    def __init__(self, desk: Desk) -> None:
+        self.desk = desk
+
+    def collect(self) -> Iterator[Metric]:
+        figures = self.desk.metrics_snapshot()
+        tickets = GaugeMetricFamily(
+            "supportbot_tickets", "Tickets by status and priority", labels=["status", "priority"]
+        )
+        for (status, priority), count in sorted(figures.tickets.items()):
+            tickets.add_metric([status, priority], count)
+        yield tickets
+        yield GaugeMetricFamily(
+            "supportbot_sla_breached_tickets",
+            "Open tickets whose SLA is breached",
+            value=figures.sla_breached,
+        )
+        yield GaugeMetricFamily(
+            "supportbot_sla_at_risk_tickets", "Open tickets whose SLA is at risk", value=figures.sla_at_risk
+        )
+        yield _by_channel(
+            GaugeMetricFamily(
+                "supportbot_outbox_pending",
+                "Notifications waiting to be sent, by channel",
+                labels=["channel"],
+            ),
+            figures.outbox_pending,
+        )
+        yield GaugeMetricFamily(
+            "supportbot_outbox_oldest_pending_age_seconds",
+            "Age of the oldest notification waiting to be sent (0: none)",
+            value=figures.oldest_pending_age,
+        )
+        yield _by_channel(
+            GaugeMetricFamily(
+                "supportbot_delivery_failures",
+                "Notifications given up on (dead), by channel",
+                labels=["channel"],
+            ),
+            figures.delivery_failures,
+        )
+        yield _by_channel(
+            CounterMetricFamily(
+                "supportbot_inbound_messages",
+                "Messages taken in (comments, first messages included), by channel",
+                labels=["channel"],
+            ),
+            figures.inbound_messages,
+        )
+
+
+def _by_channel(family: GaugeMetricFamily | CounterMetricFamily, counts: dict[str, int]) -> Metric:
+    for channel, count in sorted(counts.items()):
+        family.add_metric([channel], count)
+    return family
+
+
+def metrics_endpoint(desk: Desk) -> Callable[[], Awaitable[Response]]:
+    registry = CollectorRegistry()
+    registry.register(DeskCollector(desk))
+
+    async def metrics() -> Response:
+        """Prometheus text format."""
+        body = await asyncio.to_thread(generate_latest, registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    return metrics

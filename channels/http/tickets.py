@@ -1,0 +1,228 @@
+"""``/tickets``: create, list, read, change, merge, escalate; comments; the SLA state.
+
+Each endpoint translates the request, calls one desk method and translates
+the answer; the rules (who may do what) are the core's. Endpoints are plain
+functions: FastAPI runs them in its thread pool, off the event loop.
+Requesters get 404, not 403, for tickets that are not theirs, so a number
+does not tell them whether the ticket exists.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Response
+from pydantic import AfterValidator, AwareDatetime
+
+from bot.classify import TicketChanges
+from bot.desk import Desk
+from bot.errors import Forbidden
+from bot.messages import Identity, Inbound
+from bot.model import MAX_TICKET_ID, Actor, parse_priority, parse_status
+from bot.queries import TicketFilter
+from bot.views import TicketView, to_jsonable
+from channels.http.auth import CurrentActor, CurrentDesk
+from channels.http.errors import Malformed
+from channels.http.schemas import (
+    CommentIn,
+    CommentOut,
+    ErrorOut,
+    EscalateIn,
+    MergeIn,
+    SlaOut,
+    TicketDetailOut,
+    TicketIn,
+    TicketOut,
+    TicketPage,
+    TicketPatch,
+    no_nul,
+)
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut} for status in (400, 401, 403, 404, 409, 413, 422, 503)
+}
+router = APIRouter(prefix="/tickets", tags=["tickets"], responses=ERRORS)
+
+QueryText = Annotated[str | None, Query(max_length=320), AfterValidator(no_nul)]
+QueryTime = Annotated[AwareDatetime | None, Query()]
+
+
+def _visible(desk: Desk, actor: Actor, number: str) -> None:
+    """A requester's request on someone else's ticket ends here, as 404."""
+    if not actor.role.is_staff:
+        desk.visible_ticket(actor, number)
+
+
+def _out(view: TicketView) -> dict[str, Any]:
+    out: dict[str, Any] = to_jsonable(view)
+    return out
+
+
+@router.post("", status_code=201, response_model=TicketOut)
+def create_ticket(
+    body: TicketIn,
+    actor: CurrentActor,
+    desk: CurrentDesk,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(max_length=200), AfterValidator(no_nul)] = None,
+) -> dict[str, Any]:
+    """A retry with the same ``Idempotency-Key`` answers with the ticket the first one opened."""
+    for_someone = body.requester and body.requester.strip().lower() != actor.label.lower()
+    if for_someone and not actor.role.is_staff:
+        raise Forbidden("requesters open tickets for themselves only", field="requester")
+    receipt = desk.receive(
+        Inbound(
+            channel="api",
+            sender=Identity(email=body.requester if for_someone else actor.label),
+            submitted_by=Identity(email=actor.label) if for_someone else None,
+            subject=body.subject,
+            text=body.description,
+            key=f"api:{actor.person_id}:{idempotency_key}" if idempotency_key else None,
+            priority=body.priority,
+            category=body.category,
+            fields=body.fields,
+        )
+    )
+    if receipt.ticket_number is None:  # receive never drops an API message that may open a ticket
+        raise RuntimeError(f"receive kept no ticket: {receipt.rule}")
+    if not receipt.created:
+        response.status_code = 200
+    return _out(desk.show_ticket(receipt.ticket_number).ticket)
+
+
+@router.get("", response_model=TicketPage)
+def list_tickets(
+    actor: CurrentActor,
+    desk: CurrentDesk,
+    status: QueryText = None,
+    priority: QueryText = None,
+    category: QueryText = None,
+    assignee: Annotated[QueryText, Query(description="Email, or `none` for unassigned")] = None,
+    requester: QueryText = None,
+    tag: QueryText = None,
+    sla_status: QueryText = None,
+    created_after: QueryTime = None,
+    created_before: QueryTime = None,
+    updated_after: QueryTime = None,
+    updated_before: QueryTime = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=40)] = None,
+) -> dict[str, Any]:
+    """Newest first; ``next_cursor`` fetches the next page. Requesters list their own tickets."""
+    query = TicketFilter(
+        status=status,
+        priority=priority,
+        category=category,
+        assignee=assignee,
+        requester=requester,
+        tag=tag,
+        sla_status=sla_status,
+        requester_id=None if actor.role.is_staff else actor.person_id,
+        created_after=_utc(created_after, "created_after"),
+        created_before=_utc(created_before, "created_before"),
+        updated_after=_utc(updated_after, "updated_after"),
+        updated_before=_utc(updated_before, "updated_before"),
+        before_id=_decode_cursor(cursor) if cursor else None,
+        limit=limit + 1,
+    )
+    views = desk.list_tickets(query)
+    more = len(views) > limit
+    views = views[:limit]
+    return {
+        "items": [_out(view) for view in views],
+        "next_cursor": _encode_cursor(views[-1].id) if more else None,
+    }
+
+
+@router.get("/{number}", response_model=TicketDetailOut)
+def get_ticket(number: str, actor: CurrentActor, desk: CurrentDesk) -> dict[str, Any]:
+    """Requesters see their own tickets, without internal comments or the audit trail."""
+    detail: dict[str, Any] = to_jsonable(desk.visible_ticket(actor, number))
+    return detail
+
+
+@router.get("/{number}/sla", response_model=SlaOut)
+def ticket_sla(number: str, actor: CurrentActor, desk: CurrentDesk) -> dict[str, Any]:
+    ticket = desk.visible_ticket(actor, number).ticket
+    return {
+        "sla_status": ticket.sla_status,
+        "first_response_due": ticket.first_response_due,
+        "resolution_due": ticket.resolution_due,
+        "escalation_level": ticket.escalation_level,
+    }
+
+
+@router.patch("/{number}", response_model=TicketOut)
+def change_ticket(number: str, body: TicketPatch, actor: CurrentActor, desk: CurrentDesk) -> dict[str, Any]:
+    """All changes or none. ``assignee: null`` unassigns, ``category: null`` clears it;
+    requesters may only resolve, close or reopen their own tickets."""
+    _visible(desk, actor, number)
+    given = body.model_fields_set
+    changes = TicketChanges(
+        priority=parse_priority(body.priority) if body.priority is not None else None,
+        category=(body.category or "") if "category" in given else None,
+        add_tags=body.add_tags,
+        remove_tags=body.remove_tags,
+        fields=body.fields,
+    )
+    view = desk.change_ticket(
+        actor,
+        number,
+        changes,
+        status=parse_status(body.status) if body.status is not None else None,
+        assign="assignee" in given,
+        assignee=body.assignee,
+    )
+    return _out(view)
+
+
+@router.post("/{number}/merge", response_model=TicketOut)
+def merge_ticket(number: str, body: MergeIn, actor: CurrentActor, desk: CurrentDesk) -> dict[str, Any]:
+    """Merge this ticket into ``into``; the answer is the ticket that lives on."""
+    _visible(desk, actor, number)
+    return _out(desk.merge(actor, number, body.into))
+
+
+@router.post("/{number}/escalate", response_model=TicketOut)
+def escalate_ticket(number: str, body: EscalateIn, actor: CurrentActor, desk: CurrentDesk) -> dict[str, Any]:
+    _visible(desk, actor, number)
+    return _out(desk.escalate(actor, number, body.reason))
+
+
+@router.get("/{number}/comments", response_model=list[CommentOut])
+def list_comments(number: str, actor: CurrentActor, desk: CurrentDesk) -> list[Any]:
+    """Oldest first; internal comments only for agents and admins."""
+    comments: list[Any] = to_jsonable(desk.visible_ticket(actor, number).comments)
+    return comments
+
+
+@router.post("/{number}/comments", status_code=201, response_model=CommentOut)
+def add_comment(number: str, body: CommentIn, actor: CurrentActor, desk: CurrentDesk) -> dict[str, Any]:
+    """``public: false`` writes an internal note (agents and admins only)."""
+    _visible(desk, actor, number)
+    comment: dict[str, Any] = to_jsonable(desk.add_comment(actor, number, body.body, public=body.public))
+    return comment
+
+
+def _utc(value: datetime | None, field: str) -> datetime | None:
+    try:
+        return value.astimezone(UTC) if value is not None else None
+    except OverflowError:
+        raise Malformed(f"{field} is out of range", field=field) from None
+
+
+def _encode_cursor(ticket_id: int) -> str:
+    return base64.urlsafe_b64encode(str(ticket_id).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (binascii.Error, ValueError):
+        raise Malformed("not a cursor this API handed out", field="cursor") from None
+    if not (text.isdigit() and 0 < int(text) <= MAX_TICKET_ID + 1):
+        raise Malformed("not a cursor this API handed out", field="cursor")
+    return int(text)

@@ -1,0 +1,1 @@
+"""Outgoing webhooks: the outbox's sender that POSTs signed JSON to subscribers' URLs."""

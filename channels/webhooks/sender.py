@@ -1,0 +1,157 @@
+"""Delivers webhook notifications from the outbox: one signed HTTP POST each.
+
+The body is the notification's context, serialized once (compact UTF-8 JSON);
+``X-Supportbot-Signature: sha256=<hex>`` is the HMAC-SHA256 of exactly those
+bytes with the subscription's secret, so a receiver verifies what it got
+before parsing it. ``X-Supportbot-Delivery`` is the same on every attempt of
+one delivery: a receiver that saw it already can answer 2xx and drop it.
+
+Outcomes, for the dispatcher: 2xx is done; 429, 5xx and a receiver we cannot
+reach are retried with backoff (``Retry-After`` honoured) and, like any
+channel that is down, kept trying for ``outbox.retry_hours``; any other
+status (404, 410, a redirect, which is never followed) and a subscription that
+is gone fail for good. The HTTP status goes into the error, which is what the
+delivery log shows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import Protocol
+
+import httpx
+
+from bot.messages import Outbound
+from bot.outbox import PermanentDeliveryError, TransientDeliveryError
+from bot.ports import Clock
+from bot.webhooks import Target
+
+logger = logging.getLogger(__name__)
+
+TIMEOUT_SECONDS = 10.0
+USER_AGENT = "Supportbot-Webhooks/1"
+# A Retry-After of days would park a delivery as good as dead; the backoff takes over past this.
+MAX_RETRY_AFTER = 6 * 3600.0
+# How much of a receiver's answer the delivery log keeps beside its status.
+ERROR_EXCERPT = 120
+
+
+class Subscriptions(Protocol):
+    """What the sender asks the core (the Desk provides it)."""
+
+    def webhook_target(self, subscription_id: int) -> Target | None: ...
+
+
+def body_of(outbound: Outbound) -> bytes:
+    return json.dumps(outbound.context, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class WebhookSender:
+    """The outbox's sender for channel ``webhook`` (a :class:`bot.ports.Sender`)."""
+
+    def __init__(
+        self,
+        subscriptions: Subscriptions,
+        clock: Clock,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = TIMEOUT_SECONDS,
+    ) -> None:
+        self.subscriptions = subscriptions
+        self.clock = clock
+        self.transport = transport
+        self.timeout = timeout
+
+    def send(self, outbound: Outbound) -> None:
+        target = self._target(outbound)
+        body = body_of(outbound)
+        delivery = str(outbound.context.get("id", outbound.notification_id))
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "X-Supportbot-Event": outbound.template,
+            "X-Supportbot-Delivery": delivery,
+            "X-Supportbot-Signature": signature(target.secret, body),
+        }
+        # A client per delivery: nothing to close at shutdown, and the dispatcher's pace
+        # (one POST at a time per thread) gains little from a pool.
+        with httpx.Client(
+            timeout=self.timeout, follow_redirects=False, transport=self.transport, trust_env=False
+        ) as client:
+            try:
+                response = client.post(target.url, content=body, headers=headers)
+            except httpx.TimeoutException as error:
+                raise TransientDeliveryError(
+                    f"no answer from {_host(target.url)} in {self.timeout:g} s ({type(error).__name__})",
+                    outage=True,
+                ) from None
+            except httpx.TransportError as error:
+                raise TransientDeliveryError(
+                    f"cannot reach {_host(target.url)}: {type(error).__name__}: {error}", outage=True
+                ) from None
+        self._judge(response, target, outbound)
+
+    def _target(self, outbound: Outbound) -> Target:
+        try:
+            subscription_id = int(outbound.recipient)
+        except ValueError:
+            raise PermanentDeliveryError(f"{outbound.recipient!r} is no webhook subscription") from None
+        target = self.subscriptions.webhook_target(subscription_id)
+        if target is None:
+            raise PermanentDeliveryError(f"webhook subscription {subscription_id} was removed")
+        if not target.active:
+            raise PermanentDeliveryError(f"webhook subscription {subscription_id} is inactive")
+        return target
+
+    def _judge(self, response: httpx.Response, target: Target, outbound: Outbound) -> None:
+        status = response.status_code
+        if 200 <= status < 300:
+            logger.info(
+                "webhook %s (%s) delivered to subscription %s: HTTP %d",
+                outbound.notification_id,
+                outbound.template,
+                target.id,
+                status,
+            )
+            return
+        detail = f"HTTP {status} from {_host(target.url)}{_excerpt(response)}"
+        if status == 429 or status >= 500:
+            raise TransientDeliveryError(detail, retry_after=self._retry_after(response), outage=True)
+        raise PermanentDeliveryError(detail)
+
+    def _retry_after(self, response: httpx.Response) -> float | None:
+        """Seconds, or an HTTP date; anything unreadable leaves it to the backoff."""
+        value = response.headers.get("Retry-After", "").strip()
+        if not value:
+            return None
+        seconds: float | None
+        if value.isdigit():
+            seconds = float(value)
+        else:
+            try:
+                when: datetime = parsedate_to_datetime(value)
+            except (TypeError, ValueError, IndexError):
+                return None
+            if when.tzinfo is None:
+                return None
+            seconds = (when - self.clock.now()).total_seconds()
+        return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+def _host(url: str) -> str:
+    """For messages: the host, not the whole URL (which may carry a token in its query)."""
+    return httpx.URL(url).host or "?"
+
+
+def _excerpt(response: httpx.Response) -> str:
+    text = " ".join(response.text.split())[:ERROR_EXCERPT]
+    return f": {text}" if text else ""

@@ -1,0 +1,103 @@
+"""Every endpoint x requester (own and someone else's ticket), agent, admin and anonymous."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.store import tables as t
+from bot.store.db import Store
+from tests.integration.api.conftest import World
+
+OWN, OTHERS = "{own}", "{others}"
+
+# (method, path, body, {who: expected status}); "requester" acts on OWN, "requester:others" on
+# the other requester's ticket (404: its existence must not leak).
+Case = tuple[str, str, dict[str, Any] | None, dict[str, int]]
+CASES: list[Case] = [
+    ("POST", "/tickets", {"subject": "Help", "description": "Please"}, {"requester": 201, "agent": 201}),
+    ("GET", "/tickets", None, {"requester": 200, "agent": 200}),
+    ("GET", "/tickets/{n}", None, {"requester": 200, "agent": 200}),
+    ("GET", "/tickets/{n}/sla", None, {"requester": 200, "agent": 200}),
+    ("GET", "/tickets/{n}/comments", None, {"requester": 200, "agent": 200}),
+    ("POST", "/tickets/{n}/comments", {"body": "Any news?"}, {"requester": 201, "agent": 201}),
+    ("POST", "/tickets/{n}/comments", {"body": "Note", "public": False}, {"requester": 403, "agent": 201}),
+    ("PATCH", "/tickets/{n}", {"status": "resolved"}, {"requester": 200, "agent": 200}),
+    ("PATCH", "/tickets/{n}", {"priority": "high"}, {"requester": 403, "agent": 200}),
+    ("PATCH", "/tickets/{n}", {"assignee": "agent@support.test"}, {"requester": 403, "agent": 200}),
+    ("PATCH", "/tickets/{n}", {"add_tags": ["vip"]}, {"requester": 403, "agent": 200}),
+    ("POST", "/tickets/{n}/escalate", {"reason": "Urgent"}, {"requester": 200, "agent": 200}),
+    ("POST", "/tickets/{n}/merge", {"into": OTHERS}, {"requester": 403, "agent": 200}),
+]
+WHO = ("requester", "requester:others", "agent", "admin", "anonymous")
+
+
+def expected(allowed: dict[str, int], who: str, path: str) -> int:
+    if who == "anonymous":
+        return 401
+    if who == "requester:others":
+        return 404 if "{n}" in path else allowed["requester"]
+    return allowed["agent" if who == "admin" else who]
+
+
+@pytest.mark.parametrize("who", WHO)
+@pytest.mark.parametrize(("method", "path", "body", "allowed"), CASES, ids=lambda v: str(v)[:30])
+def test_role_matrix(
+    world: World,
+    store: Store,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None,
+    allowed: dict[str, int],
+    who: str,
+) -> None:
+    number = world.others if who == "requester:others" else world.own
+    if body and body.get("into") == OTHERS:
+        # Merge the other way round for a requester on someone else's ticket, so the
+        # target, not the source, is the one they own.
+        body = {"into": world.own if who == "requester:others" else world.others}
+    url = "/api/v1" + path.replace("{n}", number)
+    response = world.client.request(method, url, json=body, headers=world.headers(who.split(":")[0]))
+    assert response.status_code == expected(allowed, who, path), response.text
+    if response.status_code >= 400:
+        assert response.json()["error"]["message"]
+    if response.status_code == 401:
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+    # The request is on record, allowed or denied, with the person and the outcome.
+    with store.read() as session:
+        event = session.scalars(
+            select(t.Event).where(t.Event.kind == "api_request").order_by(t.Event.id.desc())
+        ).first()
+    assert event is not None and event.after is not None
+    assert event.after == {"method": method, "path": url, "status": response.status_code}
+    assert event.actor == ("anonymous" if who == "anonymous" else event.actor)
+    if "{n}" in path:
+        assert event.ticket_id == int(number.split("-")[1])
+
+
+def test_requester_lists_only_own_tickets(world: World) -> None:
+    response = world.client.get("/api/v1/tickets", headers=world.headers("requester"))
+    assert [item["number"] for item in response.json()["items"]] == [world.own]
+    response = world.client.get("/api/v1/tickets", headers=world.headers("agent"))
+    assert {item["number"] for item in response.json()["items"]} == {world.own, world.others}
+
+
+def test_requester_never_sees_internal_comments(world: World) -> None:
+    note = world.client.post(
+        f"/api/v1/tickets/{world.own}/comments",
+        json={"body": "Customer is grumpy", "public": False},
+        headers=world.headers("agent"),
+    )
+    assert note.status_code == 201
+    for path in (f"/tickets/{world.own}/comments", f"/tickets/{world.own}"):
+        mine = world.client.get("/api/v1" + path, headers=world.headers("requester")).text
+        staff = world.client.get("/api/v1" + path, headers=world.headers("agent")).text
+        assert "grumpy" not in mine and "grumpy" in staff
+
+
+def test_unknown_token_is_unauthenticated(world: World) -> None:
+    response = world.client.get("/api/v1/tickets", headers={"Authorization": "Bearer sbt_nope"})
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == "Bearer"
