@@ -73,6 +73,9 @@ class Inbound:
     # False for a message that only counts inside a known ticket's thread (a Slack
     # thread reply): when its references name no ticket it is ignored, not a new ticket.
     may_open: bool = True
+    # True for a request that is a new ticket by definition (an API create): never
+    # threaded onto another ticket by references or a subject tag.
+    new_only: bool = False
     # Who handed the message in, when not its sender (a Slack message turned into a
     # ticket by someone else): they are on record as having opened it.
     submitted_by: Identity | None = None

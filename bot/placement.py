@@ -30,6 +30,8 @@ class Match:
 
 
 def find_ticket(unit: Unit, inbound: Inbound, sender: t.Person) -> Match:
+    if inbound.new_only:
+        return Match(None, "new ticket")
     if inbound.ticket_number:
         ticket = _existing(unit, inbound.ticket_number)
         if ticket is not None:

@@ -319,20 +319,6 @@ class ApiToken(Base):
     person: Mapped[Person] = relationship(lazy="joined")
 
 
-class IdempotencyKey(Base):
-    """The first answer to a POST with an ``Idempotency-Key``, returned again to its retries."""
-
-    __tablename__ = "idempotency_keys"
-    __table_args__ = (UniqueConstraint("person_id", "key"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
-    key: Mapped[str] = mapped_column(String(200))
-    request_hash: Mapped[str] = mapped_column(String(64))
-    status_code: Mapped[int] = mapped_column(Integer)
-    body: Mapped[dict[str, Any]]
-    created_at: Mapped[datetime] = mapped_column(index=True)
-
-
 class WebhookSubscription(Base):
     """Another system hearing about ticket changes: signed JSON POSTs sent through the outbox."""
 

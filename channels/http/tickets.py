@@ -84,6 +84,7 @@ def create_ticket(
             priority=body.priority,
             category=body.category,
             fields=body.fields,
+            new_only=True,
         )
     )
     if receipt.ticket_number is None:  # receive never drops an API message that may open a ticket

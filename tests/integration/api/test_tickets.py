@@ -133,3 +133,10 @@ def test_patch_changes_everything_or_nothing(world: World, desk: Desk) -> None:
 def test_openapi_document_is_served(world: World) -> None:
     document = world.client.get("/api/v1/openapi.json").json()
     assert "/tickets/{number}/comments" in document["paths"]
+
+
+def test_a_create_naming_a_ticket_in_its_subject_is_still_a_new_ticket(world: World) -> None:
+    body = {"subject": f"Same as [{world.own}]", "description": "again"}
+    created = world.client.post("/api/v1/tickets", json=body, headers=world.headers("requester"))
+    assert created.status_code == 201
+    assert created.json()["number"] != world.own

@@ -1,4 +1,4 @@
-"""API tokens and idempotency keys
+"""API tokens
 
 Revision ID: 0008
 Revises: 0007
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
 
 import bot.store.types
 
@@ -35,30 +34,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_hash", name="uq_api_tokens_token_hash"),
     )
     op.create_index("ix_api_tokens_person_id", "api_tokens", ["person_id"])
-    op.create_table(
-        "idempotency_keys",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("person_id", sa.Integer(), nullable=False),
-        sa.Column("key", sa.String(length=200), nullable=False),
-        sa.Column("request_hash", sa.String(length=64), nullable=False),
-        sa.Column("status_code", sa.Integer(), nullable=False),
-        sa.Column(
-            "body",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
-        ),
-        sa.Column("created_at", bot.store.types.UtcDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["person_id"], ["people.id"], name="fk_idempotency_keys_person_id_people", ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id", name="pk_idempotency_keys"),
-        sa.UniqueConstraint("person_id", "key", name="uq_idempotency_keys_person_id_key"),
-    )
-    op.create_index("ix_idempotency_keys_created_at", "idempotency_keys", ["created_at"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_idempotency_keys_created_at", table_name="idempotency_keys")
-    op.drop_table("idempotency_keys")
     op.drop_index("ix_api_tokens_person_id", table_name="api_tokens")
     op.drop_table("api_tokens")
