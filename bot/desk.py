@@ -35,7 +35,7 @@ from bot import (
 )
 from bot.classify import TicketChanges
 from bot.config import Settings
-from bot.errors import UserError
+from bot.errors import Forbidden, UserError
 from bot.messages import Identity, Inbound, Receipt
 from bot.model import Actor, Priority, Role, Status, format_number
 from bot.ports import Clock
@@ -174,6 +174,12 @@ class Desk:
     def escalate(self, actor: Actor, number: str, reason: str) -> TicketView:
         return self._write(lambda u: queries.ticket_view(u, tickets.escalate(u, actor, number, reason)))
 
+    def export_tickets(self, query: queries.TicketFilter) -> Iterator[TicketView]:
+        """Every ticket the filter selects, streamed from one read transaction; closing the
+        iterator ends it."""
+        with self._unit(write=False) as unit:
+            yield from queries.iter_tickets(unit, query)
+
     # -- SLA -----------------------------------------------------------------------
 
     def sla_sweep(
@@ -220,6 +226,123 @@ class Desk:
 
     def set_preference(self, actor: Actor, email: str, event: str, channels: str) -> dict[str, str]:
         return self._write(lambda u: prefs.set_preference(u, actor, email, event, channels))
+
+    # -- configuration over the HTTP API (agents read, admins write) ------------------
+
+    def categories_for(self, actor: Actor) -> list[dict[str, object]]:
+        tickets.require_staff(actor, "read the categories")
+        return self.list_categories()
+
+    def fields_for(self, actor: Actor) -> list[dict[str, object]]:
+        tickets.require_staff(actor, "read the custom fields")
+        return self.list_fields()
+
+    def people_for(self, actor: Actor, role: str | None = None) -> list[PersonView]:
+        self._require_admin(actor, "list people")
+        return self.list_people(role)
+
+    def configure_category(self, actor: Actor, path: str, *, team: str | None = None) -> str:
+        self._require_admin(actor, "add categories")
+        return self.add_category(actor, path, team=team)
+
+    def configure_field(
+        self,
+        actor: Actor,
+        key: str,
+        label: str,
+        kind: str,
+        *,
+        options: dict[str, Any] | None = None,
+        required: bool = False,
+    ) -> str:
+        self._require_admin(actor, "define custom fields")
+        return self.define_field(actor, key, label, kind, options=options, required=required)
+
+    def enrol_person(
+        self,
+        actor: Actor,
+        email: str,
+        *,
+        name: str = "",
+        role: Role = Role.REQUESTER,
+        team: str | None = None,
+    ) -> PersonView:
+        self._require_admin(actor, "add people")
+        return self.add_person(actor, email, name=name, role=role, team=team)
+
+    def sla_configuration(self, actor: Actor) -> dict[str, Any]:
+        """The SLA policies in force and the escalation ladder, as the settings file set them
+        (parsed: targets in seconds). Configuration, so read-only here."""
+        tickets.require_staff(actor, "read the SLA policies")
+        sla = self.settings.sla
+        policies = self.rules.policies
+        default = {
+            priority.value: {
+                "first_response_seconds": policy.targets.first_response_seconds,
+                "resolution_seconds": policy.targets.resolution_seconds,
+            }
+            for priority, policy in policies.default.items()
+        }
+        overrides = []
+        for entry in self.settings.sla_policies:
+            # Built alone, in the settings' order: the desk's own rules are sorted by specificity.
+            rule = Policies(sla, [entry]).rules[0]
+            overrides.append(
+                {
+                    "category": entry.category.strip(),
+                    "priority": rule.priority,
+                    "first_response_seconds": rule.policy.targets.first_response_seconds,
+                    "resolution_seconds": rule.policy.targets.resolution_seconds,
+                    "timezone": entry.timezone or sla.timezone,
+                    "business_hours": entry.business_hours or sla.business_hours or None,
+                }
+            )
+        ladder = [
+            {
+                "level": level.number,
+                "at": entry.at,
+                "notify": list(level.notify),
+                "raise_priority": level.raise_priority,
+                "reassign_team": level.reassign_team or None,
+            }
+            for level, entry in zip(self.rules.ladder, self.settings.escalation_levels, strict=True)
+        ]
+        return {
+            "default": {
+                "timezone": sla.timezone,
+                "business_hours": sla.business_hours or None,
+                "at_risk_percent": sla.at_risk_percent,
+                "targets": default,
+            },
+            "overrides": overrides,
+            "escalation_levels": ladder,
+        }
+
+    def routing_configuration(self, actor: Actor) -> dict[str, Any]:
+        """How new tickets are assigned and what each mailbox's tickets start with."""
+        tickets.require_staff(actor, "read the routing")
+        return {
+            "assignment": self.settings.routing.assignment,
+            "default_priority": self.settings.default_priority,
+            "mailboxes": [
+                {
+                    "address": mailbox.address,
+                    "team": mailbox.team or None,
+                    "category": mailbox.category or None,
+                    "priority": mailbox.priority or None,
+                }
+                for mailbox in self.settings.mailboxes
+            ],
+        }
+
+    def report_for(self, actor: Actor, since: datetime | str, by: str | None = None) -> reports.SlaReport:
+        tickets.require_staff(actor, "read reports")
+        return self.sla_report(since, by)
+
+    @staticmethod
+    def _require_admin(actor: Actor, action: str) -> None:
+        if actor.role is not Role.ADMIN:
+            raise Forbidden(f"only admins can {action}; {actor.label} is a {actor.role}")
 
     # -- API tokens ------------------------------------------------------------------
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import aliased
 
-from bot import classify, directory, sla_track, tickets
+from bot import classify, directory, search, sla_track, tickets
 from bot.errors import NotFound, UserError
 from bot.model import Actor, parse_priority, parse_status
 from bot.sla import SlaStatus
@@ -47,11 +47,38 @@ class TicketFilter:
     updated_before: datetime | None = None
     # Keyset pagination: only tickets older (by id) than this one.
     before_id: int | None = None
+    # Full-text search (bot/search.py); ``text_public_only`` leaves internal notes out.
+    text: str | None = None
+    text_public_only: bool = False
 
 
 def list_tickets(unit: Unit, query: TicketFilter) -> list[TicketView]:
     """Newest first. ``assignee = "none"`` lists unassigned tickets."""
-    statement = select(t.Ticket).order_by(t.Ticket.id.desc()).limit(query.limit).offset(query.offset)
+    statement = filtered(unit, query).limit(query.limit).offset(query.offset)
+    rows = unit.session.scalars(statement).unique().all()
+    values = classify.fields_of(unit, [row.id for row in rows])
+    return [TicketView.of(row, unit.settings.ticket_prefix, values.get(row.id)) for row in rows]
+
+
+def iter_tickets(unit: Unit, query: TicketFilter, batch: int = 500) -> Iterator[TicketView]:
+    """Every ticket the filter selects (its limit ignored), newest first, ``batch`` rows held at
+    a time: a server-side cursor on PostgreSQL, so an export never holds the table in memory."""
+    statement = filtered(unit, query).execution_options(yield_per=batch, stream_results=True)
+    for part in unit.session.scalars(statement).partitions():
+        values = classify.fields_of(unit, [row.id for row in part])
+        for row in part:
+            yield TicketView.of(row, unit.settings.ticket_prefix, values.get(row.id))
+        unit.session.expunge_all()
+
+
+def filtered(unit: Unit, query: TicketFilter) -> Select[t.Ticket]:
+    """The tickets ``query`` selects, newest first, without limit or offset."""
+    statement = select(t.Ticket).order_by(t.Ticket.id.desc())
+    if query.text is not None:
+        dialect = unit.session.get_bind().dialect.name
+        statement = statement.where(
+            t.Ticket.id.in_(search.matching_ids(dialect, query.text, public_only=query.text_public_only))
+        )
     if query.status:
         statement = statement.where(t.Ticket.status == parse_status(query.status).value)
     if query.priority:
@@ -93,9 +120,7 @@ def list_tickets(unit: Unit, query: TicketFilter) -> list[TicketView]:
         statement = statement.where(t.Ticket.updated_at < query.updated_before)
     if query.before_id is not None:
         statement = statement.where(t.Ticket.id < query.before_id)
-    rows = unit.session.scalars(statement).unique().all()
-    values = classify.fields_of(unit, [row.id for row in rows])
-    return [TicketView.of(row, unit.settings.ticket_prefix, values.get(row.id)) for row in rows]
+    return statement
 
 
 def parse_sla_status(value: str) -> str:

@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute
 from bot.desk import Desk
 from bot.errors import StoreUnavailable
 from bot.store.db import Store
-from channels.http import errors, tickets
+from channels.http import config_routes, errors, search, tickets
 from channels.http.access import AccessLog, BodyLimit
 from channels.http.metrics import metrics_endpoint
 
@@ -53,7 +53,9 @@ def create_api(desk: Desk) -> FastAPI:
     )
     api.state.desk = desk
     errors.install(api)
+    api.include_router(search.router)  # before tickets: /tickets/search is not a number
     api.include_router(tickets.router)
+    api.include_router(config_routes.router)
     # Outermost last: the size check answers before the access log or the app see the request.
     api.add_middleware(AccessLog, desk=desk)
     api.add_middleware(BodyLimit, limit=MAX_BODY)

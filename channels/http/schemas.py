@@ -21,6 +21,27 @@ def no_nul(value: str | None) -> str | None:
 Str = Annotated[str, AfterValidator(no_nul)]
 
 
+def no_nul_anywhere(value: dict[str, Any]) -> dict[str, Any]:
+    """Custom field values are free-form JSON: keys and nested strings are checked too."""
+
+    def check(item: Any) -> None:
+        if isinstance(item, str):
+            no_nul(item)
+        elif isinstance(item, list):
+            for element in item:
+                check(element)
+        elif isinstance(item, dict):
+            for key, element in item.items():
+                check(key)
+                check(element)
+
+    check(value)
+    return value
+
+
+FieldValues = Annotated[dict[str, Any], AfterValidator(no_nul_anywhere)]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -33,7 +54,7 @@ class TicketIn(Strict):
     requester: Str | None = Field(
         default=None, max_length=320, description="Email; agents may open a ticket for someone else."
     )
-    fields: dict[str, Any] = Field(default_factory=dict)
+    fields: FieldValues = Field(default_factory=dict)
 
 
 class TicketPatch(Strict):
@@ -43,7 +64,7 @@ class TicketPatch(Strict):
     category: Str | None = Field(default=None, max_length=500, description="Path; null clears it.")
     add_tags: list[Str] = Field(default_factory=list, max_length=100)
     remove_tags: list[Str] = Field(default_factory=list, max_length=100)
-    fields: dict[str, Any] = Field(default_factory=dict)
+    fields: FieldValues = Field(default_factory=dict)
 
 
 class MergeIn(Strict):

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import AfterValidator, AwareDatetime
 
 from bot.classify import TicketChanges
@@ -94,10 +95,8 @@ def create_ticket(
     return _out(desk.show_ticket(receipt.ticket_number).ticket)
 
 
-@router.get("", response_model=TicketPage)
-def list_tickets(
+def ticket_filter(
     actor: CurrentActor,
-    desk: CurrentDesk,
     status: QueryText = None,
     priority: QueryText = None,
     category: QueryText = None,
@@ -109,11 +108,10 @@ def list_tickets(
     created_before: QueryTime = None,
     updated_after: QueryTime = None,
     updated_before: QueryTime = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=40)] = None,
-) -> dict[str, Any]:
-    """Newest first; ``next_cursor`` fetches the next page. Requesters list their own tickets."""
-    query = TicketFilter(
+) -> TicketFilter:
+    """The list filters of the query string, shared by every endpoint that lists tickets;
+    a requester's are narrowed to their own tickets."""
+    return TicketFilter(
         status=status,
         priority=priority,
         category=category,
@@ -122,20 +120,37 @@ def list_tickets(
         tag=tag,
         sla_status=sla_status,
         requester_id=None if actor.role.is_staff else actor.person_id,
-        created_after=_utc(created_after, "created_after"),
-        created_before=_utc(created_before, "created_before"),
-        updated_after=_utc(updated_after, "updated_after"),
-        updated_before=_utc(updated_before, "updated_before"),
-        before_id=_decode_cursor(cursor) if cursor else None,
-        limit=limit + 1,
+        created_after=utc(created_after, "created_after"),
+        created_before=utc(created_before, "created_before"),
+        updated_after=utc(updated_after, "updated_after"),
+        updated_before=utc(updated_before, "updated_before"),
     )
-    views = desk.list_tickets(query)
+
+
+Filters = Annotated[TicketFilter, Depends(ticket_filter)]
+Limit = Annotated[int, Query(ge=1, le=200)]
+Cursor = Annotated[str | None, Query(max_length=40)]
+
+
+def page(desk: Desk, query: TicketFilter, limit: int, cursor: str | None) -> dict[str, Any]:
+    """One page, newest first, with the cursor of the next one."""
+    views = desk.list_tickets(
+        replace(query, before_id=decode_cursor(cursor) if cursor else None, limit=limit + 1)
+    )
     more = len(views) > limit
     views = views[:limit]
     return {
         "items": [_out(view) for view in views],
-        "next_cursor": _encode_cursor(views[-1].id) if more else None,
+        "next_cursor": encode_cursor(views[-1].id) if more else None,
     }
+
+
+@router.get("", response_model=TicketPage)
+def list_tickets(
+    desk: CurrentDesk, query: Filters, limit: Limit = 50, cursor: Cursor = None
+) -> dict[str, Any]:
+    """Newest first; ``next_cursor`` fetches the next page. Requesters list their own tickets."""
+    return page(desk, query, limit, cursor)
 
 
 @router.get("/{number}", response_model=TicketDetailOut)
@@ -208,18 +223,18 @@ def add_comment(number: str, body: CommentIn, actor: CurrentActor, desk: Current
     return comment
 
 
-def _utc(value: datetime | None, field: str) -> datetime | None:
+def utc(value: datetime | None, field: str) -> datetime | None:
     try:
         return value.astimezone(UTC) if value is not None else None
     except OverflowError:
         raise Malformed(f"{field} is out of range", field=field) from None
 
 
-def _encode_cursor(ticket_id: int) -> str:
+def encode_cursor(ticket_id: int) -> str:
     return base64.urlsafe_b64encode(str(ticket_id).encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> int:
+def decode_cursor(cursor: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
     except (binascii.Error, ValueError):

@@ -18,7 +18,10 @@ from tests.factories import make_inbound
 
 def test_migrations_create_exactly_the_modelled_schema(store):
     with store.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}), Base.metadata)
+        # include_name: the full-text search objects migration 0010 makes by raw SQL have no model.
+        opts = {"compare_type": False, "include_name": migrate.modelled}
+        context = MigrationContext.configure(conn, opts=opts)
+        diff = compare_metadata(context, Base.metadata)
     assert diff == []
     assert migrate.is_current(store)
 

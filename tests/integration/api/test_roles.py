@@ -30,6 +30,15 @@ CASES: list[Case] = [
     ("PATCH", "/tickets/{n}", {"add_tags": ["vip"]}, {"requester": 403, "agent": 200}),
     ("POST", "/tickets/{n}/escalate", {"reason": "Urgent"}, {"requester": 200, "agent": 200}),
     ("POST", "/tickets/{n}/merge", {"into": OTHERS}, {"requester": 403, "agent": 200}),
+    ("GET", "/tickets/search?q=printer", None, {"requester": 200, "agent": 200}),
+    (
+        "POST",
+        "/tickets/bulk",
+        {"filter": {"status": "open"}, "changes": {}},
+        {"requester": 403, "agent": 200},
+    ),
+    ("GET", "/tickets/export", None, {"requester": 403, "agent": 200}),
+    ("GET", "/tickets/export?format=jsonl", None, {"requester": 403, "agent": 200}),
 ]
 WHO = ("requester", "requester:others", "agent", "admin", "anonymous")
 
@@ -71,7 +80,7 @@ def test_role_matrix(
             select(t.Event).where(t.Event.kind == "api_request").order_by(t.Event.id.desc())
         ).first()
     assert event is not None and event.after is not None
-    assert event.after == {"method": method, "path": url, "status": response.status_code}
+    assert event.after == {"method": method, "path": url.split("?")[0], "status": response.status_code}
     assert event.actor == ("anonymous" if who == "anonymous" else event.actor)
     if "{n}" in path:
         assert event.ticket_id == int(number.split("-")[1])
@@ -101,3 +110,40 @@ def test_unknown_token_is_unauthenticated(world: World) -> None:
     response = world.client.get("/api/v1/tickets", headers={"Authorization": "Bearer sbt_nope"})
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+# Configuration, people and reports: (method, path, body, {who: expected status}).
+CONFIG_CASES: list[tuple[str, str, dict[str, Any] | None, dict[str, int]]] = [
+    ("GET", "/categories", None, {"requester": 403, "agent": 200, "admin": 200}),
+    ("POST", "/categories", {"path": "Billing"}, {"requester": 403, "agent": 403, "admin": 201}),
+    ("GET", "/fields", None, {"requester": 403, "agent": 200, "admin": 200}),
+    (
+        "POST",
+        "/fields",
+        {"key": "plan", "label": "Plan", "type": "text"},
+        {"requester": 403, "agent": 403, "admin": 201},
+    ),
+    ("GET", "/sla/policies", None, {"requester": 403, "agent": 200, "admin": 200}),
+    ("GET", "/routing", None, {"requester": 403, "agent": 200, "admin": 200}),
+    ("GET", "/reports/sla?by=team", None, {"requester": 403, "agent": 200, "admin": 200}),
+    ("GET", "/people", None, {"requester": 403, "agent": 403, "admin": 200}),
+    (
+        "POST",
+        "/people",
+        {"email": "new@support.test", "role": "agent"},
+        {"requester": 403, "agent": 403, "admin": 201},
+    ),
+]
+
+
+@pytest.mark.parametrize("who", ("requester", "agent", "admin", "anonymous"))
+@pytest.mark.parametrize(("method", "path", "body", "allowed"), CONFIG_CASES, ids=lambda v: str(v)[:30])
+def test_configuration_role_matrix(
+    world: World, method: str, path: str, body: dict[str, Any] | None, allowed: dict[str, int], who: str
+) -> None:
+    response = world.client.request(method, "/api/v1" + path, json=body, headers=world.headers(who))
+    assert response.status_code == (401 if who == "anonymous" else allowed[who]), response.text
+    if response.status_code >= 400:
+        assert response.json()["error"]["message"]
+    if response.status_code == 401:
+        assert response.headers["WWW-Authenticate"] == "Bearer"

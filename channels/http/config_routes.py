@@ -1,0 +1,265 @@
+"""Configuration over the API: categories, custom fields, people (admins change them, agents
+read them), the SLA policies and routing (read-only: they live in the settings file), and the
+SLA report. Each endpoint calls one desk method; who may do what is the desk's rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import AfterValidator, BaseModel, Field
+
+from bot.model import FieldType, Role
+from bot.reports import ReportRow, WeekRow
+from bot.views import to_jsonable
+from channels.http.auth import CurrentActor, CurrentDesk
+from channels.http.schemas import ErrorOut, Str, Strict, no_nul
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut} for status in (400, 401, 403, 404, 409, 422, 503)
+}
+router = APIRouter(responses=ERRORS)
+
+_SETTINGS_ONLY = (
+    "Read-only over the API: this is configuration, changed in the settings file "
+    "(supportbot.toml or its environment variables) and taken up when `supportbot serve` restarts."
+)
+
+
+def _no_nul_inside(value: Any) -> Any:
+    """Options are stored as JSON, which PostgreSQL refuses with NUL in any key or string."""
+    if isinstance(value, str):
+        no_nul(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _no_nul_inside(key)
+            _no_nul_inside(item)
+    elif isinstance(value, list):
+        for item in value:
+            _no_nul_inside(item)
+    return value
+
+
+# -- bodies ------------------------------------------------------------------------------
+
+
+class CategoryIn(Strict):
+    path: Str = Field(min_length=1, max_length=500, description="`Network/VPN` adds VPN under Network.")
+    team: Str | None = Field(default=None, max_length=200)
+
+
+class CategoryOut(BaseModel):
+    path: str
+    parent: str | None
+    team: str | None
+
+
+class FieldIn(Strict):
+    key: Str = Field(min_length=1, max_length=100)
+    label: Str = Field(default="", max_length=200)
+    type: FieldType
+    options: Annotated[dict[str, Any] | None, AfterValidator(_no_nul_inside)] = None
+    required: bool = False
+
+
+class FieldOut(BaseModel):
+    key: str
+    label: str
+    type: str
+    required: bool
+    options: dict[str, Any] | None
+
+
+class PersonIn(Strict):
+    email: Str = Field(min_length=1, max_length=320)
+    name: Str = Field(default="", max_length=200)
+    role: Role = Role.REQUESTER
+    team: Str | None = Field(default=None, max_length=200)
+
+
+class PersonOut(BaseModel):
+    id: int
+    email: str | None
+    name: str
+    role: str
+    team: str | None
+    slack_user_id: str | None
+
+
+class TargetsOut(BaseModel):
+    first_response_seconds: int
+    resolution_seconds: int
+
+
+class DefaultPolicyOut(BaseModel):
+    timezone: str
+    business_hours: str | None = Field(description="null: around the clock")
+    at_risk_percent: int
+    targets: dict[str, TargetsOut] = Field(description="By priority.")
+
+
+class OverrideOut(TargetsOut):
+    category: str
+    priority: str | None = Field(description="null: every priority in the category")
+    timezone: str
+    business_hours: str | None
+
+
+class LevelOut(BaseModel):
+    level: int
+    at: str = Field(description="`70%` of the target, `4h` after opening, `2h after customer`")
+    notify: list[str]
+    raise_priority: bool
+    reassign_team: str | None
+
+
+class SlaPoliciesOut(BaseModel):
+    default: DefaultPolicyOut
+    overrides: list[OverrideOut]
+    escalation_levels: list[LevelOut]
+
+
+class MailboxOut(BaseModel):
+    address: str
+    team: str | None
+    category: str | None
+    priority: str | None
+
+
+class RoutingOut(BaseModel):
+    assignment: str
+    default_priority: str
+    mailboxes: list[MailboxOut]
+
+
+class ReportRowOut(BaseModel):
+    group: str
+    tickets: int
+    resolved: int
+    sla_compliance_pct: float | None
+    first_response_mean_h: float | None
+    first_response_median_h: float | None
+    resolution_mean_h: float | None
+    resolution_median_h: float | None
+    escalations: int
+
+
+class WeekRowOut(BaseModel):
+    week: str
+    starts: str
+    tickets: int
+    sla_compliance_pct: float | None
+
+
+class SlaReportOut(BaseModel):
+    since: str
+    until: str
+    by: str | None
+    rows: list[ReportRowOut]
+    weeks: list[WeekRowOut]
+
+
+# -- categories and fields ---------------------------------------------------------------
+
+
+@router.get("/categories", tags=["configuration"], response_model=list[CategoryOut])
+def list_categories(actor: CurrentActor, desk: CurrentDesk) -> list[dict[str, Any]]:
+    """Every category by path, with its parent's path and the team its tickets go to."""
+    return [_category(row) for row in desk.categories_for(actor)]
+
+
+@router.post("/categories", tags=["configuration"], status_code=201, response_model=CategoryOut)
+def add_category(body: CategoryIn, actor: CurrentActor, desk: CurrentDesk) -> dict[str, Any]:
+    """Admins only; the parent category must exist first."""
+    path = desk.configure_category(actor, body.path, team=body.team)
+    return next(_category(row) for row in desk.list_categories() if row["path"] == path)
+
+
+@router.get("/fields", tags=["configuration"], response_model=list[FieldOut])
+def list_fields(actor: CurrentActor, desk: CurrentDesk) -> list[dict[str, object]]:
+    return desk.fields_for(actor)
+
+
+@router.post("/fields", tags=["configuration"], status_code=201, response_model=FieldOut)
+def define_field(body: FieldIn, actor: CurrentActor, desk: CurrentDesk) -> dict[str, object]:
+    """Admins only. ``options``: ``choices`` for dropdown and multiple_choice fields,
+    ``min``/``max`` for numbers, ``pattern`` for text."""
+    key = desk.configure_field(
+        actor, body.key, body.label, body.type.value, options=body.options, required=body.required
+    )
+    return next(row for row in desk.list_fields() if row["key"] == key)
+
+
+# -- people ------------------------------------------------------------------------------
+
+
+@router.get("/people", tags=["configuration"], response_model=list[PersonOut])
+def list_people(
+    actor: CurrentActor, desk: CurrentDesk, role: Annotated[Role | None, Query()] = None
+) -> list[dict[str, Any]]:
+    """Admins only."""
+    return [asdict(person) for person in desk.people_for(actor, role.value if role else None)]
+
+
+@router.post("/people", tags=["configuration"], status_code=201, response_model=PersonOut)
+def add_person(body: PersonIn, actor: CurrentActor, desk: CurrentDesk) -> dict[str, Any]:
+    """Admins only; the team must exist."""
+    person = desk.enrol_person(actor, body.email, name=body.name, role=body.role, team=body.team)
+    return asdict(person)
+
+
+# -- settings, read-only -----------------------------------------------------------------
+
+
+@router.get(
+    "/sla/policies", tags=["configuration"], response_model=SlaPoliciesOut, description=_SETTINGS_ONLY
+)
+def sla_policies(actor: CurrentActor, desk: CurrentDesk) -> dict[str, Any]:
+    return desk.sla_configuration(actor)
+
+
+@router.get("/routing", tags=["configuration"], response_model=RoutingOut, description=_SETTINGS_ONLY)
+def routing(actor: CurrentActor, desk: CurrentDesk) -> dict[str, Any]:
+    return desk.routing_configuration(actor)
+
+
+# -- reports -----------------------------------------------------------------------------
+
+
+@router.get("/reports/sla", tags=["reports"], response_model=SlaReportOut)
+def sla_report(
+    actor: CurrentActor,
+    desk: CurrentDesk,
+    since: Annotated[str, Query(max_length=40), AfterValidator(no_nul)] = "30d",
+    by: Annotated[Literal["priority", "category", "agent", "team"] | None, Query()] = None,
+    interval: Annotated[Literal["week"], Query(description="Per ISO week; the only one so far.")] = "week",
+) -> dict[str, Any]:
+    """What ``supportbot report sla --format json`` prints: staff only. ``since``: ``30d``,
+    ``12h``, ``4w`` or an ISO date; times in hours."""
+    result = desk.report_for(actor, since, by)
+    report: dict[str, Any] = to_jsonable(
+        {
+            "since": result.since,
+            "until": result.until,
+            "by": result.by,
+            "rows": [_rounded(row) for row in result.rows],
+            "weeks": [_rounded(week) | {"starts": week.starts.isoformat()} for week in result.weeks],
+        }
+    )
+    return report
+
+
+def _category(row: dict[str, object]) -> dict[str, Any]:
+    path = str(row["path"])
+    return {"path": path, "parent": path.rpartition("/")[0] or None, "team": row["team"]}
+
+
+def _rounded(row: ReportRow | WeekRow) -> dict[str, Any]:
+    """Rounded as the CLI's JSON is: percentages to 0.1, hours to 0.01."""
+    values = asdict(row)
+    for name, value in values.items():
+        if isinstance(value, float):
+            values[name] = round(value, 1 if name.endswith("_pct") else 2)
+    return values
