@@ -45,6 +45,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/email_ingest.py
 	$(BIN)/python bench/slack_ack.py
 	$(BIN)/python bench/sla_sweep.py
+	$(BIN)/python bench/api.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -11,9 +11,10 @@ from sqlalchemy import select
 from bot import audit, directory, fields, notify
 from bot.errors import UserError
 from bot.model import Actor, FieldType, Priority
+from bot.permissions import require_staff
 from bot.store import tables as t
 from bot.store.rows import get_or_create
-from bot.tickets import active, auto_assign, require_staff, touch
+from bot.tickets import active, auto_assign, touch
 from bot.unit import Unit
 
 

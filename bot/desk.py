@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from sqlalchemy import exc
 
 from bot import (
+    attachments,
     audit,
     classify,
     directory,
@@ -35,9 +36,10 @@ from bot import (
 )
 from bot.classify import TicketChanges
 from bot.config import Settings
-from bot.errors import Forbidden, UserError
-from bot.messages import Identity, Inbound, Receipt
+from bot.errors import UserError
+from bot.messages import Identity, Inbound, IncomingFile, Receipt
 from bot.model import Actor, Priority, Role, Status, format_number
+from bot.permissions import require_admin, require_staff
 from bot.ports import Clock
 from bot.sla_policy import Policies, build_ladder
 from bot.store import tables as t
@@ -174,11 +176,39 @@ class Desk:
     def escalate(self, actor: Actor, number: str, reason: str) -> TicketView:
         return self._write(lambda u: queries.ticket_view(u, tickets.escalate(u, actor, number, reason)))
 
-    def export_tickets(self, query: queries.TicketFilter) -> Iterator[TicketView]:
+    def export_tickets(self, query: queries.TicketFilter, batch: int = 500) -> Iterator[TicketView]:
         """Every ticket the filter selects, streamed from one read transaction; closing the
         iterator ends it."""
         with self._unit(write=False) as unit:
-            yield from queries.iter_tickets(unit, query)
+            yield from queries.iter_tickets(unit, query, batch)
+
+    def attach_file(
+        self,
+        actor: Actor,
+        number: str,
+        file: IncomingFile,
+        text: str = "",
+        *,
+        public: bool = True,
+        channel: str = "api",
+    ) -> attachments.StoredFile:
+        """A comment carrying one file; ``TooLarge`` over the configured limits, nothing written."""
+        return self._write(
+            lambda u: attachments.attach(u, actor, number, file, text, public=public, channel=channel)
+        )
+
+    def ticket_files(self, actor: Actor, number: str) -> list[attachments.StoredFile]:
+        """The files this person may see on a ticket, oldest first."""
+        with self._unit(write=False) as unit:
+            return attachments.visible_files(unit, actor, number)
+
+    def open_file(
+        self, actor: Actor, number: str, attachment_id: int
+    ) -> tuple[attachments.StoredFile, Iterator[bytes]]:
+        """One visible file of the ticket and its bytes, read in chunks as they are consumed."""
+        with self._unit(write=False) as unit:
+            stored, handle = attachments.open_file(unit, actor, number, attachment_id)
+        return stored, attachments.chunks(handle)
 
     # -- SLA -----------------------------------------------------------------------
 
@@ -230,50 +260,21 @@ class Desk:
     # -- configuration over the HTTP API (agents read, admins write) ------------------
 
     def categories_for(self, actor: Actor) -> list[dict[str, object]]:
-        tickets.require_staff(actor, "read the categories")
+        require_staff(actor, "read the categories")
         return self.list_categories()
 
     def fields_for(self, actor: Actor) -> list[dict[str, object]]:
-        tickets.require_staff(actor, "read the custom fields")
+        require_staff(actor, "read the custom fields")
         return self.list_fields()
 
     def people_for(self, actor: Actor, role: str | None = None) -> list[PersonView]:
-        self._require_admin(actor, "list people")
+        require_admin(actor, "list people")
         return self.list_people(role)
-
-    def configure_category(self, actor: Actor, path: str, *, team: str | None = None) -> str:
-        self._require_admin(actor, "add categories")
-        return self.add_category(actor, path, team=team)
-
-    def configure_field(
-        self,
-        actor: Actor,
-        key: str,
-        label: str,
-        kind: str,
-        *,
-        options: dict[str, Any] | None = None,
-        required: bool = False,
-    ) -> str:
-        self._require_admin(actor, "define custom fields")
-        return self.define_field(actor, key, label, kind, options=options, required=required)
-
-    def enrol_person(
-        self,
-        actor: Actor,
-        email: str,
-        *,
-        name: str = "",
-        role: Role = Role.REQUESTER,
-        team: str | None = None,
-    ) -> PersonView:
-        self._require_admin(actor, "add people")
-        return self.add_person(actor, email, name=name, role=role, team=team)
 
     def sla_configuration(self, actor: Actor) -> dict[str, Any]:
         """The SLA policies in force and the escalation ladder, as the settings file set them
         (parsed: targets in seconds). Configuration, so read-only here."""
-        tickets.require_staff(actor, "read the SLA policies")
+        require_staff(actor, "read the SLA policies")
         sla = self.settings.sla
         policies = self.rules.policies
         default = {
@@ -320,7 +321,7 @@ class Desk:
 
     def routing_configuration(self, actor: Actor) -> dict[str, Any]:
         """How new tickets are assigned and what each mailbox's tickets start with."""
-        tickets.require_staff(actor, "read the routing")
+        require_staff(actor, "read the routing")
         return {
             "assignment": self.settings.routing.assignment,
             "default_priority": self.settings.default_priority,
@@ -336,13 +337,8 @@ class Desk:
         }
 
     def report_for(self, actor: Actor, since: datetime | str, by: str | None = None) -> reports.SlaReport:
-        tickets.require_staff(actor, "read reports")
+        require_staff(actor, "read reports")
         return self.sla_report(since, by)
-
-    @staticmethod
-    def _require_admin(actor: Actor, action: str) -> None:
-        if actor.role is not Role.ADMIN:
-            raise Forbidden(f"only admins can {action}; {actor.label} is a {actor.role}")
 
     # -- API tokens ------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from bot import audit, fields
 from bot.errors import Conflict, NotFound, UserError
 from bot.messages import Identity
 from bot.model import Actor, Role
+from bot.permissions import require_admin
 from bot.store import tables as t
 from bot.store.rows import get_or_create
 from bot.unit import Unit
@@ -110,6 +111,7 @@ def add_person(
     team: str | None = None,
     slack_user_id: str | None = None,
 ) -> t.Person:
+    require_admin(actor, "add people")
     address = normalize_email(email)
     if unit.session.scalar(select(t.Person).where(t.Person.email == address)) is not None:
         raise Conflict(f"{address} is already a person; change them with 'people update'", field="email")
@@ -203,6 +205,7 @@ def find_category(unit: Unit, path: str) -> t.Category:
 
 
 def add_category(unit: Unit, actor: Actor, path: str, *, team: str | None = None) -> t.Category:
+    require_admin(actor, "add categories")
     """``Network/VPN`` adds VPN under Network; the parent must exist first."""
     parts = [part.strip() for part in path.split("/") if part.strip()]
     if not parts:
@@ -236,6 +239,7 @@ def define_field(
     options: dict[str, Any] | None = None,
     required: bool = False,
 ) -> t.CustomField:
+    require_admin(actor, "define custom fields")
     field_type = fields.parse_field_type(kind)
     clean_key = key.strip().lower()
     if not clean_key.replace("_", "").isalnum():

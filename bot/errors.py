@@ -47,3 +47,7 @@ class Unauthenticated(UserError):
 
 class Forbidden(UserError):
     """The person is known but their role does not allow this."""
+
+
+class TooLarge(UserError):
+    """What was sent is over a configured size limit (an attachment over ``max_bytes``)."""

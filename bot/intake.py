@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from sqlalchemy import select
 
-from bot import audit, classify, directory, notify, placement, sla_track, tickets
+from bot import attachments, audit, classify, directory, notify, placement, sla_track, tickets
 from bot.errors import UserError
 from bot.messages import Inbound, IncomingFile, Receipt
 from bot.model import Actor, Role, Status, format_number, parse_priority
@@ -306,31 +306,14 @@ def _attach(
     total = 0
     for item in files:
         total += len(item.data)
-        if len(item.data) > limits.max_bytes or total > limits.max_total_bytes:
-            limit = limits.max_bytes if len(item.data) > limits.max_bytes else limits.max_total_bytes
-            audit.record(
-                unit,
-                ticket_id=ticket.id,
-                actor=actor,
-                kind="attachment_refused",
-                after={"filename": item.filename, "size": len(item.data), "limit": limit},
-            )
+        limit = attachments.limit_broken(limits, len(item.data), total)
+        if limit is not None:
+            attachments.refuse(unit, ticket, actor, item, limit)
             continue
         digest = unit.files.put(item.data)
         if item.inline and digest in seen_inline:
             continue
         if item.inline:
             seen_inline.add(digest)
-        unit.session.add(
-            t.Attachment(
-                ticket_id=ticket.id,
-                comment_id=comment.id,
-                filename=item.filename[:500] or "attachment",
-                content_type=item.content_type[:200] or "application/octet-stream",
-                size=len(item.data),
-                sha256=digest,
-                inline=item.inline,
-                created_at=unit.now,
-            )
-        )
+        attachments.keep(unit, ticket, comment, item, digest)
     unit.session.flush()

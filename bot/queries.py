@@ -62,12 +62,23 @@ def list_tickets(unit: Unit, query: TicketFilter) -> list[TicketView]:
 
 def iter_tickets(unit: Unit, query: TicketFilter, batch: int = 500) -> Iterator[TicketView]:
     """Every ticket the filter selects (its limit ignored), newest first, ``batch`` rows held at
-    a time: a server-side cursor on PostgreSQL, so an export never holds the table in memory."""
-    statement = filtered(unit, query).execution_options(yield_per=batch, stream_results=True)
-    for part in unit.session.scalars(statement).partitions():
-        values = classify.fields_of(unit, [row.id for row in part])
-        for row in part:
+    a time, so an export never holds the table in memory.
+
+    Page by page on the id (each page a complete query), not one streamed result:
+    the ORM must be free to load each page's tags and fields, and to forget the
+    page before the next, which a half-read result does not allow.
+    """
+    base = filtered(unit, query)
+    last: int | None = None
+    while True:
+        page = base if last is None else base.where(t.Ticket.id < last)
+        rows = unit.session.scalars(page.limit(batch)).unique().all()
+        if not rows:
+            return
+        values = classify.fields_of(unit, [row.id for row in rows])
+        for row in rows:
             yield TicketView.of(row, unit.settings.ticket_prefix, values.get(row.id))
+        last = rows[-1].id
         unit.session.expunge_all()
 
 

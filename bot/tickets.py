@@ -11,8 +11,9 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from bot import audit, directory, notify, routing, sla_track, slack_notify
-from bot.errors import Conflict, Forbidden, NotFound, UserError
+from bot.errors import Conflict, NotFound, UserError
 from bot.model import Actor, Role, Status, format_number, parse_number
+from bot.permissions import require_staff
 from bot.store import tables as t
 from bot.unit import Unit
 
@@ -54,12 +55,6 @@ def touch(unit: Unit, ticket: t.Ticket) -> None:
     ticket.updated_at = unit.now
     sla_track.refresh(unit, ticket)
     unit.session.flush()
-
-
-def require_staff(actor: Actor, action: str) -> None:
-    """Requesters comment on their own tickets; working tickets is for agents and admins."""
-    if not actor.role.is_staff:
-        raise Forbidden(f"only agents and admins can {action}; {actor.label} is a {actor.role}")
 
 
 def _person_label(person: t.Person | None) -> str | None:

@@ -26,8 +26,9 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from bot import audit, directory, outbox
-from bot.errors import Forbidden, NotFound, UserError
-from bot.model import Actor, Priority, Role, format_number
+from bot.errors import NotFound, UserError
+from bot.model import Actor, Priority, format_number
+from bot.permissions import require_admin
 from bot.store import tables as t
 from bot.unit import Unit
 
@@ -113,7 +114,7 @@ def subscribe(
     category: str | None = None,
     include_internal: bool = False,
 ) -> SubscriptionView:
-    _require_admin(actor, "add webhook subscriptions")
+    require_admin(actor, "add webhook subscriptions")
     url = _check_url(url)
     wanted = _check_events(events)
     filters: dict[str, Any] = {}
@@ -149,7 +150,7 @@ def subscribe(
 
 def unsubscribe(unit: Unit, actor: Actor, subscription_id: int) -> SubscriptionView:
     """Deleted, not deactivated: its queued deliveries then fail for good, and the log keeps them."""
-    _require_admin(actor, "remove webhook subscriptions")
+    require_admin(actor, "remove webhook subscriptions")
     row = unit.session.get(t.WebhookSubscription, subscription_id)
     if row is None:
         raise NotFound(f"no webhook subscription {subscription_id}", field="id")
@@ -166,7 +167,7 @@ def unsubscribe(unit: Unit, actor: Actor, subscription_id: int) -> SubscriptionV
 
 
 def subscriptions(unit: Unit, actor: Actor) -> list[SubscriptionView]:
-    _require_admin(actor, "list webhook subscriptions")
+    require_admin(actor, "list webhook subscriptions")
     rows = unit.session.scalars(select(t.WebhookSubscription).order_by(t.WebhookSubscription.id))
     return [_view(row) for row in rows]
 
@@ -180,7 +181,7 @@ def target(unit: Unit, subscription_id: int) -> Target | None:
 def deliveries(
     unit: Unit, actor: Actor, subscription_id: int | None = None, limit: int = 100
 ) -> list[DeliveryView]:
-    _require_admin(actor, "read the webhook delivery log")
+    require_admin(actor, "read the webhook delivery log")
     query = (
         select(t.Notification)
         .where(t.Notification.channel == CHANNEL)
@@ -340,11 +341,6 @@ def _person(person: t.Person | None) -> dict[str, Any] | None:
 
 
 # -- checks -----------------------------------------------------------------------------
-
-
-def _require_admin(actor: Actor, action: str) -> None:
-    if actor.person_id is not None and actor.role is not Role.ADMIN:
-        raise Forbidden(f"only admins can {action}; {actor.label} is a {actor.role}")
 
 
 def _check_url(url: str) -> str:

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import re
+from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -24,11 +25,15 @@ TICKET_PATH = re.compile(r"^/tickets(?:/(?P<number>[^/]+))?(?:/.*)?$")
 
 
 class BodyLimit:
-    """413 for a body declared larger than ``limit`` bytes, before anything reads it."""
+    """413 for a body declared larger than ``limit`` bytes, before anything reads it.
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    ``wider`` gives paths (uploads) a limit of their own: (pattern of the path below
+    the mount point, limit)."""
+
+    def __init__(self, app: ASGIApp, limit: int, wider: Sequence[tuple[re.Pattern[str], int]] = ()) -> None:
         self.app = app
         self.limit = limit
+        self.wider = tuple(wider)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -36,10 +41,17 @@ class BodyLimit:
             if not length.isdigit():
                 await _answer_json(send, 400, "Content-Length is not a number", "body")
                 return
-            if int(length) > self.limit:
-                await _answer_json(send, 413, f"the body is over {self.limit} bytes", "body")
+            limit = self.limit_for(_local_path(scope))
+            if int(length) > limit:
+                await _answer_json(send, 413, f"the body is over {limit} bytes", "body")
                 return
         await self.app(scope, receive, send)
+
+    def limit_for(self, path: str) -> int:
+        for pattern, limit in self.wider:
+            if pattern.match(path):
+                return limit
+        return self.limit
 
 
 class AccessLog:
@@ -52,9 +64,7 @@ class AccessLog:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        root: str = scope.get("root_path", "")
-        local = path[len(root) :] if root and path.startswith(root) else path
-        match = TICKET_PATH.match(local)
+        match = TICKET_PATH.match(_local_path(scope))
         if match is None:
             await self.app(scope, receive, send)
             return
@@ -79,6 +89,13 @@ class AccessLog:
                 logger.warning(
                     "API request %s %s (%d) not audited: store unavailable", scope["method"], path, status
                 )
+
+
+def _local_path(scope: Scope) -> str:
+    """The path below the mount point (``/tickets/...`` under ``/api/v1``)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
 
 
 async def _answer_json(send: Send, status: int, message: str, field: str | None) -> None:

@@ -12,11 +12,11 @@ from starlette.routing import BaseRoute
 from bot.desk import Desk
 from bot.errors import StoreUnavailable
 from bot.store.db import Store
-from channels.http import config_routes, errors, search, tickets
+from channels.http import attachments, config_routes, errors, search, tickets
 from channels.http.access import AccessLog, BodyLimit
 from channels.http.metrics import metrics_endpoint
 
-# JSON bodies only, so far; attachments will get their own, larger limit.
+# JSON bodies; an upload may be max_bytes of attachment larger (see attachments.py).
 MAX_BODY = 1024 * 1024
 
 
@@ -55,8 +55,10 @@ def create_api(desk: Desk) -> FastAPI:
     errors.install(api)
     api.include_router(search.router)  # before tickets: /tickets/search is not a number
     api.include_router(tickets.router)
+    api.include_router(attachments.router)
     api.include_router(config_routes.router)
     # Outermost last: the size check answers before the access log or the app see the request.
     api.add_middleware(AccessLog, desk=desk)
-    api.add_middleware(BodyLimit, limit=MAX_BODY)
+    upload_limit = desk.settings.attachments.max_bytes + MAX_BODY
+    api.add_middleware(BodyLimit, limit=MAX_BODY, wider=[(attachments.UPLOAD_PATH, upload_limit)])
     return api

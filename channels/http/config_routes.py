@@ -173,7 +173,7 @@ def list_categories(actor: CurrentActor, desk: CurrentDesk) -> list[dict[str, An
 @router.post("/categories", tags=["configuration"], status_code=201, response_model=CategoryOut)
 def add_category(body: CategoryIn, actor: CurrentActor, desk: CurrentDesk) -> dict[str, Any]:
     """Admins only; the parent category must exist first."""
-    path = desk.configure_category(actor, body.path, team=body.team)
+    path = desk.add_category(actor, body.path, team=body.team)
     return next(_category(row) for row in desk.list_categories() if row["path"] == path)
 
 
@@ -186,7 +186,7 @@ def list_fields(actor: CurrentActor, desk: CurrentDesk) -> list[dict[str, object
 def define_field(body: FieldIn, actor: CurrentActor, desk: CurrentDesk) -> dict[str, object]:
     """Admins only. ``options``: ``choices`` for dropdown and multiple_choice fields,
     ``min``/``max`` for numbers, ``pattern`` for text."""
-    key = desk.configure_field(
+    key = desk.define_field(
         actor, body.key, body.label, body.type.value, options=body.options, required=body.required
     )
     return next(row for row in desk.list_fields() if row["key"] == key)
@@ -206,7 +206,7 @@ def list_people(
 @router.post("/people", tags=["configuration"], status_code=201, response_model=PersonOut)
 def add_person(body: PersonIn, actor: CurrentActor, desk: CurrentDesk) -> dict[str, Any]:
     """Admins only; the team must exist."""
-    person = desk.enrol_person(actor, body.email, name=body.name, role=body.role, team=body.team)
+    person = desk.add_person(actor, body.email, name=body.name, role=body.role, team=body.team)
     return asdict(person)
 
 

@@ -16,6 +16,7 @@ from bot.errors import (
     InvalidTransition,
     NotFound,
     StoreUnavailable,
+    TooLarge,
     Unauthenticated,
     UserError,
 )
@@ -29,6 +30,7 @@ STATUS_OF: tuple[tuple[type[UserError], int], ...] = (
     (NotFound, 404),
     (Conflict, 409),
     (InvalidTransition, 409),
+    (TooLarge, 413),
 )
 
 

@@ -147,3 +147,51 @@ def test_configuration_role_matrix(
         assert response.json()["error"]["message"]
     if response.status_code == 401:
         assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+# Attachments: (method, path, multipart form or None, {who: expected status}); "{a}" is a public
+# file an agent attached to the ticket beforehand.
+ATTACHMENT_CASES: list[tuple[str, str, dict[str, str] | None, dict[str, int]]] = [
+    ("POST", "/tickets/{n}/attachments", {}, {"requester": 201, "agent": 201}),
+    ("POST", "/tickets/{n}/attachments", {"public": "false"}, {"requester": 403, "agent": 201}),
+    ("GET", "/tickets/{n}/attachments", None, {"requester": 200, "agent": 200}),
+    ("GET", "/tickets/{n}/attachments/{a}", None, {"requester": 200, "agent": 200}),
+]
+
+
+@pytest.mark.parametrize("who", WHO)
+@pytest.mark.parametrize(("method", "path", "form", "allowed"), ATTACHMENT_CASES, ids=lambda v: str(v)[:30])
+def test_attachment_role_matrix(
+    world: World,
+    store: Store,
+    method: str,
+    path: str,
+    form: dict[str, str] | None,
+    allowed: dict[str, int],
+    who: str,
+) -> None:
+    number = world.others if who == "requester:others" else world.own
+    seeded = world.client.post(
+        f"/api/v1/tickets/{number}/attachments",
+        files={"file": ("seed.txt", b"seed", "text/plain")},
+        headers=world.headers("agent"),
+    )
+    assert seeded.status_code == 201, seeded.text
+    url = "/api/v1" + path.replace("{n}", number).replace("{a}", str(seeded.json()["id"]))
+    files = {"file": ("note.txt", b"hello", "text/plain")} if form is not None else None
+    response = world.client.request(
+        method, url, data=form, files=files, headers=world.headers(who.split(":")[0])
+    )
+    assert response.status_code == expected(allowed, who, path), response.text
+    if response.status_code >= 400:
+        assert response.json()["error"]["message"]
+    with store.read() as session:
+        event = session.scalars(
+            select(t.Event).where(t.Event.kind == "api_request").order_by(t.Event.id.desc())
+        ).first()
+    assert event is not None and event.after == {
+        "method": method,
+        "path": url,
+        "status": response.status_code,
+    }
+    assert event.ticket_id == int(number.split("-")[1])

@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.desk import Desk
 from bot.model import Actor, Status, parse_priority
+from bot.queries import TicketFilter
 from tests.integration.api.conftest import World, open_ticket
 
 
@@ -133,3 +134,12 @@ def test_export_honours_the_filters(world: World, desk: Desk, agent: Actor) -> N
     assert response.text.splitlines() == [response.text.splitlines()[0]]  # the header row only
     response = world.client.get("/api/v1/tickets/export?status=nonsense", headers=world.headers("agent"))
     assert response.status_code == 422
+
+
+def test_export_reads_page_after_page_to_the_end(world: World, desk: Desk) -> None:
+    for n in range(7):
+        open_ticket(desk, "rita@example.com", f"export page {n}")
+    everything = list(desk.export_tickets(TicketFilter()))
+    paged = list(desk.export_tickets(TicketFilter(), batch=2))
+    assert [view.number for view in paged] == [view.number for view in everything]
+    assert len(paged) >= 9 and len({view.number for view in paged}) == len(paged)
