@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -49,10 +50,8 @@ def ticket_opened(unit: Unit, ticket: t.Ticket, first: t.Comment, *, acknowledge
         slack_notify.comment_in_thread(unit, ticket, first)
     requester = ticket.requester
     if acknowledge and requester.role == Role.REQUESTER.value:
-        # The acknowledgement limit is for email, where robots answer robots.
-        email_ok = slack_notify.prefers_slack(unit, ticket, requester) or _may_acknowledge(
-            unit, ticket, requester
-        )
+        # The acknowledgement limit is for email, where robots answer robots: it is
+        # counted (and a suppression audited) only when the acknowledgement goes by email.
         _tell(
             unit,
             ticket,
@@ -60,7 +59,7 @@ def ticket_opened(unit: Unit, ticket: t.Ticket, first: t.Comment, *, acknowledge
             "ticket_opened",
             f"ticket_opened:{ticket.id}",
             event="ticket_opened",
-            email=email_ok,
+            may_email=lambda: _may_acknowledge(unit, ticket, requester),
         )
     if ticket.assignee is not None:
         key = f"new_ticket:{ticket.id}:{ticket.assignee.id}"
@@ -251,14 +250,16 @@ def _tell(
     extra: dict[str, Any] | None = None,
     *,
     event: str,
-    email: bool = True,
+    may_email: Callable[[], bool] | None = None,
 ) -> None:
-    """On the channels the person chose for ``event`` (by default: where a requester asked, else email)."""
+    """On the channels the person chose for ``event`` (by default: where a requester asked, else email).
+
+    ``may_email`` is asked only when email is one of those channels."""
     came_by_slack = slack_notify.prefers_slack(unit, ticket, person)
     for channel in prefs.channels_for(unit, person, event, came_by_slack=came_by_slack):
         if channel == "slack" and person.slack_user_id and unit.settings.slack.enabled:
             slack_notify.direct(unit, ticket, person, template, f"{dedupe_key}:slack", extra)
-        elif channel == "email" and email:
+        elif channel == "email" and (may_email is None or may_email()):
             _email(unit, ticket, person, template, dedupe_key, extra)
 
 
