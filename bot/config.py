@@ -83,6 +83,34 @@ class RoutingSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SharingSettings:
+    """Ticket sharing with other help desks (see ``bot.sharing``)."""
+
+    enabled: bool = True
+    # Where the protocol's endpoints are served on the HTTP port.
+    base_path: str = "/sharing"
+    # The sharing URL partners are given (through a proxy, https); empty: this
+    # server's http://host:port plus base_path.
+    public_url: str = ""
+    # Our organisation's name as partners see it in agreements.
+    name: str = "Supportbot"
+    # Internal notes stay ours unless this is on; the protocol would send them as private comments.
+    share_internal_comments: bool = False
+    # The largest request body a partner may send (a shared ticket carries all its comments).
+    max_body_bytes: int = option(10 * 1024 * 1024, minimum=1024)
+    # Protocol status -> ours, for what partners send; entries here replace the defaults one by one.
+    status_in: dict[str, str] = field(default_factory=dict)
+    # Our status -> the protocol's, for what we send.
+    status_out: dict[str, str] = field(default_factory=dict)
+
+    def public_base(self, http: HttpSettings) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = f"[{http.host}]" if ":" in http.host else http.host
+        return f"http://{host}:{http.port}{self.base_path}"
+
+
+@dataclass(frozen=True, slots=True)
 class LoggingSettings:
     level: str = option("INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
 
@@ -115,6 +143,7 @@ class Settings:
     notifications: NotificationSettings = field(default_factory=NotificationSettings)
     attachments: AttachmentSettings = field(default_factory=AttachmentSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
+    sharing: SharingSettings = field(default_factory=SharingSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
 
     @property
@@ -223,6 +252,7 @@ def _check(settings: Settings) -> None:
     if len(set(addresses)) != len(addresses):
         raise ConfigError("mailboxes: each address may be listed once")
     _check_slack(settings.slack)
+    _check_sharing(settings.sharing)
     # Imported here: the policy builder needs these settings' types, not the loader.
     from bot.sla_policy import check_settings
 
@@ -231,6 +261,19 @@ def _check(settings: Settings) -> None:
         raise ConfigError(
             f"email.from_address = {settings.email.from_address!r} needs a domain, e.g. support@example.com"
         )
+
+
+def _check_sharing(sharing: SharingSettings) -> None:
+    # Imported here: the status tables are the sharing module's, the loader only checks them.
+    from bot.sharing.statuses import check_tables
+
+    if not sharing.base_path.startswith("/") or sharing.base_path.rstrip("/") in ("", "/api/v1", "/slack"):
+        raise ConfigError(
+            f"sharing.base_path = {sharing.base_path!r}: use a path of its own such as /sharing"
+        )
+    if sharing.public_url and not sharing.public_url.startswith(("https://", "http://")):
+        raise ConfigError(f"sharing.public_url = {sharing.public_url!r} must be an http(s) URL")
+    check_tables(sharing.status_in, sharing.status_out)
 
 
 def _check_slack(slack: SlackSettings) -> None:
@@ -365,6 +408,12 @@ def _coerce(option: str, kind: Any, value: Any, meta: Mapping[str, Any]) -> Any:
             if folded not in choices:
                 raise ConfigError(f"{option} = {value!r} is not valid; use one of: {', '.join(choices)}")
             value = folded
+    elif kind == dict[str, str]:  # sharing.status_in / status_out, checked by _check_sharing
+        if not isinstance(value, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            raise ConfigError(f'{option} must map a status to a status, e.g. hold = "in_progress"')
+        value = dict(value)
     else:  # dict[str, list[str]]: status_transitions
         value = _coerce_transitions(option, value)
     return value

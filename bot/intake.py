@@ -99,9 +99,9 @@ def receive(unit: Unit, inbound: Inbound) -> Receipt:
             None, None, None, created=False, duplicate=False, rule="ignored: not a ticket's thread"
         )
     if match.ticket is None:
-        ticket = _open_ticket(unit, inbound, sender, actor)
+        ticket = open_ticket(unit, inbound, sender, actor)
         classify.initial_fields(unit, ticket, inbound.fields, actor)
-        comment = _first_comment(unit, ticket, sender, inbound, internal=internal)
+        comment = first_comment(unit, ticket, sender, inbound, internal=internal)
         if follows:
             audit.record(unit, ticket_id=ticket.id, actor=actor, kind="linked", after={"follows": follows})
         _add_followers(unit, ticket, inbound, actor)
@@ -160,7 +160,7 @@ def receive(unit: Unit, inbound: Inbound) -> Receipt:
     )
 
 
-def _open_ticket(unit: Unit, inbound: Inbound, requester: t.Person, actor: Actor) -> t.Ticket:
+def open_ticket(unit: Unit, inbound: Inbound, requester: t.Person, actor: Actor) -> t.Ticket:
     priority = parse_priority(inbound.priority or unit.settings.default_priority)
     category = directory.find_category(unit, inbound.category) if inbound.category else None
     team = directory.find_team(unit, inbound.team) if inbound.team else None
@@ -258,7 +258,7 @@ def _add_followers(unit: Unit, ticket: t.Ticket, inbound: Inbound, actor: Actor)
         )
 
 
-def _first_comment(
+def first_comment(
     unit: Unit, ticket: t.Ticket, sender: t.Person, inbound: Inbound, *, internal: bool
 ) -> t.Comment:
     comment = t.Comment(

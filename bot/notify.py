@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from bot import audit, outbox, prefs, slack_notify, webhooks
 from bot.contexts import person_context, ticket_context
 from bot.model import Actor, Role, Status, format_number
+from bot.sharing import sync as sharing
 from bot.sla_policy import Level
 from bot.store import tables as t
 from bot.unit import Unit
@@ -94,6 +95,7 @@ def _may_acknowledge(unit: Unit, ticket: t.Ticket, person: t.Person) -> bool:
 def comment_added(unit: Unit, ticket: t.Ticket, comment: t.Comment) -> None:
     slack_notify.comment_in_thread(unit, ticket, comment)
     webhooks.emit(unit, webhooks.COMMENT_ADDED, ticket, f"comment-{comment.id}", comment=comment)
+    sharing.comment_added(unit, ticket, comment)
     if not comment.public or comment.flagged:
         return
     author = comment.author

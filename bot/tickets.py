@@ -14,6 +14,7 @@ from bot import audit, directory, notify, routing, sla_track, slack_notify
 from bot.errors import Conflict, NotFound, UserError
 from bot.model import Actor, Role, Status, format_number, parse_number
 from bot.permissions import require_staff
+from bot.sharing import sync as sharing
 from bot.store import tables as t
 from bot.unit import Unit
 
@@ -191,6 +192,8 @@ def change_status(
         unit, ticket_id=ticket.id, actor=actor, kind="status_changed", before={"status": before}, after=after
     )
     touch(unit, ticket)
+    # A partner sharing the ticket hears of every change, the quiet ones (auto-close) too.
+    sharing.status_changed(unit, ticket, event.id, actor)
     if announce:
         notify.status_changed(unit, ticket, before, event.id, actor)
     return event

@@ -27,6 +27,7 @@ from bot.outbox import Dispatcher
 from bot.ports import Clock, Sender
 from bot.render import Renderer
 from bot.scheduler import create_scheduler
+from bot.sharing.service import Sharing
 from bot.store import migrate
 from bot.store.db import Store
 from bot.store.files import FileStore
@@ -35,6 +36,8 @@ from channels.email.imap_poller import ImapPoller, PollerThreads, recipients_for
 from channels.email.ingest import EmailIngest
 from channels.email.sender import EmlFolderSender, SmtpRelaySender
 from channels.email.smtp_server import SupportHandler, protocol_factory
+from channels.sharing.client import SharingClient
+from channels.sharing.endpoints import sharing_routes
 from channels.webhooks.sender import WebhookSender
 
 if TYPE_CHECKING:
@@ -51,6 +54,7 @@ class Runtime:
     clock: Clock
     store: Store
     desk: Desk
+    sharing: Sharing
     renderer: Renderer
     dispatcher: Dispatcher
     reply_secret: bytes
@@ -113,13 +117,15 @@ def build(
     renderer = Renderer([Path(settings.templates_dir)] if settings.templates_dir else [])
     desk = Desk(store, clock, settings, FileStore(settings.attachments_path))
     secret = reply_secret(settings)
+    sharing = Sharing(desk)
     if senders is None:
         senders = {"email": email_sender(settings, environ, renderer, secret, clock)}
         if settings.slack.enabled:
             senders["slack"] = slack_sender(settings, desk, renderer, clock)
         senders["webhook"] = WebhookSender(desk, clock)
+        senders["sharing"] = SharingClient(sharing, clock)
     dispatcher = Dispatcher(store, clock, senders, settings.outbox)
-    return Runtime(settings, clock, store, desk, renderer, dispatcher, secret, environ)
+    return Runtime(settings, clock, store, desk, sharing, renderer, dispatcher, secret, environ)
 
 
 def email_sender(
@@ -198,7 +204,8 @@ async def serve(runtime: Runtime) -> None:
     stop = _stop_on_signals()
     try:
         if listening is not None:
-            await _serve_http(runtime, listening, stop, slack.routes() if slack else [])
+            routes = [*(slack.routes() if slack else []), *sharing_routes(runtime.sharing)]
+            await _serve_http(runtime, listening, stop, routes)
         else:
             await stop.wait()
     finally:

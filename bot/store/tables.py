@@ -334,3 +334,73 @@ class WebhookSubscription(Base):
     # Every change asks for the active subscriptions; with none that is one indexed look-up.
     active: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
     created_at: Mapped[datetime]
+
+
+class SharingAgreement(Base):
+    """An agreement to share tickets with another help desk (the ticket-sharing protocol).
+
+    ``side`` is ours: ``sender`` when we invited, ``receiver`` when we were
+    invited. The access key travels in every request both ways, so it is kept
+    as given, like a webhook secret.
+    """
+
+    __tablename__ = "sharing_agreements"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(200), unique=True)
+    access_key: Mapped[str] = mapped_column(String(200))
+    side: Mapped[str] = mapped_column(String(10))
+    partner_name: Mapped[str] = mapped_column(String(200), default="")
+    sender_url: Mapped[str] = mapped_column(String(2000))
+    receiver_url: Mapped[str] = mapped_column(String(2000))
+    status: Mapped[str] = mapped_column(String(20))
+    deactivated_by: Mapped[str | None] = mapped_column(String(10))
+    sync_tags: Mapped[bool] = mapped_column(Boolean, default=False)
+    sync_custom_fields: Mapped[bool] = mapped_column(Boolean, default=False)
+    allows_public_comments: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class SharingActor(Base):
+    """A partner's user, known to us only by uuid and name: a person of ours, once per agreement."""
+
+    __tablename__ = "sharing_actors"
+    __table_args__ = (UniqueConstraint("agreement_id", "actor_uuid"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("sharing_agreements.id", ondelete="CASCADE"))
+    actor_uuid: Mapped[str] = mapped_column(String(200))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+
+
+class SharedTicket(Base):
+    """A ticket of ours shared under an agreement: one we sent (``sharer``) or one we got."""
+
+    __tablename__ = "shared_tickets"
+    __table_args__ = (
+        UniqueConstraint("agreement_id", "uuid"),
+        UniqueConstraint("agreement_id", "ticket_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("sharing_agreements.id", ondelete="CASCADE"))
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    uuid: Mapped[str] = mapped_column(String(200), index=True)
+    side: Mapped[str] = mapped_column(String(10))
+    original_id: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    # Unshared (by either side, or the agreement ended): the ticket stays, syncing stops.
+    detached_at: Mapped[datetime | None]
+    agreement: Mapped[SharingAgreement] = relationship(lazy="joined")
+
+
+class SharedComment(Base):
+    """A comment both sides know, by its uuid: how a re-sent comment is stored once and
+    a comment that came from the partner is never sent back to it."""
+
+    __tablename__ = "shared_comments"
+    __table_args__ = (UniqueConstraint("shared_ticket_id", "uuid"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shared_ticket_id: Mapped[int] = mapped_column(ForeignKey("shared_tickets.id", ondelete="CASCADE"))
+    uuid: Mapped[str] = mapped_column(String(200))
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id"), index=True)
+    # "local": ours, sent to the partner; "remote": the partner's, never sent back.
+    origin: Mapped[str] = mapped_column(String(10))

@@ -11,8 +11,9 @@ from starlette.routing import BaseRoute
 
 from bot.desk import Desk
 from bot.errors import StoreUnavailable
+from bot.sharing.service import Sharing
 from bot.store.db import Store
-from channels.http import attachments, config_routes, errors, search, tickets
+from channels.http import attachments, config_routes, errors, search, sharing, tickets
 from channels.http.access import AccessLog, BodyLimit
 from channels.http.metrics import metrics_endpoint
 
@@ -52,8 +53,10 @@ def create_api(desk: Desk) -> FastAPI:
         redoc_url=None,
     )
     api.state.desk = desk
+    api.state.sharing = Sharing(desk)
     errors.install(api)
     api.include_router(search.router)  # before tickets: /tickets/search is not a number
+    api.include_router(sharing.router)
     api.include_router(tickets.router)
     api.include_router(attachments.router)
     api.include_router(config_routes.router)

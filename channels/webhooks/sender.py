@@ -20,14 +20,12 @@ import hashlib
 import hmac
 import json
 import logging
-from datetime import datetime
-from email.utils import parsedate_to_datetime
 from typing import Protocol
 
 import httpx
 
 from bot.messages import Outbound
-from bot.outbox import PermanentDeliveryError, TransientDeliveryError
+from bot.outbox import PermanentDeliveryError, TransientDeliveryError, retry_after_seconds
 from bot.ports import Clock
 from bot.webhooks import Target
 
@@ -35,8 +33,6 @@ logger = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 10.0
 USER_AGENT = "Supportbot-Webhooks/1"
-# A Retry-After of days would park a delivery as good as dead; the backoff takes over past this.
-MAX_RETRY_AFTER = 6 * 3600.0
 # How much of a receiver's answer the delivery log keeps beside its status.
 ERROR_EXCERPT = 120
 
@@ -125,26 +121,12 @@ class WebhookSender:
             return
         detail = f"HTTP {status} from {_host(target.url)}{_excerpt(response)}"
         if status == 429 or status >= 500:
-            raise TransientDeliveryError(detail, retry_after=self._retry_after(response), outage=True)
+            raise TransientDeliveryError(
+                detail,
+                retry_after=retry_after_seconds(response.headers.get("Retry-After"), self.clock.now()),
+                outage=True,
+            )
         raise PermanentDeliveryError(detail)
-
-    def _retry_after(self, response: httpx.Response) -> float | None:
-        """Seconds, or an HTTP date; anything unreadable leaves it to the backoff."""
-        value = response.headers.get("Retry-After", "").strip()
-        if not value:
-            return None
-        seconds: float | None
-        if value.isdigit():
-            seconds = float(value)
-        else:
-            try:
-                when: datetime = parsedate_to_datetime(value)
-            except (TypeError, ValueError, IndexError):
-                return None
-            if when.tzinfo is None:
-                return None
-            seconds = (when - self.clock.now()).total_seconds()
-        return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
 def _host(url: str) -> str:

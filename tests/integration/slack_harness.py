@@ -62,8 +62,8 @@ def slack_environ(base: dict[str, str], api: SlackApiStandIn, **extra: str) -> d
 class HttpServer:
     """uvicorn in a thread, serving the app ``supportbot serve`` builds."""
 
-    def __init__(self, app: Any) -> None:
-        self.port = free_port()
+    def __init__(self, app: Any, port: int | None = None) -> None:
+        self.port = port or free_port()
         config = uvicorn.Config(
             app, host="127.0.0.1", port=self.port, log_config=None, access_log=False, lifespan="off"
         )

@@ -1,0 +1,119 @@
+"""The sharing facade: one transaction per call, for the CLI, the API, the partner's requests and the outbox.
+
+Kept apart from :class:`bot.desk.Desk` so the desk does not grow a second
+protocol; it works on the same store, clock, settings and rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy import exc
+
+from bot.desk import Desk
+from bot.model import Actor
+from bot.sharing import agreements, shared
+from bot.sharing.agreements import AgreementView, Partner
+from bot.sharing.shared import ShareView
+from bot.unit import Unit
+
+T = TypeVar("T")
+
+
+class Sharing:
+    def __init__(self, desk: Desk) -> None:
+        self.desk = desk
+        self.settings = desk.settings
+
+    @contextmanager
+    def _unit(self, *, write: bool = True) -> Iterator[Unit]:
+        desk = self.desk
+        scope = desk.store.transaction() if write else desk.store.read()
+        with scope as session:
+            yield Unit(session, desk.clock.now(), desk.settings, desk.rules, desk.files)
+
+    def _write(self, work: Callable[[Unit], T]) -> T:
+        """Two copies of one request racing (a partner's retry) meet on a unique index:
+        the loser runs again and finds what the winner stored."""
+        for attempt in range(2):
+            try:
+                with self._unit() as unit:
+                    return work(unit)
+            except exc.IntegrityError:
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    # -- our side ----------------------------------------------------------------------------
+
+    def invite(
+        self,
+        actor: Actor,
+        url: str,
+        *,
+        sync_tags: bool = True,
+        sync_custom_fields: bool = False,
+        allows_public_comments: bool = True,
+    ) -> AgreementView:
+        return self._write(
+            lambda u: agreements.invite(
+                u,
+                actor,
+                url,
+                sync_tags=sync_tags,
+                sync_custom_fields=sync_custom_fields,
+                allows_public_comments=allows_public_comments,
+            )
+        )
+
+    def answer(self, actor: Actor, agreement_id: int, status: str) -> AgreementView:
+        return self._write(lambda u: agreements.answer(u, actor, agreement_id, status))
+
+    def agreements(self, actor: Actor) -> list[AgreementView]:
+        with self._unit(write=False) as unit:
+            return agreements.agreements(unit, actor)
+
+    def agreement(self, actor: Actor, agreement_id: int) -> AgreementView:
+        with self._unit(write=False) as unit:
+            return agreements.agreement(unit, actor, agreement_id)
+
+    def share(self, actor: Actor, number: str, agreement_id: int) -> ShareView:
+        return self._write(lambda u: shared.share(u, actor, number, agreement_id))
+
+    def unshare(self, actor: Actor, number: str, agreement_id: int) -> ShareView:
+        return self._write(lambda u: shared.unshare(u, actor, number, agreement_id))
+
+    def shares(self, actor: Actor, number: str) -> list[ShareView]:
+        with self._unit(write=False) as unit:
+            return shared.shares(unit, actor, number)
+
+    def partner(self, agreement_id: int) -> Partner | None:
+        with self._unit(write=False) as unit:
+            return agreements.partner(unit, agreement_id)
+
+    # -- the partner's requests (raise ProtocolError with the status to answer) ----------------
+
+    def receive_invitation(self, token: str | None, uuid: str, body: object) -> bool:
+        return self._write(lambda u: agreements.receive_invitation(u, token, uuid, body))
+
+    def change_agreement(self, token: str | None, uuid: str, body: object) -> None:
+        self._write(lambda u: agreements.receive_change(u, token, uuid, body))
+
+    def read_agreement(self, token: str | None, uuid: str) -> dict[str, Any]:
+        with self._unit(write=False) as unit:
+            return agreements.read(unit, token, uuid)
+
+    def receive_ticket(self, token: str | None, uuid: str, body: object) -> bool:
+        return self._write(lambda u: shared.receive_share(u, agreements.authenticate(u, token), uuid, body))
+
+    def update_ticket(self, token: str | None, uuid: str, body: object) -> None:
+        self._write(lambda u: shared.receive_update(u, agreements.authenticate(u, token), uuid, body))
+
+    def unshare_ticket(self, token: str | None, uuid: str) -> None:
+        self._write(lambda u: shared.receive_unshare(u, agreements.authenticate(u, token), uuid))
+
+    def read_ticket(self, token: str | None, uuid: str) -> dict[str, Any]:
+        with self._unit(write=False) as unit:
+            return shared.read(unit, agreements.authenticate(unit, token), uuid)

@@ -1,0 +1,128 @@
+"""Sends our side of the protocol from the outbox: one HTTP request per notification.
+
+The notification's context holds the method, the path under the partner's
+sharing URL and the JSON body, fixed when the change happened. Every request
+carries ``X-Ticket-Sharing-Token`` (the invitation too: the partner may
+insist, and the gem's partners accept it) and ``X-Ticket-Sharing-Version: 1``.
+
+Outcomes, for the dispatcher: 2xx is done. A partner that is down (no answer,
+408, 429, 5xx) is retried with backoff and waited for ``outbox.retry_hours``.
+A 404 to a ticket update is retried a few times: the share that creates the
+ticket may still be on its way. Redirects are not followed (the invitation
+carries the secret; a partner that moved says so in its agreement). Any other
+answer fails for good and shows in the agreement's ``delivery_error``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Protocol
+
+import httpx
+
+from bot.messages import Outbound
+from bot.outbox import PermanentDeliveryError, TransientDeliveryError, retry_after_seconds
+from bot.ports import Clock
+from bot.sharing import protocol as p
+from bot.sharing.agreements import Partner
+
+logger = logging.getLogger(__name__)
+
+TIMEOUT_SECONDS = 15.0
+USER_AGENT = "Supportbot-Sharing/1"
+ERROR_EXCERPT = 160
+
+
+class Partners(Protocol):
+    """What the client asks the core (the sharing facade provides it)."""
+
+    def partner(self, agreement_id: int) -> Partner | None: ...
+
+
+class SharingClient:
+    """The outbox's sender for channel ``sharing`` (a :class:`bot.ports.Sender`)."""
+
+    def __init__(
+        self,
+        partners: Partners,
+        clock: Clock,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = TIMEOUT_SECONDS,
+    ) -> None:
+        self.partners = partners
+        self.clock = clock
+        self.transport = transport
+        self.timeout = timeout
+
+    def send(self, outbound: Outbound) -> None:
+        partner = self._partner(outbound)
+        method = str(outbound.context["method"])
+        url = f"{partner.url.rstrip('/')}/{outbound.context['path']}"
+        body = outbound.context.get("body")
+        headers = {
+            p.TOKEN_HEADER: partner.token,
+            p.VERSION_HEADER: p.VERSION,
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+        }
+        content = b""
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        with httpx.Client(
+            timeout=self.timeout, follow_redirects=False, transport=self.transport, trust_env=False
+        ) as client:
+            try:
+                response = client.request(method, url, content=content, headers=headers)
+            except httpx.TimeoutException as error:
+                raise TransientDeliveryError(
+                    f"no answer from {_host(url)} in {self.timeout:g} s ({type(error).__name__})", outage=True
+                ) from None
+            except httpx.TransportError as error:
+                raise TransientDeliveryError(
+                    f"cannot reach {_host(url)}: {type(error).__name__}: {error}", outage=True
+                ) from None
+        self._judge(response, outbound, partner, method)
+
+    def _partner(self, outbound: Outbound) -> Partner:
+        try:
+            agreement_id = int(outbound.recipient)
+        except ValueError:
+            raise PermanentDeliveryError(f"{outbound.recipient!r} is no sharing agreement") from None
+        partner = self.partners.partner(agreement_id)
+        if partner is None:
+            raise PermanentDeliveryError(f"sharing agreement {agreement_id} was removed")
+        return partner
+
+    def _judge(self, response: httpx.Response, outbound: Outbound, partner: Partner, method: str) -> None:
+        status = response.status_code
+        what = f"{method} {str(outbound.context['path']).split('/')[0]}"
+        if 200 <= status < 300:
+            logger.info(
+                "sharing %s to agreement %s (notification %s): HTTP %d",
+                what,
+                partner.id,
+                outbound.notification_id,
+                status,
+            )
+            return
+        detail = f"HTTP {status} from {_host(partner.url)} to {what}{_excerpt(response)}"
+        if status in (408, 429) or status >= 500:
+            retry_after = retry_after_seconds(response.headers.get("Retry-After"), self.clock.now())
+            raise TransientDeliveryError(detail, retry_after=retry_after, outage=True)
+        if status == 404 and method == "PUT" and what == "PUT tickets":
+            raise TransientDeliveryError(detail + " (the share may not have arrived yet)")
+        if 300 <= status < 400:
+            detail += f"; it points to {response.headers.get('Location', '?')}: update the agreement's URL"
+        raise PermanentDeliveryError(detail)
+
+
+def _host(url: str) -> str:
+    return httpx.URL(url).host or "?"
+
+
+def _excerpt(response: httpx.Response) -> str:
+    text = " ".join(response.text.split())[:ERROR_EXCERPT]
+    return f": {text}" if text else ""

@@ -1,0 +1,142 @@
+"""The protocol's endpoints, served under ``sharing.base_path`` on the HTTP port.
+
+Answers follow the interop notes in ``../shared/ticket_sharing.md``: JSON in
+(``application/json``, ``text/x-json``, ``text/json`` or no content type),
+``{}`` on success and ``{"error": ...}`` on failure, never 400 or 409 (the
+Zendesk client raises on those instead of counting a failure), 401 with
+``WWW-Authenticate: X-Ticket-Sharing``, 410 once the agreement or share ended.
+The version header is not required (Zendesk never sends it); another version
+than 1 is refused with 412. The work runs in a thread, off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+
+from bot.errors import StoreUnavailable
+from bot.sharing import protocol as p
+from bot.sharing.service import Sharing
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def sharing_routes(sharing: Sharing) -> list[Mount]:
+    settings = sharing.settings.sharing
+    if not settings.enabled:
+        return []
+    limit = settings.max_body_bytes
+
+    async def agreement(request: Request) -> Response:
+        uuid = request.path_params["uuid"]
+        token = request.headers.get(p.TOKEN_HEADER)
+        if request.method == "GET":
+            return JSONResponse(await asyncio.to_thread(sharing.read_agreement, token, uuid))
+        body = await _json(request, limit)
+        if request.method == "POST":
+            created = await asyncio.to_thread(sharing.receive_invitation, token, uuid, body)
+            return _done(request, 201 if created else 200)
+        await asyncio.to_thread(sharing.change_agreement, token, uuid, body)
+        return _done(request, 200)
+
+    async def ticket(request: Request) -> Response:
+        uuid = request.path_params["uuid"]
+        token = request.headers.get(p.TOKEN_HEADER)
+        if request.method == "GET":
+            return JSONResponse(await asyncio.to_thread(sharing.read_ticket, token, uuid))
+        if request.method == "DELETE":  # the gem sends an empty string as the body
+            await asyncio.to_thread(sharing.unshare_ticket, token, uuid)
+            return _done(request, 200)
+        body = await _json(request, limit)
+        if request.method == "POST":
+            created = await asyncio.to_thread(sharing.receive_ticket, token, uuid, body)
+            return _done(request, 201 if created else 200)
+        await asyncio.to_thread(sharing.update_ticket, token, uuid, body)
+        return _done(request, 200)
+
+    routes = [
+        Route("/agreements/{uuid}", _guarded(agreement), methods=["GET", "POST", "PUT"]),
+        Route("/tickets/{uuid}", _guarded(ticket), methods=["GET", "POST", "PUT", "DELETE"]),
+    ]
+    return [Mount(settings.base_path.rstrip("/"), routes=routes)]
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        self.message = message
+
+
+def _guarded(handler: Handler) -> Handler:
+    """Every failure becomes the protocol's answer; our own errors are logged with their traceback."""
+
+    async def endpoint(request: Request) -> Response:
+        version = request.headers.get(p.VERSION_HEADER)
+        try:
+            if version is not None and version.strip() != p.VERSION:
+                raise _Refused(412, f"this help desk speaks {p.VERSION_HEADER} {p.VERSION}")
+            return await handler(request)
+        except (_Refused, p.ProtocolError) as refused:
+            _log(request, refused.status, refused.message)
+            return _error(refused.status, refused.message)
+        except StoreUnavailable:
+            _log(request, 503, "store unavailable")
+            return _error(503, "the help desk cannot reach its database; try again", retry=True)
+
+    return endpoint
+
+
+async def _json(request: Request, limit: int) -> Any:
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind and kind not in p.JSON_TYPES:
+        raise _Refused(422, f"send JSON ({', '.join(p.JSON_TYPES)}), not {kind}")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _Refused(422, f"the body is over {limit} bytes")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise _Refused(422, f"the body is over {limit} bytes")
+    try:
+        return json.loads(body.decode("utf-8")) if body.strip() else {}
+    except (UnicodeDecodeError, ValueError):
+        raise _Refused(422, "the body is not UTF-8 JSON") from None
+
+
+def _done(request: Request, status: int) -> Response:
+    _log(request, status, "ok")
+    return JSONResponse({}, status_code=status)
+
+
+def _error(status: int, message: str, *, retry: bool = False) -> Response:
+    headers = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = "X-Ticket-Sharing"
+    if retry:
+        headers["Retry-After"] = "30"
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def _log(request: Request, status: int, outcome: str) -> None:
+    """The uuid's head names the resource; the token, which is the secret, is never logged."""
+    uuid = str(request.path_params.get("uuid", ""))[:12]
+    level = logging.INFO if status < 400 else logging.WARNING
+    logger.log(
+        level,
+        "sharing %s %s %s: %d %s",
+        request.method,
+        request.url.path.rsplit("/", 2)[-2],
+        uuid,
+        status,
+        outcome,
+    )

@@ -1,0 +1,159 @@
+"""Ticket sharing between two help desks over real HTTP: agreements, a shared ticket, both ways, no echo."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.errors import Conflict, Forbidden
+from bot.model import Status
+from bot.queries import TicketFilter
+from bot.store import tables as t
+from tests.factories import make_inbound
+from tests.fakes import FakeClock
+from tests.integration.sharing_harness import HelpDesk, pump, two_desks
+
+
+@pytest.fixture
+def desks(
+    database_url: str, sqlite_template: Path, tmp_path: Path, clock: FakeClock
+) -> Iterator[tuple[HelpDesk, HelpDesk]]:
+    with two_desks(database_url, sqlite_template, tmp_path, clock) as pair:
+        yield pair
+
+
+def agreed(acme: HelpDesk, globex: HelpDesk, **options: bool) -> int:
+    """Acme invites Globex, Globex accepts; the ids of the agreement on each side."""
+    sent = acme.sharing.invite(acme.admin, globex.base, **options)
+    pump(acme, globex)
+    [received] = globex.sharing.agreements(globex.admin)
+    assert received.status == "pending" and received.side == "receiver" and received.partner == "Acme"
+    globex.sharing.answer(globex.admin, received.id, "accepted")
+    pump(acme, globex)
+    assert acme.sharing.agreement(acme.admin, sent.id).status == "accepted"
+    return sent.id
+
+
+def test_invite_accept_share_comment_both_ways_status_and_no_echo(desks: tuple[HelpDesk, HelpDesk]) -> None:
+    acme, globex = desks
+    agreement = agreed(acme, globex)
+    assert acme.sharing.agreement(acme.admin, agreement).partner == "Globex"
+    sam = acme.agent("sam@acme.test", "Sam Agent")
+    hal = globex.agent("hal@globex.test", "Hal Hardware")
+
+    receipt = acme.desk.receive(
+        make_inbound(email="joe@customer.test", subject="Printer on fire", text="It is on fire.")
+    )
+    number = receipt.ticket_number
+    acme.desk.comment(sam, number, "Escalating to our hardware partner.", public=False)
+    acme.sharing.share(sam, number, agreement)
+    pump(acme, globex)
+
+    # Globex has a ticket of its own, with the public comment and not Acme's internal note.
+    [theirs] = globex.desk.list_tickets(TicketFilter())
+    assert theirs.subject == "Printer on fire"
+    assert theirs.number.startswith("GLO-")
+    assert globex.comments(theirs.number) == [("It is on fire.", True)]
+    assert "(Acme)" in str(theirs.requester)
+
+    globex.desk.comment(hal, theirs.number, "Replacement shipped.")
+    pump(acme, globex)
+    assert acme.comments(number)[-1] == ("Replacement shipped.", True)
+    # Acme relays the partner's public answer to its customer by email.
+    assert any(m.recipient == "joe@customer.test" and m.template == "agent_replied" for m in acme.email.sent)
+
+    acme.desk.comment(sam, number, "Thanks, Globex!")
+    pump(acme, globex)
+    assert [body for body, _ in globex.comments(theirs.number)] == [
+        "It is on fire.",
+        "Replacement shipped.",
+        "Thanks, Globex!",
+    ]
+
+    globex.desk.transition(hal, theirs.number, Status.RESOLVED)
+    pump(acme, globex)
+    assert acme.desk.show_ticket(number).ticket.status == "resolved"
+    assert globex.desk.show_ticket(theirs.number).ticket.status == "resolved"
+
+    # No echo: each change crossed once, and nothing came back to where it started.
+    assert acme.requests_sent() == ["POST agreements", "POST tickets", "PUT tickets"]
+    assert globex.requests_sent() == ["PUT agreements", "PUT tickets", "PUT tickets"]
+    assert len(acme.comments(number)) == 4  # opening, internal note, Globex's answer, thanks
+    assert len(globex.comments(theirs.number)) == 3
+    for desk in (acme, globex):
+        assert all(row.status == "sent" for row in desk.rows(t.Notification) if row.channel == "sharing")
+
+
+def test_only_admins_manage_agreements_and_only_accepted_ones_share(desks: tuple[HelpDesk, HelpDesk]) -> None:
+    acme, globex = desks
+    sam = acme.agent("sam@acme.test", "Sam Agent")
+    with pytest.raises(Forbidden):
+        acme.sharing.invite(sam, globex.base)
+    sent = acme.sharing.invite(acme.admin, globex.base)
+    number = acme.desk.receive(make_inbound(email="joe@customer.test", subject="Help")).ticket_number
+    with pytest.raises(Conflict, match="pending"):
+        acme.sharing.share(sam, number, sent.id)
+    with pytest.raises(Conflict, match="only an invitation we received"):
+        acme.sharing.answer(acme.admin, sent.id, "accepted")
+
+
+def test_declined_invitation_cannot_share(desks: tuple[HelpDesk, HelpDesk]) -> None:
+    acme, globex = desks
+    sent = acme.sharing.invite(acme.admin, globex.base)
+    pump(acme, globex)
+    [received] = globex.sharing.agreements(globex.admin)
+    globex.sharing.answer(globex.admin, received.id, "declined")
+    pump(acme, globex)
+    assert acme.sharing.agreement(acme.admin, sent.id).status == "declined"
+    number = acme.desk.receive(make_inbound(email="joe@customer.test", subject="Help")).ticket_number
+    with pytest.raises(Conflict, match="declined"):
+        acme.sharing.share(acme.admin, number, sent.id)
+
+
+def test_deactivation_stops_syncing_both_ways(desks: tuple[HelpDesk, HelpDesk]) -> None:
+    acme, globex = desks
+    agreement = agreed(acme, globex)
+    number = acme.desk.receive(make_inbound(email="joe@customer.test", subject="Help")).ticket_number
+    acme.sharing.share(acme.admin, number, agreement)
+    pump(acme, globex)
+    [received] = globex.sharing.agreements(globex.admin)
+    globex.sharing.answer(globex.admin, received.id, "inactive")
+    pump(acme, globex)
+    view = acme.sharing.agreement(acme.admin, agreement)
+    assert (view.status, view.deactivated_by) == ("inactive", "receiver")
+    before = acme.requests_sent()
+    acme.desk.comment(acme.admin, number, "Anyone there?")
+    pump(acme, globex)
+    assert acme.requests_sent() == before  # nothing queued for an ended agreement
+
+
+def test_unshare_leaves_the_partners_copy_and_stops_syncing(desks: tuple[HelpDesk, HelpDesk]) -> None:
+    acme, globex = desks
+    agreement = agreed(acme, globex)
+    number = acme.desk.receive(make_inbound(email="joe@customer.test", subject="Help")).ticket_number
+    acme.sharing.share(acme.admin, number, agreement)
+    pump(acme, globex)
+    acme.sharing.unshare(acme.admin, number, agreement)
+    pump(acme, globex)
+    [theirs] = globex.rows(t.SharedTicket)
+    assert theirs.detached_at is not None
+    globex.desk.comment(globex.admin, f"GLO-{theirs.ticket_id}", "Still here")
+    pump(acme, globex)
+    assert globex.requests_sent() == ["PUT agreements"]
+
+
+def test_private_comments_agreement_keeps_the_partners_answers_internal(
+    desks: tuple[HelpDesk, HelpDesk],
+) -> None:
+    acme, globex = desks
+    agreement = agreed(acme, globex, allows_public_comments=False)
+    number = acme.desk.receive(make_inbound(email="joe@customer.test", subject="Help")).ticket_number
+    acme.sharing.share(acme.admin, number, agreement)
+    pump(acme, globex)
+    [theirs] = globex.rows(t.SharedTicket)
+    globex.desk.comment(globex.admin, f"GLO-{theirs.ticket_id}", "Tell them to reboot")
+    pump(acme, globex)
+    assert acme.comments(number)[-1] == ("Tell them to reboot", False)
+    assert not any(m.template == "agent_replied" for m in acme.email.sent)
