@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 
@@ -74,6 +75,8 @@ def invite(
     allows_public_comments: bool = True,
 ) -> AgreementView:
     require_admin(actor, "invite another help desk to share tickets")
+    if not unit.settings.sharing.enabled:
+        raise UserError("ticket sharing is off here (sharing.enabled = false)", field="url")
     try:
         url = p.check_url(partner_url, "the partner's sharing URL")
     except p.ProtocolError as error:
@@ -98,6 +101,14 @@ def invite(
     )
     unit.session.add(row)
     unit.session.flush()
+    if not all(_private(u) or u.startswith("https://") for u in (url, ours)):
+        # The invitation carries the agreement's secret; say so while it can still be fixed.
+        logger.warning(
+            "sharing agreement %s: %s and %s are not both https: the access key travels in clear",
+            row.id,
+            ours,
+            url,
+        )
     body = {**_wire(unit, row), "access_key": row.access_key, "current_actor": actor_json(unit, actor)}
     send(unit, row, "POST", f"agreements/{row.uuid}", body, f"invite:{row.id}")
     _audit(unit, actor, row, "sharing_invited", {"partner_url": url})
@@ -396,6 +407,12 @@ def partner_actor(row: t.SharingAgreement) -> Actor:
 
 def _audit(unit: Unit, actor: Actor, row: t.SharingAgreement, kind: str, after: dict[str, Any]) -> None:
     audit.record(unit, ticket_id=None, actor=actor, kind=kind, after={"agreement": row.id, **after})
+
+
+def _private(url: str) -> bool:
+    """Loopback: a test, or both desks on one machine."""
+    host = urlsplit(url).hostname or ""
+    return host in ("localhost", "127.0.0.1", "::1")
 
 
 def _verb(status: str) -> str:

@@ -35,7 +35,7 @@ MAX_SUBJECT = 1000
 MAX_TAGS = 100
 _TIME = "%Y-%m-%d %H:%M:%S %z"
 # Safe in a URL path segment; the one rule every peer we know of keeps.
-_TOKEN_CHARS = re.compile(r"[A-Za-z0-9._~-]+")
+_TOKEN_CHARS = re.compile(r"[A-Za-z0-9._~:-]+")
 _KEY_CHARS = re.compile(r"[!-~]+")
 _OFFSET = re.compile(r"([+-])(\d{2}):?(\d{2})$")
 
@@ -103,9 +103,17 @@ def check_url(value: object, what: str) -> str:
     if not isinstance(value, str):
         raise ProtocolError(422, f"{what} must be a URL")
     url = value.strip().rstrip("/")
-    parts = urlsplit(url)
+    refused = ProtocolError(422, f"{what} must be an http(s) URL of up to {MAX_URL} characters")
+    # The text is kept as given, so what urlsplit would quietly drop (NUL, newlines) is refused.
+    if any(ord(char) <= 32 or ord(char) == 127 for char in url):
+        raise refused
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - reading it checks it (port 99999 raises)
+    except ValueError:
+        raise refused from None
     if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > MAX_URL:
-        raise ProtocolError(422, f"{what} must be an http(s) URL of up to {MAX_URL} characters")
+        raise refused
     return url
 
 
@@ -128,17 +136,21 @@ def parse_time(value: object) -> datetime | None:
     text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
     offset = _OFFSET.search(text)
     zone: timezone = UTC
+    refused = ProtocolError(422, f"{value!r} is not a timestamp")
     if offset:
         sign = -1 if offset.group(1) == "-" else 1
-        zone = timezone(sign * timedelta(hours=int(offset.group(2)), minutes=int(offset.group(3))))
+        hours, minutes = int(offset.group(2)), int(offset.group(3))
+        if hours > 23 or minutes > 59:
+            raise refused
+        zone = timezone(sign * timedelta(hours=hours, minutes=minutes))
         text = text[: offset.start()].strip()
     try:
         moment = datetime.fromisoformat(text.replace(" ", "T", 1))
-    except ValueError:
-        raise ProtocolError(422, f"{value!r} is not a timestamp") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone)
-    return moment.astimezone(UTC)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=zone)
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise refused from None
 
 
 # -- payloads ------------------------------------------------------------------------------
@@ -243,12 +255,20 @@ def read_ticket(body: object, url_uuid: str) -> TicketIn:
     if comments is not None and not isinstance(comments, list):
         raise ProtocolError(422, "comments must be a list")
     tags = data.get("tags")
-    if tags is not None and (not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags)):
-        raise ProtocolError(422, "tags must be a list of strings")
+    if tags is not None and (
+        not isinstance(tags, list) or not all(isinstance(tag, str) and "\x00" not in tag for tag in tags)
+    ):
+        raise ProtocolError(422, "tags must be a list of strings without NUL characters")
     fields = data.get("custom_fields")
     if fields is not None and not isinstance(fields, dict):
         raise ProtocolError(422, "custom_fields must be an object")
+    if _has_nul(fields):
+        raise ProtocolError(422, "custom_fields must not contain NUL characters")
     original = data.get("original_id")
+    if original is not None and (
+        isinstance(original, bool) or not isinstance(original, str | int) or "\x00" in str(original)
+    ):
+        raise ProtocolError(422, "original_id must be a string or a number")
     # custom_status (2023) names a Zendesk status of the sender's own; ours fall back to status.
     return TicketIn(
         uuid=check_uuid(url_uuid, "the ticket uuid"),
@@ -262,6 +282,17 @@ def read_ticket(body: object, url_uuid: str) -> TicketIn:
         original_id=str(original)[:100] if original is not None else None,
         custom_fields=fields,
     )
+
+
+def _has_nul(value: object) -> bool:
+    """Anywhere in a JSON value, keys included: PostgreSQL refuses NUL in text and JSON alike."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
 
 
 def _object(body: object, what: str) -> dict[str, Any]:
@@ -312,7 +343,8 @@ def _comment(value: object, index: int) -> CommentIn:
     public = value.get("public")
     if public is not None and not isinstance(public, bool):
         raise ProtocolError(422, f"{where}.public must be true or false")
-    files = value.get("attachments") or []
+    files = value.get("attachments")
+    files = [] if files is None else files
     if not isinstance(files, list):
         raise ProtocolError(422, f"{where}.attachments must be a list")
     return CommentIn(
@@ -329,7 +361,10 @@ def _comment(value: object, index: int) -> CommentIn:
 def _attachment(value: object, where: str) -> AttachmentIn:
     if not isinstance(value, dict):
         raise ProtocolError(422, f"{where} must be an object")
-    url, filename = _text(value, "url"), _text(value, "display_filename") or _text(value, "filename")
+    url, filename = _text(value, "url"), _text(value, "filename")
     if not url or not filename:
         raise ProtocolError(422, f"{where} needs url and filename")
-    return AttachmentIn(url[:MAX_URL], filename[:500], _text(value, "content_type"))
+    # Shown as a link in the comment: only a web address, never javascript: or file:.
+    check_url(url, f"{where}.url")
+    shown = _text(value, "display_filename") or filename
+    return AttachmentIn(url[:MAX_URL], shown[:500], _text(value, "content_type"))

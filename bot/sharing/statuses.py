@@ -31,7 +31,7 @@ STATUS_OUT: Mapping[Status, str] = {
 
 
 def check_tables(status_in: Mapping[str, str], status_out: Mapping[str, str]) -> None:
-    ours = {status.value for status in Status}
+    ours = [status.value for status in Status]
     for wire, local in status_in.items():
         if wire not in TICKET_STATUSES or local not in ours:
             raise ConfigError(

@@ -18,6 +18,7 @@ from channels.cli.context import CliState
 from channels.cli.imap import imap
 from channels.cli.people import people
 from channels.cli.report import report
+from channels.cli.sharing import sharing
 from channels.cli.sla import sla
 from channels.cli.tickets import tickets
 from channels.cli.tokens import tokens
@@ -68,6 +69,7 @@ for command in (
     sla,
     tokens,
     webhooks,
+    sharing,
     report,
 ):
     cli.add_command(command)
