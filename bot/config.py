@@ -56,6 +56,8 @@ class HttpSettings:
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = option(8080, minimum=0, maximum=65535)
+    # Empty: /metrics answers anyone who reaches the port; set: only "Authorization: Bearer <it>".
+    metrics_token: str = field(default="", repr=False, metadata={"secret": True})
 
 
 @dataclass(frozen=True, slots=True)

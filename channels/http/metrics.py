@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 from collections.abc import Awaitable, Callable, Iterator
 
-from fastapi import Response
+from fastapi import Request, Response
+from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -72,12 +74,23 @@ def _by_channel(family: GaugeMetricFamily | CounterMetricFamily, counts: dict[st
     return family
 
 
-def metrics_endpoint(desk: Desk) -> Callable[[], Awaitable[Response]]:
+def metrics_endpoint(desk: Desk) -> Callable[[Request], Awaitable[Response]]:
+    """With ``http.metrics_token`` set, a scrape must show it (Prometheus' ``authorization``
+    setting); the figures say how busy the desk is, which is not everyone's business."""
     registry = CollectorRegistry()
     registry.register(DeskCollector(desk))
+    token = desk.settings.http.metrics_token
 
-    async def metrics() -> Response:
+    async def metrics(request: Request) -> Response:
         """Prometheus text format."""
+        if token:
+            scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+                return PlainTextResponse(
+                    "send the metrics token as Authorization: Bearer <token>\n",
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
         body = await asyncio.to_thread(generate_latest, registry)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 

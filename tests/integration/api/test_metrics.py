@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from tests.integration.api.conftest import World
+from dataclasses import replace
+
+from bot.clock import SystemClock
+from bot.config import Settings
+from bot.desk import Desk
+from bot.store.db import Store
+from channels.http.api import create_app
+from tests.integration.api.conftest import ApiClient, World
 
 NAMES = (
     "supportbot_tickets",
@@ -25,3 +32,16 @@ def test_metrics_show_tickets_outbox_and_inbound_messages(world: World) -> None:
     assert 'supportbot_tickets{priority="medium",status="open"} 2.0' in text
     assert 'supportbot_inbound_messages_total{channel="email"} 2.0' in text
     assert 'supportbot_outbox_pending{channel="email"}' in text
+
+
+def test_metrics_token_when_set_is_required(store: Store, desk: Desk, settings: Settings) -> None:
+    guarded = Desk(
+        store, SystemClock(), replace(settings, http=replace(settings.http, metrics_token="m3trics"))
+    )
+    client = ApiClient(create_app(store, desk=guarded))
+    refused = client.get("/metrics")
+    assert refused.status_code == 401
+    assert refused.headers["WWW-Authenticate"] == "Bearer"
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    allowed = client.get("/metrics", headers={"Authorization": "Bearer m3trics"})
+    assert allowed.status_code == 200 and "supportbot_tickets" in allowed.text
