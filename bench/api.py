@@ -167,7 +167,7 @@ def add_comments(conn: Connection, rows: Iterator[tuple[Any, ...]]) -> None:
             for row in rows:
                 copy.write_row(row)
         return
-    created = t.Comment.__table__.c.created_at.type.bind_processor(conn.dialect)
+    created = t.Comment.__table__.c.created_at.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
     assert created is not None
     marks = ", ".join("?" for _ in COMMENT_COLUMNS)
     sql = f"INSERT INTO comments ({', '.join(COMMENT_COLUMNS)}) VALUES ({marks})"

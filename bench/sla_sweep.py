@@ -183,7 +183,12 @@ def add_sqlite(conn: Connection, rows: Iterator[tuple[Any, ...]]) -> None:
     """Plain tuples through the driver's ``executemany``, dates bound as the store's type would."""
     ticket = t.Ticket.__table__
     processors: list[Callable[[Any], Any] | None] = [
-        ticket.c[name].type.bind_processor(conn.dialect) if name in DATETIMES else None for name in COLUMNS
+        # dialect_impl: SQLite's own DATETIME format (with microseconds), the one the store writes
+        # and compares with; the generic processor writes "12:30:00", which sorts before "12:30:00.000000".
+        ticket.c[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+        if name in DATETIMES
+        else None
+        for name in COLUMNS
     ]
     sql = f"INSERT INTO tickets ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
     for chunk in chunks(rows, CHUNK):
