@@ -30,6 +30,9 @@ from bot.unit import Unit
 logger = logging.getLogger(__name__)
 
 CHANNEL = "sharing"
+# Anyone may send an invitation (the protocol has no credentials before one exists); this
+# many unanswered ones are enough for an admin to look at before more are taken.
+MAX_PENDING_INVITATIONS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +196,13 @@ def receive_invitation(unit: Unit, token: str | None, url_uuid: str, body: objec
         if known.side == p.RECEIVER and hmac.compare_digest(known.access_key, offer.access_key):
             return False
         raise p.ProtocolError(422, "an agreement with this uuid already exists")
+    waiting = unit.session.scalar(
+        select(func.count())
+        .select_from(t.SharingAgreement)
+        .where(t.SharingAgreement.side == p.RECEIVER, t.SharingAgreement.status == p.PENDING)
+    )
+    if (waiting or 0) >= MAX_PENDING_INVITATIONS:
+        raise p.ProtocolError(422, "too many invitations wait for an answer here; try again later")
     row = t.SharingAgreement(
         uuid=offer.uuid,
         access_key=offer.access_key,

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from bot.queries import TicketFilter
+from bot.sharing.agreements import MAX_PENDING_INVITATIONS
 from bot.sharing.protocol import new_secret
 from bot.store import tables as t
 from tests.fakes import FakeClock
@@ -181,6 +182,15 @@ def test_bad_invitations_get_422_with_a_reason(partner: Partner, changes: dict[s
 def test_an_agreement_uuid_with_a_colon_is_refused(partner: Partner) -> None:
     partner.uuid = "abc:def"
     assert partner.invite().status_code == 422
+
+
+def test_unanswered_invitations_are_capped(partner: Partner) -> None:
+    for _ in range(MAX_PENDING_INVITATIONS):
+        partner.uuid = new_secret()
+        assert partner.invite().status_code == 201
+    partner.uuid = new_secret()
+    refused = partner.invite()
+    assert refused.status_code == 422 and "too many" in refused.json()["error"]
 
 
 def test_a_known_uuid_with_another_key_is_refused(partner: Partner) -> None:
