@@ -12,6 +12,7 @@ from bot import audit, directory, fields, notify
 from bot.errors import UserError
 from bot.model import Actor, FieldType, Priority
 from bot.permissions import require_staff
+from bot.sharing import sync as sharing
 from bot.store import tables as t
 from bot.store.rows import get_or_create
 from bot.tickets import active, auto_assign, touch
@@ -94,6 +95,7 @@ def set_tags(
     if after != before:
         audit.changed(unit, ticket, actor, "tags", before, after)
         touch(unit, ticket)
+        sharing.tags_changed(unit, ticket, actor)
     return ticket
 
 

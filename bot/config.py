@@ -96,6 +96,9 @@ class SharingSettings:
     public_url: str = ""
     # Our organisation's name as partners see it in agreements.
     name: str = "Supportbot"
+    # Partners on private or loopback addresses (and plain http to them). Off, only https
+    # partners on the internet are called: an invitation cannot make us reach inside.
+    allow_private_addresses: bool = False
     # Internal notes stay ours unless this is on; the protocol would send them as private comments.
     share_internal_comments: bool = False
     # The largest request body a partner may send (a shared ticket carries all its comments).

@@ -79,7 +79,10 @@ def add_comment(
     flagged: bool = False,
     reopen: bool = True,
     announce: bool = True,
+    first_response: bool = True,
 ) -> t.Comment:
+    """``first_response=False``: a staff reply that is not ours to count (a partner help desk's
+    agent on a ticket it shared with us)."""
     comment = t.Comment(
         ticket_id=ticket.id,
         author_id=author.id if author else None,
@@ -103,7 +106,7 @@ def add_comment(
         after={"comment_id": comment.id, "public": public, "flagged": flagged, "channel": channel},
     )
     if public and not flagged and author is not None:
-        if Role(author.role).is_staff:
+        if Role(author.role).is_staff and first_response:
             # The first public answer by an agent, on any channel, meets first response.
             sla_track.first_response(unit, ticket)
             ticket.last_customer_message_at = None
@@ -149,8 +152,17 @@ def _customer_replied(unit: Unit, ticket: t.Ticket, actor: Actor) -> None:
 
 
 def comment(
-    unit: Unit, actor: Actor, number: str, body: str, *, public: bool, channel: str
+    unit: Unit,
+    actor: Actor,
+    number: str,
+    body: str,
+    *,
+    public: bool,
+    channel: str,
+    external_id: str | None = None,
 ) -> tuple[t.Ticket, t.Comment]:
+    """``external_id``: the request's own id on its channel (a retried API call's key), kept as
+    the ticket's thread ref, whose unique index refuses a second comment with it."""
     if not body.strip():
         raise UserError("a comment needs some text", field="body")
     ticket = survivor(unit, get(unit, number))
@@ -159,7 +171,9 @@ def comment(
     if not public:
         require_staff(actor, "write internal notes")
     author = unit.session.get(t.Person, actor.person_id) if actor.person_id else None
-    return ticket, add_comment(unit, ticket, author, actor, body, public=public, channel=channel)
+    return ticket, add_comment(
+        unit, ticket, author, actor, body, public=public, channel=channel, external_id=external_id
+    )
 
 
 # -- status ---------------------------------------------------------------------
@@ -384,5 +398,7 @@ def merge(unit: Unit, actor: Actor, source_number: str, target_number: str) -> t
     )
     touch(unit, source)
     touch(unit, target)
+    # A partner sharing the merged ticket hears it is closed; the survivor is not shared by this.
+    sharing.status_changed(unit, source, f"merged-{source.id}", actor)
     notify.merged(unit, source, target)
     return target

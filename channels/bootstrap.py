@@ -123,7 +123,9 @@ def build(
         if settings.slack.enabled:
             senders["slack"] = slack_sender(settings, desk, renderer, clock)
         senders["webhook"] = WebhookSender(desk, clock)
-        senders["sharing"] = SharingClient(sharing, clock)
+        senders["sharing"] = SharingClient(
+            sharing, clock, allow_private=settings.sharing.allow_private_addresses
+        )
     dispatcher = Dispatcher(store, clock, senders, settings.outbox)
     return Runtime(settings, clock, store, desk, sharing, renderer, dispatcher, secret, environ)
 

@@ -15,6 +15,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
+from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -72,6 +73,8 @@ def check_uuid(value: object, what: str, *, agreement: bool = False) -> str:
     agreement's (it is split off the token at the first colon)."""
     if not isinstance(value, str) or not 0 < len(value) <= MAX_TOKEN or not _TOKEN_CHARS.fullmatch(value):
         raise ProtocolError(422, f"{what} must be a non-empty URL-safe token without '/'")
+    if not value.strip("."):  # "." and ".." would be normalised away in a URL path
+        raise ProtocolError(422, f"{what} must not be made of dots only")
     if agreement and ":" in value:
         raise ProtocolError(422, f"{what} must not contain ':'")
     return value
@@ -99,7 +102,9 @@ def token(uuid: str, access_key: str) -> str:
     return f"{uuid}:{access_key}"
 
 
-def check_url(value: object, what: str) -> str:
+def check_url(value: object, what: str, *, base: bool = True) -> str:
+    """An http(s) URL kept exactly as given; a sharing ``base`` (paths are appended to it)
+    also has no user, query or fragment. Where it may point is :mod:`bot.sharing.wire`'s call."""
     if not isinstance(value, str):
         raise ProtocolError(422, f"{what} must be a URL")
     url = value.strip().rstrip("/")
@@ -114,7 +119,62 @@ def check_url(value: object, what: str) -> str:
         raise refused from None
     if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > MAX_URL:
         raise refused
+    # Paths are appended to a base: a query or fragment would swallow them; credentials do not belong.
+    if base and (parts.username is not None or parts.password is not None or parts.query or "#" in url):
+        raise ProtocolError(422, f"{what} must have no user, query or fragment")
     return url
+
+
+def check_text(value: object) -> None:
+    """Anywhere in a JSON value, keys included: no NUL (PostgreSQL refuses it in text and JSON)
+    and nothing that is not UTF-8 (a lone surrogate from ``\\ud800``), which no store can keep."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ProtocolError(422, "text must not contain NUL characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ProtocolError(422, "text must be valid Unicode (no lone surrogates)") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_text(key)
+            check_text(item)
+    elif isinstance(value, list):
+        for item in value:
+            check_text(item)
+
+
+def html_text(html: str) -> str:
+    """The text of a partner's HTML comment; its markup is never rendered here."""
+    parser = _TextOnly()
+    parser.feed(html)
+    parser.close()
+    return re.sub(r"\n{3,}", "\n\n", "".join(parser.parts)).strip()
+
+
+class _TextOnly(HTMLParser):
+    _BREAKS = frozenset({"br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "blockquote", "pre"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style"):
+            self._skip += 1
+        elif tag in self._BREAKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style"):
+            self._skip = max(0, self._skip - 1)
+        elif tag in self._BREAKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
 
 
 # -- timestamps --------------------------------------------------------------------------
@@ -255,20 +315,17 @@ def read_ticket(body: object, url_uuid: str) -> TicketIn:
     if comments is not None and not isinstance(comments, list):
         raise ProtocolError(422, "comments must be a list")
     tags = data.get("tags")
-    if tags is not None and (
-        not isinstance(tags, list) or not all(isinstance(tag, str) and "\x00" not in tag for tag in tags)
-    ):
-        raise ProtocolError(422, "tags must be a list of strings without NUL characters")
+    if tags is not None and (not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags)):
+        raise ProtocolError(422, "tags must be a list of strings")
+    check_text(tags)
     fields = data.get("custom_fields")
     if fields is not None and not isinstance(fields, dict):
         raise ProtocolError(422, "custom_fields must be an object")
-    if _has_nul(fields):
-        raise ProtocolError(422, "custom_fields must not contain NUL characters")
+    check_text(fields)
     original = data.get("original_id")
-    if original is not None and (
-        isinstance(original, bool) or not isinstance(original, str | int) or "\x00" in str(original)
-    ):
+    if original is not None and (isinstance(original, bool) or not isinstance(original, str | int)):
         raise ProtocolError(422, "original_id must be a string or a number")
+    check_text(original)
     # custom_status (2023) names a Zendesk status of the sender's own; ours fall back to status.
     return TicketIn(
         uuid=check_uuid(url_uuid, "the ticket uuid"),
@@ -284,17 +341,6 @@ def read_ticket(body: object, url_uuid: str) -> TicketIn:
     )
 
 
-def _has_nul(value: object) -> bool:
-    """Anywhere in a JSON value, keys included: PostgreSQL refuses NUL in text and JSON alike."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
-    return False
-
-
 def _object(body: object, what: str) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ProtocolError(422, f"the {what} must be a JSON object")
@@ -307,8 +353,7 @@ def _text(data: dict[str, Any], key: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise ProtocolError(422, f"{key} must be a string")
-    if "\x00" in value:
-        raise ProtocolError(422, f"{key} must not contain NUL characters")
+    check_text(value)
     return value
 
 
@@ -365,6 +410,6 @@ def _attachment(value: object, where: str) -> AttachmentIn:
     if not url or not filename:
         raise ProtocolError(422, f"{where} needs url and filename")
     # Shown as a link in the comment: only a web address, never javascript: or file:.
-    check_url(url, f"{where}.url")
+    check_url(url, f"{where}.url", base=False)
     shown = _text(value, "display_filename") or filename
     return AttachmentIn(url[:MAX_URL], shown[:500], _text(value, "content_type"))

@@ -14,7 +14,7 @@ from sqlalchemy import exc
 
 from bot.desk import Desk
 from bot.model import Actor
-from bot.sharing import agreements, shared
+from bot.sharing import agreements, invitations, received, shared, sync
 from bot.sharing.agreements import AgreementView, Partner
 from bot.sharing.shared import ShareView
 from bot.unit import Unit
@@ -89,31 +89,42 @@ class Sharing:
         with self._unit(write=False) as unit:
             return shared.shares(unit, actor, number)
 
+    # -- for the outbox's client ------------------------------------------------------------
+
     def partner(self, agreement_id: int) -> Partner | None:
         with self._unit(write=False) as unit:
             return agreements.partner(unit, agreement_id)
 
+    def wire_status(self, ticket_id: int) -> str | None:
+        with self._unit(write=False) as unit:
+            return sync.wire_status(unit, ticket_id)
+
+    def confirm(self, agreement_id: int, taken: bool, detail: str = "") -> None:
+        self._write(lambda u: agreements.confirm(u, agreement_id, taken, detail))
+
     # -- the partner's requests (raise ProtocolError with the status to answer) ----------------
 
     def receive_invitation(self, token: str | None, uuid: str, body: object) -> bool:
-        return self._write(lambda u: agreements.receive_invitation(u, token, uuid, body))
+        return self._write(lambda u: invitations.receive_invitation(u, token, uuid, body))
 
     def change_agreement(self, token: str | None, uuid: str, body: object) -> None:
-        self._write(lambda u: agreements.receive_change(u, token, uuid, body))
+        self._write(lambda u: invitations.receive_change(u, token, uuid, body))
 
     def read_agreement(self, token: str | None, uuid: str) -> dict[str, Any]:
         with self._unit(write=False) as unit:
-            return agreements.read(unit, token, uuid)
+            return invitations.read(unit, token, uuid)
 
     def receive_ticket(self, token: str | None, uuid: str, body: object) -> bool:
-        return self._write(lambda u: shared.receive_share(u, agreements.authenticate(u, token), uuid, body))
+        return self._write(
+            lambda u: received.receive_share(u, invitations.authenticate(u, token), uuid, body)
+        )
 
     def update_ticket(self, token: str | None, uuid: str, body: object) -> None:
-        self._write(lambda u: shared.receive_update(u, agreements.authenticate(u, token), uuid, body))
+        self._write(lambda u: received.receive_update(u, invitations.authenticate(u, token), uuid, body))
 
     def unshare_ticket(self, token: str | None, uuid: str) -> None:
-        self._write(lambda u: shared.receive_unshare(u, agreements.authenticate(u, token), uuid))
+        self._write(lambda u: received.receive_unshare(u, invitations.authenticate(u, token), uuid))
 
     def read_ticket(self, token: str | None, uuid: str) -> dict[str, Any]:
         with self._unit(write=False) as unit:
-            return shared.read(unit, agreements.authenticate(unit, token), uuid)
+            return received.read(unit, invitations.authenticate(unit, token), uuid)

@@ -1,13 +1,18 @@
 """Sending a shared ticket's changes to the partner, and never sending back what came from it.
 
-:mod:`bot.notify` calls :func:`comment_added` and :func:`status_changed` for
-every change, inside its transaction. Each queues one request per partner the
-ticket is shared with, unless the change is being applied *from* that partner:
+The change hooks (:func:`comment_added` from :mod:`bot.notify`,
+:func:`status_changed` from :func:`bot.tickets.change_status`,
+:func:`tags_changed` from :func:`bot.classify.set_tags`) run inside the
+change's transaction and queue one request per partner the ticket is shared
+with, unless the change is being applied *from* that partner:
 :func:`from_partner` marks the transaction while a partner's request is
-applied, so its comments and status changes are stored, notified, and not
-echoed. A comment also keeps its uuid per share (origin ``remote`` or
-``local``), so it is sent at most once and a partner's own comment never goes
-back to it, whichever path comes to it.
+applied, so its comments and changes are stored and notified, not echoed.
+A comment also keeps its uuid per share (origin ``remote`` or ``local``), so
+it is sent at most once and a partner's comment never goes back to it.
+
+A status is not fixed in the queued request: the client fills in the
+ticket's status as it is when the request leaves, so a retried request can
+never put back a status that has changed since.
 """
 
 from __future__ import annotations
@@ -19,8 +24,8 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.model import Actor, format_number
-from bot.sharing import agreements, statuses
 from bot.sharing import protocol as p
+from bot.sharing import statuses, wire
 from bot.store import tables as t
 from bot.unit import Unit
 
@@ -60,33 +65,28 @@ def comment_added(unit: Unit, ticket: t.Ticket, comment: t.Comment) -> None:
             "current_actor": _author(unit, comment),
             "comments": [comment_json(unit, link, comment)],
         }
-        agreements.send(
-            unit,
-            link.agreement,
-            "PUT",
-            f"tickets/{link.uuid}",
-            body,
-            f"comment:{link.id}:{comment.id}",
-            ticket_id=ticket.id,
-        )
+        _put(unit, link, ticket, body, f"comment:{link.id}:{comment.id}")
 
 
 def status_changed(unit: Unit, ticket: t.Ticket, event_id: int | str, actor: Actor) -> None:
     for link in _links(unit, ticket):
-        body = {
-            "uuid": link.uuid,
-            "status": statuses.to_wire(ticket.status, unit.settings.sharing.status_out),
-            "current_actor": agreements.actor_json(unit, actor),
-        }
-        agreements.send(
-            unit,
-            link.agreement,
-            "PUT",
-            f"tickets/{link.uuid}",
-            body,
-            f"status:{link.id}:{event_id}",
-            ticket_id=ticket.id,
-        )
+        body = {"uuid": link.uuid, "current_actor": wire.actor_json(unit, actor)}
+        _put(unit, link, ticket, body, f"status:{link.id}:{event_id}", extra={"status_of": ticket.id})
+
+
+def tags_changed(unit: Unit, ticket: t.Ticket, actor: Actor) -> None:
+    tags = sorted(tag.name for tag in ticket.tags)
+    for link in _links(unit, ticket):
+        if not link.agreement.sync_tags:
+            continue
+        body = {"uuid": link.uuid, "tags": tags, "current_actor": wire.actor_json(unit, actor)}
+        _put(unit, link, ticket, body, f"tags:{link.id}:{unit.now.isoformat()}:{','.join(tags)}")
+
+
+def wire_status(unit: Unit, ticket_id: int) -> str | None:
+    """The ticket's status as the protocol says it, now; None when the ticket is gone."""
+    ticket = unit.session.get(t.Ticket, ticket_id)
+    return None if ticket is None else statuses.to_wire(ticket.status, unit.settings.sharing.status_out)
 
 
 def shareable(unit: Unit, comment: t.Comment) -> bool:
@@ -96,16 +96,20 @@ def shareable(unit: Unit, comment: t.Comment) -> bool:
     return comment.public or unit.settings.sharing.share_internal_comments
 
 
+def comments_of(unit: Unit, ticket: t.Ticket) -> list[t.Comment]:
+    query = select(t.Comment).where(t.Comment.ticket_id == ticket.id).order_by(t.Comment.id)
+    return list(unit.session.scalars(query))
+
+
 def ticket_json(unit: Unit, link: t.SharedTicket, ticket: t.Ticket) -> dict[str, Any]:
-    row = link.agreement
     body: dict[str, Any] = {
         "uuid": link.uuid,
         "subject": ticket.subject,
         "status": statuses.to_wire(ticket.status, unit.settings.sharing.status_out),
         "original_id": format_number(unit.settings.ticket_prefix, ticket.id),
     }
-    if row.sync_tags:
-        body["tags"] = sorted(tag.name for tag in ticket.tags)
+    if link.agreement.sync_tags:
+        body["tags"] = link.tags_seen = sorted(tag.name for tag in ticket.tags)
     return body
 
 
@@ -119,7 +123,7 @@ def comment_json(
         )
     )
     if uuid is None:
-        uuid = p.resource_uuid(agreements.our_url(unit), "comments", comment.id)
+        uuid = p.resource_uuid(wire.our_url(unit), "comments", comment.id)
         if record:
             unit.session.add(
                 t.SharedComment(shared_ticket_id=link.id, uuid=uuid, comment_id=comment.id, origin="local")
@@ -136,11 +140,24 @@ def comment_json(
     }
 
 
+def _put(
+    unit: Unit,
+    link: t.SharedTicket,
+    ticket: t.Ticket,
+    body: dict[str, Any],
+    key: str,
+    *,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    path = f"tickets/{link.uuid}"
+    wire.send(unit, link.agreement, "PUT", path, body, key, ticket_id=ticket.id, extra=extra)
+
+
 def _author(unit: Unit, comment: t.Comment) -> dict[str, Any]:
     if comment.author is not None:
-        return agreements.person_json(unit, comment.author)
+        return wire.person_json(unit, comment.author)
     return {
-        "uuid": p.resource_uuid(agreements.our_url(unit), "users", "system"),
+        "uuid": p.resource_uuid(wire.our_url(unit), "users", "system"),
         "name": unit.settings.sharing.name,
         "role": "agent",
     }

@@ -389,6 +389,10 @@ class SharedTicket(Base):
     created_at: Mapped[datetime]
     # Unshared (by either side, or the agreement ended): the ticket stays, syncing stops.
     detached_at: Mapped[datetime | None]
+    # The tags as the partner last had them (what it sent, or what we shared): what it sends is
+    # applied as the change from these, so tags added here meanwhile are not wiped by a partner
+    # that sends every field on every update.
+    tags_seen: Mapped[list[str] | None] = mapped_column(JsonType)
     agreement: Mapped[SharingAgreement] = relationship(lazy="joined")
 
 

@@ -51,7 +51,9 @@ class AgreementOut(BaseModel):
     side: Literal["sender", "receiver"] = Field(description="ours: sender when we invited")
     partner: str
     partner_url: str
-    status: Literal["pending", "accepted", "declined", "inactive"]
+    status: Literal["pending", "accepting", "accepted", "declined", "inactive"] = Field(
+        description="accepting: we accepted, the sender has not confirmed it yet"
+    )
     deactivated_by: str | None
     sync_tags: bool
     sync_custom_fields: bool

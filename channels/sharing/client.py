@@ -5,6 +5,13 @@ sharing URL and the JSON body, fixed when the change happened. Every request
 carries ``X-Ticket-Sharing-Token`` (the invitation too: the partner may
 insist, and the gem's partners accept it) and ``X-Ticket-Sharing-Version: 1``.
 
+What the outbox does not hold is filled in as the request leaves: the
+invitation's access key, and a ticket's status as it is now (a retried
+request never puts back a status that has changed since). Partners are
+called only on addresses on the internet, resolved as the request leaves,
+unless ``sharing.allow_private_addresses`` is on: an invitation cannot make
+us reach inside the network.
+
 Outcomes, for the dispatcher: 2xx is done. A partner that is down (no answer,
 408, 429, 5xx) is retried with backoff and waited for ``outbox.retry_hours``.
 A 404 to a ticket update is retried a few times: the share that creates the
@@ -15,9 +22,11 @@ answer fails for good and shows in the agreement's ``delivery_error``.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
-from typing import Protocol
+import socket
+from typing import Any, Protocol
 
 import httpx
 
@@ -39,6 +48,10 @@ class Partners(Protocol):
 
     def partner(self, agreement_id: int) -> Partner | None: ...
 
+    def wire_status(self, ticket_id: int) -> str | None: ...
+
+    def confirm(self, agreement_id: int, taken: bool, detail: str = "") -> None: ...
+
 
 class SharingClient:
     """The outbox's sender for channel ``sharing`` (a :class:`bot.ports.Sender`)."""
@@ -48,19 +61,25 @@ class SharingClient:
         partners: Partners,
         clock: Clock,
         *,
+        allow_private: bool = False,
         transport: httpx.BaseTransport | None = None,
         timeout: float = TIMEOUT_SECONDS,
     ) -> None:
         self.partners = partners
         self.clock = clock
+        self.allow_private = allow_private
         self.transport = transport
         self.timeout = timeout
 
     def send(self, outbound: Outbound) -> None:
         partner = self._partner(outbound)
         method = str(outbound.context["method"])
-        url = f"{partner.url.rstrip('/')}/{outbound.context['path']}"
-        body = outbound.context.get("body")
+        path = str(outbound.context["path"])
+        if path.startswith("tickets/") and partner.status != p.ACCEPTED:
+            raise PermanentDeliveryError(f"agreement {partner.id} is {partner.status}: nothing more is sent")
+        url = f"{partner.url.rstrip('/')}/{path}"
+        self._check_address(url)
+        body = self._filled(outbound, partner, method, path)
         headers = {
             p.TOKEN_HEADER: partner.token,
             p.VERSION_HEADER: p.VERSION,
@@ -84,7 +103,45 @@ class SharingClient:
                 raise TransientDeliveryError(
                     f"cannot reach {_host(url)}: {type(error).__name__}: {error}", outage=True
                 ) from None
-        self._judge(response, outbound, partner, method)
+        try:
+            self._judge(response, outbound, partner, method)
+        except PermanentDeliveryError as error:
+            if outbound.context.get("confirms"):
+                self.partners.confirm(partner.id, False, str(error))
+            raise
+        if outbound.context.get("confirms"):
+            self.partners.confirm(partner.id, True)
+
+    def _filled(self, outbound: Outbound, partner: Partner, method: str, path: str) -> dict[str, Any] | None:
+        body = outbound.context.get("body")
+        if body is None:
+            return None
+        body = dict(body)
+        if method == "POST" and path.startswith("agreements/"):
+            body["access_key"] = partner.token.partition(":")[2]
+        ticket_id = outbound.context.get("status_of")
+        if ticket_id is not None:
+            status = self.partners.wire_status(int(ticket_id))
+            if status is not None:
+                body["status"] = status
+        return body
+
+    def _check_address(self, url: str) -> None:
+        """Every address the partner's host name has must be on the internet (unless allowed)."""
+        if self.allow_private:
+            return
+        host = httpx.URL(url).host
+        port = httpx.URL(url).port or 443
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as error:
+            raise TransientDeliveryError(f"cannot resolve {host}: {error}", outage=True) from None
+        for info in infos:
+            address = ipaddress.ip_address(info[4][0].split("%")[0])
+            if not address.is_global:
+                raise PermanentDeliveryError(
+                    f"{host} is {address}, not on the internet (sharing.allow_private_addresses is off)"
+                )
 
     def _partner(self, outbound: Outbound) -> Partner:
         try:

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from bot.errors import StoreUnavailable
+from bot.errors import NotFound, StoreUnavailable, UserError
 from bot.sharing import protocol as p
 from bot.sharing.service import Sharing
 
@@ -77,7 +77,8 @@ class _Refused(Exception):
 
 
 def _guarded(handler: Handler) -> Handler:
-    """Every failure becomes the protocol's answer; our own errors are logged with their traceback."""
+    """Every failure becomes the protocol's answer, in JSON; our own errors are logged with
+    their traceback and answered 500, never a bare page."""
 
     async def endpoint(request: Request) -> Response:
         version = request.headers.get(p.VERSION_HEADER)
@@ -88,9 +89,18 @@ def _guarded(handler: Handler) -> Handler:
         except (_Refused, p.ProtocolError) as refused:
             _log(request, refused.status, refused.message)
             return _error(refused.status, refused.message)
+        except NotFound as error:
+            _log(request, 404, error.message)
+            return _error(404, error.message)
+        except UserError as error:  # a rule of ours the change breaks (a merged ticket, ...)
+            _log(request, 422, error.message)
+            return _error(422, error.message)
         except StoreUnavailable:
             _log(request, 503, "store unavailable")
             return _error(503, "the help desk cannot reach its database; try again", retry=True)
+        except Exception:
+            logger.exception("sharing %s %s failed", request.method, _resource(request))
+            return _error(500, "the help desk failed to take this request; it is logged")
 
     return endpoint
 
@@ -108,9 +118,16 @@ async def _json(request: Request, limit: int) -> Any:
         if len(body) > limit:
             raise _Refused(422, f"the body is over {limit} bytes")
     try:
-        return json.loads(body.decode("utf-8")) if body.strip() else {}
-    except (UnicodeDecodeError, ValueError):
-        raise _Refused(422, "the body is not UTF-8 JSON") from None
+        parsed = json.loads(body.decode("utf-8"), parse_constant=_no_constant) if body.strip() else {}
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise _Refused(422, "the body is not UTF-8 JSON (nested at most a few hundred levels)") from None
+    p.check_text(parsed)  # NUL or a lone surrogate anywhere: refused before anything is stored
+    return parsed
+
+
+def _no_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON, and PostgreSQL's JSON refuses them."""
+    raise ValueError(f"{name} is not JSON")
 
 
 def _done(request: Request, status: int) -> Response:
@@ -127,16 +144,13 @@ def _error(status: int, message: str, *, retry: bool = False) -> Response:
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
-def _log(request: Request, status: int, outcome: str) -> None:
-    """The uuid's head names the resource; the token, which is the secret, is never logged."""
+def _resource(request: Request) -> str:
+    """``tickets 'b5e0…'``: the kind and the uuid's head; the token, the secret, is never logged."""
+    kind = request.url.path.rsplit("/", 2)[-2]
     uuid = str(request.path_params.get("uuid", ""))[:12]
+    return f"{kind} {uuid!r}"
+
+
+def _log(request: Request, status: int, outcome: str) -> None:
     level = logging.INFO if status < 400 else logging.WARNING
-    logger.log(
-        level,
-        "sharing %s %s %s: %d %s",
-        request.method,
-        request.url.path.rsplit("/", 2)[-2],
-        uuid,
-        status,
-        outcome,
-    )
+    logger.log(level, "sharing %s %s: %d %s", request.method, _resource(request), status, outcome[:200])

@@ -62,6 +62,7 @@ def _start(stack: ExitStack, tmp_path: Path, name: str, database_url: str | None
         "SUPPORTBOT_OUTBOX_INTERVAL_SECONDS": "1",
         "SUPPORTBOT_SHARING_NAME": name,
         "SUPPORTBOT_TICKET_PREFIX": name[:3].upper(),
+        "SUPPORTBOT_SHARING_ALLOW_PRIVATE_ADDRESSES": "true",  # both on loopback
     }
     if database_url:
         env["SUPPORTBOT_DATABASE_URL"] = database_url
@@ -129,7 +130,9 @@ def test_two_servers_share_a_ticket_both_ways_without_echo(desks: tuple[Desk, De
     globex.wait(lambda: "Thanks, Globex!" in globex.comments(theirs["number"]), "Acme's comment at Globex")
 
     globex.api("PATCH", f"/tickets/{theirs['number']}", {"status": "resolved"})
-    acme.wait(lambda: acme.api("GET", f"/tickets/{number}")["ticket"]["status"] == "resolved", "the status at Acme")
+    acme.wait(
+        lambda: acme.api("GET", f"/tickets/{number}")["ticket"]["status"] == "resolved", "the status at Acme"
+    )
 
     # Let any echo that would come have its chance (two scheduler ticks on each side).
     time.sleep(2.5)

@@ -82,6 +82,8 @@ def start(
         "SUPPORTBOT_HTTP_PORT": str(port),
         "SUPPORTBOT_SHARING_NAME": name,
         "SUPPORTBOT_TICKET_PREFIX": name[:3].upper(),
+        # Both desks are on loopback.
+        "SUPPORTBOT_SHARING_ALLOW_PRIVATE_ADDRESSES": "true",
         **extra,
     }
     settings = load(None, environ)
@@ -90,7 +92,8 @@ def start(
     desk = Desk(store, clock, settings)
     sharing = Sharing(desk)
     email = RecordingSender()
-    senders = {"sharing": SharingClient(sharing, clock), "email": email, "webhook": RecordingSender()}
+    client = SharingClient(sharing, clock, allow_private=settings.sharing.allow_private_addresses)
+    senders = {"sharing": client, "email": email, "webhook": RecordingSender()}
     dispatcher = Dispatcher(store, clock, senders, settings.outbox)
     stack.enter_context(HttpServer(create_app(store, sharing_routes(sharing), desk), port=port))
     return HelpDesk(name, settings, store, desk, sharing, dispatcher, email, port)

@@ -10,10 +10,11 @@ import pytest
 from bot.errors import Conflict, Forbidden
 from bot.model import Status
 from bot.queries import TicketFilter
+from bot.sharing.protocol import new_secret
 from bot.store import tables as t
 from tests.factories import make_inbound
 from tests.fakes import FakeClock
-from tests.integration.sharing_harness import HelpDesk, pump, two_desks
+from tests.integration.sharing_harness import HelpDesk, protocol_client, pump, two_desks
 
 
 @pytest.fixture
@@ -28,8 +29,8 @@ def agreed(acme: HelpDesk, globex: HelpDesk, **options: bool) -> int:
     """Acme invites Globex, Globex accepts; the ids of the agreement on each side."""
     sent = acme.sharing.invite(acme.admin, globex.base, **options)
     pump(acme, globex)
-    [received] = globex.sharing.agreements(globex.admin)
-    assert received.status == "pending" and received.side == "receiver" and received.partner == "Acme"
+    [received] = [a for a in globex.sharing.agreements(globex.admin) if a.uuid == sent.uuid]
+    assert received.status == "pending" and received.side == "receiver" and received.partner == acme.name
     globex.sharing.answer(globex.admin, received.id, "accepted")
     pump(acme, globex)
     assert acme.sharing.agreement(acme.admin, sent.id).status == "accepted"
@@ -157,3 +158,97 @@ def test_private_comments_agreement_keeps_the_partners_answers_internal(
     pump(acme, globex)
     assert acme.comments(number)[-1] == ("Tell them to reboot", False)
     assert not any(m.template == "agent_replied" for m in acme.email.sent)
+
+
+def test_an_invitation_in_a_real_desks_name_is_not_in_force_when_that_desk_refuses(
+    desks: tuple[HelpDesk, HelpDesk],
+) -> None:
+    """Anyone can send an invitation naming Acme's address; Acme refuses the acceptance, so
+    the agreement never comes into force and the stranger's token opens nothing."""
+    acme, globex = desks
+    uuid, key = new_secret(), new_secret()
+    forged = {"uuid": uuid, "access_key": key, "name": "Acme", "sender_url": acme.base, "status": "pending"}
+    with protocol_client() as http:
+        assert http.post(f"{globex.base}/agreements/{uuid}", json=forged).status_code == 201
+        [received] = globex.sharing.agreements(globex.admin)
+        assert globex.sharing.answer(globex.admin, received.id, "accepted").status == "accepting"
+        pump(acme, globex)
+        view = globex.sharing.agreement(globex.admin, received.id)
+        assert view.status == "pending"
+        assert view.delivery_error is not None and "404" in view.delivery_error
+        token = {"X-Ticket-Sharing-Token": f"{uuid}:{key}"}
+        refused = http.post(f"{globex.base}/tickets/t1", json={"subject": "Hi"}, headers=token)
+        assert refused.status_code == 403
+
+
+def test_a_retried_status_never_puts_back_an_older_one(desks: tuple[HelpDesk, HelpDesk]) -> None:
+    acme, globex = desks
+    agreement = agreed(acme, globex)
+    number = acme.desk.receive(make_inbound(email="joe@customer.test", subject="Help")).ticket_number
+    acme.sharing.share(acme.admin, number, agreement)
+    pump(acme, globex)
+    # Both changes are queued before either is sent (the first as if its send had failed).
+    acme.desk.transition(acme.admin, number, Status.RESOLVED)
+    acme.desk.transition(acme.admin, number, Status.OPEN)
+    pump(acme, globex)
+    [link] = globex.rows(t.SharedTicket)
+    assert globex.desk.show_ticket(f"GLO-{link.ticket_id}").ticket.status == "open"
+
+
+def test_an_unchanged_partner_status_keeps_ours_and_mails_nobody(desks: tuple[HelpDesk, HelpDesk]) -> None:
+    acme, globex = desks
+    agreement = agreed(acme, globex)
+    number = acme.desk.receive(make_inbound(email="joe@customer.test", subject="Help")).ticket_number
+    acme.sharing.share(acme.admin, number, agreement)
+    pump(acme, globex)
+    acme.desk.transition(acme.admin, number, Status.IN_PROGRESS)  # "open" on the wire
+    pump(acme, globex)
+    told = [m.template for m in acme.email.sent].count("status_changed")
+    [link] = globex.rows(t.SharedTicket)
+    globex.desk.comment(globex.admin, f"GLO-{link.ticket_id}", "On it")  # the PUT says "open" again
+    pump(acme, globex)
+    assert acme.desk.show_ticket(number).ticket.status == "in_progress"
+    assert [m.template for m in acme.email.sent].count("status_changed") == told
+
+
+def test_a_ticket_shared_with_us_cannot_be_shared_back(desks: tuple[HelpDesk, HelpDesk]) -> None:
+    acme, globex = desks
+    agreement = agreed(acme, globex)
+    back = agreed(globex, acme)
+    number = acme.desk.receive(make_inbound(email="joe@customer.test", subject="Help")).ticket_number
+    acme.sharing.share(acme.admin, number, agreement)
+    pump(acme, globex)
+    [link] = globex.rows(t.SharedTicket)
+    with pytest.raises(Conflict, match="cannot be shared on"):
+        globex.sharing.share(globex.admin, f"GLO-{link.ticket_id}", back)
+
+
+def test_tags_sync_both_ways_and_ours_added_meanwhile_stay(desks: tuple[HelpDesk, HelpDesk]) -> None:
+    acme, globex = desks
+    agreement = agreed(acme, globex)
+    number = acme.desk.receive(make_inbound(email="joe@customer.test", subject="Help")).ticket_number
+    acme.desk.set_tags(acme.admin, number, add=["hardware"])
+    acme.sharing.share(acme.admin, number, agreement)
+    pump(acme, globex)
+    [link] = globex.rows(t.SharedTicket)
+    theirs = f"GLO-{link.ticket_id}"
+    assert globex.desk.show_ticket(theirs).ticket.tags == ("hardware",)
+    globex.desk.set_tags(globex.admin, theirs, add=["vendor"])
+    acme.desk.set_tags(acme.admin, number, add=["vip"])
+    pump(acme, globex)
+    assert set(acme.desk.show_ticket(number).ticket.tags) == {"hardware", "vendor", "vip"}
+    assert set(globex.desk.show_ticket(theirs).ticket.tags) == {"hardware", "vendor", "vip"}
+
+
+def test_the_sharers_agents_do_not_meet_our_first_response(desks: tuple[HelpDesk, HelpDesk]) -> None:
+    acme, globex = desks
+    agreement = agreed(acme, globex)
+    number = acme.desk.receive(make_inbound(email="joe@customer.test", subject="Help")).ticket_number
+    sam = acme.agent("sam@acme.test", "Sam Agent")
+    acme.sharing.share(acme.admin, number, agreement)
+    acme.desk.comment(sam, number, "We asked Globex.")
+    pump(acme, globex)
+    [link] = globex.rows(t.SharedTicket)
+    with globex.store.read() as session:
+        ticket = session.get(t.Ticket, link.ticket_id)
+        assert ticket is not None and ticket.first_response_at is None

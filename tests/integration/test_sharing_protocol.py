@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from bot.queries import TicketFilter
-from bot.sharing.agreements import MAX_PENDING_INVITATIONS
+from bot.sharing.invitations import MAX_PENDING_INVITATIONS
 from bot.sharing.protocol import new_secret
 from bot.store import tables as t
 from tests.fakes import FakeClock
@@ -79,6 +79,8 @@ class Partner:
         assert self.invite(**changes).status_code == 201
         [view] = [a for a in self.desk.sharing.agreements(self.desk.admin) if a.uuid == self.uuid]
         self.desk.sharing.answer(self.desk.admin, view.id, "accepted")
+        # This partner has no server to take our answer: what the client does once it has.
+        self.desk.sharing.confirm(view.id, True)
 
     def ticket(self, uuid: str = "b5e0", **changes: Any) -> dict[str, Any]:
         return {
@@ -283,6 +285,16 @@ def test_unsupported_methods_get_405(partner: Partner) -> None:
 
 
 # -- tickets -------------------------------------------------------------------------------------
+
+
+def test_tickets_wait_until_the_sender_has_taken_our_acceptance(partner: Partner) -> None:
+    partner.invite()
+    [view] = partner.desk.sharing.agreements(partner.desk.admin)
+    assert partner.desk.sharing.answer(partner.desk.admin, view.id, "accepted").status == "accepting"
+    waiting = partner.call("POST", "tickets/b5e0", partner.ticket())
+    assert waiting.status_code == 403 and "accepting" in waiting.json()["error"]
+    partner.desk.sharing.confirm(view.id, True)
+    assert partner.call("POST", "tickets/b5e0", partner.ticket()).status_code == 201
 
 
 def test_ticket_requests_need_an_accepted_agreement(partner: Partner) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,16 @@ from bot.store.db import Store
 from tests.integration.api.conftest import World
 
 
+@pytest.fixture
+def environ(tmp_path: Path, database_url: str) -> dict[str, str]:
+    """A help desk partners reach over https, as sharing wants it."""
+    return {
+        "SUPPORTBOT_DATA_DIR": str(tmp_path / "data"),
+        "SUPPORTBOT_DATABASE_URL": database_url,
+        "SUPPORTBOT_SHARING_PUBLIC_URL": "https://help.example.org/sharing",
+    }
+
+
 @dataclass(frozen=True)
 class Agreements:
     accepted: int  # one we sent, accepted by the partner; the requester's ticket is shared under it
@@ -26,7 +37,7 @@ class Agreements:
 @pytest.fixture
 def agreements(world: World, desk: Desk, admin: Actor, store: Store) -> Agreements:
     sharing = Sharing(desk)
-    sent = sharing.invite(admin, "http://127.0.0.1:9/sharing")
+    sent = sharing.invite(admin, "https://globex.example/sharing")
     with store.read() as session:
         key = session.scalars(
             select(t.SharingAgreement.access_key).where(t.SharingAgreement.id == sent.id)

@@ -7,6 +7,7 @@ through the sharing facade, as :mod:`channels.sharing` would hand it over.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,16 @@ from bot.sharing.service import Sharing
 from tests.integration.cli.support import AGENT, Cli, outbox_rows
 
 PARTNER = "https://partner.example.net/sharing"
+
+
+@pytest.fixture
+def environ(tmp_path: Path, database_url: str) -> dict[str, str]:
+    """A help desk partners reach over https, as sharing wants it."""
+    return {
+        "SUPPORTBOT_DATA_DIR": str(tmp_path / "data"),
+        "SUPPORTBOT_DATABASE_URL": database_url,
+        "SUPPORTBOT_SHARING_PUBLIC_URL": "https://help.example.org/sharing",
+    }
 
 
 def received(desk: Desk, name: str = "Acme Support") -> str:
@@ -138,9 +149,10 @@ def test_accept_decline_and_deactivate_invitations_we_received(cli: Cli, desk: D
     accepted = cli.json("sharing", "accept", "1")
     declined = cli.json("sharing", "decline", "2")
 
+    # In force once the sender has taken the answer (the outbox's client confirms it).
     assert (accepted["side"], accepted["status"], accepted["partner"]) == (
         "receiver",
-        "accepted",
+        "accepting",
         "Acme Support",
     )
     assert (declined["side"], declined["status"]) == ("receiver", "declined")

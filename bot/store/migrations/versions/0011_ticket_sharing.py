@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 import bot.store.types
 
@@ -67,6 +68,11 @@ def upgrade() -> None:
         sa.Column("original_id", sa.String(length=100), nullable=True),
         sa.Column("created_at", _TIME, nullable=False),
         sa.Column("detached_at", _TIME, nullable=True),
+        sa.Column(
+            "tags_seen",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
         sa.ForeignKeyConstraint(
             ["agreement_id"],
             ["sharing_agreements.id"],
