@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,57 +25,28 @@ from bot import (
     intake,
     metrics,
     outbox,
-    prefs,
     queries,
     reports,
+    retries,
     threads,
     tickets,
-    tokens,
-    webhooks,
 )
 from bot.classify import TicketChanges
-from bot.config import Settings
+from bot.desk_admin import Administration
 from bot.errors import UserError
 from bot.messages import Identity, Inbound, IncomingFile, Receipt
 from bot.model import Actor, Priority, Role, Status, format_number
-from bot.permissions import require_admin, require_staff
-from bot.ports import Clock
-from bot.sla_policy import Policies, build_ladder
+from bot.permissions import require_staff
 from bot.store import tables as t
-from bot.store.db import Store
-from bot.store.files import FileStore
-from bot.unit import Rules, Unit
-from bot.views import CardView, CommentView, PersonView, TicketDetail, TicketView
-from bot.workflow import Workflow
+from bot.unit import Unit
+from bot.views import CardView, CommentView, TicketDetail, TicketView
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class Desk:
-    def __init__(
-        self, store: Store, clock: Clock, settings: Settings, files: FileStore | None = None
-    ) -> None:
-        self.store = store
-        self.clock = clock
-        self.settings = settings
-        self.workflow = Workflow.from_config(settings.status_transitions)
-        self.rules = Rules(
-            self.workflow,
-            Policies(settings.sla, settings.sla_policies),
-            build_ladder(settings.escalation_levels),
-        )
-        self.files = files or FileStore(settings.attachments_path)
-
-    @contextmanager
-    def _unit(self, *, write: bool = True, now: datetime | None = None) -> Iterator[Unit]:
-        scope = self.store.transaction() if write else self.store.read()
-        with scope as session:
-            yield Unit(session, now or self.clock.now(), self.settings, self.rules, self.files)
-
-    def _write(self, work: Callable[[Unit], T]) -> T:
-        with self._unit() as unit:
-            return work(unit)
+class Desk(Administration):
+    """Tickets and everything that happens to them; administration is :class:`Administration`'s."""
 
     # -- inbound ---------------------------------------------------------------
 
@@ -247,159 +217,6 @@ class Desk:
                 break
         return escalation.SweepReport(checked, tuple(fired))
 
-    def set_team_lead(self, actor: Actor, team: str, email: str | None) -> str:
-        return self._write(lambda u: directory.set_team_lead(u, actor, team, email))
-
-    def preferences(self, email: str) -> dict[str, str]:
-        with self._unit(write=False) as unit:
-            return prefs.preferences(unit, email)
-
-    def set_preference(self, actor: Actor, email: str, event: str, channels: str) -> dict[str, str]:
-        return self._write(lambda u: prefs.set_preference(u, actor, email, event, channels))
-
-    # -- configuration over the HTTP API (agents read, admins write) ------------------
-
-    def categories_for(self, actor: Actor) -> list[dict[str, object]]:
-        require_staff(actor, "read the categories")
-        return self.list_categories()
-
-    def fields_for(self, actor: Actor) -> list[dict[str, object]]:
-        require_staff(actor, "read the custom fields")
-        return self.list_fields()
-
-    def people_for(self, actor: Actor, role: str | None = None) -> list[PersonView]:
-        require_admin(actor, "list people")
-        return self.list_people(role)
-
-    def sla_configuration(self, actor: Actor) -> dict[str, Any]:
-        """The SLA policies in force and the escalation ladder, as the settings file set them
-        (parsed: targets in seconds). Configuration, so read-only here."""
-        require_staff(actor, "read the SLA policies")
-        sla = self.settings.sla
-        policies = self.rules.policies
-        default = {
-            priority.value: {
-                "first_response_seconds": policy.targets.first_response_seconds,
-                "resolution_seconds": policy.targets.resolution_seconds,
-            }
-            for priority, policy in policies.default.items()
-        }
-        overrides = []
-        for entry in self.settings.sla_policies:
-            # Built alone, in the settings' order: the desk's own rules are sorted by specificity.
-            rule = Policies(sla, [entry]).rules[0]
-            overrides.append(
-                {
-                    "category": entry.category.strip(),
-                    "priority": rule.priority,
-                    "first_response_seconds": rule.policy.targets.first_response_seconds,
-                    "resolution_seconds": rule.policy.targets.resolution_seconds,
-                    "timezone": entry.timezone or sla.timezone,
-                    "business_hours": entry.business_hours or sla.business_hours or None,
-                }
-            )
-        ladder = [
-            {
-                "level": level.number,
-                "at": entry.at,
-                "notify": list(level.notify),
-                "raise_priority": level.raise_priority,
-                "reassign_team": level.reassign_team or None,
-            }
-            for level, entry in zip(self.rules.ladder, self.settings.escalation_levels, strict=True)
-        ]
-        return {
-            "default": {
-                "timezone": sla.timezone,
-                "business_hours": sla.business_hours or None,
-                "at_risk_percent": sla.at_risk_percent,
-                "targets": default,
-            },
-            "overrides": overrides,
-            "escalation_levels": ladder,
-        }
-
-    def routing_configuration(self, actor: Actor) -> dict[str, Any]:
-        """How new tickets are assigned and what each mailbox's tickets start with."""
-        require_staff(actor, "read the routing")
-        return {
-            "assignment": self.settings.routing.assignment,
-            "default_priority": self.settings.default_priority,
-            "mailboxes": [
-                {
-                    "address": mailbox.address,
-                    "team": mailbox.team or None,
-                    "category": mailbox.category or None,
-                    "priority": mailbox.priority or None,
-                }
-                for mailbox in self.settings.mailboxes
-            ],
-        }
-
-    def report_for(self, actor: Actor, since: datetime | str, by: str | None = None) -> reports.SlaReport:
-        require_staff(actor, "read reports")
-        return self.sla_report(since, by)
-
-    # -- API tokens ------------------------------------------------------------------
-
-    def create_token(self, actor: Actor, email: str, name: str = "") -> tuple[tokens.TokenView, str]:
-        return self._write(lambda u: tokens.create(u, actor, email, name))
-
-    def authenticate(self, token: str) -> Actor:
-        with self._unit(write=False) as unit:
-            return tokens.authenticate(unit, token)
-
-    def revoke_token(self, actor: Actor, token_id: int) -> tokens.TokenView:
-        return self._write(lambda u: tokens.revoke(u, actor, token_id))
-
-    def list_tokens(self, email: str | None = None) -> list[tokens.TokenView]:
-        with self._unit(write=False) as unit:
-            return tokens.list_tokens(unit, email)
-
-    # -- webhooks (admins) ----------------------------------------------------------------
-
-    def add_webhook(
-        self,
-        actor: Actor,
-        url: str,
-        events: Sequence[str],
-        secret: str,
-        *,
-        priorities: Sequence[str] = (),
-        category: str | None = None,
-        include_internal: bool = False,
-    ) -> webhooks.SubscriptionView:
-        return self._write(
-            lambda u: webhooks.subscribe(
-                u,
-                actor,
-                url,
-                list(events),
-                secret,
-                priorities=list(priorities),
-                category=category,
-                include_internal=include_internal,
-            )
-        )
-
-    def remove_webhook(self, actor: Actor, subscription_id: int) -> webhooks.SubscriptionView:
-        return self._write(lambda u: webhooks.unsubscribe(u, actor, subscription_id))
-
-    def list_webhooks(self, actor: Actor) -> list[webhooks.SubscriptionView]:
-        with self._unit(write=False) as unit:
-            return webhooks.subscriptions(unit, actor)
-
-    def webhook_target(self, subscription_id: int) -> webhooks.Target | None:
-        """Where the webhook sender delivers, with the secret it signs with (None: removed)."""
-        with self._unit(write=False) as unit:
-            return webhooks.target(unit, subscription_id)
-
-    def webhook_deliveries(
-        self, actor: Actor, subscription_id: int | None = None, limit: int = 100
-    ) -> list[webhooks.DeliveryView]:
-        with self._unit(write=False) as unit:
-            return webhooks.deliveries(unit, actor, subscription_id, limit)
-
     # -- the HTTP API ----------------------------------------------------------------
 
     def change_ticket(
@@ -426,14 +243,46 @@ class Desk:
         return self._write(work)
 
     def add_comment(
-        self, actor: Actor, number: str, body: str, *, public: bool = True, channel: str = "api"
+        self,
+        actor: Actor,
+        number: str,
+        body: str,
+        *,
+        public: bool = True,
+        channel: str = "api",
+        external_id: str | None = None,
     ) -> CommentView:
-        """Like :meth:`comment`, answering with the comment written."""
-        return self._write(
-            lambda u: queries.comment_view(
-                tickets.comment(u, actor, number, body, public=public, channel=channel)[1]
-            )
-        )
+        """Like :meth:`comment`, answering with the comment written.
+
+        With ``external_id`` (the request's own key) a retry answers with the comment the
+        first one wrote and writes nothing. Two at once race on the thread refs' unique
+        index: the loser's transaction rolls back whole and it answers with the winner's.
+        """
+
+        def work(u: Unit) -> CommentView:
+            if external_id is not None:
+                earlier = retries.earlier_comment(
+                    u, number, body, public=public, channel=channel, external_id=external_id
+                )
+                if earlier is not None:
+                    return earlier
+            written = tickets.comment(
+                u, actor, number, body, public=public, channel=channel, external_id=external_id
+            )[1]
+            return queries.comment_view(written)
+
+        try:
+            return self._write(work)
+        except exc.IntegrityError:
+            if external_id is None:
+                raise
+            with self._unit(write=False) as unit:
+                earlier = retries.earlier_comment(
+                    unit, number, body, public=public, channel=channel, external_id=external_id
+                )
+            if earlier is None:
+                raise
+            return earlier
 
     def record_api_access(
         self, actor: Actor | None, number: str | None, method: str, path: str, status: int
@@ -487,63 +336,6 @@ class Desk:
                 return None
             return format_number(self.settings.ticket_prefix, found)
 
-    # -- reference data ----------------------------------------------------------------
-
-    def add_person(
-        self,
-        actor: Actor,
-        email: str,
-        *,
-        name: str = "",
-        role: Role = Role.REQUESTER,
-        team: str | None = None,
-        slack_user_id: str | None = None,
-    ) -> PersonView:
-        return self._write(
-            lambda u: PersonView.of(
-                directory.add_person(
-                    u, actor, email=email, name=name, role=role, team=team, slack_user_id=slack_user_id
-                )
-            )
-        )
-
-    def update_person(
-        self,
-        actor: Actor,
-        email: str,
-        *,
-        name: str | None = None,
-        role: Role | None = None,
-        team: str | None = None,
-    ) -> PersonView:
-        return self._write(
-            lambda u: PersonView.of(directory.update_person(u, actor, email, name=name, role=role, team=team))
-        )
-
-    def add_team(self, actor: Actor, name: str) -> str:
-        return self._write(lambda u: directory.add_team(u, actor, name).name)
-
-    def add_category(self, actor: Actor, path: str, *, team: str | None = None) -> str:
-        return self._write(lambda u: directory.add_category(u, actor, path, team=team).path)
-
-    def define_field(
-        self,
-        actor: Actor,
-        key: str,
-        label: str,
-        kind: str,
-        *,
-        options: dict[str, Any] | None = None,
-        required: bool = False,
-    ) -> str:
-        return self._write(
-            lambda u: (
-                directory.define_field(
-                    u, actor, key=key, label=label, kind=kind, options=options, required=required
-                ).key
-            )
-        )
-
     # -- reading ---------------------------------------------------------------------
 
     def list_tickets(self, query: queries.TicketFilter) -> list[TicketView]:
@@ -574,22 +366,6 @@ class Desk:
         with self._unit(write=False) as unit:
             return classify.check_fields(unit, values)
 
-    def list_people(self, role: str | None = None) -> list[PersonView]:
-        with self._unit(write=False) as unit:
-            return queries.list_people(unit, role)
-
-    def list_teams(self) -> list[dict[str, object]]:
-        with self._unit(write=False) as unit:
-            return queries.list_teams(unit)
-
-    def list_categories(self) -> list[dict[str, object]]:
-        with self._unit(write=False) as unit:
-            return queries.list_categories(unit)
-
-    def list_fields(self) -> list[dict[str, object]]:
-        with self._unit(write=False) as unit:
-            return queries.list_fields(unit)
-
     # -- timed jobs (each idempotent, safe on several processes) ---------------------
 
     def auto_close(self) -> list[str]:
@@ -617,11 +393,20 @@ class Desk:
 
     # -- reports ---------------------------------------------------------------------------
 
-    def sla_report(self, since: datetime | str, by: str | None = None) -> reports.SlaReport:
+    def report_for(
+        self, actor: Actor, since: datetime | str, by: str | None = None, period: str = "week"
+    ) -> reports.SlaReport:
+        require_staff(actor, "read reports")
+        return self.sla_report(since, by, period)
+
+    def sla_report(
+        self, since: datetime | str, by: str | None = None, period: str = "week"
+    ) -> reports.SlaReport:
         """SLA figures of the tickets created since ``since`` (a time, or 30d / 12h / 4w / an ISO
-        date), one row per ``by`` group (priority, category, agent, team; None: one row), and per week."""
+        date), one row per ``by`` group (priority, category, agent, team; None: one row), per
+        week, and per ``period`` (day or week)."""
         with self._unit(write=False) as unit:
-            return reports.build(unit, since, by)
+            return reports.build(unit, since, by, period)
 
 
 def _actor_of(person: t.Person) -> Actor:

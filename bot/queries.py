@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import Select, select
 from sqlalchemy.orm import aliased
 
-from bot import classify, directory, search, sla_track, tickets
+from bot import classify, directory, search, sla_track, sorting, tickets
 from bot.errors import NotFound, UserError
 from bot.model import Actor, parse_priority, parse_status
 from bot.sla import SlaStatus
@@ -47,13 +47,17 @@ class TicketFilter:
     updated_before: datetime | None = None
     # Keyset pagination: only tickets older (by id) than this one.
     before_id: int | None = None
+    # The order (bot/sorting.py: ``-updated_at``, ``due``, ...; None: newest first) and,
+    # for the next page, where the previous one ended in that same order.
+    sort: str | None = None
+    after: sorting.Position | None = None
     # Full-text search (bot/search.py); ``text_public_only`` leaves internal notes out.
     text: str | None = None
     text_public_only: bool = False
 
 
 def list_tickets(unit: Unit, query: TicketFilter) -> list[TicketView]:
-    """Newest first. ``assignee = "none"`` lists unassigned tickets."""
+    """In ``query.sort`` order, newest first by default. ``assignee = "none"`` lists unassigned tickets."""
     statement = filtered(unit, query).limit(query.limit).offset(query.offset)
     rows = unit.session.scalars(statement).unique().all()
     values = classify.fields_of(unit, [row.id for row in rows])
@@ -68,7 +72,7 @@ def iter_tickets(unit: Unit, query: TicketFilter, batch: int = 500) -> Iterator[
     the ORM must be free to load each page's tags and fields, and to forget the
     page before the next, which a half-read result does not allow.
     """
-    base = filtered(unit, query)
+    base = filtered(unit, replace(query, sort=None, after=None))
     last: int | None = None
     while True:
         page = base if last is None else base.where(t.Ticket.id < last)
@@ -83,8 +87,9 @@ def iter_tickets(unit: Unit, query: TicketFilter, batch: int = 500) -> Iterator[
 
 
 def filtered(unit: Unit, query: TicketFilter) -> Select[t.Ticket]:
-    """The tickets ``query`` selects, newest first, without limit or offset."""
-    statement = select(t.Ticket).order_by(t.Ticket.id.desc())
+    """The tickets ``query`` selects, in its order, without limit or offset."""
+    order = sorting.parse(query.sort)
+    statement = select(t.Ticket).order_by(*sorting.order_by(order))
     if query.text is not None:
         dialect = unit.session.get_bind().dialect.name
         statement = statement.where(
@@ -131,6 +136,8 @@ def filtered(unit: Unit, query: TicketFilter) -> Select[t.Ticket]:
         statement = statement.where(t.Ticket.updated_at < query.updated_before)
     if query.before_id is not None:
         statement = statement.where(t.Ticket.id < query.before_id)
+    if query.after is not None:
+        statement = statement.where(sorting.after(order, query.after))
     return statement
 
 

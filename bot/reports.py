@@ -1,6 +1,7 @@
 """SLA reports: volume, compliance, response and resolution times and escalations of a period's tickets.
 
-The population is every ticket created since a moment. One pass streams only
+The population is every ticket created since a moment, in rows per group and per day
+or ISO week (UTC) of creation. One pass streams only
 the few columns needed (``yield_per``), so a million tickets never sit in
 memory as ORM objects; the durations are kept as plain doubles per group for
 the medians. Compliance is read from what the store keeps: a ticket whose
@@ -28,6 +29,9 @@ from bot.store import tables as t
 from bot.unit import Unit
 
 GROUPINGS = ("priority", "category", "agent", "team")
+PERIODS = ("day", "week")
+# Rows per day are for a recent stretch; longer ones read better per week.
+MAX_DAYS = 731
 ALL = "all"
 # What a ticket without the grouped attribute is filed under; these sort last.
 MISSING = {"priority": "(none)", "category": "(none)", "agent": "(unassigned)", "team": "(none)"}
@@ -66,12 +70,32 @@ class WeekRow:
 
 
 @dataclass(frozen=True, slots=True)
+class PeriodRow:
+    """One day (``2026-03-02``) or ISO week (``2026-W10``) by the tickets created in it,
+    with the figures of a :class:`ReportRow`."""
+
+    period: str
+    starts: date
+    tickets: int
+    resolved: int
+    sla_compliance_pct: float | None
+    first_response_mean_h: float | None
+    first_response_median_h: float | None
+    resolution_mean_h: float | None
+    resolution_median_h: float | None
+    escalations: int
+
+
+@dataclass(frozen=True, slots=True)
 class SlaReport:
     since: datetime
     until: datetime
     by: str | None
     rows: tuple[ReportRow, ...]
     weeks: tuple[WeekRow, ...]
+    period: str = "week"
+    # Every day or week from the one ``since`` falls in to the one ``until`` does, empty ones too.
+    series: tuple[PeriodRow, ...] = ()
 
 
 def parse_since(text: str, now: datetime) -> datetime:
@@ -102,12 +126,27 @@ def check_grouping(by: str | None) -> str | None:
     return by
 
 
-def build(unit: Unit, since: datetime | str, by: str | None = None) -> SlaReport:
-    """The report of the tickets created since ``since`` (as of ``unit.now``), grouped and by week."""
+def check_period(period: str, since: datetime, until: datetime) -> str:
+    if period not in PERIODS:
+        raise UserError(f"cannot report per {period!r}; use one of: {', '.join(PERIODS)}", field="period")
+    days = (until.astimezone(UTC).date() - since.astimezone(UTC).date()).days + 1
+    if period == "day" and days > MAX_DAYS:
+        raise UserError(
+            f"rows per day cover at most {MAX_DAYS} days, not {days}; report per week or from a later since",
+            field="period",
+        )
+    return period
+
+
+def build(unit: Unit, since: datetime | str, by: str | None = None, period: str = "week") -> SlaReport:
+    """The report of the tickets created since ``since`` (as of ``unit.now``), grouped, by week,
+    and per ``period`` (day or week)."""
     by = check_grouping(by)
     start = parse_since(since, unit.now) if isinstance(since, str) else since
+    period = check_period(period, start, unit.now)
     groups: dict[str, _Tally] = {}
     weeks: dict[tuple[int, int], _Tally] = {}
+    buckets: dict[date, _Tally] = {}
     for key, created, responded, resolved, status, escalations in _facts(unit, start, by):
         group = ALL if by is None else (MISSING[by] if key is None else key)
         tally = groups.get(group)
@@ -119,10 +158,16 @@ def build(unit: Unit, since: datetime | str, by: str | None = None) -> SlaReport
         if week is None:
             week = weeks[(iso.year, iso.week)] = _Tally()
         week.count(status)
+        starts = _starts(created, period)
+        bucket = buckets.get(starts)
+        if bucket is None:
+            bucket = buckets[starts] = _Tally()
+        bucket.add(created, responded, resolved, status, escalations)
     if by is None:
         groups.setdefault(ALL, _Tally())
     rows = tuple(groups[name].row(name) for name in _ordered(groups, by))
-    return SlaReport(start, unit.now, by, rows, tuple(_week_rows(weeks, start, unit.now)))
+    series = tuple(_period_rows(buckets, period, start, unit.now))
+    return SlaReport(start, unit.now, by, rows, tuple(_week_rows(weeks, start, unit.now)), period, series)
 
 
 def sla_report(unit: Unit, since: datetime, by: str | None = None) -> list[ReportRow]:
@@ -263,6 +308,44 @@ def _ordered(groups: dict[str, _Tally], by: str | None) -> list[str]:
         return (name == missing, 0, name.casefold())
 
     return sorted(groups, key=rank)
+
+
+def _starts(moment: datetime, period: str) -> date:
+    """The first day of the day or ISO week (UTC) ``moment`` falls in."""
+    day = moment.astimezone(UTC).date()
+    return day if period == "day" else day - timedelta(days=day.weekday())
+
+
+def _period_rows(
+    buckets: dict[date, _Tally], period: str, since: datetime, until: datetime
+) -> list[PeriodRow]:
+    """Every day or ISO week from the one ``since`` falls in to the one ``until`` does, empty ones too."""
+    step = timedelta(days=1) if period == "day" else timedelta(weeks=1)
+    starts, last = _starts(since, period), max(_starts(until, period), _starts(since, period))
+    rows: list[PeriodRow] = []
+    while starts <= last:
+        if period == "day":
+            label = starts.isoformat()
+        else:
+            iso = starts.isocalendar()
+            label = f"{iso.year}-W{iso.week:02d}"
+        figures = buckets.get(starts, _Tally()).row(label)
+        rows.append(
+            PeriodRow(
+                period=label,
+                starts=starts,
+                tickets=figures.tickets,
+                resolved=figures.resolved,
+                sla_compliance_pct=figures.sla_compliance_pct,
+                first_response_mean_h=figures.first_response_mean_h,
+                first_response_median_h=figures.first_response_median_h,
+                resolution_mean_h=figures.resolution_mean_h,
+                resolution_median_h=figures.resolution_median_h,
+                escalations=figures.escalations,
+            )
+        )
+        starts += step
+    return rows
 
 
 def _week_rows(weeks: dict[tuple[int, int], _Tally], since: datetime, until: datetime) -> list[WeekRow]:

@@ -16,9 +16,12 @@ from bot.store.db import Store, translate_outage
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
-# Made by raw SQL in migration 0010 (full-text search) and described by no model:
-# the FTS5 table with its shadow tables, and the GIN expression indexes.
-UNMODELLED = re.compile(r"search_fts(?:_\w+)?|ix_tickets_search|ix_comments_search")
+# Made by raw SQL and described by no model: the FTS5 table with its shadow tables and
+# the GIN expression indexes (migration 0010), the sort expression indexes (0012).
+UNMODELLED = re.compile(
+    r"search_fts(?:_\w+)?|ix_tickets_search|ix_comments_search"
+    r"|ix_tickets_priority_rank|ix_tickets_due_(?:ascending|descending)"
+)
 
 
 def modelled(name: str | None, type_: str, parent_names: Mapping[str, str | None]) -> bool:

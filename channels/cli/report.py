@@ -1,4 +1,4 @@
-"""``supportbot report sla``: SLA figures of a period as a table, JSON or CSV, and a weekly chart.
+"""``supportbot report sla``: SLA figures of a period as a table, JSON or CSV, and a chart per week or day.
 
 The figures come from the desk; this module only lays them out. matplotlib is
 imported when a chart is asked for, and only here: the core never draws.
@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from bot.errors import UserError
-from bot.reports import GROUPINGS, ReportRow, SlaReport, WeekRow
+from bot.reports import GROUPINGS, PERIODS, PeriodRow, ReportRow, SlaReport, WeekRow
 from channels.cli.context import CliState, emit_json, emit_table, pass_state
 
 COLUMNS = (
@@ -29,6 +29,7 @@ COLUMNS = (
     "resolution_median_h",
     "escalations",
 )
+PERIOD_COLUMNS = ("period", *COLUMNS[1:])
 
 
 @click.group()
@@ -53,22 +54,39 @@ def report() -> None:
     help="table for people, json or csv for scripts.",
 )
 @click.option(
+    "--period",
+    type=click.Choice(PERIODS),
+    help="Also the figures per day or ISO week (UTC); the chart and JSON's periods follow it "
+    "(default: week).",
+)
+@click.option(
     "--chart",
     type=click.Path(dir_okay=False, path_type=Path),
     metavar="FILE.png",
-    help="Also draw volume and compliance per ISO week to this PNG file.",
+    help="Also draw volume and compliance per ISO week (or --period day) to this PNG file.",
 )
 @pass_state
-def sla_command(state: CliState, since: str, by: str | None, output: str, chart: Path | None) -> None:
+def sla_command(
+    state: CliState, since: str, by: str | None, output: str, period: str | None, chart: Path | None
+) -> None:
     """Volume, SLA compliance, first response and resolution times (hours) and escalations."""
-    result = state.runtime.desk.sla_report(since, by)
+    result = state.runtime.desk.sla_report(since, by, period or "week")
     if chart is not None:
         draw_chart(result, chart)
     rows = [_rounded(row) for row in result.rows]
     if output == "json":
         weeks = [_rounded(week) | {"starts": week.starts.isoformat()} for week in result.weeks]
+        periods = [_rounded(row) | {"starts": row.starts.isoformat()} for row in result.series]
         emit_json(
-            {"since": result.since, "until": result.until, "by": result.by, "rows": rows, "weeks": weeks}
+            {
+                "since": result.since,
+                "until": result.until,
+                "by": result.by,
+                "rows": rows,
+                "weeks": weeks,
+                "period": result.period,
+                "periods": periods,
+            }
         )
     elif output == "csv":
         buffer = io.StringIO()
@@ -79,12 +97,15 @@ def sla_command(state: CliState, since: str, by: str | None, output: str, chart:
     else:
         click.echo(f"tickets created {_period(result)}")
         emit_table(rows, COLUMNS, "no tickets")
+        if period is not None:  # asked for: the table of every day or week after the groups'
+            click.echo(f"\nper {period}")
+            emit_table([_rounded(row) for row in result.series], PERIOD_COLUMNS, "no tickets")
     if chart is not None:
         # JSON and CSV stay parseable on stdout; the note goes beside them.
         click.echo(f"chart written to {chart}", err=output != "table")
 
 
-def _rounded(row: ReportRow | WeekRow) -> dict[str, Any]:
+def _rounded(row: ReportRow | WeekRow | PeriodRow) -> dict[str, Any]:
     values = asdict(row)
     for name, value in values.items():
         if isinstance(value, float):
@@ -97,7 +118,7 @@ def _period(result: SlaReport) -> str:
 
 
 def draw_chart(result: SlaReport, path: Path) -> None:
-    """Bars of tickets created per ISO week (left axis), a line of SLA compliance % (right axis)."""
+    """Bars of tickets created per ISO week or day (left axis), a line of SLA compliance % (right axis)."""
     # Imported here: matplotlib is slow to load and only this option needs it. The Agg canvas
     # renders to a file without any display and without touching pyplot's global state.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -107,18 +128,20 @@ def draw_chart(result: SlaReport, path: Path) -> None:
     figure = Figure(figsize=(10, 5), layout="constrained")
     FigureCanvasAgg(figure)
     volume = figure.add_subplot()
-    volume.set_title(f"SLA per week, tickets created {_period(result)}")
-    weeks = result.weeks
-    labels = [week.week for week in weeks]
-    positions = list(range(len(weeks)))
-    volume.bar(positions, [week.tickets for week in weeks], color="tab:blue", alpha=0.6, label="tickets")
+    volume.set_title(f"SLA per {result.period}, tickets created {_period(result)}")
+    periods = result.series
+    labels = [row.period for row in periods]
+    positions = list(range(len(periods)))
+    volume.bar(positions, [row.tickets for row in periods], color="tab:blue", alpha=0.6, label="tickets")
     volume.set_ylabel("tickets created")
-    volume.set_xticks(positions, labels, rotation=45, ha="right")
+    # A label for at most about 25 bars: a year of days stays readable.
+    every = max(1, -(-len(periods) // 25))
+    volume.set_xticks(positions[::every], labels[::every], rotation=45, ha="right")
     volume.set_ylim(bottom=0)
     volume.yaxis.set_major_locator(MaxNLocator(integer=True))
     compliance = volume.twinx()
     measured = [
-        (x, week.sla_compliance_pct) for x, week in enumerate(weeks) if week.sla_compliance_pct is not None
+        (x, row.sla_compliance_pct) for x, row in enumerate(periods) if row.sla_compliance_pct is not None
     ]
     compliance.plot(
         [x for x, _ in measured],
@@ -131,7 +154,7 @@ def draw_chart(result: SlaReport, path: Path) -> None:
     compliance.set_ylim(0, 105)
     handles = volume.get_legend_handles_labels()[0] + compliance.get_legend_handles_labels()[0]
     compliance.legend(handles=handles, loc="upper left")
-    if not any(week.tickets for week in weeks):
+    if not any(row.tickets for row in periods):
         volume.text(0.5, 0.5, "no tickets", transform=volume.transAxes, ha="center", va="center", fontsize=16)
     try:
         figure.savefig(path, format="png", dpi=100)

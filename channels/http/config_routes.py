@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query
 from pydantic import AfterValidator, BaseModel, Field
 
 from bot.model import FieldType, Role
-from bot.reports import ReportRow, WeekRow
+from bot.reports import MAX_DAYS, PeriodRow, ReportRow, WeekRow
 from bot.views import to_jsonable
 from channels.http.auth import CurrentActor, CurrentDesk
 from channels.http.schemas import ErrorOut, Str, Strict, no_nul
@@ -153,12 +153,29 @@ class WeekRowOut(BaseModel):
     sla_compliance_pct: float | None
 
 
+class PeriodRowOut(BaseModel):
+    period: str = Field(description="`2026-03-02` (a day) or `2026-W10` (an ISO week), in UTC")
+    starts: str = Field(description="Its first day")
+    tickets: int
+    resolved: int
+    sla_compliance_pct: float | None
+    first_response_mean_h: float | None
+    first_response_median_h: float | None
+    resolution_mean_h: float | None
+    resolution_median_h: float | None
+    escalations: int
+
+
 class SlaReportOut(BaseModel):
     since: str
     until: str
     by: str | None
     rows: list[ReportRowOut]
-    weeks: list[WeekRowOut]
+    weeks: list[WeekRowOut] = Field(description="Volume and compliance per ISO week, whatever `period`.")
+    period: Literal["day", "week"]
+    periods: list[PeriodRowOut] = Field(
+        description="Every day or ISO week of the report, empty ones too, with all the figures of a row."
+    )
 
 
 # -- categories and fields ---------------------------------------------------------------
@@ -234,11 +251,17 @@ def sla_report(
     desk: CurrentDesk,
     since: Annotated[str, Query(max_length=40), AfterValidator(no_nul)] = "30d",
     by: Annotated[Literal["priority", "category", "agent", "team"] | None, Query()] = None,
-    interval: Annotated[Literal["week"], Query(description="Per ISO week; the only one so far.")] = "week",
+    interval: Annotated[
+        Literal["week"], Query(description="What `weeks` is per: always ISO weeks. See `period`.")
+    ] = "week",
+    period: Annotated[
+        Literal["day", "week"],
+        Query(description=f"What `periods` is per: days (at most {MAX_DAYS}) or ISO weeks, in UTC."),
+    ] = "week",
 ) -> dict[str, Any]:
     """What ``supportbot report sla --format json`` prints: staff only. ``since``: ``30d``,
     ``12h``, ``4w`` or an ISO date; times in hours."""
-    result = desk.report_for(actor, since, by)
+    result = desk.report_for(actor, since, by, period)
     report: dict[str, Any] = to_jsonable(
         {
             "since": result.since,
@@ -246,6 +269,8 @@ def sla_report(
             "by": result.by,
             "rows": [_rounded(row) for row in result.rows],
             "weeks": [_rounded(week) | {"starts": week.starts.isoformat()} for week in result.weeks],
+            "period": result.period,
+            "periods": [_rounded(row) | {"starts": row.starts.isoformat()} for row in result.series],
         }
     )
     return report
@@ -256,7 +281,7 @@ def _category(row: dict[str, object]) -> dict[str, Any]:
     return {"path": path, "parent": path.rpartition("/")[0] or None, "team": row["team"]}
 
 
-def _rounded(row: ReportRow | WeekRow) -> dict[str, Any]:
+def _rounded(row: ReportRow | WeekRow | PeriodRow) -> dict[str, Any]:
     """Rounded as the CLI's JSON is: percentages to 0.1, hours to 0.01."""
     values = asdict(row)
     for name, value in values.items():

@@ -28,7 +28,7 @@ from bot.views import TicketView, to_jsonable
 from channels.http.auth import CurrentActor, CurrentDesk
 from channels.http.errors import status_of
 from channels.http.schemas import Str, Strict, TicketPage
-from channels.http.tickets import ERRORS, Cursor, Filters, Limit, page, utc
+from channels.http.tickets import ERRORS, Cursor, Filters, Limit, Sort, page, utc
 
 router = APIRouter(prefix="/tickets", tags=["tickets"], responses=ERRORS)
 
@@ -108,12 +108,15 @@ def search_tickets(
     q: Annotated[str, Query(min_length=1, max_length=500)],
     limit: Limit = 50,
     cursor: Cursor = None,
+    sort: Sort = None,
 ) -> dict[str, Any]:
-    """Tickets whose subject, description or a comment has every word of ``q``, newest first,
-    with the list filters. Requesters search their own tickets, internal notes left out."""
+    """Tickets whose subject, description or a comment has every word of ``q``, newest first
+    unless ``sort`` says otherwise, with the list filters. Requesters search their own tickets,
+    internal notes left out."""
     if not search.words(q):
         raise UserError("q has no words to search for", field="q")
-    return page(desk, replace(query, text=q, text_public_only=not actor.role.is_staff), limit, cursor)
+    found = replace(query, text=q, text_public_only=not actor.role.is_staff, sort=sort)
+    return page(desk, found, limit, cursor)
 
 
 @router.post("/bulk", response_model=BulkOut)

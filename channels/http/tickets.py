@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import AfterValidator, AwareDatetime
 
+from bot import sorting
 from bot.classify import TicketChanges
 from bot.desk import Desk
-from bot.errors import Forbidden
+from bot.errors import Forbidden, UserError
 from bot.messages import Identity, Inbound
 from bot.model import MAX_TICKET_ID, Actor, parse_priority, parse_status
 from bot.queries import TicketFilter
@@ -49,6 +51,11 @@ router = APIRouter(prefix="/tickets", tags=["tickets"], responses=ERRORS)
 
 QueryText = Annotated[str | None, Query(max_length=320), AfterValidator(no_nul)]
 QueryTime = Annotated[AwareDatetime | None, Query()]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(max_length=200, description="The same key on a retry: nothing is written twice."),
+    AfterValidator(no_nul),
+]
 
 
 def _visible(desk: Desk, actor: Actor, number: str) -> None:
@@ -68,7 +75,7 @@ def create_ticket(
     actor: CurrentActor,
     desk: CurrentDesk,
     response: Response,
-    idempotency_key: Annotated[str | None, Header(max_length=200), AfterValidator(no_nul)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """A retry with the same ``Idempotency-Key`` answers with the ticket the first one opened."""
     for_someone = body.requester and body.requester.strip().lower() != actor.label.lower()
@@ -129,28 +136,50 @@ def ticket_filter(
 
 Filters = Annotated[TicketFilter, Depends(ticket_filter)]
 Limit = Annotated[int, Query(ge=1, le=200)]
-Cursor = Annotated[str | None, Query(max_length=40)]
+Cursor = Annotated[str | None, Query(max_length=100)]
+# bot.sorting.names(), spelled out for the OpenAPI document (a test keeps the two the same).
+SortName = Literal[
+    "created_at",
+    "-created_at",
+    "updated_at",
+    "-updated_at",
+    "priority",
+    "-priority",
+    "number",
+    "-number",
+    "due",
+    "-due",
+]
+SORT_HELP = (
+    "A key, with a leading `-` for descending: `created_at`, `updated_at`, `priority` "
+    "(`-priority`: urgent first), `number`, `due` (the running SLA target's due time; "
+    "tickets without one last). Default `-number`: newest first. A cursor pages only "
+    "the sort it came from."
+)
+Sort = Annotated[SortName | None, Query(description=SORT_HELP)]
 
 
 def page(desk: Desk, query: TicketFilter, limit: int, cursor: str | None) -> dict[str, Any]:
-    """One page, newest first, with the cursor of the next one."""
+    """One page in the query's order, with the cursor of the next one."""
+    order = sorting.parse(query.sort)
     views = desk.list_tickets(
-        replace(query, before_id=decode_cursor(cursor) if cursor else None, limit=limit + 1)
+        replace(query, after=decode_cursor(cursor) if cursor else None, limit=limit + 1)
     )
     more = len(views) > limit
     views = views[:limit]
     return {
         "items": [_out(view) for view in views],
-        "next_cursor": encode_cursor(views[-1].id) if more else None,
+        "next_cursor": encode_cursor(sorting.position_of(order, views[-1])) if more else None,
     }
 
 
 @router.get("", response_model=TicketPage)
 def list_tickets(
-    desk: CurrentDesk, query: Filters, limit: Limit = 50, cursor: Cursor = None
+    desk: CurrentDesk, query: Filters, limit: Limit = 50, cursor: Cursor = None, sort: Sort = None
 ) -> dict[str, Any]:
-    """Newest first; ``next_cursor`` fetches the next page. Requesters list their own tickets."""
-    return page(desk, query, limit, cursor)
+    """Newest first unless ``sort`` says otherwise; ``next_cursor`` fetches the next page.
+    Requesters list their own tickets."""
+    return page(desk, replace(query, sort=sort), limit, cursor)
 
 
 @router.get("/{number}", response_model=TicketDetailOut)
@@ -216,10 +245,26 @@ def list_comments(number: str, actor: CurrentActor, desk: CurrentDesk) -> list[A
 
 
 @router.post("/{number}/comments", status_code=201, response_model=CommentOut)
-def add_comment(number: str, body: CommentIn, actor: CurrentActor, desk: CurrentDesk) -> dict[str, Any]:
-    """``public: false`` writes an internal note (agents and admins only)."""
+def add_comment(
+    number: str,
+    body: CommentIn,
+    actor: CurrentActor,
+    desk: CurrentDesk,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    """``public: false`` writes an internal note (agents and admins only). A retry with the
+    same ``Idempotency-Key`` answers as the first did, 201 with the comment it wrote (the same
+    id), and writes nothing; the key used again for a different comment is a 409."""
     _visible(desk, actor, number)
-    comment: dict[str, Any] = to_jsonable(desk.add_comment(actor, number, body.body, public=body.public))
+    view = desk.add_comment(
+        actor,
+        number,
+        body.body,
+        public=body.public,
+        # Apart from create's keys (``api:<person>:<key>``): a key is one request's, per endpoint.
+        external_id=f"api-comment:{actor.person_id}:{idempotency_key}" if idempotency_key else None,
+    )
+    comment: dict[str, Any] = to_jsonable(view)
     return comment
 
 
@@ -230,15 +275,35 @@ def utc(value: datetime | None, field: str) -> datetime | None:
         raise Malformed(f"{field} is out of range", field=field) from None
 
 
-def encode_cursor(ticket_id: int) -> str:
-    return base64.urlsafe_b64encode(str(ticket_id).encode()).decode().rstrip("=")
+# A cursor is the base64 of where the page ended: ``<id>`` in the default order (as it was
+# before lists could be sorted, so those cursors still work), ``<sort>,<value>,<id>`` in another.
+_POSITION = re.compile(r"(-?[a-z_]+),(-?[0-9]{1,20}),([0-9]{1,10})")
 
 
-def decode_cursor(cursor: str) -> int:
+def encode_cursor(at: sorting.Position | int) -> str:
+    """``at``: where the page ended, or the id of its last ticket in the default order."""
+    if isinstance(at, int):
+        at = sorting.Position(sorting.DEFAULT, at, at)
+    if at.sort == sorting.DEFAULT:
+        text = str(at.ticket_id)
+    else:
+        text = f"{at.sort},{at.value},{at.ticket_id}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> sorting.Position:
+    """Where the previous page ended; which order it belongs to is checked with the query."""
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
     except (binascii.Error, ValueError):
         raise Malformed("not a cursor this API handed out", field="cursor") from None
-    if not (text.isdigit() and 0 < int(text) <= MAX_TICKET_ID + 1):
-        raise Malformed("not a cursor this API handed out", field="cursor")
-    return int(text)
+    if text.isdigit() and 0 < int(text) <= MAX_TICKET_ID + 1:
+        return sorting.Position(sorting.DEFAULT, int(text), int(text))
+    parts = _POSITION.fullmatch(text)
+    try:
+        if parts is None:
+            raise ValueError(text)
+        sort, value, ticket_id = parts.groups()
+        return sorting.position(sort, int(value), int(ticket_id))
+    except (ValueError, UserError):
+        raise Malformed("not a cursor this API handed out", field="cursor") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from datetime import datetime
 
 import pytest
@@ -17,8 +18,10 @@ from tests.factories import make_inbound
 
 
 def test_migrations_create_exactly_the_modelled_schema(store):
-    with store.engine.connect() as conn:
-        # include_name: the full-text search objects migration 0010 makes by raw SQL have no model.
+    with store.engine.connect() as conn, warnings.catch_warnings():
+        # include_name: what migrations make by raw SQL has no model (full-text search in 0010,
+        # the sort expression indexes in 0012, which SQLite's reflection cannot read and says so).
+        warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based index")
         opts = {"compare_type": False, "include_name": migrate.modelled}
         context = MigrationContext.configure(conn, opts=opts)
         diff = compare_metadata(context, Base.metadata)

@@ -174,7 +174,8 @@ def test_sla_report_gives_the_cli_json_figures(world: World, clock: FakeClock) -
     report = world.client.get("/api/v1/reports/sla?since=30d&by=priority", headers=agent)
     assert report.status_code == 200, report.text
     body = report.json()
-    assert set(body) == {"since", "until", "by", "rows", "weeks"} and body["by"] == "priority"
+    assert set(body) == {"since", "until", "by", "rows", "weeks", "period", "periods"}
+    assert body["by"] == "priority" and body["period"] == "week"
     high, medium = body["rows"]
     assert high == {
         "group": "high",

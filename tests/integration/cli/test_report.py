@@ -190,3 +190,37 @@ def test_chart_into_a_missing_folder_is_refused_in_one_line(cli: Cli, tmp_path: 
     assert cli.fails("report", "sla", "--chart", str(chart)).startswith(
         f"error: cannot write the chart to {chart}"
     )
+
+
+def test_period_day_adds_every_day_to_json_and_a_table_of_days(cli: Cli, ladder: Counter[str]) -> None:
+    report = cli.json("report", "sla", "--since", "6d", "--period", "day")
+
+    assert report["period"] == "day"
+    days = report["periods"]
+    today = datetime.now(UTC).date().isoformat()
+    assert len(days) == 7 and days[-1]["period"] == days[-1]["starts"] == today
+    assert [day["tickets"] for day in days] == [0, 0, 0, 0, 0, 0, 3]
+    assert {key: days[-1][key] for key in ("resolved", "sla_compliance_pct")} == {
+        "resolved": 1,
+        "sla_compliance_pct": 33.3,
+    }
+    assert days[-1]["escalations"] == sum(ladder.values()) + 1
+    assert len(report["weeks"]) in (1, 2)  # the weekly volume stays beside it
+
+    lines = cli.ok("report", "sla", "--since", "6d", "--period", "day").splitlines()
+    assert "per day" in lines
+    assert lines[-1].split()[:4] == [today, "3", "1", "33.3"]
+
+
+def test_period_week_is_the_default_of_json_and_a_table_only_when_asked(
+    cli: Cli, ladder: Counter[str]
+) -> None:
+    report = cli.json("report", "sla", "--since", "4w")
+    assert report["period"] == "week"
+    assert [row["period"] for row in report["periods"]] == [week["week"] for week in report["weeks"]]
+    assert "per week" not in cli.ok("report", "sla").splitlines()
+    assert "per week" in cli.ok("report", "sla", "--period", "week").splitlines()
+
+
+def test_period_day_over_too_long_a_stretch_is_refused_in_one_line(cli: Cli) -> None:
+    assert "rows per day cover at most" in cli.fails("report", "sla", "--since", "1000d", "--period", "day")
