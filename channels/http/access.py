@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -28,9 +28,11 @@ class BodyLimit:
     """413 for a body declared larger than ``limit`` bytes, before anything reads it.
 
     ``wider`` gives paths (uploads) a limit of their own: (pattern of the path below
-    the mount point, limit)."""
+    the mount point, the limit for the desk serving the request)."""
 
-    def __init__(self, app: ASGIApp, limit: int, wider: Sequence[tuple[re.Pattern[str], int]] = ()) -> None:
+    def __init__(
+        self, app: ASGIApp, limit: int, wider: Sequence[tuple[re.Pattern[str], Callable[[Desk], int]]] = ()
+    ) -> None:
         self.app = app
         self.limit = limit
         self.wider = tuple(wider)
@@ -41,23 +43,29 @@ class BodyLimit:
             if not length.isdigit():
                 await _answer_json(send, 400, "Content-Length is not a number", "body")
                 return
-            limit = self.limit_for(_local_path(scope))
+            limit = self.limit_for(_local_path(scope), desk_of(scope))
             if int(length) > limit:
                 await _answer_json(send, 413, f"the body is over {limit} bytes", "body")
                 return
         await self.app(scope, receive, send)
 
-    def limit_for(self, path: str) -> int:
+    def limit_for(self, path: str, desk: Desk) -> int:
         for pattern, limit in self.wider:
             if pattern.match(path):
-                return limit
+                return limit(desk)
         return self.limit
 
 
+def desk_of(scope: Scope) -> Desk:
+    """The desk the API application serves (its state), read per request: the application
+    is built once and may be bound to another desk (each test's own)."""
+    desk: Desk = scope["app"].state.desk
+    return desk
+
+
 class AccessLog:
-    def __init__(self, app: ASGIApp, desk: Desk) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.desk = desk
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -68,6 +76,7 @@ class AccessLog:
         if match is None:
             await self.app(scope, receive, send)
             return
+        desk = desk_of(scope)
         state = scope.setdefault("state", {})
         status = 500  # what the client sees if the app fails before answering
 
@@ -83,7 +92,7 @@ class AccessLog:
             actor: Actor | None = state.get("actor")
             try:
                 await asyncio.to_thread(
-                    self.desk.record_api_access, actor, match["number"], scope["method"], path, status
+                    desk.record_api_access, actor, match["number"], scope["method"], path, status
                 )
             except StoreUnavailable:
                 logger.warning(

@@ -21,10 +21,14 @@ from channels.http.metrics import metrics_endpoint
 MAX_BODY = 1024 * 1024
 
 
-def create_app(store: Store, routes: Sequence[BaseRoute] = (), desk: Desk | None = None) -> FastAPI:
+def create_app(
+    store: Store, routes: Sequence[BaseRoute] = (), desk: Desk | None = None, api: FastAPI | None = None
+) -> FastAPI:
     """``routes`` are other channels' endpoints served here too (Slack's ``/slack/events``);
     the composition root hands them in, so this module never imports another channel.
-    Without a ``desk`` only the health check is served."""
+    Without a ``desk`` only the health check is served. ``api`` is an API application
+    built before (:func:`api_application`), bound here to ``desk``: building one costs
+    a few tenths of a second, which a test suite pays once instead of per test."""
     app = FastAPI(title="Supportbot", docs_url=None, redoc_url=None, openapi_url=None)
     app.router.routes.extend(routes)
 
@@ -39,12 +43,24 @@ def create_app(store: Store, routes: Sequence[BaseRoute] = (), desk: Desk | None
 
     if desk is not None:
         app.add_api_route("/metrics", metrics_endpoint(desk), methods=["GET"], include_in_schema=False)
-        app.mount("/api/v1", create_api(desk))
+        app.mount("/api/v1", bind(api or api_application(), desk))
     return app
 
 
 def create_api(desk: Desk) -> FastAPI:
-    """The REST API, with its own OpenAPI document at ``/api/v1/openapi.json``."""
+    """The REST API serving ``desk``, with its own OpenAPI document at ``/api/v1/openapi.json``."""
+    return bind(api_application(), desk)
+
+
+def bind(api: FastAPI, desk: Desk) -> FastAPI:
+    """Serve ``desk``: endpoints and middleware read it from the application's state."""
+    api.state.desk = desk
+    api.state.sharing = Sharing(desk)
+    return api
+
+
+def api_application() -> FastAPI:
+    """The REST API's application, not yet serving a desk (see :func:`bind`)."""
     api = FastAPI(
         title="Supportbot API",
         version="1",
@@ -52,8 +68,6 @@ def create_api(desk: Desk) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    api.state.desk = desk
-    api.state.sharing = Sharing(desk)
     errors.install(api)
     api.include_router(search.router)  # before tickets: /tickets/search is not a number
     api.include_router(sharing.router)
@@ -61,7 +75,7 @@ def create_api(desk: Desk) -> FastAPI:
     api.include_router(attachments.router)
     api.include_router(config_routes.router)
     # Outermost last: the size check answers before the access log or the app see the request.
-    api.add_middleware(AccessLog, desk=desk)
-    upload_limit = desk.settings.attachments.max_bytes + MAX_BODY
-    api.add_middleware(BodyLimit, limit=MAX_BODY, wider=[(attachments.UPLOAD_PATH, upload_limit)])
+    api.add_middleware(AccessLog)
+    uploads = (attachments.UPLOAD_PATH, lambda desk: desk.settings.attachments.max_bytes + MAX_BODY)
+    api.add_middleware(BodyLimit, limit=MAX_BODY, wider=[uploads])
     return api

@@ -14,7 +14,7 @@ from bot.desk import Desk
 from bot.messages import Identity, Inbound
 from bot.model import Actor, Role
 from bot.store.db import Store
-from channels.http.api import create_app
+from channels.http.api import api_application, create_app
 
 
 @dataclass(frozen=True)
@@ -65,9 +65,16 @@ class ApiClient:
         return self.request("PATCH", url, **kwargs)
 
 
+@pytest.fixture(scope="session")
+def api() -> FastAPI:
+    """One API application for the session, bound to each test's desk in turn: building one
+    (its routes' schemas) costs more than most tests. Tests run one at a time."""
+    return api_application()
+
+
 @pytest.fixture
-def app(store: Store, desk: Desk) -> FastAPI:
-    return create_app(store, desk=desk)
+def app(store: Store, desk: Desk, api: FastAPI) -> FastAPI:
+    return create_app(store, desk=desk, api=api)
 
 
 @pytest.fixture
