@@ -9,6 +9,8 @@ in about half the tickets and the rarest in a few per thousand; every tenth tick
 has one public comment, which the search reads too. Statuses and priorities are
 spread so ``status=open&priority=high`` selects about 8 %. ``created_at`` grows
 with the id, so a ``created_after`` filter picks the newest N tickets exactly.
+Lists are also read sorted by priority (most urgent first) and by SLA due time,
+the two orders that need migration 0012's expression indexes.
 
 The search index is built after the load, not row by row: on SQLite the FTS5
 insert triggers are dropped for the load, the rows added with one
@@ -340,6 +342,8 @@ def measure_size(name: str, size: int, server: Server, token: str, args: argpars
             ("list limit=50", lambda: "/api/v1/tickets?limit=50"),
             ("list limit=50, cursor at middle", lambda: f"/api/v1/tickets?limit=50&cursor={deep}"),
             ("list status=open&priority=high", lambda: "/api/v1/tickets?status=open&priority=high&limit=50"),
+            ("list sort=-priority", lambda: "/api/v1/tickets?sort=-priority&limit=50"),
+            ("list sort=due", lambda: "/api/v1/tickets?sort=due&limit=50"),
             (f"search q={COMMON} (common)", lambda: f"/api/v1/tickets/search?q={COMMON}&limit=50"),
             (f"search q={RARE} (rare)", lambda: f"/api/v1/tickets/search?q={RARE}&limit=50"),
             ("get random number", lambda: f"/api/v1/tickets/SUP-{rng.randint(1, size)}"),
