@@ -35,6 +35,7 @@ from bot.outbox import PermanentDeliveryError, TransientDeliveryError, retry_aft
 from bot.ports import Clock
 from bot.sharing import protocol as p
 from bot.sharing.agreements import Partner
+from channels import outbound_http
 
 logger = logging.getLogger(__name__)
 
@@ -90,19 +91,9 @@ class SharingClient:
         if body is not None:
             headers["Content-Type"] = "application/json"
             content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-        with httpx.Client(
-            timeout=self.timeout, follow_redirects=False, transport=self.transport, trust_env=False
-        ) as client:
-            try:
-                response = client.request(method, url, content=content, headers=headers)
-            except httpx.TimeoutException as error:
-                raise TransientDeliveryError(
-                    f"no answer from {_host(url)} in {self.timeout:g} s ({type(error).__name__})", outage=True
-                ) from None
-            except httpx.TransportError as error:
-                raise TransientDeliveryError(
-                    f"cannot reach {_host(url)}: {type(error).__name__}: {error}", outage=True
-                ) from None
+        response = outbound_http.request(
+            method, url, content=content, headers=headers, timeout=self.timeout, transport=self.transport
+        )
         try:
             self._judge(response, outbound, partner, method)
         except PermanentDeliveryError as error:
@@ -137,7 +128,7 @@ class SharingClient:
         except (OSError, UnicodeError) as error:
             raise TransientDeliveryError(f"cannot resolve {host}: {error}", outage=True) from None
         for info in infos:
-            address = ipaddress.ip_address(info[4][0].split("%")[0])
+            address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
             if not address.is_global:
                 raise PermanentDeliveryError(
                     f"{host} is {address}, not on the internet (sharing.allow_private_addresses is off)"
@@ -165,7 +156,8 @@ class SharingClient:
                 status,
             )
             return
-        detail = f"HTTP {status} from {_host(partner.url)} to {what}{_excerpt(response)}"
+        answer = outbound_http.excerpt(response, ERROR_EXCERPT)
+        detail = f"HTTP {status} from {outbound_http.host(partner.url)} to {what}{answer}"
         if status in (408, 429) or status >= 500:
             retry_after = retry_after_seconds(response.headers.get("Retry-After"), self.clock.now())
             raise TransientDeliveryError(detail, retry_after=retry_after, outage=True)
@@ -174,12 +166,3 @@ class SharingClient:
         if 300 <= status < 400:
             detail += f"; it points to {response.headers.get('Location', '?')}: update the agreement's URL"
         raise PermanentDeliveryError(detail)
-
-
-def _host(url: str) -> str:
-    return httpx.URL(url).host or "?"
-
-
-def _excerpt(response: httpx.Response) -> str:
-    text = " ".join(response.text.split())[:ERROR_EXCERPT]
-    return f": {text}" if text else ""

@@ -28,6 +28,7 @@ from bot.messages import Outbound
 from bot.outbox import PermanentDeliveryError, TransientDeliveryError, retry_after_seconds
 from bot.ports import Clock
 from bot.webhooks import Target
+from channels import outbound_http
 
 logger = logging.getLogger(__name__)
 
@@ -78,22 +79,9 @@ class WebhookSender:
             "X-Supportbot-Delivery": delivery,
             "X-Supportbot-Signature": signature(target.secret, body),
         }
-        # A client per delivery: nothing to close at shutdown, and the dispatcher's pace
-        # (one POST at a time per thread) gains little from a pool.
-        with httpx.Client(
-            timeout=self.timeout, follow_redirects=False, transport=self.transport, trust_env=False
-        ) as client:
-            try:
-                response = client.post(target.url, content=body, headers=headers)
-            except httpx.TimeoutException as error:
-                raise TransientDeliveryError(
-                    f"no answer from {_host(target.url)} in {self.timeout:g} s ({type(error).__name__})",
-                    outage=True,
-                ) from None
-            except httpx.TransportError as error:
-                raise TransientDeliveryError(
-                    f"cannot reach {_host(target.url)}: {type(error).__name__}: {error}", outage=True
-                ) from None
+        response = outbound_http.request(
+            "POST", target.url, content=body, headers=headers, timeout=self.timeout, transport=self.transport
+        )
         self._judge(response, target, outbound)
 
     def _target(self, outbound: Outbound) -> Target:
@@ -119,7 +107,8 @@ class WebhookSender:
                 status,
             )
             return
-        detail = f"HTTP {status} from {_host(target.url)}{_excerpt(response)}"
+        answer = outbound_http.excerpt(response, ERROR_EXCERPT)
+        detail = f"HTTP {status} from {outbound_http.host(target.url)}{answer}"
         if status == 429 or status >= 500:
             raise TransientDeliveryError(
                 detail,
@@ -127,13 +116,3 @@ class WebhookSender:
                 outage=True,
             )
         raise PermanentDeliveryError(detail)
-
-
-def _host(url: str) -> str:
-    """For messages: the host, not the whole URL (which may carry a token in its query)."""
-    return httpx.URL(url).host or "?"
-
-
-def _excerpt(response: httpx.Response) -> str:
-    text = " ".join(response.text.split())[:ERROR_EXCERPT]
-    return f": {text}" if text else ""
