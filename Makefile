@@ -24,14 +24,15 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed
 	$(BIN)/supportbot serve
 
-## Lint, type-check, check the import contracts, then run every test.
+## Lint, type-check, check the import contracts, then run every test, one worker per CPU
+## (pytest-xdist): each worker has its own PostgreSQL schema, SQLite files and ports.
 # The IMAP tests need a real Dovecot (Debian's dovecot-imapd); the test fixture starts its own on a
 # free loopback port, so a system Dovecot the package may start on port 143 does not matter.
 test: $(VENV)/.installed-dev lint
 	@[ -x /usr/sbin/dovecot ] || command -v dovecot >/dev/null 2>&1 || \
 		($(SUDO) apt-get update -qq && \
 		 $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd)
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --durations=15
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
