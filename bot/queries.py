@@ -46,7 +46,6 @@ class TicketFilter:
     updated_after: datetime | None = None
     updated_before: datetime | None = None
     # Keyset pagination: only tickets older (by id) than this one.
-    before_id: int | None = None
     # The order (bot/sorting.py: ``-updated_at``, ``due``, ...; None: newest first) and,
     # for the next page, where the previous one ended in that same order.
     sort: str | None = None
@@ -134,8 +133,6 @@ def filtered(unit: Unit, query: TicketFilter) -> Select[t.Ticket]:
         statement = statement.where(t.Ticket.updated_at >= query.updated_after)
     if query.updated_before is not None:
         statement = statement.where(t.Ticket.updated_at < query.updated_before)
-    if query.before_id is not None:
-        statement = statement.where(t.Ticket.id < query.before_id)
     if query.after is not None:
         statement = statement.where(sorting.after(order, query.after))
     return statement

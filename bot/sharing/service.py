@@ -6,8 +6,8 @@ protocol; it works on the same store, clock, settings and rules.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 from sqlalchemy import exc
@@ -27,12 +27,9 @@ class Sharing:
         self.desk = desk
         self.settings = desk.settings
 
-    @contextmanager
-    def _unit(self, *, write: bool = True) -> Iterator[Unit]:
-        desk = self.desk
-        scope = desk.store.transaction() if write else desk.store.read()
-        with scope as session:
-            yield Unit(session, desk.clock.now(), desk.settings, desk.rules, desk.files)
+    def _unit(self, *, write: bool = True) -> AbstractContextManager[Unit]:
+        """The desk's own unit of work: the same store, clock, settings and compiled rules."""
+        return self.desk._unit(write=write)  # noqa: SLF001 - a facade beside the desk, same package
 
     def _write(self, work: Callable[[Unit], T]) -> T:
         """Two copies of one request racing (a partner's retry) meet on a unique index:
