@@ -377,7 +377,7 @@ def run(name: str, url: str, tmp: Path, args: argparse.Namespace) -> list[Row]:
         requester = seed_people(store)
         desk.add_person(Actor.console(), AGENT, name="Bench Agent", role=Role.AGENT)
         _, token = desk.create_token(Actor.console(), AGENT, "bench")
-        policy = desk.rules.policies.for_ticket("medium", None).name
+        policy = desk.rules_in_force().policies.for_ticket("medium", None).name
         rng = random.Random(SEED)
         results: list[Row] = []
         have = 0

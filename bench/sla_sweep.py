@@ -287,7 +287,7 @@ def measure(
 ) -> list[Result]:
     desk = Desk(store, FixedClock(), settings)
     requester = seed_people(store)
-    policy = desk.rules.policies.for_ticket("medium", None).name
+    policy = desk.rules_in_force().policies.for_ticket("medium", None).name
     rng = random.Random(SEED)
     results: list[Result] = []
     have = 0

@@ -1,6 +1,7 @@
 """The desk's administration: people, teams, categories, custom fields, notification
-preferences, API tokens and webhook subscriptions, and the configuration in force as
-the API shows it. Admins change these; who may read what is checked here or in the core.
+preferences, API tokens, webhook subscriptions, SLA policies and routing rules, and the
+configuration in force as the API shows it. Admins change these; who may read what is
+checked here or in the core.
 """
 
 from __future__ import annotations
@@ -8,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bot import directory, prefs, queries, tokens, webhooks
+from bot import directory, prefs, queries, routing_rules, sla_overrides, tokens, webhooks
+from bot.config_sla import SlaPolicyOverride
 from bot.desk_base import DeskBase
 from bot.model import Actor, Role
 from bot.permissions import require_admin, require_staff
-from bot.sla_policy import Policies
 from bot.views import PersonView
 
 
@@ -44,56 +45,23 @@ class Administration(DeskBase):
         return self.list_people(role)
 
     def sla_configuration(self, actor: Actor) -> dict[str, Any]:
-        """The SLA policies in force and the escalation ladder, as the settings file set them
-        (parsed: targets in seconds). Configuration, so read-only here."""
-        require_staff(actor, "read the SLA policies")
-        sla = self.settings.sla
-        policies = self.rules.policies
-        default = {
-            priority.value: {
-                "first_response_seconds": policy.targets.first_response_seconds,
-                "resolution_seconds": policy.targets.resolution_seconds,
-            }
-            for priority, policy in policies.default.items()
-        }
-        overrides = []
-        for entry in self.settings.sla_policies:
-            # Built alone, in the settings' order: the desk's own rules are sorted by specificity.
-            rule = Policies(sla, [entry]).rules[0]
-            overrides.append(
-                {
-                    "category": entry.category.strip(),
-                    "priority": rule.priority,
-                    "first_response_seconds": rule.policy.targets.first_response_seconds,
-                    "resolution_seconds": rule.policy.targets.resolution_seconds,
-                    "timezone": entry.timezone or sla.timezone,
-                    "business_hours": entry.business_hours or sla.business_hours or None,
-                }
-            )
-        ladder = [
-            {
-                "level": level.number,
-                "at": entry.at,
-                "notify": list(level.notify),
-                "raise_priority": level.raise_priority,
-                "reassign_team": level.reassign_team or None,
-            }
-            for level, entry in zip(self.rules.ladder, self.settings.escalation_levels, strict=True)
-        ]
-        return {
-            "default": {
-                "timezone": sla.timezone,
-                "business_hours": sla.business_hours or None,
-                "at_risk_percent": sla.at_risk_percent,
-                "targets": default,
-            },
-            "overrides": overrides,
-            "escalation_levels": ladder,
-        }
+        """The default targets, every SLA policy in force (file and API) and the ladder."""
+        with self._unit(write=False) as unit:
+            return sla_overrides.configuration(unit, actor)
+
+    def add_sla_policy(self, actor: Actor, entry: SlaPolicyOverride) -> dict[str, Any]:
+        return self._write(lambda u: sla_overrides.add(u, actor, entry))
+
+    def change_sla_policy(self, actor: Actor, policy_id: int, entry: SlaPolicyOverride) -> dict[str, Any]:
+        return self._write(lambda u: sla_overrides.change(u, actor, policy_id, entry))
+
+    def remove_sla_policy(self, actor: Actor, policy_id: int) -> dict[str, Any]:
+        return self._write(lambda u: sla_overrides.remove(u, actor, policy_id))
 
     def routing_configuration(self, actor: Actor) -> dict[str, Any]:
-        """How new tickets are assigned and what each mailbox's tickets start with."""
-        require_staff(actor, "read the routing")
+        """How new tickets are placed and assigned: the rules, each mailbox's defaults, the strategy."""
+        with self._unit(write=False) as unit:
+            rules = routing_rules.list_rules(unit, actor)
         return {
             "assignment": self.settings.routing.assignment,
             "default_priority": self.settings.default_priority,
@@ -106,7 +74,23 @@ class Administration(DeskBase):
                 }
                 for mailbox in self.settings.mailboxes
             ],
+            "rules": rules,
         }
+
+    def routing_rules(self, actor: Actor) -> list[dict[str, Any]]:
+        with self._unit(write=False) as unit:
+            return routing_rules.list_rules(unit, actor)
+
+    def add_routing_rule(self, actor: Actor, rule: routing_rules.RuleInput) -> dict[str, Any]:
+        return self._write(lambda u: routing_rules.add(u, actor, rule))
+
+    def change_routing_rule(
+        self, actor: Actor, rule_id: int, rule: routing_rules.RuleInput
+    ) -> dict[str, Any]:
+        return self._write(lambda u: routing_rules.change(u, actor, rule_id, rule))
+
+    def remove_routing_rule(self, actor: Actor, rule_id: int) -> dict[str, Any]:
+        return self._write(lambda u: routing_rules.remove(u, actor, rule_id))
 
     # -- API tokens ------------------------------------------------------------------
 

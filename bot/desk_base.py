@@ -1,5 +1,6 @@
 """What every desk facade shares: the store, the clock, the settings and the rules in
-force, and how one method becomes one transaction (a :class:`bot.unit.Unit`)."""
+force (a :class:`bot.rulebook.RuleBook`), and how one method becomes one transaction
+(a :class:`bot.unit.Unit`)."""
 
 from __future__ import annotations
 
@@ -10,17 +11,16 @@ from typing import TypeVar
 
 from bot.config import Settings
 from bot.ports import Clock
-from bot.sla_policy import Policies, build_ladder
+from bot.rulebook import RuleBook
 from bot.store.db import Store
 from bot.store.files import FileStore
 from bot.unit import Rules, Unit
-from bot.workflow import Workflow
 
 T = TypeVar("T")
 
 
 class DeskBase:
-    """One set of rules per process: the workflow, SLA policies and ladder are compiled once."""
+    """The file's rules are checked once; the stored ones are compiled again when they change."""
 
     def __init__(
         self, store: Store, clock: Clock, settings: Settings, files: FileStore | None = None
@@ -28,20 +28,21 @@ class DeskBase:
         self.store = store
         self.clock = clock
         self.settings = settings
-        self.workflow = Workflow.from_config(settings.status_transitions)
-        self.rules = Rules(
-            self.workflow,
-            Policies(settings.sla, settings.sla_policies),
-            build_ladder(settings.escalation_levels),
-        )
+        self.book = RuleBook(settings)
+        self.workflow = self.book.workflow
         self.files = files or FileStore(settings.attachments_path)
 
     @contextmanager
     def _unit(self, *, write: bool = True, now: datetime | None = None) -> Iterator[Unit]:
         scope = self.store.transaction() if write else self.store.read()
         with scope as session:
-            yield Unit(session, now or self.clock.now(), self.settings, self.rules, self.files)
+            yield Unit(session, now or self.clock.now(), self.settings, self.workflow, self.files, self.book)
 
     def _write(self, work: Callable[[Unit], T]) -> T:
         with self._unit() as unit:
             return work(unit)
+
+    def rules_in_force(self) -> Rules:
+        """The rules as the next transaction sees them (what every process now applies)."""
+        with self._unit(write=False) as unit:
+            return unit.rules

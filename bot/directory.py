@@ -205,8 +205,8 @@ def find_category(unit: Unit, path: str) -> t.Category:
 
 
 def add_category(unit: Unit, actor: Actor, path: str, *, team: str | None = None) -> t.Category:
-    require_admin(actor, "add categories")
     """``Network/VPN`` adds VPN under Network; the parent must exist first."""
+    require_admin(actor, "add categories")
     parts = [part.strip() for part in path.split("/") if part.strip()]
     if not parts:
         raise UserError("a category needs a name", field="path")

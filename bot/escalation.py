@@ -51,14 +51,16 @@ RULES_MARK = "sla_rules"
 
 
 def recheck_if_rules_changed(unit: Unit) -> bool:
-    """After a change of policies or ladder, every unfinished ticket is looked at again.
+    """After a change of policies (in the file or over the API) or of the ladder, every
+    unfinished ticket is looked at again.
 
     Stored due times and next checks follow the rules they were computed with; a
     fingerprint of the rules in ``job_marks`` tells when they changed, so the
     next sweep recomputes (and a dry run shows) what the new rules mean.
     """
     settings = unit.settings
-    rules = (settings.sla, settings.sla_policies, settings.escalation_levels, settings.enable_escalation)
+    # The layered policies (file and API), so an admin's change is picked up at the next sweep.
+    rules = (settings.sla, unit.rules.sla_entries, settings.escalation_levels, settings.enable_escalation)
     fingerprint = zlib.crc32(repr(rules).encode()) & 0x7FFFFFFF
     # The first time there is nothing to compare with: tickets of an older version were
     # marked for a check by the migration, newer ones were computed under these rules.

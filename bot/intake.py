@@ -15,10 +15,20 @@ from dataclasses import replace
 
 from sqlalchemy import select
 
-from bot import attachments, audit, classify, directory, notify, placement, sla_track, tickets
+from bot import (
+    attachments,
+    audit,
+    classify,
+    directory,
+    notify,
+    placement,
+    routing_rules,
+    sla_track,
+    tickets,
+)
 from bot.errors import UserError
 from bot.messages import Inbound, IncomingFile, Receipt
-from bot.model import Actor, Role, Status, format_number, parse_priority
+from bot.model import Actor, Role, Status, format_number
 from bot.store import tables as t
 from bot.unit import Unit
 
@@ -161,21 +171,18 @@ def receive(unit: Unit, inbound: Inbound) -> Receipt:
 
 
 def open_ticket(unit: Unit, inbound: Inbound, requester: t.Person, actor: Actor) -> t.Ticket:
-    priority = parse_priority(inbound.priority or unit.settings.default_priority)
-    category = directory.find_category(unit, inbound.category) if inbound.category else None
-    team = directory.find_team(unit, inbound.team) if inbound.team else None
-    if team is None and category is not None and category.team_id is not None:
-        team = unit.session.get(t.Team, category.team_id)
+    placed = routing_rules.place(unit, inbound, requester)
+    category = placed.category
     # Relationships are set as objects, so nothing needs reloading after the insert.
     ticket = t.Ticket(
         subject=(inbound.subject.strip() or "(no subject)")[:1000],
         description=inbound.text,
         status=Status.OPEN.value,
-        priority=priority.value,
+        priority=placed.priority.value,
         channel=inbound.channel,
         mailbox=inbound.mailbox,
         requester=requester,
-        team=team,
+        team=placed.team,
         category=category,
         assignee=None,
         tags=[],
@@ -185,6 +192,7 @@ def open_ticket(unit: Unit, inbound: Inbound, requester: t.Person, actor: Actor)
         last_customer_message_at=None if Role(requester.role).is_staff else unit.now,
     )
     unit.session.add(ticket)
+    routing_rules.tag_new(unit, ticket, placed.tags)
     unit.session.flush()
     sla_track.refresh(unit, ticket)
     audit.record(
@@ -200,6 +208,7 @@ def open_ticket(unit: Unit, inbound: Inbound, requester: t.Person, actor: Actor)
             "channel": inbound.channel,
             "category": category.path if category else None,
             "team": ticket.team.name if ticket.team else None,
+            **({"routing_rule": placed.rule, "tags": list(placed.tags)} if placed.rule else {}),
         },
     )
     tickets.auto_assign(unit, ticket, Actor.system(), announce=False)

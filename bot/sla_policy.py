@@ -1,8 +1,10 @@
-"""SLA policies and the escalation ladder, built from the settings once and checked at start-up.
+"""SLA policies and the escalation ladder, built from the settings (and the policies
+admins stored over the API) and checked before they are used.
 
 A ticket's policy is the most specific ``[[sla_policies]]`` entry for its
-category (a parent category's entry covers its subcategories) and priority,
-else the default ``[sla]`` targets for its priority. A bad duration, time
+category (a parent category's entry covers its subcategories; an entry
+without a category covers every one) and priority, else the default
+``[sla]`` targets for its priority. A bad duration, time
 zone, schedule or threshold stops start-up with the option named.
 """
 
@@ -81,7 +83,7 @@ class Rule:
 
 
 class Policies:
-    """Which policy applies to a ticket; built once per process from the settings."""
+    """Which policy applies to a ticket; built again only when the policies change."""
 
     def __init__(self, sla: SlaSettings, overrides: Sequence[SlaPolicyOverride]) -> None:
         share = sla.at_risk_percent / 100
@@ -105,9 +107,9 @@ class Policies:
         self.rules: list[Rule] = []
         for index, entry in enumerate(overrides):
             option = f"sla_policies[{index}]"
-            if not entry.category.strip():
-                raise ConfigError(f"{option}.category is required")
             priority = _priority(entry.priority, f"{option}.priority") if entry.priority else None
+            if not entry.category.strip() and priority is None:
+                raise ConfigError(f"{option} needs a category, a priority or both")
             own = entry.timezone or entry.business_hours or entry.holiday_country or entry.holidays
             rule_calendar = (
                 calendar_of(
@@ -125,7 +127,7 @@ class Policies:
                 parse_duration(entry.first_response, f"{option}.first_response"),
                 parse_duration(entry.resolution, f"{option}.resolution"),
             )
-            name = f"{entry.category}" + (f"/{priority}" if priority else "")
+            name = (entry.category.strip() or "any") + (f"/{priority}" if priority else "")
             self.rules.append(
                 Rule(entry.category.strip().lower(), priority, Policy(name, targets, rule_calendar, share))
             )
@@ -135,12 +137,26 @@ class Policies:
     def for_ticket(self, priority: str, category: str | None) -> Policy:
         path = (category or "").lower()
         for rule in self.rules:
-            if (path == rule.category or path.startswith(rule.category + "/")) and rule.priority in (
-                None,
-                priority,
-            ):
+            in_category = not rule.category or path == rule.category or path.startswith(rule.category + "/")
+            if in_category and rule.priority in (None, priority):
                 return rule.policy
         return self.default[Priority(priority)]
+
+
+def policy_key(entry: SlaPolicyOverride) -> tuple[str, str]:
+    """What makes two policies the same one: the category path (any case) and the priority."""
+    category = "/".join(part.strip() for part in entry.category.split("/") if part.strip()).lower()
+    priority = _priority(entry.priority, "priority") if entry.priority.strip() else ""
+    return category, priority
+
+
+def layered(
+    from_file: Sequence[SlaPolicyOverride], stored: Sequence[SlaPolicyOverride]
+) -> tuple[SlaPolicyOverride, ...]:
+    """The file's policies with the stored ones on top: a stored policy replaces the
+    file's entry for the same category and priority, so admins can change either."""
+    replaced = {policy_key(entry) for entry in stored}
+    return tuple(entry for entry in from_file if policy_key(entry) not in replaced) + tuple(stored)
 
 
 @dataclass(frozen=True, slots=True)

@@ -408,3 +408,52 @@ class SharedComment(Base):
     comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id"), index=True)
     # "local": ours, sent to the partner; "remote": the partner's, never sent back.
     origin: Mapped[str] = mapped_column(String(10))
+
+
+class SlaPolicyRule(Base):
+    """An SLA policy an admin stored over the API, on top of the settings file's.
+
+    It replaces a settings entry with the same category and priority. ``category``
+    is a path (``""``: every category, then ``priority`` is required), ``priority``
+    ``""`` for every priority; durations are kept as written (``30m``), like the file.
+    """
+
+    __tablename__ = "sla_policies"
+    __table_args__ = (UniqueConstraint("category", "priority"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category: Mapped[str] = mapped_column(String(400), default="")
+    priority: Mapped[str] = mapped_column(String(20), default="")
+    first_response: Mapped[str] = mapped_column(String(20))
+    resolution: Mapped[str] = mapped_column(String(20))
+    timezone: Mapped[str] = mapped_column(String(100), default="")
+    business_hours: Mapped[str] = mapped_column(String(500), default="")
+    holiday_country: Mapped[str] = mapped_column(String(10), default="")
+    holidays: Mapped[str] = mapped_column(String(2000), default="")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class RoutingRule(Base):
+    """Where a new ticket goes: the first enabled rule (by position, then id) whose
+    conditions all hold sets its team, category, priority and tags."""
+
+    __tablename__ = "routing_rules"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Conditions; an empty one does not narrow. sender: an address or "@domain".
+    channel: Mapped[str] = mapped_column(String(20), default="")
+    mailbox: Mapped[str] = mapped_column(String(320), default="")
+    sender: Mapped[str] = mapped_column(String(320), default="")
+    # Any of these words or phrases in the subject or the first message.
+    keywords: Mapped[list[str]] = mapped_column(JsonType)
+    # Actions: what the rule sets (a removed team or category drops out of the rule).
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id", ondelete="SET NULL"))
+    priority: Mapped[str] = mapped_column(String(20), default="")
+    tags: Mapped[list[str]] = mapped_column(JsonType)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    team: Mapped[Team | None] = relationship(lazy="joined")
+    category: Mapped[Category | None] = relationship(lazy="joined")

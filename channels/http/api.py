@@ -13,7 +13,7 @@ from bot.desk import Desk
 from bot.errors import StoreUnavailable
 from bot.sharing.service import Sharing
 from bot.store.db import Store
-from channels.http import attachments, config_routes, errors, search, sharing, tickets
+from channels.http import attachments, config_routes, errors, rules_routes, search, sharing, tickets
 from channels.http.access import AccessLog, BodyLimit
 from channels.http.metrics import metrics_endpoint
 
@@ -74,6 +74,7 @@ def api_application() -> FastAPI:
     api.include_router(tickets.router)
     api.include_router(attachments.router)
     api.include_router(config_routes.router)
+    api.include_router(rules_routes.router)
     # Outermost last: the size check answers before the access log or the app see the request.
     api.add_middleware(AccessLog)
     uploads = (attachments.UPLOAD_PATH, lambda desk: desk.settings.attachments.max_bytes + MAX_BODY)

@@ -1,6 +1,7 @@
 """Configuration over the API: categories, custom fields, people (admins change them, agents
-read them), the SLA policies and routing (read-only: they live in the settings file), and the
-SLA report. Each endpoint calls one desk method; who may do what is the desk's rule.
+read them) and the SLA report; SLA policies and routing rules are in
+:mod:`channels.http.rules_routes`. Each endpoint calls one desk method; who may do what
+is the desk's rule.
 """
 
 from __future__ import annotations
@@ -21,11 +22,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorOut} for status in (400, 401, 403, 404, 409, 422, 503)
 }
 router = APIRouter(responses=ERRORS)
-
-_SETTINGS_ONLY = (
-    "Read-only over the API: this is configuration, changed in the settings file "
-    "(supportbot.toml or its environment variables) and taken up when `supportbot serve` restarts."
-)
 
 
 def _no_nul_inside(value: Any) -> Any:
@@ -86,52 +82,6 @@ class PersonOut(BaseModel):
     role: str
     team: str | None
     slack_user_id: str | None
-
-
-class TargetsOut(BaseModel):
-    first_response_seconds: int
-    resolution_seconds: int
-
-
-class DefaultPolicyOut(BaseModel):
-    timezone: str
-    business_hours: str | None = Field(description="null: around the clock")
-    at_risk_percent: int
-    targets: dict[str, TargetsOut] = Field(description="By priority.")
-
-
-class OverrideOut(TargetsOut):
-    category: str
-    priority: str | None = Field(description="null: every priority in the category")
-    timezone: str
-    business_hours: str | None
-
-
-class LevelOut(BaseModel):
-    level: int
-    at: str = Field(description="`70%` of the target, `4h` after opening, `2h after customer`")
-    notify: list[str]
-    raise_priority: bool
-    reassign_team: str | None
-
-
-class SlaPoliciesOut(BaseModel):
-    default: DefaultPolicyOut
-    overrides: list[OverrideOut]
-    escalation_levels: list[LevelOut]
-
-
-class MailboxOut(BaseModel):
-    address: str
-    team: str | None
-    category: str | None
-    priority: str | None
-
-
-class RoutingOut(BaseModel):
-    assignment: str
-    default_priority: str
-    mailboxes: list[MailboxOut]
 
 
 class ReportRowOut(BaseModel):
@@ -225,21 +175,6 @@ def add_person(body: PersonIn, actor: CurrentActor, desk: CurrentDesk) -> dict[s
     """Admins only; the team must exist."""
     person = desk.add_person(actor, body.email, name=body.name, role=body.role, team=body.team)
     return asdict(person)
-
-
-# -- settings, read-only -----------------------------------------------------------------
-
-
-@router.get(
-    "/sla/policies", tags=["configuration"], response_model=SlaPoliciesOut, description=_SETTINGS_ONLY
-)
-def sla_policies(actor: CurrentActor, desk: CurrentDesk) -> dict[str, Any]:
-    return desk.sla_configuration(actor)
-
-
-@router.get("/routing", tags=["configuration"], response_model=RoutingOut, description=_SETTINGS_ONLY)
-def routing(actor: CurrentActor, desk: CurrentDesk) -> dict[str, Any]:
-    return desk.routing_configuration(actor)
 
 
 # -- reports -----------------------------------------------------------------------------

@@ -1,4 +1,6 @@
-from bot.routing import least_loaded, next_round_robin
+import pytest
+
+from bot.routing import Route, first_route, least_loaded, mentions_any, next_round_robin, sender_matches
 
 
 def test_round_robin_goes_around_in_id_order():
@@ -22,3 +24,50 @@ def test_round_robin_with_nobody_gives_nobody():
 def test_least_loaded_prefers_fewest_then_lowest_id():
     assert least_loaded({4: 2, 2: 1, 9: 1}) == 2
     assert least_loaded({}) is None
+
+
+@pytest.mark.parametrize(
+    ("pattern", "email", "matches"),
+    [
+        ("@example.com", "Ann@Example.COM", True),
+        ("@example.com", "ann@mail.example.com", False),  # not its subdomains
+        ("@example.com", "ann@example.com.evil.test", False),
+        ("ann@example.com", "ANN@example.com", True),
+        ("ann@example.com", "bob@example.com", False),
+        ("@example.com", None, False),  # a Slack user without an email
+    ],
+)
+def test_sender_is_an_address_or_a_whole_domain(pattern: str, email: str | None, matches: bool) -> None:
+    assert sender_matches(pattern, email) is matches
+
+
+@pytest.mark.parametrize(
+    ("text", "matches"),
+    [
+        ("Our VPN is down", True),
+        ("vpn.", True),
+        ("the vpnclient crashed", False),
+        ("site-to-site tunnel drops", True),
+        ("A Site-to-Site  Tunnel", False),  # a phrase matches as written, spaces included
+        ("c++ build fails", True),  # keywords are text, not patterns
+        ("", False),
+    ],
+)
+def test_keywords_match_whole_words_in_any_case(text: str, matches: bool) -> None:
+    assert mentions_any(["vpn", "site-to-site tunnel", "c++"], text) is matches
+
+
+def test_every_condition_given_must_hold_and_empty_ones_do_not_narrow() -> None:
+    rule = Route(1, "Sales VPN", channel="email", mailbox="sales@support.test", keywords=("vpn",))
+    assert rule.matches("email", "Sales@Support.test", "ann@x.test", "VPN down")
+    assert not rule.matches("slack", "sales@support.test", "ann@x.test", "VPN down")
+    assert not rule.matches("email", "help@support.test", "ann@x.test", "VPN down")
+    assert not rule.matches("email", "sales@support.test", "ann@x.test", "Printer")
+    assert Route(2, "Everything").matches("api", None, None, "")
+
+
+def test_the_first_matching_rule_wins() -> None:
+    rules = [Route(1, "slack", channel="slack"), Route(2, "any"), Route(3, "never reached")]
+    assert first_route(rules, "slack", None, None, "").name == "slack"
+    assert first_route(rules, "email", None, None, "").name == "any"
+    assert first_route([], "email", None, None, "") is None

@@ -101,12 +101,18 @@ def test_sla_policies_show_the_defaults_overrides_and_ladder_in_force(world: Wor
     assert set(policies["default"]["targets"]) == {"urgent", "high", "medium", "low"}
     assert policies["overrides"] == [
         {
+            "id": None,
+            "source": "settings",
             "category": "Network",
             "priority": "high",
+            "first_response": "30m",
+            "resolution": "4h",
             "first_response_seconds": 1800,
             "resolution_seconds": 14400,
             "timezone": "UTC",
             "business_hours": None,
+            "holiday_country": None,
+            "holidays": None,
         }
     ]
     assert policies["escalation_levels"] == [
@@ -121,11 +127,11 @@ def test_sla_policies_show_the_defaults_overrides_and_ladder_in_force(world: Wor
     ]
 
 
-def test_configuration_routes_say_they_are_read_only(world: World) -> None:
+def test_policies_and_routing_say_what_comes_from_the_settings_file(world: World) -> None:
     schema = world.client.get("/api/v1/openapi.json").json()
-    for path in ("/sla/policies", "/routing"):
-        assert "settings file" in schema["paths"][path]["get"]["description"]
-        assert set(schema["paths"][path]) == {"get"}
+    assert set(schema["paths"]["/sla/policies"]) == {"get", "post"}
+    assert set(schema["paths"]["/routing/rules/{rule_id}"]) == {"put", "delete"}
+    assert "settings file" in schema["paths"]["/sla/policies"]["get"]["description"]
 
 
 def test_routing_shows_the_strategy_and_mailbox_defaults(world: World) -> None:
@@ -136,6 +142,7 @@ def test_routing_shows_the_strategy_and_mailbox_defaults(world: World) -> None:
         "mailboxes": [
             {"address": "support@support.test", "team": "Ops", "category": "Network", "priority": "high"}
         ],
+        "rules": [],
     }
 
 

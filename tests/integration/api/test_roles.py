@@ -112,7 +112,11 @@ def test_unknown_token_is_unauthenticated(world: World) -> None:
     assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
-# Configuration, people and reports: (method, path, body, {who: expected status}).
+SLA_POLICY = {"priority": "low", "first_response": "1d", "resolution": "5d"}
+ROUTING_RULE = {"name": "Outages", "conditions": {"keywords": ["outage"]}, "actions": {"priority": "urgent"}}
+
+# Configuration, people and reports: (method, path, body, {who: expected status}); "{p}" and
+# "{r}" are an SLA policy and a routing rule an admin stored beforehand.
 CONFIG_CASES: list[tuple[str, str, dict[str, Any] | None, dict[str, int]]] = [
     ("GET", "/categories", None, {"requester": 403, "agent": 200, "admin": 200}),
     ("POST", "/categories", {"path": "Billing"}, {"requester": 403, "agent": 403, "admin": 201}),
@@ -125,6 +129,18 @@ CONFIG_CASES: list[tuple[str, str, dict[str, Any] | None, dict[str, int]]] = [
     ),
     ("GET", "/sla/policies", None, {"requester": 403, "agent": 200, "admin": 200}),
     ("GET", "/routing", None, {"requester": 403, "agent": 200, "admin": 200}),
+    (
+        "POST",
+        "/sla/policies",
+        {"priority": "urgent", "first_response": "10m", "resolution": "2h"},
+        {"requester": 403, "agent": 403, "admin": 201},
+    ),
+    ("PUT", "/sla/policies/{p}", SLA_POLICY, {"requester": 403, "agent": 403, "admin": 200}),
+    ("DELETE", "/sla/policies/{p}", None, {"requester": 403, "agent": 403, "admin": 200}),
+    ("GET", "/routing/rules", None, {"requester": 403, "agent": 200, "admin": 200}),
+    ("POST", "/routing/rules", ROUTING_RULE, {"requester": 403, "agent": 403, "admin": 201}),
+    ("PUT", "/routing/rules/{r}", ROUTING_RULE, {"requester": 403, "agent": 403, "admin": 200}),
+    ("DELETE", "/routing/rules/{r}", None, {"requester": 403, "agent": 403, "admin": 200}),
     ("GET", "/reports/sla?by=team", None, {"requester": 403, "agent": 200, "admin": 200}),
     ("GET", "/people", None, {"requester": 403, "agent": 403, "admin": 200}),
     (
@@ -141,6 +157,11 @@ CONFIG_CASES: list[tuple[str, str, dict[str, Any] | None, dict[str, int]]] = [
 def test_configuration_role_matrix(
     world: World, method: str, path: str, body: dict[str, Any] | None, allowed: dict[str, int], who: str
 ) -> None:
+    if "{" in path:
+        admin = world.headers("admin")
+        policy = world.client.post("/api/v1/sla/policies", json=SLA_POLICY, headers=admin).json()
+        rule = world.client.post("/api/v1/routing/rules", json=ROUTING_RULE, headers=admin).json()
+        path = path.format(p=policy["id"], r=rule["id"])
     response = world.client.request(method, "/api/v1" + path, json=body, headers=world.headers(who))
     assert response.status_code == (401 if who == "anonymous" else allowed[who]), response.text
     if response.status_code >= 400:

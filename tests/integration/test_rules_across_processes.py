@@ -1,0 +1,71 @@
+"""Rules an admin stores through one process hold in every other at its next transaction.
+
+Two desks on their own engines and rule books stand for two ``supportbot serve``
+processes on one store (SQLite and PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from bot.config import Settings
+from bot.config_sla import SlaPolicyOverride
+from bot.desk import Desk
+from bot.messages import Identity, Inbound
+from bot.model import Actor
+from bot.routing_rules import RuleInput
+from bot.store.db import Store
+from tests.fakes import FakeClock
+
+
+@pytest.fixture
+def other(settings: Settings, clock: FakeClock) -> Iterator[Desk]:
+    store = Store(settings.database_url)
+    yield Desk(store, clock, settings)
+    store.dispose()
+
+
+def mail(desk: Desk, subject: str) -> str:
+    receipt = desk.receive(
+        Inbound(channel="email", sender=Identity(email="ann@customer.test"), subject=subject, text="Help")
+    )
+    assert receipt.ticket_number is not None
+    return receipt.ticket_number
+
+
+def test_a_rule_stored_in_one_process_places_the_next_ticket_in_another(
+    desk: Desk, other: Desk, admin: Actor
+) -> None:
+    mail(desk, "Outage")  # this process has compiled the rules before the change
+    other.add_routing_rule(admin, RuleInput(name="Outages", keywords=("outage",), priority="urgent"))
+    assert desk.show_ticket(mail(desk, "Outage again")).ticket.priority == "urgent"
+
+    rule = other.routing_rules(admin)[0]
+    other.change_routing_rule(
+        admin, rule["id"], RuleInput(name="Outages", keywords=("outage",), priority="urgent", enabled=False)
+    )
+    assert desk.show_ticket(mail(desk, "Outage once more")).ticket.priority == "medium"
+
+
+def test_a_policy_stored_in_one_process_times_the_next_ticket_in_another(
+    desk: Desk, other: Desk, admin: Actor
+) -> None:
+    before = desk.show_ticket(mail(desk, "Slow")).ticket
+    assert before.first_response_due is not None
+    other.add_sla_policy(admin, SlaPolicyOverride(priority="medium", first_response="1h", resolution="8h"))
+    after = desk.show_ticket(mail(desk, "Slower")).ticket
+    assert after.first_response_due is not None
+    assert (before.first_response_due - after.first_response_due).total_seconds() == 3 * 3600
+
+
+def test_the_rules_are_compiled_again_only_after_a_change(desk: Desk, admin: Actor) -> None:
+    first = desk.rules_in_force()
+    mail(desk, "Anything")
+    assert desk.rules_in_force() is first
+    desk.add_sla_policy(admin, SlaPolicyOverride(priority="low", first_response="1d", resolution="5d"))
+    changed = desk.rules_in_force()
+    assert changed is not first
+    assert changed.version == first.version + 1
+    assert desk.rules_in_force() is changed
