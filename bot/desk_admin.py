@@ -14,6 +14,7 @@ from bot.config_sla import SlaPolicyOverride
 from bot.desk_base import DeskBase
 from bot.model import Actor, Role
 from bot.permissions import require_admin, require_staff
+from bot.routing_rules import RuleInput
 from bot.views import PersonView
 
 
@@ -77,16 +78,14 @@ class Administration(DeskBase):
             "rules": rules,
         }
 
-    def routing_rules(self, actor: Actor) -> list[dict[str, Any]]:
+    def list_routing_rules(self, actor: Actor) -> list[dict[str, Any]]:
         with self._unit(write=False) as unit:
             return routing_rules.list_rules(unit, actor)
 
-    def add_routing_rule(self, actor: Actor, rule: routing_rules.RuleInput) -> dict[str, Any]:
+    def add_routing_rule(self, actor: Actor, rule: RuleInput) -> dict[str, Any]:
         return self._write(lambda u: routing_rules.add(u, actor, rule))
 
-    def change_routing_rule(
-        self, actor: Actor, rule_id: int, rule: routing_rules.RuleInput
-    ) -> dict[str, Any]:
+    def change_routing_rule(self, actor: Actor, rule_id: int, rule: RuleInput) -> dict[str, Any]:
         return self._write(lambda u: routing_rules.change(u, actor, rule_id, rule))
 
     def remove_routing_rule(self, actor: Actor, rule_id: int) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sqlalchemy import func, select
@@ -90,7 +91,7 @@ def tag_new(unit: Unit, ticket: t.Ticket, names: Sequence[str]) -> None:
     have = {tag.name for tag in ticket.tags}
     for name in names:
         if name not in have:
-            ticket.tags.append(get_or_create(unit.session, t.Tag, lambda n=name: t.Tag(name=n), name=name))
+            ticket.tags.append(get_or_create(unit.session, t.Tag, partial(t.Tag, name=name), name=name))
 
 
 def _route_for(unit: Unit, inbound: Inbound, requester: t.Person) -> Route | None:

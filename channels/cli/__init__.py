@@ -18,6 +18,7 @@ from channels.cli.context import CliState
 from channels.cli.imap import imap
 from channels.cli.people import people
 from channels.cli.report import report
+from channels.cli.routing import routing
 from channels.cli.sharing import sharing
 from channels.cli.sla import sla
 from channels.cli.tickets import tickets
@@ -67,6 +68,7 @@ for command in (
     outbox,
     imap,
     sla,
+    routing,
     tokens,
     webhooks,
     sharing,

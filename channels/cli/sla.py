@@ -1,4 +1,5 @@
-"""``supportbot sla sweep``: run the SLA sweep now, or as if at another time, or only to see."""
+"""``supportbot sla ...``: run the SLA sweep (now, as if at another time, or only to see), and
+the SLA policies in force, which admins add on top of the settings file's."""
 
 from __future__ import annotations
 
@@ -6,13 +7,14 @@ from datetime import UTC, datetime
 
 import click
 
+from bot.config_sla import SlaPolicyOverride
 from bot.errors import UserError
-from channels.cli.context import CliState, emit_json, emit_table, format_option, pass_state
+from channels.cli.context import CliState, as_option, emit_json, emit_table, format_option, pass_state
 
 
 @click.group()
 def sla() -> None:
-    """SLA clocks and the escalation ladder."""
+    """SLA clocks, policies and the escalation ladder."""
 
 
 @sla.command("sweep")
@@ -42,6 +44,84 @@ def sweep_command(state: CliState, at_text: str | None, dry_run: bool, output: s
     emit_table(rows, ("ticket", "level", "threshold", "notify", "changes"), "nothing fired")
     verb = "would fire" if dry_run else "fired"
     click.echo(f"{report.checked} ticket(s) checked, {len(rows)} level(s) {verb}")
+
+
+@sla.command("policies")
+@as_option
+@format_option
+@pass_state
+def policies_command(state: CliState, as_email: str | None, output: str) -> None:
+    """Every policy in force: the settings file's and the stored ones (which replace the file's
+    for the same category and priority)."""
+    desk = state.runtime.desk
+    configuration = desk.sla_configuration(desk.actor(as_email))
+    if output == "json":
+        emit_json(configuration)
+        return
+    rows = [
+        policy | {"category": policy["category"] or "(any)", "priority": policy["priority"] or "(any)"}
+        for policy in configuration["overrides"]
+    ]
+    columns = ("id", "source", "category", "priority", "first_response", "resolution", "business_hours")
+    emit_table(rows, columns, "no policies besides the defaults per priority")
+
+
+@sla.command("policy-add")
+@click.option(
+    "--category", default="", metavar="PATH", help="Its category (and subcategories); default: any."
+)
+@click.option("--priority", default="", help="Only this priority; default: any (give one of the two).")
+@click.option("--first-response", required=True, metavar="DURATION", help="e.g. 90s, 15m, 4h or 2d.")
+@click.option("--resolution", required=True, metavar="DURATION", help="e.g. 90s, 15m, 4h or 2d.")
+@click.option("--timezone", default="", help="IANA name; default: [sla] timezone.")
+@click.option("--business-hours", default="", help="e.g. 'mon-fri 09:00-17:00'; default: [sla]'s.")
+@click.option("--holiday-country", default="", help="ISO code, e.g. DE; default: [sla]'s.")
+@click.option("--holidays", default="", help="Extra closed days, ISO dates separated by commas.")
+@as_option
+@format_option
+@pass_state
+def policy_add_command(
+    state: CliState,
+    category: str,
+    priority: str,
+    first_response: str,
+    resolution: str,
+    timezone: str,
+    business_hours: str,
+    holiday_country: str,
+    holidays: str,
+    as_email: str | None,
+    output: str,
+) -> None:
+    """Store a policy; every process uses it from its next transaction, and the next sweep
+    re-times unfinished tickets."""
+    desk = state.runtime.desk
+    entry = SlaPolicyOverride(
+        category=category,
+        priority=priority,
+        first_response=first_response,
+        resolution=resolution,
+        timezone=timezone,
+        business_hours=business_hours,
+        holiday_country=holiday_country,
+        holidays=holidays,
+    )
+    view = desk.add_sla_policy(desk.actor(as_email), entry)
+    if output == "json":
+        emit_json(view)
+    else:
+        click.echo(f"SLA policy {view['id']} added: {view['first_response']}/{view['resolution']}")
+
+
+@sla.command("policy-remove")
+@click.argument("policy_id", type=int)
+@as_option
+@pass_state
+def policy_remove_command(state: CliState, policy_id: int, as_email: str | None) -> None:
+    """Delete a stored policy; the settings file's for the same category and priority holds again."""
+    desk = state.runtime.desk
+    view = desk.remove_sla_policy(desk.actor(as_email), policy_id)
+    click.echo(f"SLA policy {view['id']} removed")
 
 
 def _parse_time(text: str) -> datetime:

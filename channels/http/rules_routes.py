@@ -220,7 +220,7 @@ def routing(actor: CurrentActor, desk: CurrentDesk) -> dict[str, Any]:
 @router.get("/routing/rules", tags=["configuration"], response_model=list[RoutingRuleOut])
 def list_routing_rules(actor: CurrentActor, desk: CurrentDesk) -> list[dict[str, Any]]:
     """Staff: every rule in the order they are tried, disabled ones included."""
-    return desk.routing_rules(actor)
+    return desk.list_routing_rules(actor)
 
 
 @router.post("/routing/rules", tags=["configuration"], status_code=201, response_model=RoutingRuleOut)

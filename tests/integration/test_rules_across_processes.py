@@ -42,7 +42,7 @@ def test_a_rule_stored_in_one_process_places_the_next_ticket_in_another(
     other.add_routing_rule(admin, RuleInput(name="Outages", keywords=("outage",), priority="urgent"))
     assert desk.show_ticket(mail(desk, "Outage again")).ticket.priority == "urgent"
 
-    rule = other.routing_rules(admin)[0]
+    rule = other.list_routing_rules(admin)[0]
     other.change_routing_rule(
         admin, rule["id"], RuleInput(name="Outages", keywords=("outage",), priority="urgent", enabled=False)
     )

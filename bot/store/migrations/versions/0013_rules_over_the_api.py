@@ -12,6 +12,8 @@ compiles the rules again at its next transaction.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
@@ -24,11 +26,11 @@ branch_labels = None
 depends_on = None
 
 
-def _json() -> sa.types.TypeEngine[object]:
+def _json() -> sa.types.TypeEngine[Any]:
     return sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
 
 
-def _stamps() -> list[sa.Column[object]]:
+def _stamps() -> list[sa.Column[Any]]:
     return [
         sa.Column("created_at", bot.store.types.UtcDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", bot.store.types.UtcDateTime(timezone=True), nullable=False),
