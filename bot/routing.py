@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 def next_round_robin(agent_ids: Sequence[int], last_assigned: int | None) -> int | None:
@@ -42,15 +42,21 @@ class Route:
     category_id: int | None = None
     priority: str = ""
     tags: tuple[str, ...] = ()
+    # The keywords as one pattern, built once per compiled rule book, not per ticket.
+    _pattern: re.Pattern[str] | None = field(init=False, repr=False, compare=False, default=None)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_pattern", keyword_pattern(self.keywords))
 
     def matches(self, channel: str, mailbox: str | None, sender: str | None, text: str) -> bool:
+        """Every condition the rule has holds for this message."""
         if self.channel and self.channel != channel:
             return False
         if self.mailbox and self.mailbox.lower() != (mailbox or "").lower():
             return False
         if self.sender and not sender_matches(self.sender, sender):
             return False
-        return not self.keywords or mentions_any(self.keywords, text)
+        return self._pattern is None or self._pattern.search(text) is not None
 
 
 def sender_matches(pattern: str, email: str | None) -> bool:
@@ -63,10 +69,15 @@ def sender_matches(pattern: str, email: str | None) -> bool:
     return address == wanted
 
 
-def mentions_any(keywords: Sequence[str], text: str) -> bool:
+def keyword_pattern(keywords: Sequence[str]) -> re.Pattern[str] | None:
     """Whole words or phrases, any case: ``vpn`` matches "VPN down" but not "vpnclient"."""
-    pattern = "|".join(re.escape(word) for word in keywords if word.strip())
-    return bool(pattern) and re.search(rf"(?<!\w)(?:{pattern})(?!\w)", text, re.IGNORECASE) is not None
+    alternatives = "|".join(re.escape(word) for word in keywords if word.strip())
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE) if alternatives else None
+
+
+def mentions_any(keywords: Sequence[str], text: str) -> bool:
+    pattern = keyword_pattern(keywords)
+    return pattern is not None and pattern.search(text) is not None
 
 
 def first_route(

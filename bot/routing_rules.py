@@ -25,7 +25,7 @@ from bot.messages import Inbound
 from bot.model import Actor, Priority, parse_priority
 from bot.permissions import require_admin, require_staff
 from bot.routing import Route, first_route
-from bot.rulebook import bump
+from bot.rulebook import begin_change, recompile
 from bot.store import tables as t
 from bot.store.rows import get_or_create
 from bot.unit import Unit
@@ -34,6 +34,7 @@ from bot.unit import Unit
 CHANNELS = ("email", "slack", "api", "cli", "sharing")
 MAX_KEYWORDS = 50
 MAX_TAGS = 20
+MAX_POSITION = 2**31 - 1  # the column is a 32-bit integer on PostgreSQL
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +78,15 @@ def place(unit: Unit, inbound: Inbound, requester: t.Person) -> Placement:
         return Placement(priority, category, team or _team_of(unit, category))
     ruled_category = unit.session.get(t.Category, route.category_id) if route.category_id else None
     ruled_team = unit.session.get(t.Team, route.team_id) if route.team_id else None
+    if ruled_category is not None:
+        # The category it replaced does not bring its team along.
+        team = ruled_team or _team_of(unit, ruled_category) or team
+    else:
+        team = ruled_team or team or _team_of(unit, category)
     return Placement(
         Priority(route.priority) if route.priority else priority,
         ruled_category or category,
-        ruled_team or _team_of(unit, ruled_category) or team or _team_of(unit, category),
+        team,
         route.tags,
         route.name,
     )
@@ -118,33 +124,36 @@ def list_rules(unit: Unit, actor: Actor) -> list[dict[str, Any]]:
 
 
 def add(unit: Unit, actor: Actor, rule: RuleInput) -> dict[str, Any]:
+    """Without a position the rule goes after the others (rules at the same position are
+    tried in the order they were added)."""
     require_admin(actor, "change routing rules")
+    version = begin_change(unit.session)
     row = t.RoutingRule(created_at=unit.now)
     _fill(unit, row, rule)
     if rule.position is None:
         last = unit.session.scalar(select(func.max(t.RoutingRule.position)))
-        row.position = (last or 0) + 10
+        row.position = min((last or 0) + 10, MAX_POSITION)
     unit.session.add(row)
-    return _saved(unit, actor, row, "routing_rule_added", None)
+    return _saved(unit, actor, row, version, "routing_rule_added", None)
 
 
 def change(unit: Unit, actor: Actor, rule_id: int, rule: RuleInput) -> dict[str, Any]:
     """The whole rule is replaced; without a position it keeps its place."""
     require_admin(actor, "change routing rules")
+    version = begin_change(unit.session)
     row = _row(unit, rule_id)
     before = view(row)
     _fill(unit, row, rule)
-    return _saved(unit, actor, row, "routing_rule_changed", before)
+    return _saved(unit, actor, row, version, "routing_rule_changed", before)
 
 
 def remove(unit: Unit, actor: Actor, rule_id: int) -> dict[str, Any]:
     require_admin(actor, "change routing rules")
+    version = begin_change(unit.session)
     row = _row(unit, rule_id)
     before = view(row)
     unit.session.delete(row)
-    unit.session.flush()
-    bump(unit.session)
-    unit.memo.pop("rules", None)
+    recompile(unit, version)
     audit.record(unit, ticket_id=None, actor=actor, kind="routing_rule_removed", before=before)
     return before
 
@@ -171,12 +180,10 @@ def view(row: t.RoutingRule) -> dict[str, Any]:
 
 
 def _saved(
-    unit: Unit, actor: Actor, row: t.RoutingRule, kind: str, before: dict[str, Any] | None
+    unit: Unit, actor: Actor, row: t.RoutingRule, version: int, kind: str, before: dict[str, Any] | None
 ) -> dict[str, Any]:
     row.updated_at = unit.now
-    unit.session.flush()
-    bump(unit.session)
-    unit.memo.pop("rules", None)
+    recompile(unit, version)
     after = view(row)
     audit.record(unit, ticket_id=None, actor=actor, kind=kind, before=before, after=after)
     return after
@@ -217,7 +224,12 @@ def _fill(unit: Unit, row: t.RoutingRule, rule: RuleInput) -> None:
 
 
 def _words(keywords: Sequence[str]) -> list[str]:
-    words = list(dict.fromkeys(word.strip() for word in keywords if word.strip()))
+    """Matching ignores case, so ``VPN`` and ``vpn`` are one keyword (the first spelling kept)."""
+    seen: dict[str, str] = {}
+    for word in (keyword.strip() for keyword in keywords):
+        if word:
+            seen.setdefault(word.lower(), word)
+    words = list(seen.values())
     if len(words) > MAX_KEYWORDS or any(len(word) > 100 for word in words):
         raise UserError(f"up to {MAX_KEYWORDS} keywords of up to 100 characters each", field="keywords")
     return words
@@ -225,15 +237,14 @@ def _words(keywords: Sequence[str]) -> list[str]:
 
 def _is_address(text: str) -> bool:
     local, at, domain = text.partition("@")
-    return bool(local and at and _is_domain("@" + domain)) and len(text) <= 320
+    return bool(local and at and not any(c.isspace() for c in local) and _is_domain("@" + domain))
 
 
 def _is_domain(text: str) -> bool:
     domain = text.removeprefix("@")
-    return (
-        text.startswith("@")
-        and "." in domain
-        and all(part and all(c.isalnum() or c == "-" for c in part) for part in domain.split("."))
+    # No dot required: a support address may be at localhost or an intranet host.
+    return text.startswith("@") and all(
+        part and all(c.isalnum() or c == "-" for c in part) for part in domain.split(".")
     )
 
 

@@ -1,17 +1,19 @@
 """SLA policies admins add, change and remove over the API, on top of the settings file's.
 
 A stored policy replaces the file's entry for the same category and priority.
-Each one is checked on its own (so the error names the field) and then with
-every policy in force, so what is stored always compiles. Each change counts up
-the rule book's version in the same transaction: every process applies it at
-its next transaction, and the next SLA sweep recomputes the due times of
-unfinished tickets (:func:`bot.escalation.recheck_if_rules_changed`).
+Each part is checked on its own, so the error names the field, and then the
+policy with the default's values filled in. A change first counts up the rule
+book's version (its row lock orders admins writing at once): every process
+applies it from its next transaction, and the next SLA sweep recomputes the
+due times of unfinished tickets (:func:`bot.escalation.recheck_if_rules_changed`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, replace
-from typing import Any
+from datetime import date
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 
@@ -20,24 +22,14 @@ from bot.config_sla import SlaPolicyOverride
 from bot.errors import ConfigError, Conflict, NotFound, UserError
 from bot.model import Actor
 from bot.permissions import require_admin, require_staff
-from bot.rulebook import as_override, bump
+from bot.rulebook import as_override, begin_change, recompile
 from bot.sla import Calendar, Policy
-from bot.sla_policy import Policies, parse_duration, parse_schedule, policy_key
+from bot.sla_policy import Policies, calendar_of, parse_duration, policy_key
 from bot.store import tables as t
 from bot.unit import Unit
 
 SETTINGS, API = "settings", "api"
-# Where ConfigError's message names the problem, and the field of the request it came from.
-_FIELD_OF = (
-    ("first_response", "first_response"),
-    ("resolution", "resolution"),
-    ("holiday_country", "holiday_country"),
-    ("extra_holidays", "holidays"),
-    ("timezone", "timezone"),
-    ("schedule", "business_hours"),
-    ("business_hours", "business_hours"),
-    ("priority", "priority"),
-)
+T = TypeVar("T")
 
 
 def configuration(unit: Unit, actor: Actor) -> dict[str, Any]:
@@ -89,16 +81,18 @@ def view(unit: Unit, entry: SlaPolicyOverride, policy_id: int | None) -> dict[st
 
 def add(unit: Unit, actor: Actor, entry: SlaPolicyOverride) -> dict[str, Any]:
     require_admin(actor, "change SLA policies")
+    version = begin_change(unit.session)
     clean = _checked(unit, entry)
     _unique(unit, clean, None)
     row = t.SlaPolicyRule(**asdict(clean), created_at=unit.now, updated_at=unit.now)
     unit.session.add(row)
-    return _saved(unit, actor, row, "sla_policy_added", None)
+    return _saved(unit, actor, row, version, "sla_policy_added", None)
 
 
 def change(unit: Unit, actor: Actor, policy_id: int, entry: SlaPolicyOverride) -> dict[str, Any]:
     """The whole policy is replaced, category and priority included."""
     require_admin(actor, "change SLA policies")
+    version = begin_change(unit.session)
     row = _row(unit, policy_id)
     before = view(unit, as_override(row), row.id)
     clean = _checked(unit, entry)
@@ -106,74 +100,76 @@ def change(unit: Unit, actor: Actor, policy_id: int, entry: SlaPolicyOverride) -
     for name, value in asdict(clean).items():
         setattr(row, name, value)
     row.updated_at = unit.now
-    return _saved(unit, actor, row, "sla_policy_changed", before)
+    return _saved(unit, actor, row, version, "sla_policy_changed", before)
 
 
 def remove(unit: Unit, actor: Actor, policy_id: int) -> dict[str, Any]:
     """The settings file's entry for the same category and priority, if any, is in force again."""
     require_admin(actor, "change SLA policies")
+    version = begin_change(unit.session)
     row = _row(unit, policy_id)
     before = view(unit, as_override(row), row.id)
     unit.session.delete(row)
-    unit.session.flush()
-    _recompile(unit)
+    recompile(unit, version)
     audit.record(unit, ticket_id=None, actor=actor, kind="sla_policy_removed", before=before)
     return before
 
 
 def _saved(
-    unit: Unit, actor: Actor, row: t.SlaPolicyRule, kind: str, before: dict[str, Any] | None
+    unit: Unit, actor: Actor, row: t.SlaPolicyRule, version: int, kind: str, before: dict[str, Any] | None
 ) -> dict[str, Any]:
-    unit.session.flush()
-    _recompile(unit)
+    recompile(unit, version)
     after = view(unit, as_override(row), row.id)
     audit.record(unit, ticket_id=None, actor=actor, kind=kind, before=before, after=after)
     return after
 
 
-def _recompile(unit: Unit) -> None:
-    """Count the change and build every policy in force with it: a set that does not build
-    (two calendars that cannot both be) is refused before it is committed."""
-    version = bump(unit.session)
-    try:
-        unit.memo["rules"] = unit.source.compile(unit.session, version)
-    except ConfigError as error:
-        raise UserError(str(error), field=_field(str(error))) from None
-
-
 def _checked(unit: Unit, entry: SlaPolicyOverride) -> SlaPolicyOverride:
-    """The policy as it will be stored: the category's own spelling, the priority's name."""
-    category = ""
-    if entry.category.strip():
-        category = directory.find_category(unit, entry.category).path
-    try:
-        _, priority = policy_key(entry)
-        if not category and not priority:
-            raise UserError("a policy needs a category, a priority or both", field="category")
-        parse_duration(entry.first_response, "first_response")
-        parse_duration(entry.resolution, "resolution")
-        if entry.business_hours.strip():
-            parse_schedule(entry.business_hours, "business_hours")
-        # Checked even where no business hours make them count yet: a typo is still a typo.
-        Calendar(
-            timezone=entry.timezone.strip() or "UTC",
-            holiday_country=entry.holiday_country.strip(),
-            always_open=True,
+    """The policy as it will be stored (the category's own spelling, the priority's name),
+    each part checked on its own so the error names its field."""
+    category = directory.find_category(unit, entry.category).path if entry.category.strip() else ""
+    _, priority = _field("priority", policy_key, entry)
+    if not category and not priority:
+        raise UserError("a policy needs a category, a priority or both", field="category")
+    _field("first_response", parse_duration, entry.first_response, "first_response")
+    _field("resolution", parse_duration, entry.resolution, "resolution")
+    timezone = entry.timezone.strip()
+    country = entry.holiday_country.strip().upper()
+    # Checked even where no business hours make them count yet: a typo is still a typo.
+    _field("timezone", Calendar, timezone or "UTC", always_open=True)
+    _field("holiday_country", Calendar, holiday_country=country, always_open=True)
+    hours = entry.business_hours.strip()
+    if hours:
+        sla = unit.settings.sla
+        _field(
+            "business_hours",
+            calendar_of,
+            timezone or sla.timezone,
+            hours,
+            "",
+            "",
+            "",
+            "business_hours",
         )
-        clean = replace(
-            entry,
-            category=category,
-            priority=priority,
-            first_response=entry.first_response.strip(),
-            resolution=entry.resolution.strip(),
-            timezone=entry.timezone.strip(),
-            business_hours=entry.business_hours.strip(),
-            holiday_country=entry.holiday_country.strip().upper(),
-            holidays=entry.holidays.strip(),
-        )
-        Policies(unit.settings.sla, [clean])
-    except ConfigError as error:
-        raise UserError(str(error), field=_field(str(error))) from None
+    holidays = entry.holidays.strip()
+    for day in filter(None, (part.strip() for part in holidays.split(","))):
+        try:
+            date.fromisoformat(day)
+        except ValueError:
+            raise UserError(f"holidays: {day!r} is not a date like 2026-12-24", field="holidays") from None
+    clean = replace(
+        entry,
+        category=category,
+        priority=priority,
+        first_response=entry.first_response.strip(),
+        resolution=entry.resolution.strip(),
+        timezone=timezone,
+        business_hours=hours,
+        holiday_country=country,
+        holidays=holidays,
+    )
+    # With the default policy's values filled in (its hours, its country's subdivision).
+    _field(None, Policies, unit.settings.sla, [clean])
     return clean
 
 
@@ -188,8 +184,12 @@ def _unique(unit: Unit, entry: SlaPolicyOverride, own_id: int | None) -> None:
             )
 
 
-def _field(message: str) -> str | None:
-    return next((field for word, field in _FIELD_OF if word in message), None)
+def _field(field: str | None, check: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``check``'s result, or its ConfigError as the request's error at ``field``."""
+    try:
+        return check(*args, **kwargs)
+    except ConfigError as error:
+        raise UserError(str(error), field=field) from None
 
 
 def _row(unit: Unit, policy_id: int) -> t.SlaPolicyRule:

@@ -25,18 +25,23 @@ if TYPE_CHECKING:
     from bot.config import Settings
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_DURATION = re.compile(r"^\s*(\d{1,12})\s*([smhd])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_DURATION = 365 * 86400
 NOTIFY_KINDS = ("assignee", "team_lead", "managers", "support_channel")
 NOTIFY_PREFIXES = ("person:", "email:", "slack:")
 
 
 def parse_duration(text: str, option: str) -> int:
-    """Seconds in ``90s``, ``15m``, ``4h`` or ``2d``."""
+    """Seconds in ``90s``, ``15m``, ``4h`` or ``2d``, up to a year: a due time counted in
+    business hours from a longer target could fall past the last date Python can hold."""
     found = _DURATION.match(text)
     if not found or int(found.group(1)) <= 0:
         raise ConfigError(f"{option} = {text!r}: write a duration like 90s, 15m, 4h or 2d")
-    return int(found.group(1)) * _UNITS[found.group(2)]
+    seconds = int(found.group(1)) * _UNITS[found.group(2)]
+    if seconds > MAX_DURATION:
+        raise ConfigError(f"{option} = {text!r}: at most 365d")
+    return seconds
 
 
 def parse_targets(text: str, option: str) -> Targets:

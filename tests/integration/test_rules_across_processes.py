@@ -7,15 +7,18 @@ processes on one store (SQLite and PostgreSQL).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
 from bot.config import Settings
 from bot.config_sla import SlaPolicyOverride
 from bot.desk import Desk
+from bot.errors import UserError
 from bot.messages import Identity, Inbound
 from bot.model import Actor
 from bot.routing_rules import RuleInput
+from bot.store import tables as t
 from bot.store.db import Store
 from tests.fakes import FakeClock
 
@@ -69,3 +72,33 @@ def test_the_rules_are_compiled_again_only_after_a_change(desk: Desk, admin: Act
     assert changed is not first
     assert changed.version == first.version + 1
     assert desk.rules_in_force() is changed
+
+
+def test_a_refused_change_leaves_the_rules_in_force_as_they_were(desk: Desk, admin: Actor) -> None:
+    before = desk.rules_in_force()
+    with pytest.raises(UserError):
+        desk.add_sla_policy(admin, SlaPolicyOverride(priority="low", first_response="soon", resolution="5d"))
+    assert desk.rules_in_force() is before
+    assert desk.list_routing_rules(admin) == []
+
+
+def test_a_stored_policy_the_settings_no_longer_build_is_left_out_not_fatal(
+    desk: Desk, store: Store, admin: Actor
+) -> None:
+    """Written before a settings change made it unbuildable (here: written by hand)."""
+    with store.transaction() as session:
+        session.add(
+            t.SlaPolicyRule(
+                category="",
+                priority="low",
+                first_response="1h",
+                resolution="8h",
+                timezone="Mars/Olympus",
+                business_hours="mon-fri 09:00-17:00",
+                created_at=datetime(2026, 3, 1, tzinfo=UTC),
+                updated_at=datetime(2026, 3, 1, tzinfo=UTC),
+            )
+        )
+    desk.add_sla_policy(admin, SlaPolicyOverride(priority="high", first_response="20m", resolution="2h"))
+    assert [entry.priority for entry in desk.rules_in_force().sla_entries] == ["high"]
+    assert desk.show_ticket(mail(desk, "Still opens")).ticket.priority == "medium"

@@ -110,6 +110,23 @@ def test_mailbox_defaults_apply_to_its_tickets(smtp, desk, admin):
     assert (code, ticket.team, ticket.priority) == (250, "Billing", "high")
 
 
+def test_a_routing_rule_wins_over_the_mailbox_defaults(smtp, desk, admin):
+    from bot.routing_rules import RuleInput
+
+    desk.add_team(admin, "Billing")
+    desk.add_team(admin, "Finance")
+    rule = RuleInput(
+        name="Refunds", mailbox="Billing@localhost", keywords=("refund",), team="Finance", priority="low"
+    )
+    desk.add_routing_rule(admin, rule)
+    _, text = smtp.send(message("Refund please"), to="billing@localhost")
+    refund = desk.show_ticket(text.split()[-1]).ticket
+    assert (refund.team, refund.priority) == ("Finance", "low")
+    _, text = smtp.send(message("Invoice wrong"), to="billing@localhost")
+    invoice = desk.show_ticket(text.split()[-1]).ticket
+    assert (invoice.team, invoice.priority) == ("Billing", "high")
+
+
 def test_signed_reply_address_appends_a_verified_comment(smtp, desk):
     smtp.send(message())
     to = reply_address("support@localhost", "SUP-1", "bob@example.com", SECRET)

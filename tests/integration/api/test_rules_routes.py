@@ -156,6 +156,7 @@ def test_put_replaces_a_whole_policy(world: World, network: str) -> None:
     ("change", "status", "field"),
     [
         ({"first_response": "soon"}, 422, "first_response"),
+        ({"first_response": "366d"}, 422, "first_response"),  # due times past year 9999
         ({"resolution": "0h"}, 422, "resolution"),
         ({"timezone": "Mars/Olympus"}, 422, "timezone"),
         ({"business_hours": "weekdays"}, 422, "business_hours"),
@@ -281,6 +282,30 @@ def test_a_mailbox_rule_wins_over_the_mailboxs_own_defaults(world: World, desk: 
     assert (other["team"], other["tags"]) == (None, [])
 
 
+def test_a_rule_after_one_at_the_last_position_goes_there_too(world: World) -> None:
+    admin = world.headers("admin")
+    last = {"name": "Last", "position": 2**31 - 1, "actions": {"priority": "low"}}
+    assert world.client.post(f"{API}/routing/rules", json=last, headers=admin).status_code == 201
+    after = world.client.post(
+        f"{API}/routing/rules", json={"name": "After", "actions": {"priority": "low"}}, headers=admin
+    )
+    assert after.status_code == 201, after.text
+    assert after.json()["position"] == 2**31 - 1
+    names = [rule["name"] for rule in world.client.get(f"{API}/routing/rules", headers=admin).json()]
+    assert names == ["Last", "After"]  # the same position: in the order they were added
+
+
+def test_a_rule_that_changes_the_category_does_not_keep_the_old_categorys_team(
+    world: World, network: str
+) -> None:
+    admin = world.headers("admin")
+    assert world.client.post(f"{API}/categories", json={"path": "Billing"}, headers=admin).status_code == 201
+    body = {"name": "Invoices", "conditions": {"keywords": ["invoice"]}, "actions": {"category": "Billing"}}
+    assert world.client.post(f"{API}/routing/rules", json=body, headers=admin).status_code == 201
+    placed = create(world, subject="Invoice for the VPN", category="Network")
+    assert (placed["category"], placed["team"]) == ("Billing", None)
+
+
 def test_a_rule_is_deleted_and_tickets_it_placed_keep_their_placing(
     world: World, desk: Desk, network: str
 ) -> None:
@@ -303,6 +328,7 @@ def test_a_rule_is_deleted_and_tickets_it_placed_keep_their_placing(
     [
         ({"name": ""}, 422, "name"),
         ({"name": "   "}, 422, "name"),
+        ({"conditions": {"sender": "ann smith@example.com"}}, 422, "sender"),
         ({"conditions": {"channel": "fax"}}, 422, "channel"),
         ({"conditions": {"mailbox": "support"}}, 422, "mailbox"),
         ({"conditions": {"sender": "example"}}, 422, "sender"),
@@ -313,6 +339,7 @@ def test_a_rule_is_deleted_and_tickets_it_placed_keep_their_placing(
         ({"actions": {"tags": ["a,b"]}}, 422, "tags"),
         ({"actions": {}}, 422, "actions"),
         ({"position": -1}, 422, "position"),
+        ({"position": 2**31}, 422, "position"),
     ],
     ids=lambda value: str(value)[:40],
 )

@@ -6,7 +6,7 @@ Revises: 0012
 The settings file keeps its ``[sla]`` defaults and ``[[sla_policies]]``; these
 rows are layered on top (a row replaces a file entry with the same category
 and priority). Routing rules are new: the first matching one places a new
-ticket. A ``job_marks`` row (``config_rules``) counts changes so every process
+ticket. A ``job_marks`` row (``rule_book_version``) counts changes so every process
 compiles the rules again at its next transaction.
 """
 
@@ -84,4 +84,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("routing_rules")
     op.drop_table("sla_policies")
-    op.execute("DELETE FROM job_marks WHERE name = 'config_rules'")
+    op.execute("DELETE FROM job_marks WHERE name = 'rule_book_version'")
