@@ -19,6 +19,9 @@ Workloads, each with 1 and more threads sharing the same total:
 * ``receive: 50% replies``: every other message is a reply from the
   requester (``references`` naming an earlier message's key) and becomes a
   comment on that ticket.
+* ``receive: new, 50 rules``: as ``receive: new`` with 50 routing rules and an
+  SLA policy stored by an admin; no rule matches, so every rule's keywords are
+  searched for every ticket (the worst case of routing).
 
 How to read it: ``ops/s`` is operations over wall time, after a short
 warm-up. ``vs raw insert`` divides that by the single-thread raw insert rate
@@ -52,8 +55,11 @@ from tabulate import tabulate
 
 from bot.clock import SystemClock
 from bot.config import load
+from bot.config_sla import SlaPolicyOverride
 from bot.desk import Desk
 from bot.messages import Identity, Inbound, Receipt
+from bot.model import Actor
+from bot.routing_rules import RuleInput
 from bot.store import migrate
 from bot.store.db import Store
 from bot.store.tables import Base
@@ -61,6 +67,8 @@ from bot.store.tables import Base
 CHANNEL = "email"
 SENDERS = 200  # distinct requesters per workload, split between the threads
 WARMUP = 50
+RULES = 50
+RULED = f"receive: new, {RULES} rules"
 SUBJECT = "Printer on the third floor prints blank pages"
 BODY = ("Since this morning every job comes out blank, toner was replaced last week. " * 7).strip()
 
@@ -242,13 +250,25 @@ def receive(desk: Desk, threads: int, count: int, *, replies: bool) -> float:
     return seconds
 
 
+def store_rules(desk: Desk) -> None:
+    """What an admin keeps over the API: keyword rules that none of the messages match."""
+    admin = Actor.console()
+    for number in range(RULES):
+        rule = RuleInput(
+            name=f"rule {number}", keywords=(f"word{number}", f"phrase number {number}"), priority="high"
+        )
+        desk.add_routing_rule(admin, rule)
+    desk.add_sla_policy(admin, SlaPolicyOverride(priority="urgent", first_response="10m", resolution="2h"))
+
+
 def measure(
     database: SqliteDatabase | PostgresDatabase, tmp: Path, threads: Sequence[int], count: int
 ) -> list[Result]:
     """Every workload on a fresh, empty database; raw insert always includes 1 thread, the reference."""
     results: list[Result] = []
     workloads = [("raw insert", n) for n in sorted({1, *threads})]
-    workloads += [(name, n) for name in ("receive: new", "receive: 50% replies") for n in threads]
+    names = ("receive: new", "receive: 50% replies", RULED)
+    workloads += [(name, n) for name in names for n in threads]
     for workload, n in workloads:
         url = database.fresh()
         settings = load(None, {"SUPPORTBOT_DATA_DIR": str(tmp / "data"), "SUPPORTBOT_DATABASE_URL": url})
@@ -258,7 +278,9 @@ def measure(
                 seconds = raw_insert(store, n, count)
             else:
                 desk = Desk(store, SystemClock(), settings)
-                seconds = receive(desk, n, count, replies=workload != "receive: new")
+                if workload == RULED:
+                    store_rules(desk)
+                seconds = receive(desk, n, count, replies=workload == "receive: 50% replies")
         finally:
             store.dispose()
         results.append(Result(database.name, workload, n, count, seconds))
