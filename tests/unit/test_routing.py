@@ -71,3 +71,19 @@ def test_the_first_matching_rule_wins() -> None:
     assert first_route(rules, "slack", None, None, "").name == "slack"
     assert first_route(rules, "email", None, None, "").name == "any"
     assert first_route([], "email", None, None, "") is None
+
+
+@pytest.mark.parametrize(
+    ("keyword", "text", "matches"),
+    [
+        ("Ärger", "großer ÄRGER im Büro", True),
+        ("STRASSE", "die Straße ist gesperrt", False),  # the pattern decides: ß is not ss as a word
+        ("kelvin", "\u212aELVIN scale", True),  # KELVIN SIGN folds to k
+        ("vpn", "VPNs everywhere", False),
+    ],
+)
+def test_a_rule_matches_keywords_in_any_case_beyond_ascii(keyword: str, text: str, matches: bool) -> None:
+    assert Route(1, "r", keywords=(keyword,)).matches("email", None, None, text) is matches
+    assert (
+        first_route([Route(1, "r", keywords=(keyword,))], "email", None, None, text) is not None
+    ) is matches
