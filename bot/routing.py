@@ -85,11 +85,6 @@ def keyword_pattern(keywords: Sequence[str]) -> re.Pattern[str] | None:
     return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE) if alternatives else None
 
 
-def mentions_any(keywords: Sequence[str], text: str) -> bool:
-    pattern = keyword_pattern(keywords)
-    return pattern is not None and pattern.search(text) is not None
-
-
 def first_route(
     routes: Sequence[Route], channel: str, mailbox: str | None, sender: str | None, text: str
 ) -> Route | None:

@@ -37,7 +37,9 @@ def configuration(unit: Unit, actor: Actor) -> dict[str, Any]:
     the ladder; targets parsed to seconds."""
     require_staff(actor, "read the SLA policies")
     sla = unit.settings.sla
-    stored = {policy_key(as_override(row)): row.id for row in _rows(unit)}
+    # By the whole entry, not its key: a stored policy left out (it no longer builds) must
+    # not lend its id to the file's policy for the same key.
+    stored = {as_override(row): row.id for row in _rows(unit)}
     default = {priority.value: _targets(policy) for priority, policy in unit.rules.policies.default.items()}
     return {
         "default": {
@@ -46,7 +48,7 @@ def configuration(unit: Unit, actor: Actor) -> dict[str, Any]:
             "at_risk_percent": sla.at_risk_percent,
             "targets": default,
         },
-        "overrides": [view(unit, entry, stored.get(policy_key(entry))) for entry in unit.rules.sla_entries],
+        "overrides": [view(unit, entry, stored.get(entry)) for entry in unit.rules.sla_entries],
         "escalation_levels": [
             {
                 "level": level.number,

@@ -1,6 +1,6 @@
 import pytest
 
-from bot.routing import Route, first_route, least_loaded, mentions_any, next_round_robin, sender_matches
+from bot.routing import Route, first_route, least_loaded, next_round_robin, sender_matches
 
 
 def test_round_robin_goes_around_in_id_order():
@@ -54,7 +54,8 @@ def test_sender_is_an_address_or_a_whole_domain(pattern: str, email: str | None,
     ],
 )
 def test_keywords_match_whole_words_in_any_case(text: str, matches: bool) -> None:
-    assert mentions_any(["vpn", "site-to-site tunnel", "c++"], text) is matches
+    rule = Route(1, "words", keywords=("vpn", "site-to-site tunnel", "c++"))
+    assert rule.matches("email", None, None, text) is matches
 
 
 def test_every_condition_given_must_hold_and_empty_ones_do_not_narrow() -> None:
