@@ -16,7 +16,7 @@ import re
 import statistics
 from array import array
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -45,10 +45,9 @@ _HOUR = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
-class ReportRow:
-    """One group's figures; times are wall-clock hours, None when no ticket has one."""
+class Figures:
+    """What a report says of a set of tickets; times are wall-clock hours, None when no ticket has one."""
 
-    group: str
     tickets: int
     resolved: int
     sla_compliance_pct: float | None
@@ -57,6 +56,16 @@ class ReportRow:
     resolution_mean_h: float | None
     resolution_median_h: float | None
     escalations: int
+
+
+_FIGURES = frozenset(f.name for f in fields(Figures))
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRow(Figures):
+    """One group's figures."""
+
+    group: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,20 +79,11 @@ class WeekRow:
 
 
 @dataclass(frozen=True, slots=True)
-class PeriodRow:
-    """One day (``2026-03-02``) or ISO week (``2026-W10``) by the tickets created in it,
-    with the figures of a :class:`ReportRow`."""
+class PeriodRow(Figures):
+    """One day (``2026-03-02``) or ISO week (``2026-W10``) by the tickets created in it."""
 
     period: str
     starts: date
-    tickets: int
-    resolved: int
-    sla_compliance_pct: float | None
-    first_response_mean_h: float | None
-    first_response_median_h: float | None
-    resolution_mean_h: float | None
-    resolution_median_h: float | None
-    escalations: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +165,7 @@ def build(unit: Unit, since: datetime | str, by: str | None = None, period: str 
         bucket.add(created, responded, resolved, status, escalations)
     if by is None:
         groups.setdefault(ALL, _Tally())
-    rows = tuple(groups[name].row(name) for name in _ordered(groups, by))
+    rows = tuple(ReportRow(group=name, **groups[name].figures()) for name in _ordered(groups, by))
     series = tuple(_period_rows(buckets, period, start, unit.now))
     return SlaReport(start, unit.now, by, rows, tuple(_week_rows(weeks, start, unit.now)), period, series)
 
@@ -276,18 +276,18 @@ class _Tally:
     def compliance(self) -> float | None:
         return 100.0 * (self.judged - self.breached) / self.judged if self.judged else None
 
-    def row(self, group: str) -> ReportRow:
-        return ReportRow(
-            group=group,
-            tickets=self.tickets,
-            resolved=self.resolved,
-            sla_compliance_pct=self.compliance(),
-            first_response_mean_h=_mean(self.first_response),
-            first_response_median_h=_median(self.first_response),
-            resolution_mean_h=_mean(self.resolution),
-            resolution_median_h=_median(self.resolution),
-            escalations=self.escalations,
-        )
+    def figures(self) -> dict[str, Any]:
+        """The :class:`Figures` of these tickets, as keywords for a row of any kind."""
+        return {
+            "tickets": self.tickets,
+            "resolved": self.resolved,
+            "sla_compliance_pct": self.compliance(),
+            "first_response_mean_h": _mean(self.first_response),
+            "first_response_median_h": _median(self.first_response),
+            "resolution_mean_h": _mean(self.resolution),
+            "resolution_median_h": _median(self.resolution),
+            "escalations": self.escalations,
+        }
 
 
 def _mean(values: Sequence[float]) -> float | None:
@@ -329,21 +329,7 @@ def _period_rows(
         else:
             iso = starts.isocalendar()
             label = f"{iso.year}-W{iso.week:02d}"
-        figures = buckets.get(starts, _Tally()).row(label)
-        rows.append(
-            PeriodRow(
-                period=label,
-                starts=starts,
-                tickets=figures.tickets,
-                resolved=figures.resolved,
-                sla_compliance_pct=figures.sla_compliance_pct,
-                first_response_mean_h=figures.first_response_mean_h,
-                first_response_median_h=figures.first_response_median_h,
-                resolution_mean_h=figures.resolution_mean_h,
-                resolution_median_h=figures.resolution_median_h,
-                escalations=figures.escalations,
-            )
-        )
+        rows.append(PeriodRow(period=label, starts=starts, **buckets.get(starts, _Tally()).figures()))
         starts += step
     return rows
 
@@ -360,3 +346,15 @@ def _week_rows(weeks: dict[tuple[int, int], _Tally], since: datetime, until: dat
         rows.append(WeekRow(f"{iso.year}-W{iso.week:02d}", monday, tally.tickets, tally.compliance()))
         monday += timedelta(weeks=1)
     return rows
+
+
+def rounded(row: Figures | WeekRow) -> dict[str, Any]:
+    """A row as reports print it (CLI JSON, the API): what names the row first (its group,
+    day or week), then its figures; percentages to 0.1, hours to 0.01."""
+    values = asdict(row)
+    own = [name for name in values if name not in _FIGURES]
+    ordered = {name: values[name] for name in [*own, *(n for n in values if n in _FIGURES)]}
+    for name, value in ordered.items():
+        if isinstance(value, float):
+            ordered[name] = round(value, 1 if name.endswith("_pct") else 2)
+    return ordered

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 import click
 
 from bot.errors import UserError
-from bot.reports import GROUPINGS, PERIODS, PeriodRow, ReportRow, SlaReport, WeekRow
+from bot.reports import GROUPINGS, PERIODS, SlaReport, rounded
 from channels.cli.context import CliState, emit_json, emit_table, pass_state
 
 COLUMNS = (
@@ -73,10 +71,10 @@ def sla_command(
     result = state.runtime.desk.sla_report(since, by, period or "week")
     if chart is not None:
         draw_chart(result, chart)
-    rows = [_rounded(row) for row in result.rows]
+    rows = [rounded(row) for row in result.rows]
     if output == "json":
-        weeks = [_rounded(week) | {"starts": week.starts.isoformat()} for week in result.weeks]
-        periods = [_rounded(row) | {"starts": row.starts.isoformat()} for row in result.series]
+        weeks = [rounded(week) | {"starts": week.starts.isoformat()} for week in result.weeks]
+        periods = [rounded(row) | {"starts": row.starts.isoformat()} for row in result.series]
         emit_json(
             {
                 "since": result.since,
@@ -99,18 +97,10 @@ def sla_command(
         emit_table(rows, COLUMNS, "no tickets")
         if period is not None:  # asked for: the table of every day or week after the groups'
             click.echo(f"\nper {period}")
-            emit_table([_rounded(row) for row in result.series], PERIOD_COLUMNS, "no tickets")
+            emit_table([rounded(row) for row in result.series], PERIOD_COLUMNS, "no tickets")
     if chart is not None:
         # JSON and CSV stay parseable on stdout; the note goes beside them.
         click.echo(f"chart written to {chart}", err=output != "table")
-
-
-def _rounded(row: ReportRow | WeekRow | PeriodRow) -> dict[str, Any]:
-    values = asdict(row)
-    for name, value in values.items():
-        if isinstance(value, float):
-            values[name] = round(value, 1 if name.endswith("_pct") else 2)
-    return values
 
 
 def _period(result: SlaReport) -> str:

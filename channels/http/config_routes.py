@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query
 from pydantic import AfterValidator, BaseModel, Field
 
 from bot.model import FieldType, Role
-from bot.reports import MAX_DAYS, PeriodRow, ReportRow, WeekRow
+from bot.reports import MAX_DAYS, rounded
 from bot.views import to_jsonable
 from channels.http.auth import CurrentActor, CurrentDesk
 from channels.http.schemas import ErrorOut, Str, Strict, no_nul
@@ -84,6 +84,7 @@ class PersonOut(BaseModel):
     slack_user_id: str | None
 
 
+# Written out in full, not inherited: a base model's fields would come first in the JSON.
 class ReportRowOut(BaseModel):
     group: str
     tickets: int
@@ -202,10 +203,10 @@ def sla_report(
             "since": result.since,
             "until": result.until,
             "by": result.by,
-            "rows": [_rounded(row) for row in result.rows],
-            "weeks": [_rounded(week) | {"starts": week.starts.isoformat()} for week in result.weeks],
+            "rows": [rounded(row) for row in result.rows],
+            "weeks": [rounded(week) | {"starts": week.starts.isoformat()} for week in result.weeks],
             "period": result.period,
-            "periods": [_rounded(row) | {"starts": row.starts.isoformat()} for row in result.series],
+            "periods": [rounded(row) | {"starts": row.starts.isoformat()} for row in result.series],
         }
     )
     return report
@@ -214,12 +215,3 @@ def sla_report(
 def _category(row: dict[str, object]) -> dict[str, Any]:
     path = str(row["path"])
     return {"path": path, "parent": path.rpartition("/")[0] or None, "team": row["team"]}
-
-
-def _rounded(row: ReportRow | WeekRow | PeriodRow) -> dict[str, Any]:
-    """Rounded as the CLI's JSON is: percentages to 0.1, hours to 0.01."""
-    values = asdict(row)
-    for name, value in values.items():
-        if isinstance(value, float):
-            values[name] = round(value, 1 if name.endswith("_pct") else 2)
-    return values
