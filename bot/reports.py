@@ -32,6 +32,9 @@ GROUPINGS = ("priority", "category", "agent", "team")
 PERIODS = ("day", "week")
 # Rows per day are for a recent stretch; longer ones read better per week.
 MAX_DAYS = 731
+# How far back a report may reach (about ten years): it bounds the rows per week a report
+# lays out (at most 524) and keeps date arithmetic far from datetime's limits.
+MAX_SINCE_DAYS = 3660
 ALL = "all"
 # What a ticket without the grouped attribute is filed under; these sort last.
 MISSING = {"priority": "(none)", "category": "(none)", "agent": "(unassigned)", "team": "(none)"}
@@ -99,25 +102,48 @@ class SlaReport:
 
 
 def parse_since(text: str, now: datetime) -> datetime:
-    """``30d``, ``12h``, ``4w`` back from ``now``, or an ISO date or time (UTC if it names no zone)."""
+    """``30d``, ``12h``, ``4w`` back from ``now``, or an ISO date or time (UTC if it names no zone),
+    at most :data:`MAX_SINCE_DAYS` back: the one parser of ``since`` for the API and the CLI."""
     cleaned = text.strip()
     duration = _DURATION.fullmatch(cleaned)
     if duration:
-        amount = int(duration.group(1))
-        if amount < 1:
+        digits, unit = duration.group(1).lstrip("0"), _UNITS[duration.group(2).lower()]
+        if not digits:
             raise UserError(f"since {text!r} is an empty period; give at least 1", field="since")
-        return now - amount * _UNITS[duration.group(2).lower()]
+        # Bounded before multiplying (99999999d would overflow a datetime) and before int()
+        # (which refuses thousands of digits with a ValueError).
+        if len(digits) > 9 or int(digits) > timedelta(days=MAX_SINCE_DAYS) // unit:
+            raise _too_far_back(text)
+        amount = int(digits)
+        return check_since(now - amount * unit, now, text)
     try:
         value = datetime.fromisoformat(cleaned)
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     except ValueError:
         raise UserError(
             f"since {text!r} is neither a duration like 30d, 12h or 4w nor a date like 2026-03-01",
             field="since",
         ) from None
-    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    if value > now:
-        raise UserError(f"since {text!r} is in the future", field="since")
-    return value
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before the year 1 in UTC
+        raise _too_far_back(text) from None
+    return check_since(value, now, text)
+
+
+def check_since(since: datetime, now: datetime, text: str | None = None) -> datetime:
+    """``since`` if it is neither in the future nor more than :data:`MAX_SINCE_DAYS` before ``now``."""
+    shown = text if text is not None else since.isoformat()
+    if since > now:
+        raise UserError(f"since {shown!r} is in the future", field="since")
+    if now - since > timedelta(days=MAX_SINCE_DAYS):
+        raise _too_far_back(shown)
+    return since
+
+
+def _too_far_back(text: str) -> UserError:
+    return UserError(
+        f"since {text!r} is more than {MAX_SINCE_DAYS} days back; reports reach at most that far",
+        field="since",
+    )
 
 
 def check_grouping(by: str | None) -> str | None:
@@ -142,7 +168,8 @@ def build(unit: Unit, since: datetime | str, by: str | None = None, period: str 
     """The report of the tickets created since ``since`` (as of ``unit.now``), grouped, by week,
     and per ``period`` (day or week)."""
     by = check_grouping(by)
-    start = parse_since(since, unit.now) if isinstance(since, str) else since
+    # A time passed in is held to the same bounds as a text: they cap the rows a report lays out.
+    start = parse_since(since, unit.now) if isinstance(since, str) else check_since(since, unit.now)
     period = check_period(period, start, unit.now)
     groups: dict[str, _Tally] = {}
     weeks: dict[tuple[int, int], _Tally] = {}

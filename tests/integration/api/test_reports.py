@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.reports import MAX_DAYS
+from bot.reports import MAX_DAYS, MAX_SINCE_DAYS
 from tests.fakes import FakeClock
 from tests.integration.api.conftest import World
 
@@ -134,3 +134,41 @@ def test_the_longest_stretch_per_day_is_accepted(world: World) -> None:
 def test_requesters_get_no_report_per_day_either(world: World) -> None:
     response = world.client.get("/api/v1/reports/sla?period=day", headers=world.headers("requester"))
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "since",
+    [
+        "99999999d",
+        "99999999w",
+        "9" * 39 + "h",
+        f"{MAX_SINCE_DAYS + 1}d",
+        f"{MAX_SINCE_DAYS * 24 + 1}h",
+        "0001-01-01",
+        "0001-01-01T00:00+01:00",  # before the year 1 in UTC
+        "1900-01-01",
+    ],
+)
+def test_a_since_too_far_back_is_refused_naming_the_field(world: World, since: str) -> None:
+    response = world.client.get(
+        "/api/v1/reports/sla", params={"since": since}, headers=world.headers("agent")
+    )
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["field"] == "since"
+    assert f"more than {MAX_SINCE_DAYS} days back" in error["message"]
+
+
+def test_a_since_in_the_future_is_refused_naming_the_field(world: World) -> None:
+    response = world.client.get(
+        "/api/v1/reports/sla", params={"since": "9999-12-31T23:59+00:00"}, headers=world.headers("agent")
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["field"] == "since"
+
+
+def test_the_furthest_since_is_accepted_and_its_weeks_are_bounded(world: World) -> None:
+    body = report(world, since=f"{MAX_SINCE_DAYS}d")
+    assert sum(row["tickets"] for row in body["periods"]) == 2
+    assert len(body["weeks"]) == len(body["periods"]) <= MAX_SINCE_DAYS // 7 + 2
+    assert report(world, since=f"{MAX_SINCE_DAYS // 7}w")["rows"] == body["rows"]
