@@ -87,6 +87,9 @@ def receive(unit: Unit, inbound: Inbound) -> Receipt:
     sender = directory.ensure_person(unit, inbound.sender)
     actor = Actor(sender.id, sender.email or sender.slack_user_id or str(sender.id), Role(sender.role))
     staff = Role(sender.role).is_staff
+    # A staff address the channel does not vouch for is anyone's to write (see placement):
+    # what it opens is kept as a flagged internal note and enrols nobody.
+    unvouched = staff and not inbound.authenticated
     # Mail from our own addresses is our own mail coming back: never answered.
     robot = inbound.auto_submitted or inbound.bounce or notify.is_own_or_robot(unit, sender.email)
     # Only staff can keep what they write internal (an agent's "#note" reply).
@@ -98,7 +101,7 @@ def receive(unit: Unit, inbound: Inbound) -> Receipt:
     # anyone else writing to a closed ticket starts a follow-up, as by email.
     if closed is not None and not (staff and not inbound.may_open):
         follows = format_number(unit.settings.ticket_prefix, closed.id)
-        match = placement.Match(None, f"new ticket: {follows} is closed")
+        match = placement.Match(None, f"new ticket: {follows} is closed", trusted=not unvouched)
         if not inbound.subject.strip():  # a chat reply has no subject of its own
             inbound = replace(inbound, subject=closed.subject)
     if match.ticket is None and inbound.bounce:
@@ -111,10 +114,11 @@ def receive(unit: Unit, inbound: Inbound) -> Receipt:
     if match.ticket is None:
         ticket = open_ticket(unit, inbound, sender, actor)
         classify.initial_fields(unit, ticket, inbound.fields, actor)
-        comment = first_comment(unit, ticket, sender, inbound, internal=internal)
+        comment = first_comment(unit, ticket, sender, inbound, internal=internal, flagged=unvouched)
         if follows:
             audit.record(unit, ticket_id=ticket.id, actor=actor, kind="linked", after={"follows": follows})
-        _add_followers(unit, ticket, inbound, actor)
+        if not unvouched:
+            _add_followers(unit, ticket, inbound, actor)
         _record_submitter(unit, ticket, inbound, sender)
         notify.ticket_opened(unit, ticket, comment, acknowledge=not robot)
         created = True
@@ -268,15 +272,15 @@ def _add_followers(unit: Unit, ticket: t.Ticket, inbound: Inbound, actor: Actor)
 
 
 def first_comment(
-    unit: Unit, ticket: t.Ticket, sender: t.Person, inbound: Inbound, *, internal: bool
+    unit: Unit, ticket: t.Ticket, sender: t.Person, inbound: Inbound, *, internal: bool, flagged: bool = False
 ) -> t.Comment:
     comment = t.Comment(
         ticket_id=ticket.id,
         author_id=sender.id,
         body=inbound.text,
         html=inbound.html,
-        public=not internal,
-        flagged=False,
+        public=not (internal or flagged),
+        flagged=flagged,
         channel=inbound.channel,
         external_id=inbound.key,
         created_at=unit.now,

@@ -39,8 +39,7 @@ class Inbound:
     ``references`` are external ids on the same channel that may already belong
     to a ticket (In-Reply-To/References, a Slack thread ts). ``ticket_number``
     names a ticket outright (a reply-address token, a slash command); it is
-    only trusted to append when ``verified`` is true or the sender is already
-    on that ticket.
+    only trusted to append when ``verified`` is true.
     """
 
     channel: str
@@ -55,6 +54,11 @@ class Inbound:
     references: tuple[str, ...] = ()
     ticket_number: str | None = None
     verified: bool = False
+    # The channel vouches for who the sender is: Slack's request signature, an API
+    # token, the operator's terminal, or (email) a reply token that verifies for the
+    # From address. Staff act on a ticket only when it does; a From header alone is
+    # anyone's to write, so mail claiming to be an agent's is kept as a flagged note.
+    authenticated: bool = False
     internal: bool = False
     auto_submitted: bool = False
     # The channel's own evidence that the sender is forged (DMARC failed).

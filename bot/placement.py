@@ -5,6 +5,13 @@ command); the channel's references (In-Reply-To/References, a Slack thread);
 a ``[SUP-1042]`` tag in the subject, taken only from someone already on that
 ticket; else a new ticket. Whoever is not on the ticket they reach, or whose
 mail failed DMARC, is kept as a flagged internal note and never acts on it.
+
+Staff are held to more: what they write reaches customers under our name, so
+a message claiming a staff sender acts only when its channel vouches for the
+sender (``Inbound.authenticated``: Slack's signature, an API token, a reply
+token that verifies for the From address), whichever rule placed it. A From
+header and a Message-ID are anyone's to copy; without that proof the message
+is kept as a flagged internal note that notifies nobody outside.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ from bot.model import Role
 from bot.store import tables as t
 from bot.unit import Unit
 
+UNVERIFIED_STAFF = "staff address not verified: kept internal"
+
 
 @dataclass(frozen=True, slots=True)
 class Match:
@@ -30,6 +39,13 @@ class Match:
 
 
 def find_ticket(unit: Unit, inbound: Inbound, sender: t.Person) -> Match:
+    match = _place(unit, inbound, sender)
+    if match.trusted and Role(sender.role).is_staff and not inbound.authenticated:
+        return Match(match.ticket, f"{match.rule} ({UNVERIFIED_STAFF})", trusted=False)
+    return match
+
+
+def _place(unit: Unit, inbound: Inbound, sender: t.Person) -> Match:
     if inbound.new_only:
         return Match(None, "new ticket")
     if inbound.ticket_number:
@@ -55,12 +71,7 @@ def find_ticket(unit: Unit, inbound: Inbound, sender: t.Person) -> Match:
     if tag and not inbound.spoofed:
         ticket = _existing(unit, tag)
         if ticket is not None and is_participant(unit, ticket, sender):
-            # A subject tag is easy to forge; it may thread a customer's mail, but an
-            # agent acting by email must come through a signed reply address.
-            staff_only = Role(sender.role).is_staff and not _customer_side(ticket, sender)
-            return Match(
-                ticket, "subject tag" + (" (agent: kept internal)" if staff_only else ""), not staff_only
-            )
+            return Match(ticket, "subject tag")
         return Match(None, f"new ticket: subject names {tag}, but the sender is not on it")
     return Match(None, "new ticket")
 
@@ -75,10 +86,6 @@ def _existing(unit: Unit, number: str) -> t.Ticket | None:
         return tickets.survivor(unit, tickets.get(unit, number))
     except UserError:  # no such ticket, or not a number we could ever have issued
         return None
-
-
-def _customer_side(ticket: t.Ticket, person: t.Person) -> bool:
-    return person.id == ticket.requester_id or person in ticket.followers
 
 
 def is_participant(unit: Unit, ticket: t.Ticket, person: t.Person) -> bool:

@@ -89,6 +89,7 @@ def create_command(
     receipt = desk.receive(
         Inbound(
             channel="cli",
+            authenticated=True,  # the operator at the terminal
             sender=Identity(email=requester),
             subject=subject,
             text=description,

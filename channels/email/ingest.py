@@ -1,7 +1,9 @@
 """One received message, from raw bytes to a stored ticket or comment; shared by SMTP and IMAP.
 
-Synchronous (it parses and writes to the store): callers on the event loop
-run it with ``asyncio.to_thread``.
+Synchronous (it parses and writes to the store): SMTP runs it on the mail
+threads of :class:`MailWorkers` (``workers.run``), never on the event loop's
+default pool; IMAP in its poller threads. Either way the parse step runs on
+the workers' parse pool under a time limit.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from bot.config import EmailSettings, Mailbox
 from bot.desk import Desk
 from bot.messages import Identity, Inbound, Receipt
 from channels.email.addresses import parse_recipient, verify
-from channels.email.parse import ParsedEmail, parse
+from channels.email.parse import ParsedEmail
+from channels.email.workers import MailWorkers
 
 logger = logging.getLogger(__name__)
 
@@ -34,11 +37,14 @@ class EmailIngest:
         mailboxes: Sequence[Mailbox],
         reply_secret: bytes,
         options: EmailSettings | None = None,
+        workers: MailWorkers | None = None,
     ) -> None:
+        """Without ``workers`` the ingest gets threads of its own (a test, a one-off CLI import)."""
         self.desk = desk
         self.mailboxes = {mailbox.address.lower(): mailbox for mailbox in mailboxes}
         self.reply_secret = reply_secret
         self.options = options or EmailSettings()
+        self.workers = workers or MailWorkers(self.options)
         self.trusted_authserv = {
             name.strip().lower() for name in self.options.trusted_authserv_ids.split(",") if name.strip()
         }
@@ -50,7 +56,7 @@ class EmailIngest:
         self, raw: bytes, *, recipients: Sequence[str], envelope_sender: str | None = None
     ) -> Ingested:
         """Raises what ``Desk.receive`` raises (``StoreUnavailable``: try again later)."""
-        parsed = parse(raw, envelope_sender=envelope_sender)
+        parsed = self.workers.parse(raw, envelope_sender=envelope_sender)
         if parsed.problems:  # the raw message is kept; the log says why it may look odd
             logger.info(
                 "message %s parsed with problems: %s", parsed.message_id, "; ".join(parsed.problems[:3])
@@ -92,6 +98,8 @@ class EmailIngest:
             references=parsed.references,
             ticket_number=tagged.number if tagged else None,
             verified=verified,
+            # From is anyone's to write; only a reply token that verifies for it vouches.
+            authenticated=verified,
             auto_submitted=parsed.auto_submitted,
             bounce=parsed.bounce,
             internal=bool(self.options.internal_marker)

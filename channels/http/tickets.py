@@ -84,6 +84,7 @@ def create_ticket(
     receipt = desk.receive(
         Inbound(
             channel="api",
+            authenticated=True,  # the API token's person, or someone they open it for
             sender=Identity(email=body.requester if for_someone else actor.label),
             submitted_by=Identity(email=actor.label) if for_someone else None,
             subject=body.subject,

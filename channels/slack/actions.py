@@ -88,7 +88,14 @@ class CommandActions:
         identity = await self.users.identity(user_id)
         receipt = await asyncio.to_thread(
             self.desk.receive,
-            Inbound(channel=SLACK, sender=identity, subject=subject, text=subject, key=key),
+            Inbound(
+                channel=SLACK,
+                sender=identity,
+                subject=subject,
+                text=subject,
+                key=key,
+                authenticated=True,
+            ),
         )
         if receipt.ticket_number is None:
             raise UserError("the ticket could not be opened")

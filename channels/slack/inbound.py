@@ -55,6 +55,7 @@ def message_inbound(event: Mapping[str, Any], identity: Identity, settings: Slac
         return Inbound(
             channel=SLACK,
             sender=identity,
+            authenticated=True,  # a user id from a request Slack signed
             subject="",
             text=body,
             key=chat_id(channel, ts),
@@ -66,6 +67,7 @@ def message_inbound(event: Mapping[str, Any], identity: Identity, settings: Slac
         return Inbound(
             channel=SLACK,
             sender=identity,
+            authenticated=True,  # a user id from a request Slack signed
             subject=first_line(text) or "Message in Slack",
             text=text,
             key=chat_id(channel, ts),

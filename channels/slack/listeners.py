@@ -156,6 +156,7 @@ class SlackListeners:
         inbound = Inbound(
             channel=SLACK,
             sender=identity,
+            authenticated=True,  # a user id from a request Slack signed
             subject=form.subject,
             text=form.description or form.subject,
             key=f"form:{view.get('id')}",
@@ -187,6 +188,7 @@ class SlackListeners:
         inbound = Inbound(
             channel=SLACK,
             sender=identity,
+            authenticated=True,  # a user id from a request Slack signed
             subject=first_line(text) or "Message from Slack",
             text="\n\n".join(part for part in (text, link) if part) or "(empty message)",
             key=f"shortcut:{channel}:{ts}",

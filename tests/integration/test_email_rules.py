@@ -10,6 +10,7 @@ import pytest
 from bot.config import EmailSettings, Mailbox
 from bot.model import Role, Status
 from bot.outbox import list_notifications
+from channels.email.addresses import reply_address
 from channels.email.ingest import EmailIngest
 
 MAIL = Path(__file__).resolve().parents[1] / "data" / "email"
@@ -47,27 +48,24 @@ def templates(store, recipient=None):
     ]
 
 
+def signed(number: str, email: str) -> str:
+    """The reply address our notification to ``email`` carries (the fixture's secret)."""
+    return reply_address(SUPPORT, number, email, b"secret")
+
+
 def test_agent_reply_starting_with_the_marker_stays_internal(ingest, desk, agent, store):
     receive(ingest, mail(message_id="<q@x>"))
-    receive(
-        ingest,
-        mail(
-            "agent@support.test",
-            "Re: x",
-            "#note customer is on the old VPN client",
-            headers="In-Reply-To: <q@x>\r\n",
-        ),
-    )
+    raw = mail("agent@support.test", "Re: x", "#note customer is on the old VPN client")
+    ingest.ingest(raw, recipients=[signed("SUP-1", "agent@support.test")])
     note = desk.show_ticket("SUP-1").comments[-1]
-    assert (note.public, note.author) == (False, "agent@support.test")
+    assert (note.public, note.flagged, note.author) == (False, False, "agent@support.test")
     assert templates(store, "bob@example.com") == ["ticket_opened"]
 
 
-def test_agent_reply_by_email_is_public_and_sent_on_to_the_requester(ingest, desk, agent, store):
+def test_agent_reply_to_a_signed_address_is_public_and_sent_on_to_the_requester(ingest, desk, agent, store):
     receive(ingest, mail(message_id="<q@x>"))
-    receive(
-        ingest, mail("agent@support.test", "Re: x", "Restart the router.", headers="In-Reply-To: <q@x>\r\n")
-    )
+    raw = mail("agent@support.test", "Re: x", "Restart the router.", headers="In-Reply-To: <q@x>\r\n")
+    ingest.ingest(raw, recipients=[signed("SUP-1", "agent@support.test")])
     assert desk.show_ticket("SUP-1").comments[-1].public
     assert templates(store, "bob@example.com") == ["ticket_opened", "agent_replied"]
 
