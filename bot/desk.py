@@ -8,7 +8,7 @@ are synchronous; an asyncio channel runs them with ``asyncio.to_thread``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -285,9 +285,17 @@ class Desk(Administration):
             return earlier
 
     def record_api_access(
-        self, actor: Actor | None, number: str | None, method: str, path: str, status: int
+        self,
+        actor: Actor | None,
+        number: str | None,
+        method: str,
+        path: str,
+        status: int,
+        *,
+        details: Mapping[str, Any] | None = None,
     ) -> None:
-        """One API request on tickets in the audit log, whoever made it and however it ended."""
+        """One API request in the audit log, on its ticket if ``number`` names one; ``details``
+        (the source address of an anonymous one, say) are kept with it."""
 
         def work(u: Unit) -> None:
             ticket_id: int | None = None
@@ -301,7 +309,7 @@ class Desk(Administration):
                 ticket_id=ticket_id,
                 actor=actor or Actor(None, "anonymous", Role.REQUESTER),
                 kind="api_request",
-                after={"method": method, "path": path[:500], "status": status},
+                after={"method": method, "path": path[:500], "status": status, **(details or {})},
             )
 
         self._write(work)

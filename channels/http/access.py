@@ -1,66 +1,37 @@
-"""Pure ASGI middleware of the API: a body size limit, and the audit record of ticket requests.
+"""The audit record of API requests, written after the application answered (the real status).
 
-Every request under ``/tickets`` is put on record with the person (None when
-the token was missing or wrong) and the status answered, denied ones included.
-It is recorded after the app has answered, so the status is the real one.
+- A request with a valid token about a ticket goes on that ticket's record, with the
+  person and the outcome, refused ones included.
+- A request with a valid token refused (401/403) anywhere else under the API goes
+  on record too, without a ticket.
+- A request refused for a missing or wrong token is never put on a ticket: anyone
+  could write there. It is counted, and recorded (without a ticket, with the source
+  address) at a bounded rate per address, so a flood cannot fill the log (denials.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
-from collections.abc import Callable, Sequence
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.desk import Desk
 from bot.errors import StoreUnavailable
 from bot.model import Actor
+from channels.http.asgi import client_address, desk_of, local_path
+from channels.http.denials import Denials
 
 logger = logging.getLogger(__name__)
 
 TICKET_PATH = re.compile(r"^/tickets(?:/(?P<number>[^/]+))?(?:/.*)?$")
+DENIED = (401, 403)
 
 
-class BodyLimit:
-    """413 for a body declared larger than ``limit`` bytes, before anything reads it.
-
-    ``wider`` gives paths (uploads) a limit of their own: (pattern of the path below
-    the mount point, the limit for the desk serving the request)."""
-
-    def __init__(
-        self, app: ASGIApp, limit: int, wider: Sequence[tuple[re.Pattern[str], Callable[[Desk], int]]] = ()
-    ) -> None:
-        self.app = app
-        self.limit = limit
-        self.wider = tuple(wider)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            length = dict(scope["headers"]).get(b"content-length", b"0")
-            if not length.isdigit():
-                await _answer_json(send, 400, "Content-Length is not a number", "body")
-                return
-            limit = self.limit_for(_local_path(scope), desk_of(scope))
-            if int(length) > limit:
-                await _answer_json(send, 413, f"the body is over {limit} bytes", "body")
-                return
-        await self.app(scope, receive, send)
-
-    def limit_for(self, path: str, desk: Desk) -> int:
-        for pattern, limit in self.wider:
-            if pattern.match(path):
-                return limit(desk)
-        return self.limit
-
-
-def desk_of(scope: Scope) -> Desk:
-    """The desk the API application serves (its state), read per request: the application
-    is built once and may be bound to another desk (each test's own)."""
-    desk: Desk = scope["app"].state.desk
-    return desk
+def denials_of(scope: Scope) -> Denials:
+    denials: Denials = scope["app"].state.denials
+    return denials
 
 
 class AccessLog:
@@ -71,12 +42,6 @@ class AccessLog:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path: str = scope["path"]
-        match = TICKET_PATH.match(_local_path(scope))
-        if match is None:
-            await self.app(scope, receive, send)
-            return
-        desk = desk_of(scope)
         state = scope.setdefault("state", {})
         status = 500  # what the client sees if the app fails before answering
 
@@ -89,31 +54,31 @@ class AccessLog:
         try:
             await self.app(scope, receive, send_and_note)
         finally:
-            actor: Actor | None = state.get("actor")
-            try:
-                await asyncio.to_thread(
-                    desk.record_api_access, actor, match["number"], scope["method"], path, status
-                )
-            except StoreUnavailable:
-                logger.warning(
-                    "API request %s %s (%d) not audited: store unavailable", scope["method"], path, status
-                )
+            await self._record(scope, state.get("actor"), status)
 
-
-def _local_path(scope: Scope) -> str:
-    """The path below the mount point (``/tickets/...`` under ``/api/v1``)."""
-    path: str = scope["path"]
-    root: str = scope.get("root_path", "")
-    return path[len(root) :] if root and path.startswith(root) else path
-
-
-async def _answer_json(send: Send, status: int, message: str, field: str | None) -> None:
-    body = json.dumps({"error": {"message": message, "field": field}}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    async def _record(self, scope: Scope, actor: Actor | None, status: int) -> None:
+        path: str = scope["path"]
+        ticket = TICKET_PATH.match(local_path(scope))
+        number: str | None = None
+        details: dict[str, Any] | None = None
+        if actor is not None:
+            if ticket is None and status not in DENIED:
+                return
+            number = ticket["number"] if ticket else None
+        elif status in DENIED:
+            source = client_address(scope)
+            admission = denials_of(scope).unauthenticated_denial(source, status)
+            if not admission.recorded:
+                return
+            details = {"source": source, "left_out": admission.left_out}
+        else:
+            return
+        desk = desk_of(scope)
+        try:
+            await asyncio.to_thread(
+                desk.record_api_access, actor, number, scope["method"], path, status, details=details
+            )
+        except StoreUnavailable:
+            logger.warning(
+                "API request %s %s (%d) not audited: store unavailable", scope["method"], path, status
+            )

@@ -1,8 +1,13 @@
-"""The ASGI application served by ``supportbot serve``: health, metrics and the REST API."""
+"""The ASGI application served by ``supportbot serve``: health, metrics and the REST API.
+
+Its outermost layer is the body limit (limits.py), so every route served here,
+the API's and the ones other channels hand in (Slack, sharing), is bounded.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Sequence
 
 from fastapi import FastAPI
@@ -14,11 +19,19 @@ from bot.errors import StoreUnavailable
 from bot.sharing.service import Sharing
 from bot.store.db import Store
 from channels.http import attachments, config_routes, errors, rules_routes, search, sharing, tickets
-from channels.http.access import AccessLog, BodyLimit
+from channels.http.access import AccessLog
+from channels.http.asgi import desk_of
+from channels.http.auth import BearerGate
+from channels.http.denials import Denials
+from channels.http.limits import BodyLimit
 from channels.http.metrics import metrics_endpoint
 
 # JSON bodies; an upload may be max_bytes of attachment larger (see attachments.py).
 MAX_BODY = 1024 * 1024
+API_ROOT = "/api/v1"
+API_PATH = re.compile(rf"^{API_ROOT}(?:/|$)")
+# The upload route, seen from the outer application (attachments.UPLOAD_PATH is below the mount).
+UPLOAD_FROM_ROOT = re.compile(API_ROOT + attachments.UPLOAD_PATH.pattern.removeprefix("^"))
 
 
 def create_app(
@@ -41,10 +54,27 @@ def create_app(
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok"})
 
+    limit = MAX_BODY
+    paths: list[tuple[re.Pattern[str], int]] = []
     if desk is not None:
-        app.add_api_route("/metrics", metrics_endpoint(desk), methods=["GET"], include_in_schema=False)
-        app.mount("/api/v1", bind(api or api_application(), desk))
+        served = bind(api or api_application(), desk)
+        denials: Denials = served.state.denials
+        app.add_api_route(
+            "/metrics",
+            metrics_endpoint(desk, [denials.unauthenticated, denials.not_audited]),
+            methods=["GET"],
+            include_in_schema=False,
+        )
+        app.mount(API_ROOT, served)
+        # Other channels' routes (sharing's protocol) may take more than the API's JSON.
+        limit = max(MAX_BODY, desk.settings.sharing.max_body_bytes)
+        paths = [(UPLOAD_FROM_ROOT, upload_limit(desk)), (API_PATH, MAX_BODY)]
+    app.add_middleware(BodyLimit, limit=limit, paths=paths)
     return app
+
+
+def upload_limit(desk: Desk) -> int:
+    return desk.settings.attachments.max_bytes + MAX_BODY
 
 
 def create_api(desk: Desk) -> FastAPI:
@@ -56,6 +86,7 @@ def bind(api: FastAPI, desk: Desk) -> FastAPI:
     """Serve ``desk``: endpoints and middleware read it from the application's state."""
     api.state.desk = desk
     api.state.sharing = Sharing(desk)
+    api.state.denials = Denials()
     return api
 
 
@@ -75,8 +106,11 @@ def api_application() -> FastAPI:
     api.include_router(attachments.router)
     api.include_router(config_routes.router)
     api.include_router(rules_routes.router)
-    # Outermost last: the size check answers before the access log or the app see the request.
+    # Outermost last: the size check answers before the access log or the app see the
+    # request (create_app puts the same limit in front of every route too); the access
+    # log records the gate's 401s; the gate answers before any endpoint reads a body.
+    api.add_middleware(BearerGate)
     api.add_middleware(AccessLog)
-    uploads = (attachments.UPLOAD_PATH, lambda desk: desk.settings.attachments.max_bytes + MAX_BODY)
-    api.add_middleware(BodyLimit, limit=MAX_BODY, wider=[uploads])
+    uploads = (attachments.UPLOAD_PATH, lambda scope: upload_limit(desk_of(scope)))
+    api.add_middleware(BodyLimit, limit=MAX_BODY, paths=[uploads])
     return api

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 
 from fastapi import Request, Response
 from fastapi.responses import PlainTextResponse
@@ -74,11 +74,16 @@ def _by_channel(family: GaugeMetricFamily | CounterMetricFamily, counts: dict[st
     return family
 
 
-def metrics_endpoint(desk: Desk) -> Callable[[Request], Awaitable[Response]]:
+def metrics_endpoint(
+    desk: Desk, counters: Iterable[Collector] = ()
+) -> Callable[[Request], Awaitable[Response]]:
     """With ``http.metrics_token`` set, a scrape must show it (Prometheus' ``authorization``
-    setting); the figures say how busy the desk is, which is not everyone's business."""
+    setting); the figures say how busy the desk is, which is not everyone's business.
+    ``counters`` are this process's own (the API's refused requests, see denials.py)."""
     registry = CollectorRegistry()
     registry.register(DeskCollector(desk))
+    for counter in counters:
+        registry.register(counter)
     token = desk.settings.http.metrics_token
 
     async def metrics(request: Request) -> Response:
