@@ -29,6 +29,14 @@ class EmailSettings:
     ack_window_minutes: int = option(60, minimum=1)
     # authserv-ids whose Authentication-Results headers we trust (our own MX); empty: none.
     trusted_authserv_ids: str = ""
+    # HTML nested deeper or with more elements than this is not sanitized (its cost would grow
+    # with the square of the depth): the message keeps its text only.
+    max_html_depth: int = option(200, minimum=1)
+    max_html_elements: int = option(20_000, minimum=1)
+    # Threads that take in mail, apart from those serving the API; a parse running longer than
+    # the limit is abandoned and the message stored with a plain text reading of it.
+    ingest_threads: int = option(4, minimum=1, maximum=64)
+    parse_timeout_seconds: int = option(10, minimum=1)
 
 
 @dataclass(frozen=True, slots=True)

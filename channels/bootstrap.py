@@ -36,6 +36,7 @@ from channels.email.imap_poller import ImapPoller, PollerThreads, recipients_for
 from channels.email.ingest import EmailIngest
 from channels.email.sender import EmlFolderSender, SmtpRelaySender
 from channels.email.smtp_server import SupportHandler, protocol_factory
+from channels.email.workers import MailWorkers
 from channels.sharing.client import SharingClient
 from channels.sharing.endpoints import sharing_routes
 from channels.webhooks.sender import WebhookSender
@@ -174,7 +175,9 @@ def reply_secret(settings: Settings) -> bytes:
 
 async def serve(runtime: Runtime) -> None:
     settings = runtime.settings
-    imap = imap_pollers(runtime, runtime.environ)  # before anything starts: a missing password stops here
+    mail = MailWorkers(settings.email)  # SMTP's and IMAP's own threads, apart from the API's
+    # Before anything starts: a missing password stops here.
+    imap = imap_pollers(runtime, runtime.environ, mail)
     listening = _bind(settings.http.host, settings.http.port, "http.port") if settings.http.enabled else None
     smtp_socket = (
         _bind(settings.smtp.host, settings.smtp.port, "smtp.port") if settings.smtp.enabled else None
@@ -182,7 +185,7 @@ async def serve(runtime: Runtime) -> None:
     slack = slack_app(runtime)
     if slack is not None:
         await slack.start()  # before SMTP: a refused Socket Mode token stops start-up here
-    smtp_server = await _start_smtp(runtime, smtp_socket) if smtp_socket else None
+    smtp_server = await _start_smtp(runtime, smtp_socket, mail) if smtp_socket else None
     scheduler = create_scheduler(
         runtime.dispatcher,
         outbox_interval_seconds=settings.outbox.interval_seconds,
@@ -217,6 +220,7 @@ async def serve(runtime: Runtime) -> None:
         if smtp_server is not None:
             smtp_server.close()
             await smtp_server.wait_closed()
+        await asyncio.to_thread(mail.shutdown)  # before the store closes: a message may be mid-commit
         scheduler.shutdown(wait=False)
         runtime.store.dispose()
         logger.info("supportbot stopped")
@@ -233,15 +237,17 @@ def _slack_summary(settings: Settings, http: bool) -> str:
     return f"Slack at http://{settings.http.host}:{settings.http.port}/slack/events"
 
 
-def email_ingest(runtime: Runtime) -> EmailIngest:
+def email_ingest(runtime: Runtime, workers: MailWorkers | None = None) -> EmailIngest:
     settings = runtime.settings
-    return EmailIngest(runtime.desk, settings.mailboxes, runtime.reply_secret, settings.email)
+    return EmailIngest(runtime.desk, settings.mailboxes, runtime.reply_secret, settings.email, workers)
 
 
-def imap_pollers(runtime: Runtime, environ: Mapping[str, str]) -> PollerThreads:
+def imap_pollers(
+    runtime: Runtime, environ: Mapping[str, str], workers: MailWorkers | None = None
+) -> PollerThreads:
     """One polling thread per ``[[imap]]`` account, not yet started; passwords are read now."""
     settings = runtime.settings
-    ingest = email_ingest(runtime)
+    ingest = email_ingest(runtime, workers)
     return PollerThreads(
         [
             ImapPoller(
@@ -252,9 +258,9 @@ def imap_pollers(runtime: Runtime, environ: Mapping[str, str]) -> PollerThreads:
     )
 
 
-async def _start_smtp(runtime: Runtime, listening: socket.socket) -> asyncio.Server:
+async def _start_smtp(runtime: Runtime, listening: socket.socket, workers: MailWorkers) -> asyncio.Server:
     settings = runtime.settings
-    handler = SupportHandler(email_ingest(runtime))
+    handler = SupportHandler(email_ingest(runtime, workers))
     loop = asyncio.get_running_loop()
     password = smtp_auth_password(settings.smtp, runtime.environ)
     return await loop.create_server(protocol_factory(handler, settings.smtp, password), sock=listening)

@@ -4,8 +4,11 @@ mail-parser reads the structure and the headers; bodies are decoded part by
 part with the declared charset, falling back to charset-normalizer's guess
 for undeclared or mislabelled ones, and to replacement characters last. HTML
 is converted to text with inscriptis and sanitized with nh3 before it is
-stored. The new part of a reply is split from quoted history and signatures
-by mail-parser-reply; the full text is kept beside it.
+stored, unless :mod:`channels.email.html_guard` finds it nested too deep or
+too large to sanitize in bounded time: then only its text is kept. The new
+part of a reply is split from quoted history and signatures by
+mail-parser-reply; the full text is kept beside it. :func:`parse_cheaply`
+is the fallback when a full parse takes too long: headers and text only.
 """
 
 from __future__ import annotations
@@ -15,8 +18,11 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass, field
+from email import policy
+from email.header import decode_header, make_header
 from email.message import Message
-from email.utils import getaddresses
+from email.parser import BytesParser
+from email.utils import getaddresses, parseaddr
 
 import mailparser
 import nh3
@@ -26,12 +32,16 @@ from mailparser_reply import EmailReplyParser
 
 from bot.messages import Identity, IncomingFile
 from channels.email import tnef
+from channels.email.html_guard import excess, strip_tags
 
 logger = logging.getLogger(__name__)
 
 # Sanitizing and converting HTML costs time that grows faster than its size; past
 # this much, the text part and the raw message still carry everything.
 MAX_HTML = 512 * 1024
+# Defaults of [email] max_html_depth / max_html_elements: past them HTML is shown as text only.
+MAX_HTML_DEPTH = 200
+MAX_HTML_ELEMENTS = 20_000
 REPLY_LANGUAGES = ["en", "de", "cs", "da", "es", "fr", "it", "ja", "ko", "nl", "pl", "sv", "zh"]
 MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 VACATION_SUBJECT = re.compile(
@@ -71,32 +81,50 @@ def derived_message_id(raw: bytes) -> str:
     return f"<sha256.{hashlib.sha256(raw).hexdigest()[:40]}@supportbot.invalid>"
 
 
-def parse(raw: bytes, *, envelope_sender: str | None = None) -> ParsedEmail:
+def parse(
+    raw: bytes,
+    *,
+    envelope_sender: str | None = None,
+    max_html_depth: int = MAX_HTML_DEPTH,
+    max_html_elements: int = MAX_HTML_ELEMENTS,
+) -> ParsedEmail:
     """``envelope_sender`` is SMTP's MAIL FROM: ``""`` is the null sender of bounces, None unknown."""
     try:
-        return _parse(raw, envelope_sender)
+        return _parse(raw, envelope_sender, max_html_depth, max_html_elements)
     except Exception as error:  # noqa: BLE001 - a message we cannot read is still kept, never lost
-        logger.warning("unparseable message (%d bytes) from %s: %r", len(raw), envelope_sender or "?", error)
-        text = raw.decode("utf-8", errors="replace")
-        return ParsedEmail(
-            message_id=derived_message_id(raw),
-            sender=Identity(email=envelope_sender or None),
-            subject="(message could not be read)",
-            text=text,
-            new_text=text,
-            html=None,
-            bounce=envelope_sender == "",
-            problems=(f"unparseable: {error!r}",),
-        )
+        return _unreadable(raw, envelope_sender, error)
 
 
-def _parse(raw: bytes, envelope_sender: str | None) -> ParsedEmail:
+def _unreadable(raw: bytes, envelope_sender: str | None, error: Exception) -> ParsedEmail:
+    logger.warning("unparseable message (%d bytes) from %s: %r", len(raw), envelope_sender or "?", error)
+    text = raw.decode("utf-8", errors="replace")
+    return ParsedEmail(
+        message_id=derived_message_id(raw),
+        sender=Identity(email=envelope_sender or None),
+        subject="(message could not be read)",
+        text=text,
+        new_text=text,
+        html=None,
+        bounce=envelope_sender == "",
+        problems=(f"unparseable: {error!r}",),
+    )
+
+
+def _parse(raw: bytes, envelope_sender: str | None, max_depth: int, max_elements: int) -> ParsedEmail:
     mail = mailparser.parse_from_bytes(raw)
     message: Message = mail.message
     name, address = mail.from_[0] if mail.from_ else ("", "")
     sender = Identity(email=address or envelope_sender or None, name=_clean_header(name) or None)
     plain, html = _bodies(message)
-    text = plain if plain.strip() or not html else get_text(html[:MAX_HTML]).strip()
+    problems = [str(defect) for defect in mail.defects]
+    html = html[:MAX_HTML] if html else None
+    too_much = excess(html, max_depth=max_depth, max_elements=max_elements) if html else None
+    if html and too_much:
+        problems.append(f"{too_much}: kept as text only")
+        text = plain if plain.strip() else strip_tags(html)
+        html = None
+    else:
+        text = plain if plain.strip() or not html else get_text(html).strip()
     message_id = _first_id(str(message.get("Message-ID", ""))) or derived_message_id(raw)
     references = tuple(
         dict.fromkeys(
@@ -110,7 +138,7 @@ def _parse(raw: bytes, envelope_sender: str | None) -> ParsedEmail:
         subject=_clean_header(mail.subject or ""),
         text=text,
         new_text=_new_part(text),
-        html=nh3.clean(html[:MAX_HTML]) if html else None,
+        html=nh3.clean(html) if html else None,
         attachments=tuple(_attachments(mail)),
         references=references,
         recipients=_addresses(message, "Delivered-To", "X-Original-To", "To"),
@@ -119,8 +147,79 @@ def _parse(raw: bytes, envelope_sender: str | None) -> ParsedEmail:
         bounce=_is_bounce(message, envelope_sender, address),
         dmarc_failed_by=_dmarc_failures(message),
         **_delivery_report(message),
-        problems=tuple(str(defect) for defect in mail.defects),
+        problems=tuple(problems),
     )
+
+
+def parse_cheaply(raw: bytes, *, envelope_sender: str | None = None, problem: str) -> ParsedEmail:
+    """Headers and text only, in time linear in the size: for a message whose full parse ran too long.
+
+    No HTML, no attachments (the raw message, stored beside the comment, still
+    has them), no reply splitting; but the same Message-ID, so a later resend
+    is still recognised as a duplicate.
+    """
+    try:
+        message = BytesParser(policy=policy.compat32).parsebytes(raw)
+        plain, html = _bodies_plainly(message)
+        subject = _clean_header(_header_text(message, "Subject"))
+        name, address = parseaddr(_header_text(message, "From"))
+        text = plain if plain.strip() or not html else strip_tags(html[:MAX_HTML])
+    except Exception as error:  # noqa: BLE001 - still kept, as parse() keeps what it cannot read
+        return _unreadable(raw, envelope_sender, error)
+    return ParsedEmail(
+        message_id=_first_id(str(message.get("Message-ID", ""))) or derived_message_id(raw),
+        sender=Identity(email=address or envelope_sender or None, name=_clean_header(name) or None),
+        subject=subject,
+        text=text,
+        new_text=text.strip(),
+        html=None,
+        references=tuple(
+            dict.fromkeys(
+                MESSAGE_ID.findall(str(message.get("In-Reply-To", "")))
+                + MESSAGE_ID.findall(str(message.get("References", "")))
+            )
+        ),
+        recipients=_addresses(message, "Delivered-To", "X-Original-To", "To"),
+        cc=_addresses(message, "Cc"),
+        auto_submitted=_is_automatic(message, subject),
+        bounce=_is_bounce(message, envelope_sender, address),
+        dmarc_failed_by=_dmarc_failures(message),
+        problems=(problem,),
+    )
+
+
+def _header_text(message: Message, name: str) -> str:
+    """A header decoded from RFC 2047 words, or as written when it cannot be."""
+    value = message.get(name)
+    if value is None:
+        return ""
+    try:
+        return str(make_header(decode_header(str(value))))
+    except (LookupError, UnicodeError, ValueError):
+        return str(value)
+
+
+def _bodies_plainly(message: Message) -> tuple[str, str | None]:
+    """Like :func:`_bodies`, but with no charset guessing: undeclared bytes become U+FFFD."""
+    plain: str | None = None
+    html: str | None = None
+    for part in message.walk():
+        if part.is_multipart() or part.get_content_disposition() == "attachment":
+            continue
+        kind = part.get_content_type()
+        if kind not in ("text/plain", "text/html") or (plain if kind == "text/plain" else html) is not None:
+            continue
+        payload = part.get_payload(decode=True)
+        charset = part.get_content_charset() or "utf-8"
+        try:
+            body = payload.decode(charset, errors="replace") if isinstance(payload, bytes) else ""
+        except LookupError:
+            body = payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else ""
+        if kind == "text/plain":
+            plain = body
+        else:
+            html = body
+    return plain or "", html
 
 
 def _clean_header(value: str) -> str:

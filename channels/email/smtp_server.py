@@ -10,10 +10,10 @@ itself answers ``552`` above the size limit.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import logging
 import ssl
+from functools import partial
 from typing import Any, AnyStr
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
@@ -43,10 +43,10 @@ class SupportHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or (envelope.content if isinstance(envelope.content, bytes) else b"")
         mail_from = envelope.mail_from if envelope.mail_from not in (None, "<>") else ""
+        # The email channel's own threads: a costly message never holds up the API or /healthz.
+        work = partial(self.ingest.ingest, raw, recipients=list(envelope.rcpt_tos), envelope_sender=mail_from)
         try:
-            result = await asyncio.to_thread(
-                self.ingest.ingest, raw, recipients=envelope.rcpt_tos, envelope_sender=mail_from
-            )
+            result = await self.ingest.workers.run(work)
         except StoreUnavailable as error:
             logger.warning("451 for message from %s: store unavailable: %s", mail_from or "<>", error)
             return "451 4.3.0 Temporary failure: please try again later"

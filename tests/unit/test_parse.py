@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,78 @@ def test_replies_from_apple_mail_and_german_thunderbird_split_at_the_quote(name,
     assert mail.new_text.startswith(new_part)
     assert "We have received your request" not in mail.new_text
     assert mail.references[0] == "<sup-1.ack@localhost>"
+
+
+def html_mail(body: str, *, plain: str | None = None, message_id: str = "<deep-1@example.com>") -> bytes:
+    """A mail whose HTML (and, if given, text part) is ``body``, in base64 as a long line must be."""
+    html = base64.encodebytes(body.encode()).decode().replace("\n", "\r\n")
+    head = (
+        "From: Eve <eve@example.com>\r\nTo: support@localhost\r\nSubject: deep\r\n"
+        f"Message-ID: {message_id}\r\n"
+    )
+    encoded = "Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n"
+    if plain is None:
+        return (head + f"{encoded}\r\n{html}").encode()
+    return (
+        head + 'MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary="b"\r\n\r\n'
+        f"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{plain}\r\n"
+        f"--b\r\n{encoded}\r\n{html}--b--\r\n"
+    ).encode()
+
+
+def test_html_nested_100000_deep_parses_in_well_under_a_second_and_keeps_its_text():
+    import time
+
+    raw = html_mail("<div>" * 100_000 + "Please reset my password" + "</div>" * 100)
+    started = time.monotonic()
+    mail = parse(raw)
+    assert time.monotonic() - started < 1.0  # nh3 on it took 19.5 s
+    assert "Please reset my password" in mail.text and mail.html is None
+    assert mail.message_id == "<deep-1@example.com>" and mail.sender.email == "eve@example.com"
+    assert any("nested deeper than 200" in problem for problem in mail.problems)
+
+
+def test_html_with_too_many_elements_keeps_the_text_part_and_no_html():
+    mail = parse(html_mail("<span>x</span>" * 30, plain="The plain part."), max_html_elements=20)
+    assert mail.text.strip() == "The plain part." and mail.html is None
+    assert any("more than 20 elements" in problem for problem in mail.problems)
+
+
+def test_ordinary_html_within_the_bounds_is_still_sanitized():
+    body = "<p>one<p>two<br><img src=x onerror=alert(1)><ul><li>a<li>b</ul>" * 50
+    mail = parse(html_mail(body + "<script>steal()</script>"), max_html_depth=10)
+    assert mail.html is not None and "<script>" not in mail.html and "onerror" not in mail.html
+    assert not any("HTML" in problem for problem in mail.problems)
+
+
+def test_the_cheap_reading_keeps_headers_and_text_without_parsing_the_html():
+    from channels.email.parse import parse_cheaply
+
+    raw = html_mail("<div>" * 50_000 + "Hello &amp; goodbye").replace(
+        b"Subject: deep",
+        b"Subject: =?utf-8?q?Caf=C3=A9?=\r\nIn-Reply-To: <ack-1@localhost>\r\nCc: Ann <ann@x.test>",
+    )
+    mail = parse_cheaply(raw, envelope_sender="bounce@example.com", problem="too slow")
+    assert (mail.message_id, mail.subject, mail.sender.name) == ("<deep-1@example.com>", "Café", "Eve")
+    assert mail.references == ("<ack-1@localhost>",) and mail.cc == ("ann@x.test",)
+    assert "Hello & goodbye" in mail.text and mail.html is None and mail.problems == ("too slow",)
+
+
+def test_a_parse_past_the_time_limit_is_replaced_by_the_cheap_reading():
+    from bot.config import EmailSettings
+    from channels.email.workers import MailWorkers
+
+    # Bounds lifted so nh3 really takes seconds (40,000 levels: about 3.5 s); the limit is 1 s.
+    options = EmailSettings(
+        max_html_depth=10**6, max_html_elements=10**6, parse_timeout_seconds=1, ingest_threads=1
+    )
+    workers = MailWorkers(options)
+    try:
+        mail = workers.parse(
+            html_mail("<div>" * 40_000 + "Still readable"), envelope_sender="eve@example.com"
+        )
+    finally:
+        workers.shutdown()
+    assert "Still readable" in mail.text and mail.html is None
+    assert mail.problems == ("parsing took over 1s: kept as text only",)
+    assert mail.message_id == "<deep-1@example.com>"
