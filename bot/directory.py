@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot import audit, fields
+from bot.display_text import one_line
 from bot.errors import Conflict, NotFound, UserError
 from bot.messages import Identity
 from bot.model import Actor, Role
@@ -77,7 +78,7 @@ def ensure_person(unit: Unit, identity: Identity) -> t.Person:
         return t.Person(
             email=email,
             slack_user_id=identity.slack_user_id,
-            name=(identity.name or "").strip(),
+            name=one_line(identity.name or "").strip(),
             role=Role.REQUESTER.value,
             created_at=unit.now,
         )
@@ -86,7 +87,7 @@ def ensure_person(unit: Unit, identity: Identity) -> t.Person:
         key = {"email": email} if email else {"slack_user_id": identity.slack_user_id}
         person = get_or_create(session, t.Person, make, **key)
     if identity.name and not person.name:
-        person.name = identity.name.strip()
+        person.name = one_line(identity.name).strip()
     if identity.slack_user_id and not person.slack_user_id:
         # Linked by email: an agent added with 'people add' who now writes in Slack.
         holder = session.scalar(select(t.Person).where(t.Person.slack_user_id == identity.slack_user_id))
@@ -119,7 +120,7 @@ def add_person(
         raise Conflict(f"Slack user {slack_user_id} is already a person", field="slack_user_id")
     person = t.Person(
         email=address,
-        name=name.strip(),
+        name=one_line(name).strip(),
         role=role.value,
         slack_user_id=slack_user_id,
         team_id=find_team(unit, team).id if team else None,
@@ -149,7 +150,7 @@ def update_person(
     person = find_person(unit, email)
     before = {"name": person.name, "role": person.role, "team": person.team.name if person.team else None}
     if name is not None:
-        person.name = name.strip()
+        person.name = one_line(name).strip()
     if role is not None:
         person.role = role.value
     if team is not None:

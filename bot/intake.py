@@ -26,6 +26,7 @@ from bot import (
     sla_track,
     tickets,
 )
+from bot.display_text import one_line
 from bot.errors import UserError
 from bot.messages import Inbound, IncomingFile, Receipt
 from bot.model import Actor, Role, Status, format_number
@@ -61,18 +62,21 @@ def storable(inbound: Inbound) -> Inbound:
     def clean(value: str | None) -> str | None:
         return value.replace("\x00", "\ufffd") if value is not None and "\x00" in value else value
 
-    name = clean(inbound.sender.name)
+    # Subjects, names and file names are shown on one line, terminals included: no controls.
+    name = one_line(inbound.sender.name) if inbound.sender.name else inbound.sender.name
     sender = replace(inbound.sender, name=name[:200] if name else name)
     key = inbound.key
     if key is not None and len(key) > 900:  # longer than the column: keep it unique by hash
         key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
-    files = tuple(replace(f, filename=(clean(f.filename) or "attachment")[:500]) for f in inbound.attachments)
+    files = tuple(replace(f, filename=attachments.safe_filename(f.filename)) for f in inbound.attachments)
+    cc = tuple(replace(i, name=one_line(i.name)) if i.name else i for i in inbound.cc)
     return replace(
         inbound,
         key=key,
         attachments=files,
         sender=sender,
-        subject=clean(inbound.subject) or "",
+        cc=cc,
+        subject=one_line(inbound.subject),
         text=clean(inbound.text) or "",
         full_text=clean(inbound.full_text),
         html=clean(inbound.html),
@@ -179,7 +183,7 @@ def open_ticket(unit: Unit, inbound: Inbound, requester: t.Person, actor: Actor)
     category = placed.category
     # Relationships are set as objects, so nothing needs reloading after the insert.
     ticket = t.Ticket(
-        subject=(inbound.subject.strip() or "(no subject)")[:1000],
+        subject=(one_line(inbound.subject).strip() or "(no subject)")[:1000],
         description=inbound.text,
         status=Status.OPEN.value,
         priority=placed.priority.value,

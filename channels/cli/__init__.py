@@ -21,6 +21,7 @@ from channels.cli.report import report
 from channels.cli.routing import routing
 from channels.cli.sharing import sharing
 from channels.cli.sla import sla
+from channels.cli.terminal import echo
 from channels.cli.tickets import tickets
 from channels.cli.tokens import tokens
 from channels.cli.webhooks import webhooks
@@ -31,13 +32,13 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except UserError as error:
-            click.echo(f"error: {error.message}", err=True)
+            echo(f"error: {error.message}", err=True)
             sys.exit(1)
         except ConfigError as error:
-            click.echo(f"configuration error: {error}", err=True)
+            echo(f"configuration error: {error}", err=True)
             sys.exit(2)
         except StoreUnavailable as error:
-            click.echo(f"database unavailable: {error}", err=True)
+            echo(f"database unavailable: {error}", err=True)
             sys.exit(3)
 
 

@@ -18,6 +18,7 @@ from bot.store.db import Store
 from bot.views import to_jsonable
 from channels.bootstrap import serve as serve_runtime
 from channels.cli.context import CliState, emit_json, emit_table, format_option, pass_state
+from channels.cli.terminal import echo
 
 
 @click.command()
@@ -42,7 +43,7 @@ def db_upgrade(state: CliState) -> None:
     try:
         before = migrate.current_revision(store)
         migrate.upgrade(store)
-        click.echo(f"database schema: {before or 'empty'} -> {migrate.current_revision(store)}")
+        echo(f"database schema: {before or 'empty'} -> {migrate.current_revision(store)}")
     finally:
         store.dispose()
 
@@ -54,7 +55,7 @@ def db_current(state: CliState) -> None:
     store = Store(state.settings.database_url)
     try:
         current, head = migrate.current_revision(store), migrate.head_revision()
-        click.echo(f"{current or 'empty'} ({'up to date' if current == head else f'head is {head}'})")
+        echo(f"{current or 'empty'} ({'up to date' if current == head else f'head is {head}'})")
     finally:
         store.dispose()
 
@@ -69,7 +70,7 @@ def teams() -> None:
 @pass_state
 def teams_add(state: CliState, name: str) -> None:
     desk = state.runtime.desk
-    click.echo(f"added team {desk.add_team(desk.actor(None), name)}")
+    echo(f"added team {desk.add_team(desk.actor(None), name)}")
 
 
 @teams.command("lead")
@@ -80,7 +81,7 @@ def teams_lead(state: CliState, name: str, email: str | None) -> None:
     """Set (or, without EMAIL, clear) the team lead the escalation ladder's team_lead step reaches."""
     desk = state.runtime.desk
     team = desk.set_team_lead(desk.actor(None), name, email)
-    click.echo(f"team {team}: lead {email or 'none'}")
+    echo(f"team {team}: lead {email or 'none'}")
 
 
 @teams.command("list")
@@ -102,7 +103,7 @@ def categories() -> None:
 @pass_state
 def categories_add(state: CliState, path: str, team: str | None) -> None:
     desk = state.runtime.desk
-    click.echo(f"added category {desk.add_category(desk.actor(None), path, team=team)}")
+    echo(f"added category {desk.add_category(desk.actor(None), path, team=team)}")
 
 
 @categories.command("list")
@@ -152,7 +153,7 @@ def fields_add(
             options[name] = value
     desk = state.runtime.desk
     added = desk.define_field(desk.actor(None), key, label, kind, options=options, required=required)
-    click.echo(f"added field {added}")
+    echo(f"added field {added}")
 
 
 @fields.command("list")
@@ -201,7 +202,7 @@ def outbox_retry(state: CliState, ids: tuple[int, ...]) -> None:
     """Give dead notifications (all, or the IDS given) a fresh set of attempts."""
     runtime = state.runtime
     count = outbox_service.retry(runtime.store, runtime.clock, ids)
-    click.echo(f"{count} notification(s) queued again")
+    echo(f"{count} notification(s) queued again")
 
 
 @outbox.command("dispatch")
@@ -209,7 +210,7 @@ def outbox_retry(state: CliState, ids: tuple[int, ...]) -> None:
 def outbox_dispatch(state: CliState) -> None:
     """Send what is due now, without a running server."""
     report = state.runtime.dispatcher.run_until_idle()
-    click.echo(f"{report.sent} sent, {report.retried} to retry, {report.dead} dead")
+    echo(f"{report.sent} sent, {report.retried} to retry, {report.dead} dead")
 
 
 @click.group("config")
@@ -220,7 +221,7 @@ def config_group() -> None:
 @config_group.command("example")
 def config_example() -> None:
     """Print every option with its default and a comment: a starting point for --config."""
-    click.echo(example_config_path().read_text(encoding="utf-8"), nl=False)
+    echo(example_config_path().read_text(encoding="utf-8"), nl=False)
 
 
 @config_group.command("show")

@@ -15,6 +15,7 @@ from bot import config
 from bot.config import Settings
 from bot.views import to_jsonable
 from channels.bootstrap import Runtime, build, configure_logging
+from channels.cli.terminal import echo
 
 
 class CliState:
@@ -68,14 +69,14 @@ as_option = click.option(
 
 
 def emit_json(value: Any) -> None:
-    click.echo(json.dumps(to_jsonable(value), indent=2, ensure_ascii=False))
+    echo(json.dumps(to_jsonable(value), indent=2, ensure_ascii=False))
 
 
 def emit_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], empty: str) -> None:
     if not rows:
-        click.echo(empty)
+        echo(empty)
         return
-    click.echo(tabulate([[_cell(row.get(c)) for c in columns] for row in rows], headers=list(columns)))
+    echo(tabulate([[_cell(row.get(c)) for c in columns] for row in rows], headers=list(columns)))
 
 
 def _cell(value: Any) -> str:

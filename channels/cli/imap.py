@@ -18,6 +18,7 @@ from bot.config import imap_password
 from bot.errors import ConfigError, StoreUnavailable
 from channels.bootstrap import email_ingest
 from channels.cli.context import CliState, pass_state
+from channels.cli.terminal import echo
 from channels.email.imap_mailbox import open_mailbox
 from channels.email.imap_poller import Tally, import_messages, recipients_for
 
@@ -76,7 +77,7 @@ def imap_import(state: CliState, since: datetime, index: int) -> None:
         ) from None
     except (IMAPClientError, OSError) as error:
         raise click.ClickException(f"imap[{index}] {where}: {_reason(error)}") from None
-    click.echo(f"imported from {where} {account.folder} since {since.date()}: {tally}")
+    echo(f"imported from {where} {account.folder} since {since.date()}: {tally}")
 
 
 def _reason(error: Exception) -> str:

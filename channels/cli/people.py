@@ -8,6 +8,7 @@ from bot.errors import UserError
 from bot.model import Role, parse_role
 from bot.views import to_jsonable
 from channels.cli.context import CliState, as_option, emit_json, emit_table, format_option, pass_state
+from channels.cli.terminal import echo
 
 ROLES = click.Choice([role.value for role in Role])
 
@@ -41,7 +42,7 @@ def add_command(
     if output == "json":
         emit_json(person)
     else:
-        click.echo(f"added {person.email} as {person.role}")
+        echo(f"added {person.email} as {person.role}")
 
 
 @people.command("update")
@@ -61,7 +62,7 @@ def update_command(
     if output == "json":
         emit_json(person)
     else:
-        click.echo(f"updated {person.email}: {person.role}, team {person.team or '-'}")
+        echo(f"updated {person.email}: {person.role}, team {person.team or '-'}")
 
 
 @people.command("list")

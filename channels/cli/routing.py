@@ -8,6 +8,7 @@ import click
 
 from bot.routing_rules import CHANNELS, RuleInput
 from channels.cli.context import CliState, as_option, emit_json, emit_table, format_option, pass_state
+from channels.cli.terminal import echo
 
 
 @click.group()
@@ -82,7 +83,7 @@ def add_command(
     if output == "json":
         emit_json(view)
     else:
-        click.echo(f"routing rule {view['id']} ({view['name']}) added at position {view['position']}")
+        echo(f"routing rule {view['id']} ({view['name']}) added at position {view['position']}")
 
 
 @routing.command("remove")
@@ -93,7 +94,7 @@ def remove_command(state: CliState, rule_id: int, as_email: str | None) -> None:
     """Delete a rule; tickets it placed keep their team, category and tags."""
     desk = state.runtime.desk
     view = desk.remove_routing_rule(desk.actor(as_email), rule_id)
-    click.echo(f"routing rule {view['id']} ({view['name']}) removed")
+    echo(f"routing rule {view['id']} ({view['name']}) removed")
 
 
 def _row(rule: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import click
 from bot.config_sla import SlaPolicyOverride
 from bot.errors import UserError
 from channels.cli.context import CliState, as_option, emit_json, emit_table, format_option, pass_state
+from channels.cli.terminal import echo
 
 
 @click.group()
@@ -43,7 +44,7 @@ def sweep_command(state: CliState, at_text: str | None, dry_run: bool, output: s
         return
     emit_table(rows, ("ticket", "level", "threshold", "notify", "changes"), "nothing fired")
     verb = "would fire" if dry_run else "fired"
-    click.echo(f"{report.checked} ticket(s) checked, {len(rows)} level(s) {verb}")
+    echo(f"{report.checked} ticket(s) checked, {len(rows)} level(s) {verb}")
 
 
 @sla.command("policies")
@@ -110,7 +111,7 @@ def policy_add_command(
     if output == "json":
         emit_json(view)
     else:
-        click.echo(f"SLA policy {view['id']} added: {view['first_response']}/{view['resolution']}")
+        echo(f"SLA policy {view['id']} added: {view['first_response']}/{view['resolution']}")
 
 
 @sla.command("policy-remove")
@@ -121,7 +122,7 @@ def policy_remove_command(state: CliState, policy_id: int, as_email: str | None)
     """Delete a stored policy; the settings file's for the same category and priority holds again."""
     desk = state.runtime.desk
     view = desk.remove_sla_policy(desk.actor(as_email), policy_id)
-    click.echo(f"SLA policy {view['id']} removed")
+    echo(f"SLA policy {view['id']} removed")
 
 
 def _parse_time(text: str) -> datetime:

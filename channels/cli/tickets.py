@@ -10,6 +10,7 @@ from bot.model import format_number, parse_number, parse_priority, parse_status
 from bot.queries import TicketFilter
 from bot.views import TicketDetail, TicketView, to_jsonable
 from channels.cli.context import CliState, as_option, emit_json, emit_table, format_option, pass_state
+from channels.cli.terminal import echo
 
 LIST_COLUMNS = ("number", "status", "priority", "subject", "requester", "assignee", "updated_at")
 
@@ -221,12 +222,12 @@ def _emit_ticket(view: TicketView, output: str, message: str) -> None:
     if output == "json":
         emit_json(view)
     else:
-        click.echo(message)
+        echo(message)
 
 
 def _print_detail(detail: TicketDetail) -> None:
     ticket = detail.ticket
-    click.echo(f"{ticket.number}  {ticket.subject}")
+    echo(f"{ticket.number}  {ticket.subject}")
     lines = [
         ("status", ticket.status),
         ("priority", ticket.priority),
@@ -244,21 +245,19 @@ def _print_detail(detail: TicketDetail) -> None:
     lines += [(key, str(value)) for key, value in sorted(ticket.custom_fields.items())]
     width = max(len(key) for key, _ in lines)
     for key, value in lines:
-        click.echo(f"  {key.ljust(width)}  {value}")
-    click.echo("\nComments")
+        echo(f"  {key.ljust(width)}  {value}")
+    echo("\nComments")
     for item in detail.comments:
         kind = "public" if item.public else "internal"
         flag = ", FLAGGED: sender not verified" if item.flagged else ""
-        click.echo(
-            f"  [{item.created_at:%Y-%m-%d %H:%M}] {item.author or 'system'} ({kind}, {item.channel}{flag})"
-        )
+        echo(f"  [{item.created_at:%Y-%m-%d %H:%M}] {item.author or 'system'} ({kind}, {item.channel}{flag})")
         for line in (item.body or "(empty)").splitlines() or ["(empty)"]:
-            click.echo(f"    {line}")
+            echo(f"    {line}")
         if item.source_sha256:
-            click.echo(f"    (raw message kept as {item.source_sha256[:12]}…)")
+            echo(f"    (raw message kept as {item.source_sha256[:12]}…)")
         for attachment in item.attachments:
-            click.echo(f"    📎 {attachment.filename} ({attachment.content_type}, {attachment.size} bytes)")
-    click.echo("\nEvents")
+            echo(f"    📎 {attachment.filename} ({attachment.content_type}, {attachment.size} bytes)")
+    echo("\nEvents")
     for event in detail.events:
         change = f"{event.before} -> {event.after}" if event.before else f"{event.after or ''}"
-        click.echo(f"  [{event.created_at:%Y-%m-%d %H:%M}] {event.actor}: {event.kind} {change}")
+        echo(f"  [{event.created_at:%Y-%m-%d %H:%M}] {event.actor}: {event.kind} {change}")

@@ -6,6 +6,7 @@ import click
 
 from bot.views import to_jsonable
 from channels.cli.context import CliState, as_option, emit_json, emit_table, format_option, pass_state
+from channels.cli.terminal import echo
 
 
 @click.group()
@@ -26,8 +27,8 @@ def create_command(state: CliState, email: str, name: str, as_email: str | None,
     if output == "json":
         emit_json({**to_jsonable(view), "token": token})
     else:
-        click.echo(token)
-        click.echo(f"token {view.id} for {view.person}: keep it now, it is not shown again", err=True)
+        echo(token)
+        echo(f"token {view.id} for {view.person}: keep it now, it is not shown again", err=True)
 
 
 @tokens.command("list")
@@ -50,4 +51,4 @@ def list_command(state: CliState, email: str | None, output: str) -> None:
 def revoke_command(state: CliState, token_id: int, as_email: str | None) -> None:
     desk = state.runtime.desk
     view = desk.revoke_token(desk.actor(as_email), token_id)
-    click.echo(f"token {view.id} of {view.person} revoked")
+    echo(f"token {view.id} of {view.person} revoked")

@@ -8,6 +8,7 @@ from bot.errors import UserError
 from bot.views import to_jsonable
 from bot.webhooks import EVENTS
 from channels.cli.context import CliState, as_option, emit_json, emit_table, format_option, pass_state
+from channels.cli.terminal import echo
 
 
 @click.group()
@@ -66,7 +67,7 @@ def add_command(
     if output == "json":
         emit_json(view)
     else:
-        click.echo(f"webhook {view.id}: {view.url} ({', '.join(view.events)})")
+        echo(f"webhook {view.id}: {view.url} ({', '.join(view.events)})")
 
 
 @webhooks.command("list")
@@ -92,7 +93,7 @@ def remove_command(state: CliState, subscription_id: int, as_email: str | None) 
     """Delete a subscription; its deliveries still queued fail and stay in the log."""
     desk = state.runtime.desk
     view = desk.remove_webhook(desk.actor(as_email), subscription_id)
-    click.echo(f"webhook {view.id} ({view.url}) removed")
+    echo(f"webhook {view.id} ({view.url}) removed")
 
 
 @webhooks.command("deliveries")
