@@ -31,7 +31,7 @@ class TicketChanges:
 
 
 def update(unit: Unit, actor: Actor, number: str, changes: TicketChanges) -> t.Ticket:
-    ticket = active(unit, number)
+    ticket = active(unit, number, actor)
     if changes.priority is not None:
         set_priority(unit, actor, number, changes.priority)
     if changes.category is not None:

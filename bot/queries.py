@@ -10,8 +10,9 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import aliased
 
 from bot import classify, directory, search, sla_track, sorting, tickets
-from bot.errors import NotFound, UserError
+from bot.errors import UserError
 from bot.model import Actor, parse_priority, parse_status
+from bot.permissions import require_party
 from bot.sla import SlaStatus
 from bot.store import tables as t
 from bot.unit import Unit
@@ -189,12 +190,11 @@ def ticket_card(unit: Unit, ticket_id: int) -> CardView:
 
 def visible_ticket(unit: Unit, actor: Actor, number: str) -> TicketDetail:
     """Agents see everything; a requester sees their own tickets, without internal notes or the log."""
+    # Checked before anything else is read: someone else's ticket is answered as a missing one.
+    require_party(actor, tickets.get(unit, number, lock=False), unit.settings.ticket_prefix)
     detail = show_ticket(unit, number)
     if actor.role.is_staff:
         return detail
-    ticket = tickets.get(unit, detail.ticket.id, lock=False)
-    if actor.person_id != ticket.requester_id and actor.person_id not in {p.id for p in ticket.followers}:
-        raise NotFound(f"no ticket {detail.ticket.number} of yours", field="number")
     return replace(
         detail, comments=tuple(c for c in detail.comments if c.public and not c.flagged), events=()
     )

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from bot import audit, directory, notify, routing, sla_track, slack_notify
 from bot.errors import Conflict, NotFound, UserError
 from bot.model import Actor, Role, Status, format_number, parse_number
-from bot.permissions import require_staff
+from bot.permissions import require_party, require_staff, ticket_not_found
 from bot.sharing import sync as sharing
 from bot.store import tables as t
 from bot.unit import Unit
@@ -28,7 +28,7 @@ def get(unit: Unit, number: str | int, *, lock: bool = True) -> t.Ticket:
     locking = {"of": t.Ticket} if lock else None
     ticket = unit.session.get(t.Ticket, ticket_id, with_for_update=locking, populate_existing=lock)
     if ticket is None:
-        raise NotFound(f"no ticket {format_number(unit.settings.ticket_prefix, ticket_id)}", field="number")
+        raise ticket_not_found(unit.settings.ticket_prefix, ticket_id)
     return ticket
 
 
@@ -41,8 +41,12 @@ def survivor(unit: Unit, ticket: t.Ticket) -> t.Ticket:
     return ticket
 
 
-def active(unit: Unit, number: str) -> t.Ticket:
+def active(unit: Unit, number: str, actor: Actor | None = None) -> t.Ticket:
+    """The ticket, unless merged into another. With ``actor``, one who may not see it is told
+    it does not exist, before the merge is mentioned."""
     ticket = get(unit, number)
+    if actor is not None:
+        require_party(actor, ticket, unit.settings.ticket_prefix)
     if ticket.merged_into_id is not None:
         prefix = unit.settings.ticket_prefix
         into = format_number(prefix, ticket.merged_into_id)
@@ -165,7 +169,9 @@ def comment(
     the ticket's thread ref, whose unique index refuses a second comment with it."""
     if not body.strip():
         raise UserError("a comment needs some text", field="body")
-    ticket = survivor(unit, get(unit, number))
+    ticket = get(unit, number)
+    require_party(actor, ticket, unit.settings.ticket_prefix)
+    ticket = survivor(unit, ticket)
     if not actor.role.is_staff and actor.person_id != ticket.requester_id:
         require_staff(actor, "comment on someone else's ticket")
     if not public:
@@ -218,7 +224,7 @@ REQUESTER_MOVES = (Status.RESOLVED, Status.CLOSED, Status.OPEN)
 
 def transition(unit: Unit, actor: Actor, number: str, target: Status) -> t.Ticket:
     """Agents move any ticket; a requester may only resolve, close or reopen their own."""
-    ticket = active(unit, number)
+    ticket = active(unit, number, actor)
     if not actor.role.is_staff and (actor.person_id != ticket.requester_id or target not in REQUESTER_MOVES):
         require_staff(actor, f"set {format_number(unit.settings.ticket_prefix, ticket.id)} to {target}")
     change_status(unit, ticket, target, actor)
@@ -328,7 +334,7 @@ def escalate(unit: Unit, actor: Actor, number: str, reason: str) -> t.Ticket:
     """
     if not reason.strip():
         raise UserError("an escalation needs a reason", field="reason")
-    ticket = active(unit, number)
+    ticket = active(unit, number, actor)
     if not actor.role.is_staff and actor.person_id != ticket.requester_id:
         require_staff(actor, "escalate someone else's ticket")
     event = audit.record_now(

@@ -289,10 +289,16 @@ def test_requester_cannot_work_tickets(desk, agent, snapshot):
         desk.set_priority(requester, number, Priority.URGENT)
     with pytest.raises(Forbidden, match="merge"):
         desk.merge(requester, number, other)
-    with pytest.raises(Forbidden, match="someone else's ticket"):
+    # Someone else's ticket is answered as a missing one: the refusal must not say it exists.
+    missing = f"no ticket {other}$"
+    with pytest.raises(NotFound, match=missing):
         desk.comment(requester, other, "let me in")
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound, match=missing):
         desk.transition(requester, other, Status.RESOLVED)
+    with pytest.raises(NotFound, match=missing):
+        desk.escalate(requester, other, "now")
+    with pytest.raises(NotFound, match=missing):
+        desk.visible_ticket(requester, other)
     assert snapshot() == before
 
 

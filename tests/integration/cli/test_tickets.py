@@ -231,6 +231,21 @@ def test_unknown_ticket_number_is_refused_and_changes_nothing(cli: Cli, ticket: 
     assert snapshot(cli) == before
 
 
+def test_someone_elses_ticket_is_refused_to_a_requester_as_a_missing_one(cli: Cli, ticket: str) -> None:
+    cli.ok("people", "add", "--email", "otto@other.test", "--name", "Otto Other", "--role", "requester")
+    before = snapshot(cli)
+    for command in (
+        ("comment", "{}", "Let me in", "--as", "otto@other.test"),
+        ("status", "{}", "resolved", "--as", "otto@other.test"),
+        ("escalate", "{}", "--reason", "now", "--as", "otto@other.test"),
+    ):
+        theirs = cli.fails("tickets", *(part.format(ticket) for part in command))
+        missing = cli.fails("tickets", *(part.format("SUP-9") for part in command))
+        assert theirs == f"error: no ticket {ticket}"
+        assert theirs.replace(ticket, "SUP-9") == missing
+    assert snapshot(cli) == before
+
+
 def test_malformed_ticket_number_is_refused_and_changes_nothing(cli: Cli, ticket: str) -> None:
     before = snapshot(cli)
 
