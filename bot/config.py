@@ -58,6 +58,12 @@ class HttpSettings:
     port: int = option(8080, minimum=0, maximum=65535)
     # Empty: /metrics answers anyone who reaches the port; set: only "Authorization: Bearer <it>".
     metrics_token: str = field(default="", repr=False, metadata={"secret": True})
+    # A connection whose request line and headers are not all in within this many seconds is closed.
+    header_timeout_seconds: int = option(10, minimum=1)
+    # An idle kept-alive connection is closed after this many seconds.
+    keep_alive_seconds: int = option(5, minimum=1)
+    # Connections open at once; a request on one more is answered 503.
+    max_connections: int = option(1000, minimum=1)
 
 
 @dataclass(frozen=True, slots=True)

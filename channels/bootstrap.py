@@ -284,23 +284,16 @@ async def _serve_http(
     from channels.http.api import create_app
 
     class _Server(uvicorn.Server):
+    from channels.http.server import uvicorn_config
         # We own the signals: uvicorn would re-raise them after its shutdown and
         # kill the process before the scheduler and the store are closed.
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
             yield
 
-    settings = runtime.settings
-    server = _Server(
-        uvicorn.Config(
-            create_app(runtime.store, routes, runtime.desk),
-            host=settings.http.host,
-            port=settings.http.port,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-        )
-    )
+    # The body limit is create_app's outermost layer; header time-outs and the connection
+    # limit are uvicorn_config's.
+    server = _Server(uvicorn_config(create_app(runtime.store, routes, runtime.desk), runtime.settings.http))
     serving = asyncio.create_task(server.serve(sockets=[listening]))
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)

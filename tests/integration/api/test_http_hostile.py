@@ -1,0 +1,297 @@
+"""Hostile HTTP clients against the real server: uvicorn as ``supportbot serve`` configures it
+(channels/http/server.py) serving the application it builds, driven over raw sockets.
+
+Chunked bodies past the limit, bodies sent without a token, request heads sent one
+line at a time, and more connections than allowed.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from bot.config import HttpSettings
+from bot.desk import Desk
+from bot.sharing.service import Sharing
+from bot.store.db import Store
+from channels.http.api import MAX_BODY, create_app
+from channels.http.server import uvicorn_config
+from channels.sharing.endpoints import sharing_routes
+from tests.integration.api.conftest import World
+
+CHUNK = 64 * 1024
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LiveServer:
+    """uvicorn in a thread, configured by ``uvicorn_config`` like ``supportbot serve``."""
+
+    def __init__(self, app: FastAPI, http: HttpSettings) -> None:
+        self.port = http.port
+        self.server = uvicorn.Server(uvicorn_config(app, http))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            assert time.monotonic() < deadline, "the HTTP server did not start"
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+    def connect(self, timeout: float = 10.0) -> socket.socket:
+        return socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+
+
+def serve(store: Store, desk: Desk, api: FastAPI, http: HttpSettings) -> LiveServer:
+    app = create_app(store, sharing_routes(Sharing(desk)), desk=desk, api=api)
+    return LiveServer(app, replace(http, port=free_port()))
+
+
+@pytest.fixture
+def live(world: World, store: Store, desk: Desk, api: FastAPI) -> Iterator[LiveServer]:
+    with serve(store, desk, api, HttpSettings(header_timeout_seconds=1)) as server:
+        yield server
+
+
+@dataclass
+class Sender:
+    """Sends a chunked body from a thread until done or the server stops taking it."""
+
+    sock: socket.socket
+    total: int
+    prefix: bytes = b""  # the first chunk (a multipart part's head)
+    sent: int = 0
+    error: str = ""
+    thread: threading.Thread = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        block = b"%x\r\n%s\r\n" % (CHUNK, b"x" * CHUNK)
+        try:
+            if self.prefix:
+                self.sock.sendall(b"%x\r\n%s\r\n" % (len(self.prefix), self.prefix))
+            while self.sent < self.total:
+                self.sock.sendall(block)
+                self.sent += CHUNK
+            self.sock.sendall(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError, TimeoutError) as error:
+            self.error = type(error).__name__
+
+    def join(self) -> None:
+        self.thread.join(60)
+        assert not self.thread.is_alive(), "the sender hangs: the server neither reads nor closes"
+
+
+def head(method: str, path: str, *headers: str) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: supportbot.test", *headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes, bool]:
+    """Status, headers, body, and whether the server then closed the connection."""
+    data = b""
+    closed = False
+    while b"\r\n\r\n" not in data:
+        block = sock.recv(65536)
+        if not block:
+            raise AssertionError(f"closed without a response: {data!r}")
+        data += block
+    raw_head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *lines = raw_head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
+    length = int(headers.get("content-length", "0"))
+    while len(body) < length:
+        block = sock.recv(65536)
+        assert block, "closed in the middle of the response"
+        body += block
+    try:
+        closed = sock.recv(1) == b""
+    except ConnectionResetError:
+        closed = True
+    except TimeoutError:
+        closed = False
+    return int(status_line.split()[1]), headers, body, closed
+
+
+def chunked_post(
+    server: LiveServer, path: str, total: int, *headers: str, prefix: bytes = b""
+) -> tuple[Sender, socket.socket]:
+    sock = server.connect()
+    sock.sendall(head("POST", path, "Transfer-Encoding: chunked", *headers))
+    return Sender(sock, total, prefix), sock
+
+
+MULTIPART = "Content-Type: multipart/form-data; boundary=b"
+FILE_PART = (
+    b'--b\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\n'
+    b"Content-Type: application/octet-stream\r\n\r\n"
+)
+
+
+# -- item 2: bodies counted as they arrive, and no body read before the token -------------
+
+
+def test_chunked_body_over_the_limit_gets_413_and_the_connection_closes(
+    live: LiveServer, world: World
+) -> None:
+    token = f"Authorization: Bearer {world.tokens['agent']}"
+    total = 64 * 1024 * 1024
+    sender, sock = chunked_post(live, "/api/v1/tickets", total, token, "Content-Type: application/json")
+    with sock:
+        status, _, body, closed = read_response(sock)
+        sender.join()
+    assert status == 413 and b"over" in body
+    assert closed
+    assert sender.sent < total  # the server stopped taking it
+
+
+def test_every_route_is_bounded_the_sharing_protocol_too(live: LiveServer, desk: Desk) -> None:
+    total = desk.settings.sharing.max_body_bytes + 8 * CHUNK
+    sender, sock = chunked_post(live, "/sharing/agreements/abc", total, "Content-Type: application/json")
+    with sock:
+        status, _, _, closed = read_response(sock)
+        sender.join()
+    assert status == 413 and closed
+
+
+def test_an_upload_has_its_wider_limit_and_no_more(live: LiveServer, world: World, desk: Desk) -> None:
+    token = f"Authorization: Bearer {world.tokens['agent']}"
+    limit = desk.settings.attachments.max_bytes + MAX_BODY
+    total = limit + 16 * CHUNK
+    path = f"/api/v1/tickets/{world.own}/attachments"
+    sender, sock = chunked_post(live, path, total, token, MULTIPART, prefix=FILE_PART)
+    with sock:
+        status, _, body, closed = read_response(sock)
+        sender.join()
+    assert status == 413 and str(limit).encode() in body and closed
+
+
+def test_unauthenticated_chunked_post_gets_401_before_its_body_is_read(live: LiveServer) -> None:
+    with live.connect() as sock:
+        # The head and one chunk: no end of the body, and no JSON parser could finish.
+        sock.sendall(head("POST", "/api/v1/tickets", "Transfer-Encoding: chunked"))
+        sock.sendall(b'5\r\n{"sub\r\n')
+        status, headers, body, closed = read_response(sock)
+    assert status == 401 and headers["www-authenticate"] == "Bearer"
+    assert b"Bearer" in body and closed
+
+
+def test_wrong_token_is_refused_before_the_body_too(live: LiveServer) -> None:
+    with live.connect() as sock:
+        sock.sendall(
+            head("POST", "/api/v1/tickets", "Content-Length: 1000000", "Authorization: Bearer sbt_x")
+        )
+        sock.sendall(b"{")
+        status, _, _, closed = read_response(sock)
+    assert status == 401 and closed
+
+
+def test_unauthenticated_chunked_multipart_upload_is_refused_before_anything_is_spooled(
+    live: LiveServer, world: World
+) -> None:
+    total = 32 * 1024 * 1024
+    path = f"/api/v1/tickets/{world.own}/attachments"
+    sender, sock = chunked_post(live, path, total, MULTIPART, prefix=FILE_PART)
+    with sock:
+        # Answered while the multipart body is nowhere near complete: it was never parsed.
+        status, _, _, closed = read_response(sock)
+        sender.join()
+    assert status == 401 and closed
+    assert sender.sent < total
+
+
+# -- item 12: slow heads and too many connections ------------------------------------------
+
+
+def trickle(sock: socket.socket, first: bytes, every: float, seconds: float) -> float | None:
+    """Send ``first`` then a header line every ``every`` s; the time the server closed, if it did."""
+    started = time.monotonic()
+    sock.sendall(first)
+    sock.settimeout(every)
+    while time.monotonic() - started < seconds:
+        try:
+            if sock.recv(1) == b"":
+                return time.monotonic() - started
+        except TimeoutError:
+            pass
+        except ConnectionResetError:
+            return time.monotonic() - started
+        try:
+            sock.sendall(b"X-Slow: yes\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            return time.monotonic() - started
+    return None
+
+
+def test_a_client_sending_its_head_a_line_at_a_time_is_disconnected(live: LiveServer) -> None:
+    with live.connect() as sock:
+        closed_after = trickle(sock, b"GET /healthz HTTP/1.1\r\nHost: x\r\n", every=0.3, seconds=10)
+    assert closed_after is not None, "still connected after 10 s of a 1 s header time-out"
+
+
+def test_a_silent_connection_is_disconnected(live: LiveServer) -> None:
+    with live.connect() as sock:
+        sock.settimeout(10)
+        assert sock.recv(1) == b""
+
+
+def test_a_kept_alive_connection_slow_with_its_next_head_is_disconnected(live: LiveServer) -> None:
+    with live.connect() as sock:
+        sock.sendall(head("GET", "/healthz"))
+        status, _, _, closed = read_response_keep_alive(sock)
+        assert status == 200 and not closed
+        closed_after = trickle(sock, b"GET /healthz HTTP/1.1\r\n", every=0.3, seconds=10)
+    assert closed_after is not None
+
+
+def read_response_keep_alive(sock: socket.socket) -> tuple[int, dict[str, str], bytes, bool]:
+    sock.settimeout(0.2)
+    try:
+        return read_response(sock)
+    finally:
+        sock.settimeout(10)
+
+
+def test_requests_past_max_connections_get_503(world: World, store: Store, desk: Desk, api: FastAPI) -> None:
+    with serve(store, desk, api, HttpSettings(max_connections=2, keep_alive_seconds=60)) as server:
+        held = [server.connect(), server.connect()]
+        try:
+            for sock in held:  # two connections open and served, then kept alive
+                sock.sendall(head("GET", "/healthz"))
+                assert read_response_keep_alive(sock)[0] == 200
+            with server.connect() as third:
+                third.sendall(head("GET", "/healthz"))
+                status, _, _, closed = read_response(third)
+            assert status == 503 and closed
+            held.pop().close()
+            deadline = time.monotonic() + 10
+            while True:  # the server notices the closed one, then serves a newcomer again
+                with server.connect() as again:
+                    again.sendall(head("GET", "/healthz"))
+                    if read_response(again)[0] == 200:
+                        break
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        finally:
+            for sock in held:
+                sock.close()
