@@ -64,6 +64,14 @@ class SmtpSettings:
     # the password comes from the environment variable named here.
     auth_user: str = ""
     auth_password_env: str = "SUPPORTBOT_SMTP_AUTH_PASSWORD"
+    # AUTH is accepted only after STARTTLS; this lets a sender on 127.0.0.1/::1 log in without it.
+    allow_cleartext_auth_on_loopback: bool = False
+    # Failed logins: each answer waits longer (delay, doubled per failure); after
+    # auth_max_failures on one connection it is closed (421 4.7.0), and after
+    # auth_max_failures_per_peer from one address within 15 minutes, AUTH from it is refused.
+    auth_failure_delay_ms: int = option(1000, minimum=0)
+    auth_max_failures: int = option(3, minimum=1)
+    auth_max_failures_per_peer: int = option(10, minimum=1)
 
 
 @dataclass(frozen=True, slots=True)

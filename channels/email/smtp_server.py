@@ -6,21 +6,27 @@ handed to ``Desk.receive``; ``250`` is answered only after the store has
 committed and carries the ticket number. A store outage answers
 ``451 4.3.0`` so the sending server keeps the message and retries; aiosmtpd
 itself answers ``552`` above the size limit.
+
+AUTH exists only when a login is configured: then it is offered and
+accepted only over TLS (or from loopback when explicitly allowed), and
+failures are slowed and cut off (see :mod:`channels.email.smtp_auth`).
 """
 
 from __future__ import annotations
 
-import hmac
+import asyncio
 import logging
 import ssl
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, AnyStr
 
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, syntax
 
 from bot.config import SmtpSettings
 from bot.errors import ConfigError, StoreUnavailable, UserError
 from channels.email.ingest import EmailIngest
+from channels.email.smtp_auth import LoginGuard
 
 logger = logging.getLogger(__name__)
 
@@ -82,49 +88,109 @@ def tls_context(settings: SmtpSettings) -> ssl.SSLContext | None:
 
 
 class SupportSMTP(SMTP):
-    """aiosmtpd's protocol, answering the size limit with the enhanced status code senders expect."""
+    """aiosmtpd's protocol with our AUTH rules, and the enhanced status code senders expect on 552."""
+
+    def __init__(self, handler: SupportHandler, guard: LoginGuard | None, **options: Any) -> None:
+        # Set before aiosmtpd's __init__, which lists this object's ``auth_*`` members as mechanisms.
+        self.guard = guard
+        self.failures = 0
+        self.failed_now = False
+        super().__init__(
+            handler,
+            auth_required=guard is not None,
+            auth_require_tls=True,
+            authenticator=self.check_login if guard is not None else None,
+            **options,
+        )
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        first = self.transport is None
+        super().connection_made(transport)
+        if first and self.guard is not None and self.guard.cleartext_allowed(self.peer_host):
+            self._auth_require_tls = False  # [smtp] allow_cleartext_auth_on_loopback, for this peer only
+
+    @property
+    def peer_host(self) -> str:
+        peer = self.session.peer if self.session is not None else None
+        return str(peer[0]) if isinstance(peer, tuple) and peer else str(peer or "")
 
     async def push(self, status: AnyStr) -> None:
         text = status.decode() if isinstance(status, bytes) else status
         if text.startswith("552 Error"):  # aiosmtpd's own wording, without RFC 3463 code
             status = "552 5.3.4 Message too big for this system"  # type: ignore[assignment]
+        elif text.startswith("250-AUTH") and self.guard is None:
+            return  # nobody can log in: do not invite guesses
         await super().push(status)
+
+    def check_login(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        assert self.guard is not None
+        if isinstance(data, LoginPassword) and self.guard.matches(data.login, data.password):
+            return AuthResult(success=True, auth_data=data)
+        self.failed_now = True
+        logger.warning("failed SMTP login from %s", session.peer)
+        return AuthResult(success=False, handled=True)  # smtp_AUTH answers, after its delay
+
+    @syntax("AUTH <mechanism>")
+    async def smtp_AUTH(self, arg: str) -> None:
+        guard = self.guard
+        if guard is None:
+            await self.push("502 5.5.1 AUTH not available")
+            return
+        if guard.blocked(self.peer_host):
+            logger.warning("SMTP AUTH refused to %s: too many failed logins", self.peer_host)
+            await self.hang_up("421 4.7.0 Too many failed logins; try again later")
+            return
+        self.failed_now = False
+        await super().smtp_AUTH(arg)
+        if not self.failed_now:
+            return
+        self.failures += 1
+        guard.failed(self.peer_host)
+        await guard.sleep(guard.delay(self.failures))
+        if self.failures >= guard.max_failures or guard.blocked(self.peer_host):
+            await self.hang_up("421 4.7.0 Too many failed logins; closing connection")
+        else:
+            await self.push("535 5.7.8 Authentication credentials invalid")
+
+    async def hang_up(self, status: str) -> None:
+        await self.push(status)
+        if self.transport is not None:
+            self.transport.close()
 
 
 def protocol_factory(
-    handler: SupportHandler, settings: SmtpSettings, auth_password: str | None = None
-) -> Any:
-    """``auth_password`` with ``settings.auth_user`` makes AUTH mandatory (over TLS when TLS is on)."""
+    handler: SupportHandler,
+    settings: SmtpSettings,
+    auth_password: str | None = None,
+    *,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> Callable[[], SMTP]:
+    """``auth_password`` with ``settings.auth_user`` makes AUTH mandatory, and possible only over TLS.
+
+    ``sleep`` waits out the delay after a failed login (tests pass a recorder).
+    """
     context = tls_context(settings)
-    login = (
-        (settings.auth_user.encode(), auth_password.encode())
+    guard = (
+        LoginGuard(settings.auth_user, auth_password, settings, sleep=sleep)
         if settings.auth_user and auth_password
         else None
     )
-
-    def authenticate(
-        server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
-    ) -> AuthResult:
-        ok = (
-            login is not None
-            and isinstance(data, LoginPassword)
-            and hmac.compare_digest(data.login, login[0])
-            and hmac.compare_digest(data.password, login[1])
+    if guard is not None and context is None and not settings.allow_cleartext_auth_on_loopback:
+        raise ConfigError(
+            "smtp.auth_user needs smtp.tls_cert and smtp.tls_key: logins are accepted only over TLS "
+            "(or set smtp.allow_cleartext_auth_on_loopback for a relay on this machine)"
         )
-        if not ok:
-            logger.warning("failed SMTP login from %s", session.peer)
-        return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535 itself
 
     def make() -> SMTP:
         return SupportSMTP(
             handler,
+            guard,
             data_size_limit=settings.max_message_bytes,
             enable_SMTPUTF8=True,
             tls_context=context,
             ident="Supportbot ESMTP",
-            auth_required=login is not None,
-            auth_require_tls=context is not None,
-            authenticator=authenticate if login is not None else None,
         )
 
     return make

@@ -239,7 +239,7 @@ def test_auth_when_configured_is_required_and_checked(desk, certificate):
     import ssl
 
     cert, key = certificate
-    settings = SmtpSettings(tls_cert=str(cert), tls_key=str(key), auth_user="relay")
+    settings = SmtpSettings(tls_cert=str(cert), tls_key=str(key), auth_user="relay", auth_failure_delay_ms=0)
     handler = SupportHandler(EmailIngest(desk, MAILBOXES, SECRET))
     controller = OurProtocol(handler, settings, "s3cret", hostname="127.0.0.1", port=free_port())
     controller.start()
