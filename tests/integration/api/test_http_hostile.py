@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
@@ -25,6 +26,7 @@ from channels.http.api import MAX_BODY, create_app
 from channels.http.server import uvicorn_config
 from channels.sharing.endpoints import sharing_routes
 from tests.integration.api.conftest import World
+from tests.integration.slack_harness import Slack
 from tests.raw_http import CHUNK, Sender, head, read_response
 
 
@@ -108,6 +110,18 @@ def test_every_route_is_bounded_the_sharing_protocol_too(live: LiveServer, desk:
         status, _, _, closed = read_response(sock)
         sender.join()
     assert status == 413 and closed
+
+
+def test_slacks_endpoint_is_bounded_too(slack: Slack) -> None:
+    # Slack signs the body, so no check can come before it: only its size is bounded.
+    url = urlsplit(slack.url)
+    total = 16 * 1024 * 1024
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(head("POST", url.path, "Transfer-Encoding: chunked", "X-Slack-Signature: v0=00"))
+        sender = Sender(sock, total)
+        status, _, _, closed = read_response(sock)
+        sender.join()
+    assert status == 413 and closed and sender.sent < total
 
 
 def test_an_upload_has_its_wider_limit_and_no_more(live: LiveServer, world: World, desk: Desk) -> None:
