@@ -31,6 +31,7 @@ from bot.sharing.service import Sharing
 from bot.store import migrate
 from bot.store.db import Store
 from bot.store.files import FileStore
+from bot.store.private import make_private_folder, sqlite_files, warn_if_open
 from channels.email.compose import Sender as EmailFrom
 from channels.email.imap_poller import ImapPoller, PollerThreads, recipients_for
 from channels.email.ingest import EmailIngest
@@ -96,11 +97,21 @@ def _prepare_data_dir(settings: Settings) -> None:
     """Fail at start-up, naming the option, rather than at the first attachment or email."""
     path = settings.data_path
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        make_private_folder(path)  # 0700: it holds access keys, secrets and mail
     except OSError as error:
         raise ConfigError(f"data_dir = {str(path)!r} cannot be created: {error.strerror}") from None
     if not os.access(path, os.W_OK | os.X_OK):
         raise ConfigError(f"data_dir = {str(path)!r} is not writable by this user")
+
+
+def _warn_if_private_files_are_open(runtime: Runtime) -> None:
+    """Folders and files made before they were made owner-only, or by hand: named, not changed."""
+    settings = runtime.settings
+    paths = [settings.data_path, settings.data_path / "reply-secret"]
+    paths += [settings.attachments_path, settings.outbox_path]
+    if runtime.store.dialect == "sqlite" and runtime.store.url.database not in (None, "", ":memory:"):
+        paths += sqlite_files(Path(str(runtime.store.url.database)))
+    warn_if_open(paths)
 
 
 def build(
@@ -175,6 +186,7 @@ def reply_secret(settings: Settings) -> bytes:
 
 async def serve(runtime: Runtime) -> None:
     settings = runtime.settings
+    _warn_if_private_files_are_open(runtime)
     mail = MailWorkers(settings.email)  # SMTP's and IMAP's own threads, apart from the API's
     # Before anything starts: a missing password stops here.
     imap = imap_pollers(runtime, runtime.environ, mail)

@@ -19,6 +19,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import StoreUnavailable
+from bot.store.private import create_private_file, make_private_folder
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +110,10 @@ def _create_engine(url: URL, *, pool_size: int, echo: bool) -> Engine:
 
 def _create_sqlite_engine(url: URL, *, echo: bool) -> Engine:
     if url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        database = Path(url.database)
+        make_private_folder(database.parent)
+        # Made here, 0600, before sqlite3 would make it 0644; its -wal and -shm take its mode.
+        create_private_file(database)
     engine = create_engine(
         url,
         echo=echo,

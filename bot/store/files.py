@@ -13,6 +13,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from bot.store.private import make_private_folder
+
 
 class FileStore:
     def __init__(self, root: Path) -> None:
@@ -33,8 +35,9 @@ class FileStore:
 
 
 def write_atomically(target: Path, data: bytes) -> None:
-    """Readers see the whole file or none of it, even if we are killed half-way."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    """Readers see the whole file or none of it, even if we are killed half-way. The file is
+    0600 (mkstemp's mode) in folders made 0700: attachments and outgoing mail are private."""
+    make_private_folder(target.parent)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".part-")
     try:
         with os.fdopen(fd, "wb") as handle:

@@ -65,6 +65,7 @@ def test_unopenable_sqlite_file_is_an_outage(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
     store = Store(f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}")
+    (tmp_path / "missing-dir" / "x.db").unlink()  # made empty, 0600, before SQLite would
     (tmp_path / "missing-dir").rmdir()
     (tmp_path / "missing-dir").write_text("not a folder")
     with pytest.raises(StoreUnavailable):
