@@ -122,6 +122,15 @@ class SharingSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class WebhooksSettings:
+    """Outgoing webhooks (see ``bot.webhooks``)."""
+
+    # Webhook URLs on private, loopback or link-local addresses (a receiver on this network).
+    # Off, only addresses on the internet are called, checked as each connection opens.
+    allow_private_addresses: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class LoggingSettings:
     level: str = option("INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
 
@@ -155,6 +164,7 @@ class Settings:
     attachments: AttachmentSettings = field(default_factory=AttachmentSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
     sharing: SharingSettings = field(default_factory=SharingSettings)
+    webhooks: WebhooksSettings = field(default_factory=WebhooksSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
 
     @property

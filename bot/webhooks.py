@@ -28,6 +28,7 @@ from sqlalchemy import select
 from bot import audit, directory, outbox
 from bot.errors import NotFound, UserError
 from bot.model import Actor, Priority, format_number
+from bot.network import is_private_host
 from bot.permissions import require_admin
 from bot.store import tables as t
 from bot.unit import Unit
@@ -115,7 +116,7 @@ def subscribe(
     include_internal: bool = False,
 ) -> SubscriptionView:
     require_admin(actor, "add webhook subscriptions")
-    url = _check_url(url)
+    url = _check_url(unit, url)
     wanted = _check_events(events)
     filters: dict[str, Any] = {}
     if priorities:
@@ -343,12 +344,21 @@ def _person(person: t.Person | None) -> dict[str, Any] | None:
 # -- checks -----------------------------------------------------------------------------
 
 
-def _check_url(url: str) -> str:
+def _check_url(unit: Unit, url: str) -> str:
+    """A URL on the internet, unless ``webhooks.allow_private_addresses``: a subscription must not
+    make us call inside the network. A literal address or this machine's name is refused here;
+    a name is checked again, each time, as the connection opens (every address it resolves to)."""
     clean = url.strip()
     parts = urlsplit(clean)
     if parts.scheme not in ("http", "https") or not parts.hostname or len(clean) > MAX_URL:
         raise UserError(
             f"{url!r} is not a webhook URL: use http:// or https://, a host, up to {MAX_URL} characters",
+            field="url",
+        )
+    if is_private_host(parts.hostname) and not unit.settings.webhooks.allow_private_addresses:
+        raise UserError(
+            f"{parts.hostname} is a private, loopback or link-local address "
+            "(webhooks.allow_private_addresses is off)",
             field="url",
         )
     return clean

@@ -134,7 +134,9 @@ def build(
         senders = {"email": email_sender(settings, environ, renderer, secret, clock)}
         if settings.slack.enabled:
             senders["slack"] = slack_sender(settings, desk, renderer, clock)
-        senders["webhook"] = WebhookSender(desk, clock)
+        senders["webhook"] = WebhookSender(
+            desk, clock, allow_private=settings.webhooks.allow_private_addresses
+        )
         senders["sharing"] = SharingClient(
             sharing, clock, allow_private=settings.sharing.allow_private_addresses
         )

@@ -4,13 +4,13 @@ our people and agreements look on the wire, and which partner addresses we will 
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 from urllib.parse import urlsplit
 
 from bot import outbox
 from bot.errors import UserError
 from bot.model import Actor, Role
+from bot.network import is_private_host
 from bot.sharing import protocol as p
 from bot.store import tables as t
 from bot.unit import Unit
@@ -102,7 +102,8 @@ def check_partner_url(unit: Unit, url: str, what: str) -> str:
     """Where we will send the agreement's secret: https, or plain http to a private address
     when ``sharing.allow_private_addresses`` says partners live on this network.
 
-    Host names are resolved and checked again when each request is sent.
+    Host names are resolved when each request is sent, and the connection goes to the
+    address that was checked (:mod:`channels.outbound_http`).
     """
     clean = p.check_url(url, what)
     parts = urlsplit(clean)
@@ -122,14 +123,3 @@ def check_own_url(unit: Unit) -> str:
         return check_partner_url(unit, our_url(unit), "this help desk's sharing URL (sharing.public_url)")
     except p.ProtocolError as error:
         raise UserError(f"{error.message}; set sharing.public_url", field="url") from None
-
-
-def is_private_host(host: str) -> bool:
-    """A literal address that is not on the internet, or a name that is this machine."""
-    if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(".localhost"):
-        return True
-    try:
-        address = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return not address.is_global

@@ -8,9 +8,10 @@ insist, and the gem's partners accept it) and ``X-Ticket-Sharing-Version: 1``.
 What the outbox does not hold is filled in as the request leaves: the
 invitation's access key, and a ticket's status as it is now (a retried
 request never puts back a status that has changed since). Partners are
-called only on addresses on the internet, resolved as the request leaves,
-unless ``sharing.allow_private_addresses`` is on: an invitation cannot make
-us reach inside the network.
+called only on addresses on the internet, unless
+``sharing.allow_private_addresses`` is on: an invitation cannot make us reach
+inside the network. The name is resolved once as the request leaves, and the
+connection goes to the address that was checked (:mod:`channels.outbound_http`).
 
 Outcomes, for the dispatcher: 2xx is done. A partner that is down (no answer,
 408, 429, 5xx) is retried with backoff and waited for ``outbox.retry_hours``.
@@ -22,10 +23,8 @@ answer fails for good and shows in the agreement's ``delivery_error``.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
-import socket
 from typing import Any, Protocol
 
 import httpx
@@ -63,13 +62,13 @@ class SharingClient:
         clock: Clock,
         *,
         allow_private: bool = False,
-        transport: httpx.BaseTransport | None = None,
+        resolver: outbound_http.Resolver = outbound_http.system_resolver,
         timeout: float = TIMEOUT_SECONDS,
     ) -> None:
         self.partners = partners
         self.clock = clock
         self.allow_private = allow_private
-        self.transport = transport
+        self.resolver = resolver
         self.timeout = timeout
 
     def send(self, outbound: Outbound) -> None:
@@ -79,7 +78,6 @@ class SharingClient:
         if path.startswith("tickets/") and partner.status != p.ACCEPTED:
             raise PermanentDeliveryError(f"agreement {partner.id} is {partner.status}: nothing more is sent")
         url = f"{partner.url.rstrip('/')}/{path}"
-        self._check_address(url)
         body = self._filled(outbound, partner, method, path)
         headers = {
             p.TOKEN_HEADER: partner.token,
@@ -92,7 +90,14 @@ class SharingClient:
             headers["Content-Type"] = "application/json"
             content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
         response = outbound_http.request(
-            method, url, content=content, headers=headers, timeout=self.timeout, transport=self.transport
+            method,
+            url,
+            content=content,
+            headers=headers,
+            timeout=self.timeout,
+            allow_private=self.allow_private,
+            setting="sharing.allow_private_addresses",
+            resolver=self.resolver,
         )
         try:
             self._judge(response, outbound, partner, method)
@@ -116,23 +121,6 @@ class SharingClient:
             if status is not None:
                 body["status"] = status
         return body
-
-    def _check_address(self, url: str) -> None:
-        """Every address the partner's host name has must be on the internet (unless allowed)."""
-        if self.allow_private:
-            return
-        host = httpx.URL(url).host
-        port = httpx.URL(url).port or 443
-        try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except (OSError, UnicodeError) as error:
-            raise TransientDeliveryError(f"cannot resolve {host}: {error}", outage=True) from None
-        for info in infos:
-            address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-            if not address.is_global:
-                raise PermanentDeliveryError(
-                    f"{host} is {address}, not on the internet (sharing.allow_private_addresses is off)"
-                )
 
     def _partner(self, outbound: Outbound) -> Partner:
         try:

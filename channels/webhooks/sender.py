@@ -9,9 +9,11 @@ one delivery: a receiver that saw it already can answer 2xx and drop it.
 Outcomes, for the dispatcher: 2xx is done; 429, 5xx and a receiver we cannot
 reach are retried with backoff (``Retry-After`` honoured) and, like any
 channel that is down, kept trying for ``outbox.retry_hours``; any other
-status (404, 410, a redirect, which is never followed) and a subscription that
-is gone fail for good. The HTTP status goes into the error, which is what the
-delivery log shows.
+status (404, 410, a redirect, which is never followed), a subscription that
+is gone and a URL whose name resolves inside the network (unless
+``webhooks.allow_private_addresses`` is on; the connection goes to the address
+that was checked, see :mod:`channels.outbound_http`) fail for good. The HTTP
+status goes into the error, which is what the delivery log shows.
 """
 
 from __future__ import annotations
@@ -60,12 +62,14 @@ class WebhookSender:
         subscriptions: Subscriptions,
         clock: Clock,
         *,
-        transport: httpx.BaseTransport | None = None,
+        allow_private: bool = False,
+        resolver: outbound_http.Resolver = outbound_http.system_resolver,
         timeout: float = TIMEOUT_SECONDS,
     ) -> None:
         self.subscriptions = subscriptions
         self.clock = clock
-        self.transport = transport
+        self.allow_private = allow_private
+        self.resolver = resolver
         self.timeout = timeout
 
     def send(self, outbound: Outbound) -> None:
@@ -80,7 +84,14 @@ class WebhookSender:
             "X-Supportbot-Signature": signature(target.secret, body),
         }
         response = outbound_http.request(
-            "POST", target.url, content=body, headers=headers, timeout=self.timeout, transport=self.transport
+            "POST",
+            target.url,
+            content=body,
+            headers=headers,
+            timeout=self.timeout,
+            allow_private=self.allow_private,
+            setting="webhooks.allow_private_addresses",
+            resolver=self.resolver,
         )
         self._judge(response, target, outbound)
 

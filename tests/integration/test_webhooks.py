@@ -16,7 +16,9 @@ import pytest
 from sqlalchemy import event, select
 
 from bot.classify import TicketChanges
-from bot.errors import Forbidden
+from bot.config import load
+from bot.desk import Desk
+from bot.errors import Forbidden, UserError
 from bot.model import Priority, Status
 from bot.outbox import Dispatcher
 from bot.store import tables as t
@@ -58,6 +60,13 @@ class Receiver:
 
 
 @pytest.fixture
+def environ(environ: dict[str, str]) -> dict[str, str]:
+    """The receivers here are stand-ins on loopback: private targets are allowed in this module,
+    except where a test builds a desk of its own with the setting off."""
+    return {**environ, "SUPPORTBOT_WEBHOOKS_ALLOW_PRIVATE_ADDRESSES": "true"}
+
+
+@pytest.fixture
 def receiver() -> Iterator[Receiver]:
     state = Receiver()
     lock = threading.Lock()
@@ -91,7 +100,8 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def dispatcher(desk, store, clock, settings) -> Dispatcher:
-    senders = {"webhook": WebhookSender(desk, clock), "email": RecordingSender()}
+    sender = WebhookSender(desk, clock, allow_private=settings.webhooks.allow_private_addresses)
+    senders = {"webhook": sender, "email": RecordingSender()}
     return Dispatcher(store, clock, senders, settings.outbox)
 
 
@@ -307,3 +317,88 @@ def test_cli_adds_from_an_environment_secret_and_shows_the_delivery_log(environ,
     assert receiver.got[0].signed
     cli.ok("webhooks", "remove", "1")
     assert cli.json("webhooks", "list") == []
+
+
+# -- targets inside the network ---------------------------------------------------------------
+
+
+@pytest.fixture
+def strict(environ, store, clock) -> Desk:
+    """A desk with the shipped default: webhooks reach only addresses on the internet."""
+    settings = load(None, {**environ, "SUPPORTBOT_WEBHOOKS_ALLOW_PRIVATE_ADDRESSES": "false"})
+    assert settings.webhooks.allow_private_addresses is False
+    return Desk(store, clock, settings)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/hooks",
+        "http://10.1.2.3/hooks",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://192.168.0.10/hooks",
+        "http://localhost:9000/hooks",
+        "http://[::1]/hooks",
+        "http://[::ffff:127.0.0.1]/hooks",
+        "http://0.0.0.0/hooks",
+    ],
+)
+def test_a_webhook_url_inside_the_network_is_refused_unless_allowed(strict, desk, admin, url):
+    with pytest.raises(UserError, match="webhooks.allow_private_addresses"):
+        strict.add_webhook(admin, url, ["ticket.created"], SECRET)
+    assert strict.list_webhooks(admin) == []
+    assert desk.add_webhook(admin, url, ["ticket.created"], SECRET).url == url, "allowed by the setting"
+
+
+def _strict_dispatcher(strict, store, clock, resolver) -> Dispatcher:
+    sender = WebhookSender(strict, clock, allow_private=False, resolver=resolver)
+    return Dispatcher(store, clock, {"webhook": sender, "email": RecordingSender()}, strict.settings.outbox)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [["127.0.0.1"], ["10.0.0.7"], ["169.254.169.254"], ["93.184.216.34", "127.0.0.1"], ["::1"]],
+)
+def test_a_name_that_resolves_inside_the_network_is_never_called(
+    strict, admin, receiver, store, clock, answer
+):
+    """The name passes when subscribed (it is a name); each connection resolves it, checks every
+    address, and opens nothing when one is inside: no request reaches the loopback receiver."""
+    port = receiver.url.split(":")[2].split("/")[0]
+    sub = strict.add_webhook(admin, f"http://hooks.example.com:{port}/hooks", ["ticket.created"], SECRET)
+    asked: list[str] = []
+
+    def resolver(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return answer
+
+    strict.receive(make_inbound())
+    assert _strict_dispatcher(strict, store, clock, resolver).run_once().dead == 1
+    [logged] = strict.webhook_deliveries(admin, sub.id)
+    assert (
+        "not on the internet" in logged.last_error and "webhooks.allow_private_addresses" in logged.last_error
+    )
+    assert receiver.got == [] and asked == ["hooks.example.com"]
+
+
+def test_the_connection_goes_to_the_address_the_name_resolved_to_with_the_name_as_host(
+    desk, admin, receiver, store, clock, settings
+):
+    """The name is resolved once, by us; the request goes to that address, and says the name."""
+    port = int(receiver.url.split(":")[2].split("/")[0])
+    sub = desk.add_webhook(admin, f"http://hooks.example.com:{port}/hooks", ["ticket.created"], SECRET)
+    asked: list[str] = []
+
+    def resolver(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return ["127.0.0.1"]
+
+    sender = WebhookSender(desk, clock, allow_private=True, resolver=resolver)
+    dispatcher = Dispatcher(store, clock, {"webhook": sender, "email": RecordingSender()}, settings.outbox)
+    desk.receive(make_inbound())
+    assert dispatcher.run_once().dead == 0
+    [delivery] = receiver.accepted
+    assert delivery.headers["Host"] == f"hooks.example.com:{port}"
+    assert asked == ["hooks.example.com"]
+    [logged] = desk.webhook_deliveries(admin, sub.id)
+    assert logged.status == "sent"
