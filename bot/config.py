@@ -109,6 +109,12 @@ class SharingSettings:
     share_internal_comments: bool = False
     # The largest request body a partner may send (a shared ticket carries all its comments).
     max_body_bytes: int = option(10 * 1024 * 1024, minimum=1024)
+    # Anyone may send an invitation: unanswered ones are dropped after this many days, ...
+    invitation_ttl_days: int = option(14, minimum=1)
+    # ... one source (client address, or the sender_url's host) may have this many waiting, ...
+    max_pending_per_source: int = option(3, minimum=1)
+    # ... and this many wait in all, a last resort against many sources at once.
+    max_pending_invitations: int = option(200, minimum=1)
     # Protocol status -> ours, for what partners send; entries here replace the defaults one by one.
     status_in: dict[str, str] = field(default_factory=dict)
     # Our status -> the protocol's, for what we send.

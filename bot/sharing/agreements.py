@@ -22,8 +22,8 @@ from bot import audit, outbox
 from bot.errors import Conflict, NotFound, UserError
 from bot.model import Actor
 from bot.permissions import require_admin
+from bot.sharing import pending, wire
 from bot.sharing import protocol as p
-from bot.sharing import wire
 from bot.store import tables as t
 from bot.unit import Unit
 
@@ -47,6 +47,8 @@ class AgreementView:
     shared_tickets: int
     # The last request to the partner that failed for good (a refused invitation, ...).
     delivery_error: str | None
+    # The client address an invitation we received came from (None for ours).
+    invited_from: str | None
     created_at: datetime
     updated_at: datetime
 
@@ -114,6 +116,12 @@ def answer(unit: Unit, actor: Actor, agreement_id: int, status: str) -> Agreemen
             raise Conflict(
                 f"agreement {row.id} is {row.status} and ours as {row.side}: only an invitation we "
                 "received and have not answered can be accepted or declined",
+                field="status",
+            )
+        if pending.is_expired(unit, row):
+            raise Conflict(
+                f"agreement {row.id}: the invitation is older than sharing.invitation_ttl_days; "
+                "the partner may invite again",
                 field="status",
             )
         try:
@@ -217,6 +225,7 @@ def _view(unit: Unit, row: t.SharingAgreement) -> AgreementView:
         allows_public_comments=row.allows_public_comments,
         shared_tickets=shared or 0,
         delivery_error=failed,
+        invited_from=row.invited_from,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )

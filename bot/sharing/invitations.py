@@ -11,23 +11,25 @@ import hmac
 import logging
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot import audit
+from bot.sharing import pending, wire
 from bot.sharing import protocol as p
-from bot.sharing import wire
 from bot.store import tables as t
 from bot.unit import Unit
 
 logger = logging.getLogger(__name__)
 
-# Anyone may send an invitation (the protocol has no credentials before one exists); this
-# many unanswered ones are enough for an admin to look at before more are taken.
-MAX_PENDING_INVITATIONS = 20
 
+def receive_invitation(
+    unit: Unit, token: str | None, url_uuid: str, body: object, source: str | None = None
+) -> bool:
+    """True when the agreement is new; a repeated invitation (the sender retried) changes nothing.
 
-def receive_invitation(unit: Unit, token: str | None, url_uuid: str, body: object) -> bool:
-    """True when the agreement is new; a repeated invitation (the sender retried) changes nothing."""
+    ``source`` is the client's address as the channel knows it: how many unanswered
+    invitations may wait per source, and for how long, is :mod:`bot.sharing.pending`'s.
+    """
     offer = p.read_agreement(body, url_uuid)
     if not offer.access_key:
         raise p.ProtocolError(422, "an invitation carries its access_key")
@@ -40,18 +42,13 @@ def receive_invitation(unit: Unit, token: str | None, url_uuid: str, body: objec
     if not offer.sender_url:
         raise p.ProtocolError(422, "an invitation names its sender_url")
     sender_url = wire.check_partner_url(unit, offer.sender_url, "sender_url")
+    pending.purge_expired(unit)
     known = unit.session.scalar(select(t.SharingAgreement).where(t.SharingAgreement.uuid == offer.uuid))
     if known is not None:
         if known.side == p.RECEIVER and hmac.compare_digest(known.access_key, offer.access_key):
             return False
         raise p.ProtocolError(422, "an agreement with this uuid already exists")
-    waiting = unit.session.scalar(
-        select(func.count())
-        .select_from(t.SharingAgreement)
-        .where(t.SharingAgreement.side == p.RECEIVER, t.SharingAgreement.status == p.PENDING)
-    )
-    if (waiting or 0) >= MAX_PENDING_INVITATIONS:
-        raise p.ProtocolError(422, "too many invitations wait for an answer here; try again later")
+    pending.admit(unit, sender_url, source)
     row = t.SharingAgreement(
         uuid=offer.uuid,
         access_key=offer.access_key,
@@ -65,6 +62,7 @@ def receive_invitation(unit: Unit, token: str | None, url_uuid: str, body: objec
         sync_custom_fields=bool(offer.sync_custom_fields),
         # The gem sends it always; absent, the reference's default (public) holds.
         allows_public_comments=offer.allows_public_comments is not False,
+        invited_from=(source or "")[:64] or None,
         created_at=unit.now,
         updated_at=unit.now,
     )
@@ -75,9 +73,15 @@ def receive_invitation(unit: Unit, token: str | None, url_uuid: str, body: objec
         ticket_id=None,
         actor=wire.partner_actor(row),
         kind="sharing_invitation",
-        after={"agreement": row.id, "from": row.sender_url, "name": row.partner_name},
+        after={"agreement": row.id, "from": row.sender_url, "name": row.partner_name, "source": source},
     )
-    logger.info("sharing agreement %s: invitation from %r (%r)", row.id, row.sender_url, row.partner_name)
+    logger.info(
+        "sharing agreement %s: invitation from %r (%r) at %s",
+        row.id,
+        row.sender_url,
+        row.partner_name,
+        source,
+    )
     return True
 
 

@@ -14,7 +14,8 @@ from sqlalchemy import exc
 
 from bot.desk import Desk
 from bot.model import Actor
-from bot.sharing import agreements, invitations, received, shared, sync
+from bot.permissions import require_admin
+from bot.sharing import agreements, invitations, pending, received, shared, sync
 from bot.sharing.agreements import AgreementView, Partner
 from bot.sharing.shared import ShareView
 from bot.unit import Unit
@@ -68,6 +69,21 @@ class Sharing:
     def answer(self, actor: Actor, agreement_id: int, status: str) -> AgreementView:
         return self._write(lambda u: agreements.answer(u, actor, agreement_id, status))
 
+    def dismiss(self, actor: Actor, agreement_id: int) -> AgreementView:
+        """Drop an invitation we received and did not answer; the sender is not told."""
+
+        def work(unit: Unit) -> AgreementView:
+            require_admin(actor, "dismiss sharing invitations")
+            view = agreements.agreement(unit, actor, agreement_id)
+            pending.dismiss(unit, actor, agreement_id)
+            return view
+
+        return self._write(work)
+
+    def clear_invitations(self, actor: Actor) -> int:
+        """Drop every invitation we received and did not answer; how many."""
+        return self._write(lambda u: pending.clear(u, actor))
+
     def agreements(self, actor: Actor) -> list[AgreementView]:
         with self._unit(write=False) as unit:
             return agreements.agreements(unit, actor)
@@ -101,8 +117,10 @@ class Sharing:
 
     # -- the partner's requests (raise ProtocolError with the status to answer) ----------------
 
-    def receive_invitation(self, token: str | None, uuid: str, body: object) -> bool:
-        return self._write(lambda u: invitations.receive_invitation(u, token, uuid, body))
+    def receive_invitation(
+        self, token: str | None, uuid: str, body: object, source: str | None = None
+    ) -> bool:
+        return self._write(lambda u: invitations.receive_invitation(u, token, uuid, body, source))
 
     def change_agreement(self, token: str | None, uuid: str, body: object) -> None:
         self._write(lambda u: invitations.receive_change(u, token, uuid, body))

@@ -357,6 +357,8 @@ class SharingAgreement(Base):
     sync_tags: Mapped[bool] = mapped_column(Boolean, default=False)
     sync_custom_fields: Mapped[bool] = mapped_column(Boolean, default=False)
     allows_public_comments: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The client address an invitation we received came from: unanswered ones are capped per source.
+    invited_from: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -19,6 +19,7 @@ AGREEMENT_COLUMNS = (
     "status",
     "shared_tickets",
     "delivery_error",
+    "invited_from",
     "updated_at",
 )
 SHARE_COLUMNS = ("agreement", "partner", "ticket", "side", "uuid", "detached_at")
@@ -117,6 +118,34 @@ def deactivate_command(state: CliState, agreement_id: int, as_email: str | None,
     _answer(state, agreement_id, "inactive", as_email, output)
 
 
+@sharing.command("dismiss")
+@click.argument("agreement_id", type=click.IntRange(min=1), metavar="ID")
+@as_option
+@format_option
+@pass_state
+def dismiss_command(state: CliState, agreement_id: int, as_email: str | None, output: str) -> None:
+    """Drop an invitation we received and have not answered; the sender is not told."""
+    view = state.runtime.sharing.dismiss(_actor(state, as_email), agreement_id)
+    if output == "json":
+        emit_json(view)
+    else:
+        click.echo(f"agreement {view.id}: invitation from {view.partner_url} dismissed")
+
+
+@sharing.command("clear-invitations")
+@as_option
+@format_option
+@pass_state
+def clear_invitations_command(state: CliState, as_email: str | None, output: str) -> None:
+    """Drop every invitation we received and have not answered (a flood of them, say);
+    the senders are not told, and a genuine partner may invite again."""
+    dismissed = state.runtime.sharing.clear_invitations(_actor(state, as_email))
+    if output == "json":
+        emit_json({"dismissed": dismissed})
+    else:
+        click.echo(f"{dismissed} unanswered invitation(s) dismissed")
+
+
 @sharing.command("share")
 @click.argument("number")
 @agreement_option
@@ -178,6 +207,8 @@ def _emit_agreement(view: AgreementView, output: str) -> None:
         f"partner comments {'public allowed' if view.allows_public_comments else 'private'}"
     )
     click.echo(f"  uuid {view.uuid}; {flags}")
+    if view.invited_from:
+        click.echo(f"  invitation came from {view.invited_from}")
     if view.delivery_error:
         click.echo(f"  delivery failed: {view.delivery_error}")
 

@@ -60,6 +60,7 @@ class AgreementOut(BaseModel):
     allows_public_comments: bool
     shared_tickets: int
     delivery_error: str | None = Field(description="the last request to the partner that failed for good")
+    invited_from: str | None = Field(description="the client address an invitation we received came from")
     created_at: datetime
     updated_at: datetime
 
@@ -116,6 +117,26 @@ def answer(
     (either side; it cannot be reactivated: invite again)."""
     status = {"accept": "accepted", "decline": "declined", "deactivate": "inactive"}[action]
     return asdict(sharing.answer(actor, agreement_id, status))
+
+
+class ClearedOut(BaseModel):
+    dismissed: int = Field(description="how many unanswered invitations were dropped")
+
+
+@router.delete("/sharing/invitations/{agreement_id}", response_model=AgreementOut)
+def dismiss_invitation(
+    agreement_id: AgreementId, actor: CurrentActor, sharing: CurrentSharing
+) -> dict[str, Any]:
+    """Admins only: drop an invitation we received and have not answered, without telling the
+    sender (409 for any other agreement). Its last state is returned."""
+    return asdict(sharing.dismiss(actor, agreement_id))
+
+
+@router.delete("/sharing/invitations", response_model=ClearedOut)
+def clear_invitations(actor: CurrentActor, sharing: CurrentSharing) -> dict[str, int]:
+    """Admins only: drop every invitation we received and have not answered; the senders are
+    not told, and may invite again."""
+    return {"dismissed": sharing.clear_invitations(actor)}
 
 
 @router.get("/tickets/{number}/shares", response_model=list[ShareOut])

@@ -43,7 +43,9 @@ def sharing_routes(sharing: Sharing) -> list[Mount]:
             return JSONResponse(await asyncio.to_thread(sharing.read_agreement, token, uuid))
         body = await _json(request, limit)
         if request.method == "POST":
-            created = await asyncio.to_thread(sharing.receive_invitation, token, uuid, body)
+            # The client's address as the server knows it (behind a proxy: as the proxy says).
+            source = request.client.host if request.client else None
+            created = await asyncio.to_thread(sharing.receive_invitation, token, uuid, body, source)
             return _done(request, 201 if created else 200)
         await asyncio.to_thread(sharing.change_agreement, token, uuid, body)
         return _done(request, 200)

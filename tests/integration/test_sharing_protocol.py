@@ -15,10 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.errors import Conflict
+from bot.outbox import Dispatcher
 from bot.queries import TicketFilter
-from bot.sharing.invitations import MAX_PENDING_INVITATIONS
 from bot.sharing.protocol import new_secret
 from bot.store import tables as t
+from channels.sharing.client import SharingClient
 from tests.fakes import FakeClock
 from tests.integration.sharing_harness import HelpDesk, protocol_client, start
 
@@ -135,7 +137,7 @@ class Partner:
 def partner(database_url: str, tmp_path: Path, clock: FakeClock) -> Iterator[Partner]:
     with ExitStack() as stack:
         partner = Partner(start(stack, "Globex", database_url, tmp_path / "data", clock))
-        stack.callback(partner.http.close)
+        stack.callback(lambda: partner.http.close())
         yield partner
 
 
@@ -186,13 +188,87 @@ def test_an_agreement_uuid_with_a_colon_is_refused(partner: Partner) -> None:
     assert partner.invite().status_code == 422
 
 
-def test_unanswered_invitations_are_capped(partner: Partner) -> None:
-    for _ in range(MAX_PENDING_INVITATIONS):
-        partner.uuid = new_secret()
-        assert partner.invite().status_code == 201
-    partner.uuid = new_secret()
-    refused = partner.invite()
-    assert refused.status_code == 422 and "too many" in refused.json()["error"]
+def _from(partner: Partner, address: str) -> Partner:
+    """The partner's next requests leave from another loopback address: another source."""
+    partner.http.close()
+    partner.http = httpx.Client(
+        timeout=10, trust_env=False, transport=httpx.HTTPTransport(local_address=address)
+    )
+    return partner
+
+
+def _invite_as_new(partner: Partner, sender_url: str) -> httpx.Response:
+    partner.uuid, partner.key = new_secret(), new_secret()
+    return partner.invite(sender_url=sender_url)
+
+
+def test_a_flood_from_one_source_never_locks_out_another(partner: Partner) -> None:
+    """25 invitations from one address, each naming another desk: 3 wait, the rest are refused,
+    and a genuine partner on another address is still taken."""
+    answers = [_invite_as_new(partner, f"https://spam{i}.example/sharing") for i in range(25)]
+    assert [a.status_code for a in answers] == [201] * 3 + [422] * 22
+    assert "too many invitations from this source" in answers[-1].json()["error"]
+
+    genuine = _invite_as_new(_from(partner, "127.0.0.2"), PARTNER)
+    assert genuine.status_code == 201, genuine.text
+    views = partner.desk.sharing.agreements(partner.desk.admin)
+    assert [(v.partner_url, v.invited_from) for v in views][-1] == (PARTNER, "127.0.0.2")
+    assert {v.invited_from for v in views[:3]} == {"127.0.0.1"}
+
+
+def test_one_sender_host_is_capped_whatever_address_it_comes_from(partner: Partner) -> None:
+    for address in ("127.0.0.2", "127.0.0.3", "127.0.0.4"):
+        assert _invite_as_new(_from(partner, address), PARTNER).status_code == 201
+    refused = _invite_as_new(_from(partner, "127.0.0.5"), PARTNER)
+    assert refused.status_code == 422 and "from this source" in refused.json()["error"]
+    assert _invite_as_new(partner, "https://initech.example/sharing").status_code == 201
+
+
+def test_expired_invitations_no_longer_count_and_are_dropped(partner: Partner, clock: FakeClock) -> None:
+    ttl = partner.desk.settings.sharing.invitation_ttl_days
+    assert ttl == 14
+    for i in range(3):
+        assert _invite_as_new(partner, f"https://spam{i}.example/sharing").status_code == 201
+    assert _invite_as_new(partner, "https://spam3.example/sharing").status_code == 422
+    [old, *_] = partner.desk.sharing.agreements(partner.desk.admin)
+
+    clock.advance(days=ttl, seconds=-1)
+    assert _invite_as_new(partner, "https://spam4.example/sharing").status_code == 422, "not yet"
+    with pytest.raises(Conflict, match="invitation_ttl_days"):
+        clock.advance(seconds=2)
+        partner.desk.sharing.answer(partner.desk.admin, old.id, "accepted")
+    assert _invite_as_new(partner, "https://spam5.example/sharing").status_code == 201
+
+    views = partner.desk.sharing.agreements(partner.desk.admin)
+    assert [v.partner_url for v in views] == ["https://spam5.example/sharing"], "the expired ones are gone"
+    [event] = [e for e in partner.desk.rows(t.Event) if e.kind == "sharing_invitations_expired"]
+    assert [i["from"] for i in event.after["invitations"]] == [
+        f"https://spam{i}.example/sharing" for i in range(3)
+    ]
+
+
+def test_the_last_resort_cap_holds_across_sources(
+    database_url: str, tmp_path: Path, clock: FakeClock
+) -> None:
+    with ExitStack() as stack:
+        desk = start(
+            stack,
+            "Globex",
+            database_url,
+            tmp_path / "data",
+            clock,
+            SUPPORTBOT_SHARING_MAX_PENDING_INVITATIONS="2",
+        )
+        partner = Partner(desk)
+        stack.callback(lambda: partner.http.close())
+        answers = [
+            _invite_as_new(_from(partner, f"127.0.0.{n}"), f"https://desk{n}.example/sharing")
+            for n in (2, 3, 4)
+        ]
+        assert [a.status_code for a in answers] == [201, 201, 422]
+        assert "too many invitations wait" in answers[-1].json()["error"]
+        partner.desk.sharing.clear_invitations(partner.desk.admin)
+        assert _invite_as_new(partner, "https://desk5.example/sharing").status_code == 201
 
 
 def test_a_known_uuid_with_another_key_is_refused(partner: Partner) -> None:
@@ -423,3 +499,37 @@ def test_bad_tickets_get_422_and_store_nothing(
     assert partner.call("POST", "tickets/b5e0", partner.ticket(**changes)).status_code == status
     assert partner.desk.desk.list_tickets(TicketFilter()) == []
     assert partner.desk.rows(t.SharedTicket) == []
+
+
+# -- our requests to partners --------------------------------------------------------------------
+
+
+def test_a_partner_whose_name_resolves_inside_the_network_is_never_called(
+    database_url: str, tmp_path: Path, clock: FakeClock
+) -> None:
+    """The name is resolved once as the request leaves, every address is checked, and the
+    request fails for good without a connection (the loopback answer is what a rebinding
+    name would give after a public one)."""
+    with ExitStack() as stack:
+        desk = start(
+            stack,
+            "Acme",
+            database_url,
+            tmp_path / "data",
+            clock,
+            SUPPORTBOT_SHARING_ALLOW_PRIVATE_ADDRESSES="false",
+            SUPPORTBOT_SHARING_PUBLIC_URL="https://help.example.org/sharing",
+        )
+        view = desk.sharing.invite(desk.admin, "https://globex.example/sharing")
+        asked: list[str] = []
+
+        def resolver(host: str, port: int) -> list[str]:
+            asked.append(f"{host}:{port}")
+            return ["127.0.0.1"]
+
+        client = SharingClient(desk.sharing, clock, allow_private=False, resolver=resolver)
+        dispatcher = Dispatcher(desk.store, clock, {"sharing": client}, desk.settings.outbox)
+        assert dispatcher.run_until_idle().dead == 1
+        error = desk.sharing.agreement(desk.admin, view.id).delivery_error or ""
+        assert "globex.example is 127.0.0.1" in error and "sharing.allow_private_addresses is off" in error
+        assert asked == ["globex.example:443"]

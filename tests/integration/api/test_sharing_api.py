@@ -60,6 +60,8 @@ CASES: list[Case] = [
     ("POST", "/sharing/agreements/{received}/accept", None, ADMINS),
     ("POST", "/sharing/agreements/{received}/decline", None, ADMINS),
     ("POST", "/sharing/agreements/{accepted}/deactivate", None, ADMINS),
+    ("DELETE", "/sharing/invitations/{received}", None, ADMINS),
+    ("DELETE", "/sharing/invitations", None, ADMINS),
     ("GET", "/tickets/{n}/shares", None, {"agent": 200, "admin": 200}),
     ("POST", "/tickets/{n}/shares", {"agreement": "{accepted}"}, {"agent": 201, "admin": 201}),
     ("DELETE", "/tickets/{n}/shares/{accepted}", None, {"agent": 200, "admin": 200}),
@@ -115,3 +117,45 @@ def test_agreement_answers_and_shares_say_what_is_wrong(world: World, agreements
             "detached_at": None,
         }
     ]
+
+
+def test_an_admin_dismisses_one_invitation_or_clears_them_all_and_nobody_else_can(
+    world: World, agreements: Agreements, desk: Desk, admin: Actor, store: Store
+) -> None:
+    sharing = Sharing(desk)
+    for host in ("initech.example", "umbrella.example"):
+        uuid = new_secret()
+        body = {"uuid": uuid, "access_key": new_secret(), "sender_url": f"https://{host}/sharing"}
+        assert sharing.receive_invitation(None, uuid, body, "198.51.100.9") is True
+    waiting = [a.id for a in sharing.agreements(admin) if a.side == "receiver"]
+    assert len(waiting) == 3
+    for who in ("requester", "agent"):
+        for method, path in (
+            ("DELETE", f"/sharing/invitations/{waiting[0]}"),
+            ("DELETE", "/sharing/invitations"),
+        ):
+            response = world.client.request(method, "/api/v1" + path, headers=world.headers(who))
+            assert response.status_code == 403, response.text
+    assert [a.id for a in sharing.agreements(admin) if a.side == "receiver"] == waiting, "all still there"
+
+    admin_headers = world.headers("admin")
+    dismissed = world.client.delete(f"/api/v1/sharing/invitations/{waiting[1]}", headers=admin_headers)
+    assert dismissed.status_code == 200, dismissed.text
+    assert (dismissed.json()["status"], dismissed.json()["invited_from"]) == ("pending", "198.51.100.9")
+    again = world.client.delete(f"/api/v1/sharing/invitations/{waiting[1]}", headers=admin_headers)
+    assert again.status_code == 404
+    ours = world.client.delete(f"/api/v1/sharing/invitations/{agreements.accepted}", headers=admin_headers)
+    assert ours.status_code == 409 and "only an invitation we received" in ours.json()["error"]["message"]
+
+    cleared = world.client.delete("/api/v1/sharing/invitations", headers=admin_headers)
+    assert cleared.status_code == 200 and cleared.json() == {"dismissed": 2}
+    assert [a.id for a in sharing.agreements(admin)] == [agreements.accepted], "the sent one stays"
+    with store.read() as session:
+        kinds = list(session.scalars(select(t.Event.kind).where(t.Event.kind.like("sharing_invitation%"))))
+        queued = list(
+            session.scalars(select(t.Notification.template).where(t.Notification.channel == "sharing"))
+        )
+    assert (
+        kinds.count("sharing_invitation_dismissed") == 1 and kinds.count("sharing_invitations_cleared") == 1
+    )
+    assert "PUT agreements" not in queued, "the senders are not told"

@@ -7,6 +7,7 @@ through the sharing facade, as :mod:`channels.sharing` would hand it over.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from bot.desk import Desk
 from bot.sharing.protocol import new_secret
 from bot.sharing.service import Sharing
+from tests.fakes import FakeClock
 from tests.integration.cli.support import AGENT, Cli, outbox_rows
 
 PARTNER = "https://partner.example.net/sharing"
@@ -28,6 +30,13 @@ def environ(tmp_path: Path, database_url: str) -> dict[str, str]:
         "SUPPORTBOT_DATABASE_URL": database_url,
         "SUPPORTBOT_SHARING_PUBLIC_URL": "https://help.example.org/sharing",
     }
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """The commands run on the system clock: the partner's invitations arrive now, not on the
+    fixed test date, or they would be past sharing.invitation_ttl_days when answered."""
+    return FakeClock(datetime.now(UTC))
 
 
 def received(desk: Desk, name: str = "Acme Support") -> str:
@@ -235,3 +244,26 @@ def test_a_requester_cannot_share_tickets(cli: Cli, ticket: str) -> None:
 
     assert "only agents and admins can share tickets" in message
     assert "only agents and admins" in cli.fails("sharing", "shares", ticket, "--as", "customer@example.com")
+
+
+# -- unanswered invitations --------------------------------------------------------------------
+
+
+def test_an_admin_dismisses_one_invitation_and_clears_the_rest_an_agent_cannot(
+    cli: Cli, ticket: str, desk: Desk
+) -> None:
+    for name in ("Acme Support", "Initech", "Umbrella"):
+        received(desk, name)
+    assert "only admins can dismiss" in cli.fails("sharing", "dismiss", "1", "--as", AGENT)
+    assert "only admins can clear" in cli.fails("sharing", "clear-invitations", "--as", AGENT)
+    assert len(cli.json("sharing", "list")) == 3
+
+    assert cli.ok("sharing", "dismiss", "2").strip() == (
+        "agreement 2: invitation from https://acme.zendesk.example/sharing dismissed"
+    )
+    assert cli.fails("sharing", "dismiss", "2") == "error: no sharing agreement 2"
+    assert cli.json("sharing", "clear-invitations") == {"dismissed": 2}
+    assert cli.json("sharing", "list") == []
+    assert sharing_rows(cli) == [], "the senders are not told"
+    sent = cli.json("sharing", "invite", PARTNER)
+    assert "only an invitation we received" in cli.fails("sharing", "dismiss", str(sent["id"]))
