@@ -4,9 +4,10 @@ Anyone may send an invitation (the protocol has no credentials before one
 exists), so what waits for an admin's answer is bounded three ways:
 
 - per source: a client address (an IPv6 one by its /64, which one host
-  usually holds whole) and the host of the invitation's ``sender_url`` may
-  each have ``sharing.max_pending_per_source`` waiting, so one sender filling
-  the queue never locks out another partner;
+  usually holds whole) may have ``sharing.max_pending_per_source`` waiting,
+  so one sender filling the queue never locks out another partner. Not per
+  the host an invitation names: that is the sender's word, and counting it
+  would let anyone lock out a real partner by naming its host a few times;
 - in time: an invitation unanswered for ``sharing.invitation_ttl_days`` no
   longer counts, and is dropped the next time invitations are counted;
 - in all: ``sharing.max_pending_invitations``, a last resort against many
@@ -47,11 +48,12 @@ def admit(unit: Unit, sender_url: str, source: str | None) -> None:
     if len(waiting) >= sharing.max_pending_invitations:
         logger.warning("sharing: invitation refused, %d wait in all", len(waiting))
         raise p.ProtocolError(422, "too many invitations wait for an answer here; try again later")
-    host, client = _host(sender_url), source_key(source)
-    same_host = sum(1 for url, _ in waiting if _host(url) == host)
+    client = source_key(source)
     same_client = sum(1 for _, origin in waiting if client is not None and source_key(origin) == client)
-    if max(same_host, same_client) >= sharing.max_pending_per_source:
-        logger.warning("sharing: invitation from %s naming %r refused: too many wait", source, host)
+    if same_client >= sharing.max_pending_per_source:
+        logger.warning(
+            "sharing: invitation from %s naming %r refused: too many wait", source, _host(sender_url)
+        )
         raise p.ProtocolError(
             422, "too many invitations from this source wait for an answer here; try again later"
         )
