@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot import audit
+from bot.display_text import one_line
 from bot.sharing import pending, wire
 from bot.sharing import protocol as p
 from bot.store import tables as t
@@ -53,7 +54,7 @@ def receive_invitation(
         uuid=offer.uuid,
         access_key=offer.access_key,
         side=p.RECEIVER,
-        partner_name=offer.name or "",
+        partner_name=one_line(offer.name or ""),
         sender_url=sender_url,
         receiver_url=offer.receiver_url or wire.our_url(unit),
         status=p.PENDING,
@@ -94,7 +95,7 @@ def receive_change(unit: Unit, token: str | None, url_uuid: str, body: object) -
     if change.status is not None and change.status != wire.agreement_json(unit, row)["status"]:
         _transition(row, change, them)
     if change.name:
-        row.partner_name = change.name
+        row.partner_name = one_line(change.name)
     # Each side may move only its own URL; the access key never changes (a changed one is ignored).
     if them == p.RECEIVER and change.receiver_url:
         row.receiver_url = wire.check_partner_url(unit, change.receiver_url, "receiver_url")

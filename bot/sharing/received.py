@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot import audit, classify, intake, notify, tickets
+from bot.display_text import one_line
 from bot.errors import UserError
 from bot.messages import Identity, Inbound
 from bot.model import Actor, Role, Status, format_number
@@ -321,7 +322,7 @@ def actor_person(unit: Unit, agreement: t.SharingAgreement, who: p.ActorIn | Non
     person = t.Person(
         email=None,
         slack_user_id=None,
-        name=f"{who.name or 'someone'} ({partner})"[:200],
+        name=one_line(f"{who.name or 'someone'} ({partner})")[:200],
         # An agent there answers like an agent here (their reply is relayed to our requester);
         # with no team, no email and no Slack id they are never assigned, mailed or signed in.
         role=Role.AGENT.value if who.agent else Role.REQUESTER.value,
