@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from bot import audit, notify, tickets
 from bot.model import Actor, Status, format_number
 from bot.store import tables as t
+from bot.store.private import make_private_folder
 from bot.store.rows import get_or_create
 from bot.unit import Unit
 
@@ -231,7 +232,7 @@ def _lines(unit: Unit, first: int, last: int) -> Iterator[str]:
 
 def _write_atomically(folder: Path, name: str, lines: Iterator[str]) -> Path:
     """Write to a temporary file beside the target, then rename: readers never see half a file."""
-    folder.mkdir(parents=True, exist_ok=True)
+    make_private_folder(folder)  # the audit log names people and what they did: owner only
     target = folder / name
     handle = tempfile.NamedTemporaryFile(
         "w", encoding="utf-8", dir=folder, prefix=f".{name}.", suffix=".tmp", delete=False

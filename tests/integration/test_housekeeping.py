@@ -219,6 +219,7 @@ def test_export_writes_the_new_events_once_then_only_later_ones(desk, agent, sto
     first = desk.export_audit()
 
     assert first is not None and first.parent == settings.data_path / "audit"
+    assert (first.parent.stat().st_mode & 0o777, first.stat().st_mode & 0o777) == (0o700, 0o600)
     assert re.fullmatch(r"audit-\d{4}-\d\d-\d\dT\d{6}Z\.jsonl", first.name)
     rows = _read_jsonl(first)
     assert [row["id"] for row in rows] == _event_ids(store)
