@@ -67,9 +67,11 @@ def create_app(
         )
         app.mount(API_ROOT, served)
         # Other channels' routes (sharing's protocol) may take more than the API's JSON.
-        limit = max(MAX_BODY, desk.settings.sharing.max_body_bytes)
-        paths = [(UPLOAD_FROM_ROOT, upload_limit(desk)), (API_PATH, MAX_BODY)]
-    app.add_middleware(BodyLimit, limit=limit, paths=paths)
+        limit = max(MAX_BODY, desk.settings.sharing.max_body_bytes) + MAX_BODY
+        paths = [(UPLOAD_FROM_ROOT, upload_limit(desk) + MAX_BODY), (API_PATH, 2 * MAX_BODY)]
+    # A ceiling on every route, counted as the bytes arrive: a megabyte above the limits
+    # routes answer themselves (the API's own middleware, sharing's 422), so those come first.
+    app.add_middleware(BodyLimit, limit=limit, paths=paths, declared=False)
     return app
 
 
@@ -107,7 +109,7 @@ def api_application() -> FastAPI:
     api.include_router(config_routes.router)
     api.include_router(rules_routes.router)
     # Outermost last: the size check answers before the access log or the app see the
-    # request (create_app puts the same limit in front of every route too); the access
+    # request (create_app puts a ceiling in front of every route too); the access
     # log records the gate's 401s; the gate answers before any endpoint reads a body.
     api.add_middleware(BearerGate)
     api.add_middleware(AccessLog)

@@ -29,14 +29,24 @@ Limit = int | Callable[[Scope], int]
 
 class BodyLimit:
     """413 past ``limit`` bytes of request body. ``paths`` give paths (below the mount
-    point) limits of their own, the first pattern that matches wins: an upload's."""
+    point) limits of their own, the first pattern that matches wins: an upload's.
+
+    ``declared=False`` leaves a too large ``Content-Length`` to the application and only
+    counts: a ceiling above the limits channels answer in their own protocol (sharing's
+    422), which they see first."""
 
     def __init__(
-        self, app: ASGIApp, limit: Limit, paths: Sequence[tuple[re.Pattern[str], Limit]] = ()
+        self,
+        app: ASGIApp,
+        limit: Limit,
+        paths: Sequence[tuple[re.Pattern[str], Limit]] = (),
+        *,
+        declared: bool = True,
     ) -> None:
         self.app = app
         self.limit = limit
         self.paths = tuple(paths)
+        self.declared = declared
 
     def limit_for(self, scope: Scope) -> int:
         path = local_path(scope)
@@ -52,7 +62,7 @@ class BodyLimit:
         if length is not None and not length.strip().isdigit():
             await answer_json(send, 400, "Content-Length is not a number", "body", [CLOSE])
             return
-        if length is not None and int(length) > limit:
+        if self.declared and length is not None and int(length) > limit:
             await answer_json(send, 413, f"the body is over {limit} bytes", "body", [CLOSE])
             return
         unread = body_follows(scope)
