@@ -69,9 +69,9 @@ def send_chunked(server: Server, total: int, *headers: str) -> tuple[int, int]:
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         sock.sendall(head("POST", "/api/v1/tickets", "Transfer-Encoding: chunked", *headers))
         sender = Sender(sock, total)
-        status, _, _, closed = read_response(sock)
+        status, _, body, closed = read_response(sock)
         sender.join()
-    assert closed
+    assert closed, (status, body, sender.sent, server.output()[-2000:])
     return status, sender.sent
 
 
