@@ -296,9 +296,9 @@ async def _serve_http(
     import uvicorn
 
     from channels.http.api import create_app
+    from channels.http.server import uvicorn_config
 
     class _Server(uvicorn.Server):
-    from channels.http.server import uvicorn_config
         # We own the signals: uvicorn would re-raise them after its shutdown and
         # kill the process before the scheduler and the store are closed.
         @contextlib.contextmanager
