@@ -15,6 +15,7 @@ import click
 from bot.errors import UserError
 from bot.reports import GROUPINGS, PERIODS, SlaReport, rounded
 from channels.cli.context import CliState, emit_json, emit_table, pass_state
+from channels.cli.terminal import echo
 
 COLUMNS = (
     "group",
@@ -91,16 +92,16 @@ def sla_command(
         writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-        click.echo(buffer.getvalue(), nl=False)
+        echo(buffer.getvalue(), nl=False)
     else:
-        click.echo(f"tickets created {_period(result)}")
+        echo(f"tickets created {_period(result)}")
         emit_table(rows, COLUMNS, "no tickets")
         if period is not None:  # asked for: the table of every day or week after the groups'
-            click.echo(f"\nper {period}")
+            echo(f"\nper {period}")
             emit_table([rounded(row) for row in result.series], PERIOD_COLUMNS, "no tickets")
     if chart is not None:
         # JSON and CSV stay parseable on stdout; the note goes beside them.
-        click.echo(f"chart written to {chart}", err=output != "table")
+        echo(f"chart written to {chart}", err=output != "table")
 
 
 def _period(result: SlaReport) -> str:

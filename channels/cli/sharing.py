@@ -10,6 +10,7 @@ from bot.model import Actor
 from bot.sharing.agreements import AgreementView
 from bot.sharing.shared import ShareView
 from channels.cli.context import CliState, as_option, emit_json, emit_table, format_option, pass_state
+from channels.cli.terminal import echo
 
 AGREEMENT_COLUMNS = (
     "id",
@@ -129,7 +130,7 @@ def dismiss_command(state: CliState, agreement_id: int, as_email: str | None, ou
     if output == "json":
         emit_json(view)
     else:
-        click.echo(f"agreement {view.id}: invitation from {view.partner_url} dismissed")
+        echo(f"agreement {view.id}: invitation from {view.partner_url} dismissed")
 
 
 @sharing.command("clear-invitations")
@@ -143,7 +144,7 @@ def clear_invitations_command(state: CliState, as_email: str | None, output: str
     if output == "json":
         emit_json({"dismissed": dismissed})
     else:
-        click.echo(f"{dismissed} unanswered invitation(s) dismissed")
+        echo(f"{dismissed} unanswered invitation(s) dismissed")
 
 
 @sharing.command("share")
@@ -200,17 +201,17 @@ def _emit_agreement(view: AgreementView, output: str) -> None:
         return
     direction = "to" if view.side == "sender" else "from"
     partner = f"{view.partner} ({view.partner_url})" if view.partner else view.partner_url
-    click.echo(f"agreement {view.id}: {view.status}, {direction} {partner}")
+    echo(f"agreement {view.id}: {view.status}, {direction} {partner}")
     flags = (
         f"tags {'synced' if view.sync_tags else 'not synced'}, "
         f"custom fields {'synced' if view.sync_custom_fields else 'not synced'}, "
         f"partner comments {'public allowed' if view.allows_public_comments else 'private'}"
     )
-    click.echo(f"  uuid {view.uuid}; {flags}")
+    echo(f"  uuid {view.uuid}; {flags}")
     if view.invited_from:
-        click.echo(f"  invitation came from {view.invited_from}")
+        echo(f"  invitation came from {view.invited_from}")
     if view.delivery_error:
-        click.echo(f"  delivery failed: {view.delivery_error}")
+        echo(f"  delivery failed: {view.delivery_error}")
 
 
 def _emit_share(view: ShareView, output: str, verb: str) -> None:
@@ -218,4 +219,4 @@ def _emit_share(view: ShareView, output: str, verb: str) -> None:
         emit_json(view)
     else:
         partner = view.partner or "the partner"
-        click.echo(f"{view.ticket} {verb} {partner} (agreement {view.agreement}, uuid {view.uuid})")
+        echo(f"{view.ticket} {verb} {partner} (agreement {view.agreement}, uuid {view.uuid})")

@@ -32,3 +32,14 @@ def test_visible_escapes_controls_and_keeps_lines_and_tabs():
 def test_visible_json_is_still_json():
     text = json.dumps({"subject": "x\x9b\u2066y"}, ensure_ascii=False)
     assert json.loads(visible(text)) == {"subject": "x\x9b\u2066y"}
+
+
+def test_every_cli_module_prints_through_the_escaping_echo():
+    """A new command printing with click.echo would show stored text raw to the terminal."""
+    from pathlib import Path
+
+    import channels.cli
+
+    folder = Path(channels.cli.__file__).parent
+    raw = [p.name for p in folder.glob("*.py") if p.name != "terminal.py" and "click.echo" in p.read_text()]
+    assert raw == []
