@@ -3,8 +3,8 @@
 Anyone may send an invitation (the protocol has no credentials before one
 exists), so what waits for an admin's answer is bounded three ways:
 
-- per source: a client address (an IPv6 one by its /64, which one host
-  usually holds whole) may have ``sharing.max_pending_per_source`` waiting,
+- per source: a client address (an IPv6 one by its /56, the block one
+  customer is usually given whole) may have ``sharing.max_pending_per_source`` waiting,
   so one sender filling the queue never locks out another partner. Not per
   the host an invitation names: that is the sender's word, and counting it
   would let anyone lock out a real partner by naming its host a few times;
@@ -32,16 +32,26 @@ from bot.model import Actor
 from bot.permissions import require_admin
 from bot.sharing import protocol as p
 from bot.store import tables as t
+from bot.store.rows import get_or_create
 from bot.unit import Unit
 
 logger = logging.getLogger(__name__)
+
+ADMISSION_MARK = "sharing_invitation_admission"
 
 
 def admit(unit: Unit, sender_url: str, source: str | None) -> None:
     """Raise ``ProtocolError(422)`` when one more invitation from this source may not wait here.
 
-    Expired invitations never count (:func:`purge_expired` drops them).
+    Expired invitations never count (:func:`purge_expired` drops them). Invitations
+    arriving at once are counted one after the other: the caller inserts its own in
+    this transaction, after this row lock, so processes sharing PostgreSQL cannot each
+    see room for one more and all insert (SQLite's writers are serial anyway).
     """
+    get_or_create(
+        unit.session, t.JobMark, lambda: t.JobMark(name=ADMISSION_MARK, value=0), name=ADMISSION_MARK
+    )
+    unit.session.get(t.JobMark, ADMISSION_MARK, with_for_update=True, populate_existing=True)
     sharing = unit.settings.sharing
     query = select(t.SharingAgreement.sender_url, t.SharingAgreement.invited_from).where(*_waiting(unit))
     waiting = [(url, origin) for url, origin in unit.session.execute(query)]
@@ -106,7 +116,7 @@ def clear(unit: Unit, actor: Actor) -> int:
 
 
 def source_key(address: str | None) -> str | None:
-    """What counts as one source: an IPv4 address, an IPv6 address's /64, or the text as given."""
+    """What counts as one source: an IPv4 address, an IPv6 address's /56, or the text as given."""
     if not address:
         return None
     try:
@@ -116,7 +126,7 @@ def source_key(address: str | None) -> str | None:
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.ipv4_mapped is not None:
             return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+        return str(ipaddress.IPv6Network((ip, 56), strict=False))
     return str(ip)
 
 

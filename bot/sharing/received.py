@@ -163,9 +163,10 @@ def _apply(unit: Unit, agreement: t.SharingAgreement, link: t.SharedTicket, inco
     actor = _actor(actor_person(unit, agreement, who)) if who else wire.partner_actor(agreement)
     with sync.from_partner(unit, agreement.id):
         added = sum(_add(unit, agreement, link, ticket, item) for item in incoming.comments)
-        if incoming.subject and incoming.subject != ticket.subject:
-            audit.changed(unit, ticket, actor, "subject", ticket.subject, incoming.subject)
-            ticket.subject = incoming.subject
+        subject = one_line(incoming.subject or "").strip()[:1000]
+        if subject and subject != ticket.subject:
+            audit.changed(unit, ticket, actor, "subject", ticket.subject, subject)
+            ticket.subject = subject
         _fields(unit, agreement, link, ticket, incoming, actor)
         _status(unit, ticket, incoming, actor)
     logger.info(

@@ -250,6 +250,27 @@ def test_expired_invitations_no_longer_count_and_are_dropped(partner: Partner, c
     ]
 
 
+def test_invitations_arriving_at_once_from_one_source_keep_to_its_cap(partner: Partner) -> None:
+    """Twelve at the same moment, each in its own transaction: the cap is counted one after
+    the other, so three wait and nine are refused (on PostgreSQL too, where they run at once)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bot.sharing import protocol as p
+
+    def send(i: int) -> str:
+        body = {**partner.invitation(), "uuid": new_secret(), "access_key": new_secret()}
+        body["sender_url"] = f"https://spam{i}.example/sharing"
+        try:
+            partner.desk.sharing.receive_invitation(None, body["uuid"], body, "127.0.0.9")
+        except p.ProtocolError as error:
+            return str(error.status)
+        return "taken"
+
+    with ThreadPoolExecutor(12) as pool:
+        outcomes = sorted(pool.map(send, range(12)))
+    assert outcomes == ["422"] * 9 + ["taken"] * 3
+
+
 def test_the_last_resort_cap_holds_across_sources(
     database_url: str, tmp_path: Path, clock: FakeClock
 ) -> None:
@@ -430,6 +451,19 @@ def test_updates_are_partial_nulls_change_nothing_and_comments_are_kept_once(par
     assert detail.ticket.subject == "Printer on fire"
     assert detail.ticket.status == "waiting_customer"
     assert sorted(detail.ticket.tags) == ["hardware", "urgent"]
+
+
+def test_a_partners_names_and_subjects_lose_control_characters(partner: Partner) -> None:
+    partner.agreed(name="Acme\x1b]0;pwned\x07 Support")
+    hostile = {"uuid": "d41c", "name": "Joe\x1b[2J\u202e", "role": "end-user"}
+    partner.call("POST", "tickets/b5e0", partner.ticket(subject="Fire\x1b]52;c;eA==\x07", requester=hostile))
+    number, _ = partner.ours()
+    assert partner.call("PUT", "tickets/b5e0", {"subject": "Still\r\non \x1b[31mfire"}).status_code == 200
+    detail = partner.desk.desk.show_ticket(number)
+    assert detail.ticket.subject == "Still on [31mfire"
+    assert "\x1b" not in detail.ticket.requester and "\u202e" not in detail.ticket.requester
+    [view] = partner.desk.sharing.agreements(partner.desk.admin)
+    assert view.partner == "Acme]0;pwned Support"
 
 
 def test_status_outside_the_protocol_is_kept_as_it_was(partner: Partner) -> None:
