@@ -12,6 +12,10 @@ from __future__ import annotations
 import ipaddress
 
 LOCAL_NAMES = ("localhost", "localhost.localdomain")
+# Python counts these as global, but no partner or webhook lives there: IETF protocol
+# assignments (192.0.0.0/24, whose anycast services answer on local networks) and the
+# deprecated IPv6 site-local block, which some networks still route internally.
+NOT_PUBLIC = (ipaddress.ip_network("192.0.0.0/24"), ipaddress.ip_network("fec0::/10"))
 
 
 def is_public_address(text: str) -> bool:
@@ -29,6 +33,7 @@ def is_public_address(text: str) -> bool:
         and not address.is_multicast
         and not address.is_reserved
         and not address.is_unspecified
+        and not any(address in network for network in NOT_PUBLIC)
     )
 
 

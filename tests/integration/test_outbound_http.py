@@ -122,6 +122,9 @@ def test_a_name_answering_inside_the_network_is_refused_before_any_connection(
         ["::1"],
         ["::ffff:127.0.0.2"],
         ["fe80::1%1"],
+        ["192.0.0.9"],  # Python calls it global; an IETF assignment, anycast on local networks
+        ["fec0::1"],  # deprecated site-local, still routed inside some networks
+        ["64:ff9b::7f00:1"],  # NAT64 of 127.0.0.1
         ["93.184.216.34", "127.0.0.2"],  # one address inside is enough: the system may pick it
     ],
 )
