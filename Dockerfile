@@ -17,7 +17,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     SUPPORTBOT_HTTP_HOST=0.0.0.0
 RUN groupadd --system --gid 10001 supportbot \
  && useradd --system --uid 10001 --gid supportbot --home-dir /data --shell /usr/sbin/nologin supportbot \
- && mkdir /data && chown supportbot:supportbot /data
+ && mkdir -m 0700 /data && chown supportbot:supportbot /data
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 USER supportbot
