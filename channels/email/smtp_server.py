@@ -26,7 +26,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, sy
 from bot.config import SmtpSettings
 from bot.errors import ConfigError, StoreUnavailable, UserError
 from channels.email.ingest import EmailIngest
-from channels.email.smtp_auth import LoginGuard
+from channels.email.smtp_auth import LoginGuard, Verdict
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class SupportSMTP(SMTP):
         # Set before aiosmtpd's __init__, which lists this object's ``auth_*`` members as mechanisms.
         self.guard = guard
         self.failures = 0
-        self.failed_now = False
+        self.verdict: Verdict | None = None  # of the password check in the AUTH under way
         super().__init__(
             handler,
             auth_required=guard is not None,
@@ -106,8 +106,12 @@ class SupportSMTP(SMTP):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         first = self.transport is None
         super().connection_made(transport)
-        if first and self.guard is not None and self.guard.cleartext_allowed(self.peer_host):
-            self._auth_require_tls = False  # [smtp] allow_cleartext_auth_on_loopback, for this peer only
+        if first:
+            self._auth_require_tls = self.tls_required_for(self.peer_host)
+
+    def tls_required_for(self, peer: str) -> bool:
+        """AUTH only after STARTTLS, unless [smtp] allow_cleartext_auth_on_loopback lets loopback in."""
+        return self.guard is None or not self.guard.cleartext_allowed(peer)
 
     @property
     def peer_host(self) -> str:
@@ -126,10 +130,12 @@ class SupportSMTP(SMTP):
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
     ) -> AuthResult:
         assert self.guard is not None
-        if isinstance(data, LoginPassword) and self.guard.matches(data.login, data.password):
+        login, password = (data.login, data.password) if isinstance(data, LoginPassword) else (b"", b"")
+        self.verdict = self.guard.attempt(self.peer_host, login, password)
+        if self.verdict is Verdict.ACCEPTED:
             return AuthResult(success=True, auth_data=data)
-        self.failed_now = True
-        logger.warning("failed SMTP login from %s", session.peer)
+        if self.verdict is Verdict.REJECTED:
+            logger.warning("failed SMTP login from %s", session.peer)
         return AuthResult(success=False, handled=True)  # smtp_AUTH answers, after its delay
 
     @syntax("AUTH <mechanism>")
@@ -138,18 +144,33 @@ class SupportSMTP(SMTP):
         if guard is None:
             await self.push("502 5.5.1 AUTH not available")
             return
-        if guard.blocked(self.peer_host):
-            logger.warning("SMTP AUTH refused to %s: too many failed logins", self.peer_host)
+        peer = self.peer_host
+        if guard.blocked(peer):
+            logger.warning("SMTP AUTH refused to %s: too many failed logins", peer)
             await self.hang_up("421 4.7.0 Too many failed logins; try again later")
             return
-        self.failed_now = False
+        if not guard.start(peer):
+            logger.warning("SMTP AUTH refused to %s: too many logins under way from its network", peer)
+            await self.push("454 4.7.0 Too many logins at once; try again later")
+            return
+        try:
+            await self.authenticate(arg, guard, peer)
+        finally:
+            guard.finish(peer)
+
+    async def authenticate(self, arg: str, guard: LoginGuard, peer: str) -> None:
+        """aiosmtpd's AUTH exchange; a failed password check is answered here, after its delay."""
+        self.verdict = None
         await super().smtp_AUTH(arg)
-        if not self.failed_now:
+        if self.verdict is None or self.verdict is Verdict.ACCEPTED:
+            return  # no password was checked (aiosmtpd answered), or the login succeeded
+        if self.verdict is Verdict.BLOCKED:  # the limit was reached while this login was under way
+            logger.warning("SMTP AUTH refused to %s: too many failed logins", peer)
+            await self.hang_up("421 4.7.0 Too many failed logins; try again later")
             return
         self.failures += 1
-        guard.failed(self.peer_host)
         await guard.sleep(guard.delay(self.failures))
-        if self.failures >= guard.max_failures or guard.blocked(self.peer_host):
+        if self.failures >= guard.max_failures or guard.blocked(peer):
             await self.hang_up("421 4.7.0 Too many failed logins; closing connection")
         else:
             await self.push("535 5.7.8 Authentication credentials invalid")
