@@ -43,7 +43,10 @@ MAX_HTML = 512 * 1024
 MAX_HTML_DEPTH = 200
 MAX_HTML_ELEMENTS = 20_000
 REPLY_LANGUAGES = ["en", "de", "cs", "da", "es", "fr", "it", "ja", "ko", "nl", "pl", "sv", "zh"]
-MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+# RFC 5322 msg-id: printable ASCII without spaces between the angle brackets, at most a
+# header line (998) long. Anything else (an ESC that would reach a terminal through the log,
+# a key too long for the store) is no Message-ID: the message gets one derived from its bytes.
+MESSAGE_ID = re.compile(r"<[!-;=?-~]{1,996}>")
 VACATION_SUBJECT = re.compile(
     r"^\s*(auto(matic)?[ -]?(reply|response|antwort)|out of (the )?office|abwesenheitsnotiz|"
     r"vacation|absence|r[ée]ponse automatique|respuesta autom[áa]tica)\b",
