@@ -42,6 +42,9 @@ MAX_HTML = 512 * 1024
 # Defaults of [email] max_html_depth / max_html_elements: past them HTML is shown as text only.
 MAX_HTML_DEPTH = 200
 MAX_HTML_ELEMENTS = 20_000
+# mail-parser-reply takes about a second per 200 KB of text (more with many short lines); past
+# this, new_text is the whole text rather than a split that costs what the sender chooses.
+MAX_REPLY_SPLIT = 64 * 1024
 REPLY_LANGUAGES = ["en", "de", "cs", "da", "es", "fr", "it", "ja", "ko", "nl", "pl", "sv", "zh"]
 # RFC 5322 msg-id: printable ASCII without spaces between the angle brackets, at most a
 # header line (998) long. Anything else (an ESC that would reach a terminal through the log,
@@ -272,6 +275,9 @@ def decode_text(part: Message) -> str:
 
 
 def _new_part(text: str) -> str:
+    """The reply above quoted history; all of a text too long to split cheaply (a log, a flood)."""
+    if len(text) > MAX_REPLY_SPLIT:
+        return text.strip()
     try:
         reply = EmailReplyParser(languages=REPLY_LANGUAGES).read(text=text).latest_reply
     except Exception:  # noqa: BLE001 - the full text is the safe answer

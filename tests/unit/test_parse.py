@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from channels.email.parse import derived_message_id, parse
+from tests.unit.test_html_guard import HOSTILE
 
 MAIL = Path(__file__).resolve().parents[1] / "data" / "email"
 
@@ -163,7 +164,24 @@ def test_html_nested_100000_deep_parses_in_well_under_a_second_and_keeps_its_tex
     assert time.monotonic() - started < 1.0  # nh3 on it took 19.5 s
     assert "Please reset my password" in mail.text and mail.html is None
     assert mail.message_id == "<deep-1@example.com>" and mail.sender.email == "eve@example.com"
-    assert any("nested deeper than 200" in problem for problem in mail.problems)
+    assert any("more than 20000 elements: kept as text only" in problem for problem in mail.problems)
+
+
+@pytest.mark.parametrize("name", HOSTILE.keys())
+def test_hostile_html_of_half_a_megabyte_parses_in_well_under_a_second(name):
+    import time
+
+    raw = html_mail(HOSTILE[name][:500_000])
+    started = time.monotonic()
+    mail = parse(raw)
+    assert time.monotonic() - started < 2.0  # generous: about 0.3 s at most, alone
+    assert mail.message_id == "<deep-1@example.com>"
+
+
+def test_a_long_text_is_kept_whole_as_the_new_part_rather_than_split_at_length():
+    text = "Line of a pasted log\n" * 10_000 + "On Mon, Ann wrote:\n> earlier\n"
+    mail = parse(b"From: a@example.com\r\nSubject: log\r\n\r\n" + text.encode())
+    assert mail.new_text == text.strip()
 
 
 def test_html_with_too_many_elements_keeps_the_text_part_and_no_html():
