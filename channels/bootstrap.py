@@ -17,7 +17,8 @@ import socket
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import TracebackType
+from typing import TYPE_CHECKING, TextIO, TypeAlias
 
 from bot.clock import SystemClock
 from bot.config import Settings, imap_password, relay_password, smtp_auth_password
@@ -40,6 +41,7 @@ from channels.email.smtp_server import SupportHandler, protocol_factory
 from channels.email.workers import MailWorkers
 from channels.sharing.client import SharingClient
 from channels.sharing.endpoints import sharing_routes
+from channels.terminal_text import visible, visible_line
 from channels.webhooks.sender import WebhookSender
 
 if TYPE_CHECKING:
@@ -48,6 +50,8 @@ if TYPE_CHECKING:
     from channels.slack.app import SlackApp
 
 logger = logging.getLogger(__name__)
+
+ExcInfo: TypeAlias = tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +69,35 @@ class Runtime:
     environ: Mapping[str, str]
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class TerminalSafeFormatter(logging.Formatter):
+    """One record, one line, nothing a terminal obeys.
+
+    Log arguments carry what strangers wrote (addresses, Message-IDs, parse
+    problems, errors quoting headers), and ``serve`` logs to the operator's
+    terminal: every control character of the rendered line, line breaks
+    included, becomes a visible ``\\uXXXX``, so no record can move the cursor,
+    retitle the window, write the clipboard or forge a second log line. A
+    traceback keeps its line breaks; its other controls are escaped alike.
+    """
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return visible_line(super().formatMessage(record))
+
+    def formatException(self, ei: ExcInfo) -> str:
+        return visible(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:
+        return visible(super().formatStack(stack_info))
+
+
+def configure_logging(level: str, *, stream: TextIO | None = None) -> None:
+    """Log to ``stream`` (stderr) through :class:`TerminalSafeFormatter`, unless logging is set up already."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(TerminalSafeFormatter(LOG_FORMAT))
+    logging.basicConfig(level=level, handlers=[handler])
     # Alembic announces its context on every schema check; only upgrades are news.
     quiet = max(logging.WARNING, logging.getLogger().level)
     logging.getLogger("alembic.runtime.migration").setLevel(quiet)

@@ -10,19 +10,23 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from sqlalchemy import select
 
 from bot.config import Mailbox, SmtpSettings
 from bot.desk import Desk
 from bot.outbox import Dispatcher
 from bot.render import Renderer
+from bot.store import tables as t
 from bot.store.db import Store
 from bot.store.files import FileStore
 from channels.email.addresses import reply_address
 from channels.email.compose import Sender
 from channels.email.ingest import EmailIngest
+from channels.email.parse import derived_message_id
 from channels.email.sender import EmlFolderSender
 from channels.email.smtp_server import SupportHandler
 from tests.integration.smtp_harness import LIMIT, OurProtocol, Smtp, free_port
+from tests.log_capture import served_log
 
 MAIL = Path(__file__).resolve().parents[1] / "data" / "email"
 SECRET = b"smtp-test-secret"
@@ -273,3 +277,25 @@ def test_notifications_go_out_from_the_address_the_ticket_came_in_to(
     ack = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
     assert ack["From"].addresses[0].addr_spec == "billing@localhost"
     assert ack["Reply-To"].addresses[0].addr_spec.startswith("billing+sup-1.")
+
+
+def test_a_hostile_message_id_is_stored_under_a_derived_key_and_never_reaches_the_log_raw(
+    smtp, desk, store, caplog
+):
+    """``ESC]0;`` in a Message-ID would retitle the terminal ``serve`` logs to, were it logged as is."""
+    hostile = "<\x1b]0;pwned\x07@evil.example>"
+    raw = message("\x1b]0;owned\x07Hello", headers=f"Message-ID: {hostile}\r\nReferences: {hostile}\r\n")
+    with served_log() as log:
+        assert smtp.send(raw) == (250, "2.0.0 SUP-1")
+        assert smtp.send(raw) == (250, "2.0.0 SUP-1"), "the same bytes are a duplicate"
+    key = derived_message_id(raw)
+    with store.read() as session:
+        assert session.scalars(select(t.Comment.external_id)).all() == [key]
+        refs = session.scalars(select(t.ThreadRef.external_id)).all()
+    assert key in refs and all(ref.isascii() and ref.isprintable() for ref in refs)
+    assert desk.show_ticket("SUP-1").ticket.subject == "]0;ownedHello"
+    written = log.getvalue()
+    assert f"250 for {key} from bob@example.com: new ticket SUP-1" in written
+    assert f"250 for {key} from bob@example.com: duplicate SUP-1" in written
+    assert "\x1b" not in written and "\x07" not in written
+    assert all("\x1b" not in record.getMessage() for record in caplog.records)
