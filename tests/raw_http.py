@@ -47,8 +47,12 @@ def head(method: str, path: str, *headers: str) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
-def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes, bool]:
-    """Status, headers, body, and whether the server then closed the connection."""
+def read_response(sock: socket.socket, probe: float | None = None) -> tuple[int, dict[str, str], bytes, bool]:
+    """Status, headers, body, and whether the server then closed the connection.
+
+    The response is read with the socket's own time-out. Whether the server closed is
+    probed by one more read, for ``probe`` seconds if given (a kept-alive connection stays
+    silent: the probe's time-out is the answer), else with the socket's time-out too."""
     data = b""
     closed = False
     while b"\r\n\r\n" not in data:
@@ -64,10 +68,15 @@ def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes, bool
         block = sock.recv(65536)
         assert block, "closed in the middle of the response"
         body += block
+    waited = sock.gettimeout()
+    if probe is not None:
+        sock.settimeout(probe)
     try:
         closed = sock.recv(1) == b""
     except ConnectionResetError:
         closed = True
     except TimeoutError:
         closed = False
+    finally:
+        sock.settimeout(waited)
     return int(status_line.split()[1]), headers, body, closed
