@@ -122,6 +122,19 @@ class Sharing:
     ) -> bool:
         return self._write(lambda u: invitations.receive_invitation(u, token, uuid, body, source))
 
+    def check_token(self, token: str | None, agreement_uuid: str | None = None) -> None:
+        """Raise the protocol's refusal (401, 403, 404, 410) for a token that opens nothing here.
+
+        The endpoints ask before they read a body, so only a partner can make them read
+        megabytes; the call itself checks the token again in its own transaction. With
+        ``agreement_uuid``: a change to that agreement (in any status); without: a ticket
+        request, which needs an agreement in force."""
+        with self._unit(write=False) as unit:
+            if agreement_uuid is None:
+                invitations.authenticate(unit, token)
+            else:
+                invitations.read(unit, token, agreement_uuid)
+
     def change_agreement(self, token: str | None, uuid: str, body: object) -> None:
         self._write(lambda u: invitations.receive_change(u, token, uuid, body))
 

@@ -54,8 +54,10 @@ def create_app(
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok"})
 
-    limit = MAX_BODY
+    # Every route not named below (Slack's, whose payloads are a few KB; health, metrics)
+    # takes 1 MiB, and a larger Content-Length is refused before a byte is read.
     paths: list[tuple[re.Pattern[str], int]] = []
+    counted_only: list[re.Pattern[str]] = []
     if desk is not None:
         served = bind(api or api_application(), desk)
         denials: Denials = served.state.denials
@@ -66,13 +68,26 @@ def create_app(
             include_in_schema=False,
         )
         app.mount(API_ROOT, served)
-        # Other channels' routes (sharing's protocol) may take more than the API's JSON.
-        limit = max(MAX_BODY, desk.settings.sharing.max_body_bytes) + MAX_BODY
-        paths = [(UPLOAD_FROM_ROOT, upload_limit(desk) + MAX_BODY), (API_PATH, 2 * MAX_BODY)]
-    # A ceiling on every route, counted as the bytes arrive: a megabyte above the limits
-    # routes answer themselves (the API's own middleware, sharing's 422), so those come first.
-    app.add_middleware(BodyLimit, limit=limit, paths=paths, declared=False)
+        # Sharing's protocol takes a whole ticket with its comments from a partner. Its
+        # endpoints check the token before they read a body and answer their own 422 past
+        # their limits (a small one for invitations, which need no token), as does the API.
+        sharing = sharing_path(desk.settings.sharing.base_path)
+        paths = [
+            (UPLOAD_FROM_ROOT, upload_limit(desk) + MAX_BODY),
+            (API_PATH, 2 * MAX_BODY),
+            (sharing, max(MAX_BODY, desk.settings.sharing.max_body_bytes) + MAX_BODY),
+        ]
+        counted_only = [API_PATH, sharing]
+    # Counted as the bytes arrive, on every route. Where routes answer their own limit
+    # (the API's middleware, sharing's 422), this is a ceiling a megabyte above it, so
+    # theirs comes first.
+    app.add_middleware(BodyLimit, limit=MAX_BODY, paths=paths, counted_only=counted_only)
     return app
+
+
+def sharing_path(base_path: str) -> re.Pattern[str]:
+    """The sharing protocol's paths: known here from the settings, not from its channel."""
+    return re.compile(rf"^{re.escape(base_path.rstrip('/'))}(?:/|$)")
 
 
 def upload_limit(desk: Desk) -> int:

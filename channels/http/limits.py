@@ -31,9 +31,10 @@ class BodyLimit:
     """413 past ``limit`` bytes of request body. ``paths`` give paths (below the mount
     point) limits of their own, the first pattern that matches wins: an upload's.
 
-    ``declared=False`` leaves a too large ``Content-Length`` to the application and only
-    counts: a ceiling above the limits channels answer in their own protocol (sharing's
-    422), which they see first."""
+    On the paths matching one of ``counted_only`` a too large ``Content-Length`` is left
+    to the application and the bytes only counted: there the limit is a ceiling above
+    the one the route answers itself, in its own protocol (sharing's 422), which it sees
+    first."""
 
     def __init__(
         self,
@@ -41,12 +42,12 @@ class BodyLimit:
         limit: Limit,
         paths: Sequence[tuple[re.Pattern[str], Limit]] = (),
         *,
-        declared: bool = True,
+        counted_only: Sequence[re.Pattern[str]] = (),
     ) -> None:
         self.app = app
         self.limit = limit
         self.paths = tuple(paths)
-        self.declared = declared
+        self.counted_only = tuple(counted_only)
 
     def limit_for(self, scope: Scope) -> int:
         path = local_path(scope)
@@ -62,7 +63,8 @@ class BodyLimit:
         if length is not None and not length.strip().isdigit():
             await answer_json(send, 400, "Content-Length is not a number", "body", [CLOSE])
             return
-        if self.declared and length is not None and int(length) > limit:
+        declared = not any(pattern.match(local_path(scope)) for pattern in self.counted_only)
+        if declared and length is not None and int(length) > limit:
             await answer_json(send, 413, f"the body is over {limit} bytes", "body", [CLOSE])
             return
         unread = body_follows(scope)

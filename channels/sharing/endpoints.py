@@ -7,6 +7,10 @@ Zendesk client raises on those instead of counting a failure), 401 with
 ``WWW-Authenticate: X-Ticket-Sharing``, 410 once the agreement or share ended.
 The version header is not required (Zendesk never sends it); another version
 than 1 is refused with 412. The work runs in a thread, off the event loop.
+
+A request that needs a token has it checked before its body is read, so only a
+partner can make us read up to ``sharing.max_body_bytes``; an invitation, which
+anyone may send, is read up to ``INVITATION_MAX_BYTES`` only.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[[Request], Awaitable[Response]]
 
+# An invitation is a small JSON document (names, two URLs, a few flags).
+INVITATION_MAX_BYTES = 64 * 1024
+
 
 def sharing_routes(sharing: Sharing) -> list[Mount]:
     settings = sharing.settings.sharing
@@ -41,12 +48,14 @@ def sharing_routes(sharing: Sharing) -> list[Mount]:
         token = request.headers.get(p.TOKEN_HEADER)
         if request.method == "GET":
             return JSONResponse(await asyncio.to_thread(sharing.read_agreement, token, uuid))
-        body = await _json(request, limit)
-        if request.method == "POST":
+        if request.method == "POST":  # an invitation: its token, if any, is checked against the body
+            body = await _json(request, INVITATION_MAX_BYTES)
             # The client's address as the server knows it (behind a proxy: as the proxy says).
             source = request.client.host if request.client else None
             created = await asyncio.to_thread(sharing.receive_invitation, token, uuid, body, source)
             return _done(request, 201 if created else 200)
+        await asyncio.to_thread(sharing.check_token, token, uuid)
+        body = await _json(request, limit)
         await asyncio.to_thread(sharing.change_agreement, token, uuid, body)
         return _done(request, 200)
 
@@ -58,6 +67,7 @@ def sharing_routes(sharing: Sharing) -> list[Mount]:
         if request.method == "DELETE":  # the gem sends an empty string as the body
             await asyncio.to_thread(sharing.unshare_ticket, token, uuid)
             return _done(request, 200)
+        await asyncio.to_thread(sharing.check_token, token)
         body = await _json(request, limit)
         if request.method == "POST":
             created = await asyncio.to_thread(sharing.receive_ticket, token, uuid, body)
@@ -114,11 +124,16 @@ async def _json(request: Request, limit: int) -> Any:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise _Refused(422, f"the body is over {limit} bytes")
-    body = b""
+    body = bytearray()  # grown in place: bytes += bytes would copy the whole body per chunk
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
             raise _Refused(422, f"the body is over {limit} bytes")
+    # Megabytes of JSON take a while to parse and walk: not on the event loop.
+    return await asyncio.to_thread(_parse, body)
+
+
+def _parse(body: bytearray) -> Any:
     try:
         parsed = json.loads(body.decode("utf-8"), parse_constant=_no_constant) if body.strip() else {}
     except (UnicodeDecodeError, ValueError, RecursionError):
