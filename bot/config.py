@@ -8,6 +8,7 @@ lists every option with its default; a test keeps the two in step.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import re
 import tomllib
@@ -42,6 +43,7 @@ from bot.errors import ConfigError
 from bot.model import PRIORITY_ALIASES, Priority, Status
 
 ENV_PREFIX = "SUPPORTBOT_"
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,19 @@ class HttpSettings:
     keep_alive_seconds: int = option(5, minimum=1)
     # Connections open at once; a request on one more is answered 503.
     max_connections: int = option(1000, minimum=1)
+    # Connections one client (an IPv4 address, an IPv6 /64) may hold open; one more is
+    # answered 503 and closed at once. Trusted proxies are not counted (all their clients share them).
+    max_connections_per_client: int = option(50, minimum=1)
+    # Peers whose X-Forwarded-For names the client: addresses or networks (CIDR), comma-separated.
+    trusted_proxies: str = "127.0.0.1,::1"
+
+    def proxy_networks(self) -> tuple[IPNetwork, ...]:
+        """``trusted_proxies`` parsed; raises ``ValueError`` naming an entry that is no address."""
+        return tuple(
+            ipaddress.ip_network(entry.strip(), strict=False)
+            for entry in self.trusted_proxies.split(",")
+            if entry.strip()
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,6 +293,7 @@ def _check(settings: Settings) -> None:
     addresses = [mailbox.address.lower() for mailbox in settings.mailboxes]
     if len(set(addresses)) != len(addresses):
         raise ConfigError("mailboxes: each address may be listed once")
+    _check_http(settings.http)
     _check_slack(settings.slack)
     _check_sharing(settings.sharing)
     # Imported here: the policy builder needs these settings' types, not the loader.
@@ -288,6 +304,16 @@ def _check(settings: Settings) -> None:
         raise ConfigError(
             f"email.from_address = {settings.email.from_address!r} needs a domain, e.g. support@example.com"
         )
+
+
+def _check_http(http: HttpSettings) -> None:
+    try:
+        http.proxy_networks()
+    except ValueError as error:
+        raise ConfigError(
+            f"http.trusted_proxies = {http.trusted_proxies!r}: {error}; "
+            "use addresses or networks such as 127.0.0.1,10.0.0.0/8, comma-separated"
+        ) from None
 
 
 def _check_sharing(sharing: SharingSettings) -> None:

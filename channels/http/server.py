@@ -16,24 +16,87 @@ sees "connection reset" instead of the 413. So such a connection is closed the
 way RFC 9112 (section 9.6) asks: our side is shut down after the answer, what
 the client still sends is read and dropped for at most ``LINGER_SECONDS`` or
 ``LINGER_BYTES``, then the connection is closed.
+
+One client may hold at most ``max_connections_per_client`` connections
+(:class:`ClientConnections`): one more is answered 503 at once, without waiting
+for its request, and closed the same way, so a client reconnecting in a loop
+cannot take every one of the ``max_connections`` from everyone else. Trusted
+proxies are not counted: behind one, every client comes from its address.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import json
 import logging
+from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from bot.config import HttpSettings
+from bot.config import HttpSettings, IPNetwork
 
 logger = logging.getLogger(__name__)
 
 LINGER_SECONDS = 2.0
 LINGER_BYTES = 16 * 1024 * 1024
+
+
+def _busy_response() -> bytes:
+    body = json.dumps({"error": {"message": "too many connections from your address", "field": None}})
+    head = (
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\nretry-after: 5\r\nconnection: close\r\n\r\n"
+    )
+    return (head + body).encode()
+
+
+BUSY = _busy_response()
+
+
+class ClientConnections:
+    """The connections each client holds open on one server, against ``cap``.
+
+    A client is an IPv4 address or an IPv6 /64 (what one host or one customer line
+    usually holds whole); a peer in ``exempt`` (a trusted proxy) is not counted. Used
+    from the server's event loop only."""
+
+    def __init__(self, cap: int, exempt: Sequence[IPNetwork] = ()) -> None:
+        self.cap = cap
+        self.exempt = tuple(exempt)
+        self.open: Counter[str] = Counter()
+
+    def key(self, peer: str | None) -> str | None:
+        """Whom a connection from ``peer`` counts against; None: nobody (a trusted proxy)."""
+        if peer is None:
+            return None  # not an IP connection (a Unix socket)
+        try:
+            ip = ipaddress.ip_address(peer.split("%", 1)[0])
+        except ValueError:
+            return None
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        if any(ip in network for network in self.exempt):
+            return None
+        if isinstance(ip, ipaddress.IPv6Address):
+            return str(ipaddress.IPv6Network((ip, 64), strict=False))
+        return str(ip)
+
+    def take(self, key: str) -> bool:
+        """Count one more connection of ``key``'s, unless it holds ``cap`` already."""
+        if self.open[key] >= self.cap:
+            return False
+        self.open[key] += 1
+        return True
+
+    def release(self, key: str) -> None:
+        self.open[key] -= 1
+        if self.open[key] <= 0:
+            del self.open[key]
 
 
 class _LingeringTransport:
@@ -68,6 +131,7 @@ class HeaderTimeoutProtocol(H11Protocol):
     """uvicorn's h11 protocol, closing connections slow to send a request's head."""
 
     header_timeout: float = 10.0
+    clients: ClientConnections = ClientConnections(50)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -75,11 +139,24 @@ class HeaderTimeoutProtocol(H11Protocol):
         self.linger_timer: asyncio.TimerHandle | None = None
         self.lingering: asyncio.Transport | None = None
         self.dropped = 0
+        self.counted_as: str | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         wrapped = _LingeringTransport(transport, self)  # type: ignore[arg-type]
         super().connection_made(wrapped)  # type: ignore[arg-type]
+        key = self.clients.key(self.client[0] if self.client else None)
+        if key is not None and not self.clients.take(key):
+            self._refuse(transport, key)  # type: ignore[arg-type]
+            return
+        self.counted_as = key
         self._start_head_timer()
+
+    def _refuse(self, transport: asyncio.Transport, key: str) -> None:
+        """503 before the request arrives, then close: the connection never holds a slot."""
+        logger.debug("HTTP connection from %s refused: %d open already", key, self.clients.cap)
+        self.connections.discard(self)  # not counted against max_connections either
+        transport.write(BUSY)
+        self.linger(transport)
 
     def linger(self, transport: asyncio.Transport) -> None:
         """Send what is buffered, then our FIN; drop what the client still sends, for a while."""
@@ -105,6 +182,9 @@ class HeaderTimeoutProtocol(H11Protocol):
             self.lingering.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.counted_as is not None:
+            self.clients.release(self.counted_as)
+            self.counted_as = None
         self._stop_head_timer()
         if self.linger_timer is not None:
             self.linger_timer.cancel()
@@ -132,23 +212,31 @@ class HeaderTimeoutProtocol(H11Protocol):
         self.transport.close()
 
 
-def protocol(header_timeout: float) -> type[HeaderTimeoutProtocol]:
-    """The protocol class uvicorn instantiates per connection, with this time-out."""
-    return type("HeaderTimeoutProtocol", (HeaderTimeoutProtocol,), {"header_timeout": float(header_timeout)})
+def protocol(http: HttpSettings) -> type[HeaderTimeoutProtocol]:
+    """The protocol class uvicorn instantiates per connection: this server's time-out, and
+    one count of connections per client shared by all of its connections."""
+    attributes = {
+        "header_timeout": float(http.header_timeout_seconds),
+        "clients": ClientConnections(http.max_connections_per_client, http.proxy_networks()),
+    }
+    return type("HeaderTimeoutProtocol", (HeaderTimeoutProtocol,), attributes)
 
 
 def uvicorn_config(app: Any, http: HttpSettings) -> uvicorn.Config:
     """What ``supportbot serve`` runs (and the HTTP tests, so they test the same server)."""
+    proxies = [str(network) for network in http.proxy_networks()]
     return uvicorn.Config(
         app,
         host=http.host,
         port=http.port,
-        http=protocol(http.header_timeout_seconds),
+        http=protocol(http),
         timeout_keep_alive=http.keep_alive_seconds,
         # uvicorn counts the connection asking among the ones open: one more serves max_connections.
         limit_concurrency=http.max_connections + 1,
-        # X-Forwarded-For only from a proxy on this host (uvicorn would read FORWARDED_ALLOW_IPS).
-        forwarded_allow_ips="127.0.0.1,::1",
+        # X-Forwarded-For only from these peers (given, so uvicorn never reads FORWARDED_ALLOW_IPS):
+        # the client is then the last address in it that is not one of them.
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies,
         log_config=None,
         access_log=False,
         lifespan="off",
