@@ -21,6 +21,7 @@ from channels.cli.context import CliState, pass_state
 from channels.cli.terminal import echo
 from channels.email.imap_mailbox import open_mailbox
 from channels.email.imap_poller import Tally, import_messages, recipients_for
+from channels.email.workers import MailBusy
 
 
 @click.group()
@@ -56,12 +57,12 @@ def imap_import(state: CliState, since: datetime, index: int) -> None:
     account = settings.imap[index]
     # Like the settings, the password comes from this process's environment (see CliState).
     password = imap_password(account, state.environ)
-    ingest = email_ingest(state.runtime)
     recipients = recipients_for(account, settings.mailboxes)
     where = f"{account.user}@{account.host}:{account.port}"
     tally = Tally()
     try:
-        with open_mailbox(account, password, readonly=True) as mailbox:
+        # The ingest's own threads are shut down on the way out, whatever happens.
+        with email_ingest(state.runtime) as ingest, open_mailbox(account, password, readonly=True) as mailbox:
             uids = mailbox.since(since.date())
             with click.progressbar(
                 uids,
@@ -74,6 +75,10 @@ def imap_import(state: CliState, since: datetime, index: int) -> None:
     except StoreUnavailable as error:
         raise StoreUnavailable(
             f"{error} (messages imported before this are kept; run the import again to continue)"
+        ) from None
+    except MailBusy as error:
+        raise click.ClickException(
+            f"{error} (messages imported before this are kept; run the import again later)"
         ) from None
     except (IMAPClientError, OSError) as error:
         raise click.ClickException(f"imap[{index}] {where}: {_reason(error)}") from None

@@ -28,6 +28,7 @@ from bot.config import ImapAccount, Mailbox
 from bot.errors import StoreUnavailable, UserError
 from channels.email.imap_mailbox import ImapMailbox, open_mailbox
 from channels.email.ingest import EmailIngest, Ingested
+from channels.email.workers import MailBusy
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +113,17 @@ def poll_once(
             )
             tally.deferred = True
             break
+        except MailBusy as error:
+            logger.warning(
+                "imap %s uid %d %s: left in %s for the next round: %s",
+                mailbox.label,
+                uid,
+                message_id,
+                account.folder,
+                error,
+            )
+            tally.deferred = True
+            break
         except UserError as error:
             logger.warning(
                 "imap %s uid %d %s: refused (%s); moved to %s",
@@ -146,8 +158,8 @@ def import_messages(
 ) -> Tally:
     """A backfill: ingest each message and leave the mailbox untouched, even for failures.
 
-    Raises ``StoreUnavailable``; what was stored before it stays stored, and a
-    second run skips it as duplicates.
+    Raises ``StoreUnavailable`` and ``MailBusy``; what was stored before stays
+    stored, and a second run skips it as duplicates.
     """
     tally = Tally()
     for uid in uids:
@@ -160,7 +172,7 @@ def import_messages(
             tally.errors += 1
             logger.warning("imap %s uid %d %s: refused: %s", mailbox.label, uid, _message_id(raw), error)
             continue
-        except StoreUnavailable:
+        except (StoreUnavailable, MailBusy):
             raise
         except Exception:
             tally.errors += 1

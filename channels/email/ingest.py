@@ -39,15 +39,28 @@ class EmailIngest:
         options: EmailSettings | None = None,
         workers: MailWorkers | None = None,
     ) -> None:
-        """Without ``workers`` the ingest gets threads of its own (a test, a one-off CLI import)."""
+        """Without ``workers`` the ingest gets threads of its own (a test, a one-off CLI import),
+        which :meth:`close` shuts down; workers passed in are their owner's to shut down."""
         self.desk = desk
         self.mailboxes = {mailbox.address.lower(): mailbox for mailbox in mailboxes}
         self.reply_secret = reply_secret
         self.options = options or EmailSettings()
+        self._owns_workers = workers is None
         self.workers = workers or MailWorkers(self.options)
         self.trusted_authserv = {
             name.strip().lower() for name in self.options.trusted_authserv_ids.split(",") if name.strip()
         }
+
+    def close(self) -> None:
+        """Blocking: shuts down the threads this ingest made for itself (none when it was given them)."""
+        if self._owns_workers:
+            self.workers.shutdown()
+
+    def __enter__(self) -> EmailIngest:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def accepts(self, address: str) -> bool:
         return parse_recipient(address).mailbox in self.mailboxes
@@ -55,7 +68,8 @@ class EmailIngest:
     def ingest(
         self, raw: bytes, *, recipients: Sequence[str], envelope_sender: str | None = None
     ) -> Ingested:
-        """Raises what ``Desk.receive`` raises (``StoreUnavailable``: try again later)."""
+        """Raises what ``Desk.receive`` raises (``StoreUnavailable``: try again later), and
+        ``MailBusy`` when hostile mail holds every parse thread (try again later too)."""
         parsed = self.workers.parse(raw, envelope_sender=envelope_sender)
         if parsed.problems:  # the raw message is kept; the log says why it may look odd
             logger.info(

@@ -27,6 +27,7 @@ from bot.config import SmtpSettings
 from bot.errors import ConfigError, StoreUnavailable, UserError
 from channels.email.ingest import EmailIngest
 from channels.email.smtp_auth import LoginGuard, Verdict
+from channels.email.workers import MailBusy
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,9 @@ class SupportHandler:
         except StoreUnavailable as error:
             logger.warning("451 for message from %s: store unavailable: %s", mail_from or "<>", error)
             return "451 4.3.0 Temporary failure: please try again later"
+        except MailBusy as error:  # hostile mail holds every parse thread: genuine mail comes back later
+            logger.warning("451 for message from %s: %s", mail_from or "<>", error)
+            return "451 4.3.2 Too busy to take mail now: please try again later"
         except UserError as error:
             logger.info("550 for message from %s: %s", mail_from or "<>", error.message)
             return f"550 5.6.0 {error.message}"

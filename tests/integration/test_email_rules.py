@@ -21,7 +21,8 @@ _ids = itertools.count()
 @pytest.fixture
 def ingest(desk, tmp_path):
     options = EmailSettings(trusted_authserv_ids="mx.support.test")
-    return EmailIngest(desk, (Mailbox(SUPPORT),), b"secret", options)
+    with EmailIngest(desk, (Mailbox(SUPPORT),), b"secret", options) as ingest:
+        yield ingest
 
 
 def mail(

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from imapclient import SEEN
 
-from bot.config import Mailbox, load
+from bot.config import EmailSettings, Mailbox, load
 from bot.desk import Desk
 from bot.errors import ConfigError
 from bot.queries import TicketFilter
@@ -29,6 +29,7 @@ from channels.bootstrap import build, imap_pollers
 from channels.email.imap_mailbox import open_mailbox
 from channels.email.imap_poller import ImapPoller, Tally, poll_once
 from channels.email.ingest import EmailIngest
+from channels.email.workers import MailWorkers
 from tests.conftest import _unavailable
 from tests.integration.cli.support import Cli
 from tests.integration.dovecot import PASSWORD, USER, Dovecot, Unavailable, running
@@ -59,8 +60,9 @@ def dovecot(dovecot_server: Dovecot) -> Dovecot:
 
 
 @pytest.fixture
-def ingest(desk: Desk, tmp_path: Path) -> EmailIngest:
-    return EmailIngest(desk, MAILBOXES, SECRET)
+def ingest(desk: Desk, tmp_path: Path) -> Iterator[EmailIngest]:
+    with EmailIngest(desk, MAILBOXES, SECRET) as ingest:
+        yield ingest
 
 
 def fixture(name: str) -> bytes:
@@ -199,7 +201,8 @@ def test_store_outage_leaves_the_mail_unseen_in_the_inbox_for_the_next_round(
     append(dovecot, fixture("new_plain.eml"), message(message_id="<fire-1@example.com>"))
     down = Desk(Store("postgresql+psycopg://postgres@127.0.0.1:1/none"), clock, settings)
     try:
-        tally = poll(dovecot, EmailIngest(down, MAILBOXES, SECRET))
+        with EmailIngest(down, MAILBOXES, SECRET) as failing:
+            tally = poll(dovecot, failing)
     finally:
         down.store.dispose()
 
@@ -208,6 +211,27 @@ def test_store_outage_leaves_the_mail_unseen_in_the_inbox_for_the_next_round(
     assert flags(dovecot, PROCESSED) == flags(dovecot, ERRORS) == []
 
     assert poll(dovecot, ingest).new == 2
+
+
+def test_mail_is_left_unseen_for_the_next_round_while_hostile_parses_hold_every_parse_thread(
+    dovecot, desk, settings
+):
+    """Bounds lifted so nh3 really runs (25,000 levels: about 1 s) past a 0.1 s limit on the one thread."""
+    html = "\r\n".join(["<div>" * 100] * 250)
+    hostile = message(message_id="<deep@example.com>", headers="Content-Type: text/html\r\n", body=html)
+    options = EmailSettings(max_html_depth=10**6, max_html_elements=10**6, ingest_threads=1)
+    workers = MailWorkers(options, parse_limit=0.1)
+    try:
+        with EmailIngest(desk, MAILBOXES, SECRET, options, workers) as ingest:
+            append(dovecot, hostile, message(message_id="<genuine@example.com>"))
+            tally = poll(dovecot, ingest)
+            assert (tally.new, tally.deferred) == (1, True)  # the hostile one, read cheaply
+            assert flags(dovecot, "INBOX") == [set()] and flags(dovecot, ERRORS) == []
+    finally:
+        workers.shutdown(wait_for_parses=True)
+    with EmailIngest(desk, MAILBOXES, SECRET) as ingest:
+        assert poll(dovecot, ingest).new == 1  # the genuine one, whole, in the next round
+    assert [t.subject for t in desk.list_tickets(TicketFilter())] == ["Printer on fire"] * 2
     assert tickets(desk) == ["SUP-1", "SUP-2"] and flags(dovecot, "INBOX") == []
 
 
@@ -301,13 +325,15 @@ def test_serve_starts_a_polling_thread_per_account_and_stops_it(dovecot, environ
     try:
         with pytest.raises(ConfigError, match="SUPPORTBOT_IMAP_PASSWORD"):
             imap_pollers(runtime, {})
-        threads = imap_pollers(runtime, {"SUPPORTBOT_IMAP_PASSWORD": PASSWORD})
+        workers = MailWorkers(settings.email)  # as serve does: the pollers use, never own, them
+        threads = imap_pollers(runtime, {"SUPPORTBOT_IMAP_PASSWORD": PASSWORD}, workers)
         threads.start()
         try:
             append(dovecot, fixture("new_plain.eml"))
             wait_until(lambda: tickets(runtime.desk) == ["SUP-1"], "the mail is a ticket")
         finally:
             threads.stop()
+            workers.shutdown()
         assert not any(thread.is_alive() for thread in threads.threads)
     finally:
         runtime.store.dispose()

@@ -28,10 +28,12 @@ _ids = itertools.count()
 
 @pytest.fixture
 def smtp(desk: Desk) -> Iterator[Smtp]:
-    server = Smtp(SupportHandler(EmailIngest(desk, (Mailbox(SUPPORT),), SECRET)))
+    ingest = EmailIngest(desk, (Mailbox(SUPPORT),), SECRET)
+    server = Smtp(SupportHandler(ingest))
     server.controller.start()
     yield server
     server.controller.stop()
+    ingest.close()
 
 
 def mail(sender: str, subject: str, body: str, headers: str = "", message_id: str | None = None) -> bytes:

@@ -21,7 +21,8 @@ def _posts(slack, channel):
 
 def test_email_round_trip_through_the_support_channel_thread(slack):
     add_agent(slack)
-    smtp = Smtp(SupportHandler(EmailIngest(slack.desk, (Mailbox("support@localhost"),), REPLY_SECRET)))
+    ingest = EmailIngest(slack.desk, (Mailbox("support@localhost"),), REPLY_SECRET)
+    smtp = Smtp(SupportHandler(ingest))
     smtp.controller.start()
     try:
         mail = (
@@ -68,6 +69,7 @@ def test_email_round_trip_through_the_support_channel_thread(slack):
         assert "Bob" in last.params["text"]
     finally:
         smtp.controller.stop()
+        ingest.close()
 
 
 def test_note_prefix_keeps_an_agents_thread_reply_internal(slack):

@@ -35,10 +35,12 @@ MAILBOXES = (Mailbox("support@localhost"), Mailbox("billing@localhost", team="Bi
 
 @pytest.fixture
 def smtp(desk: Desk) -> Iterator[Smtp]:
-    server = Smtp(SupportHandler(EmailIngest(desk, MAILBOXES, SECRET)))
+    ingest = EmailIngest(desk, MAILBOXES, SECRET)
+    server = Smtp(SupportHandler(ingest))
     server.controller.start()
     yield server
     server.controller.stop()
+    ingest.close()
 
 
 def fixture(name: str) -> bytes:
@@ -88,12 +90,14 @@ def test_oversize_message_gets_552(smtp, desk):
 
 def test_store_outage_gets_451_so_the_sender_retries(settings, clock):
     down = Desk(Store("postgresql+psycopg://postgres@127.0.0.1:1/none"), clock, settings)
-    server = Smtp(SupportHandler(EmailIngest(down, MAILBOXES, SECRET)))
+    ingest = EmailIngest(down, MAILBOXES, SECRET)
+    server = Smtp(SupportHandler(ingest))
     server.controller.start()
     try:
         code, text = server.send(message())
     finally:
         server.controller.stop()
+        ingest.close()
         down.store.dispose()
     assert code == 451 and text.startswith("4.3.0")
 

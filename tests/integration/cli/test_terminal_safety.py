@@ -41,10 +41,12 @@ HOSTILE = (
 
 @pytest.fixture
 def smtp(desk: Desk) -> Iterator[Smtp]:
-    server = Smtp(SupportHandler(EmailIngest(desk, (Mailbox("support@localhost"),), b"secret")))
+    ingest = EmailIngest(desk, (Mailbox("support@localhost"),), b"secret")
+    server = Smtp(SupportHandler(ingest))
     server.controller.start()
     yield server
     server.controller.stop()
+    ingest.close()
 
 
 def test_control_characters_are_stripped_where_subjects_names_and_file_names_are_stored(smtp, desk):
