@@ -342,6 +342,9 @@ def serve_process(env: dict[str, str], folder: Path, smtp_port: int) -> Iterator
 # -- stores ---------------------------------------------------------------------------
 
 
+EXPIRED_AFTER = timedelta(days=7)  # ticket_expiration_days' default
+
+
 def seed(engine: Engine, tickets: int) -> None:
     """``tickets`` open email tickets as if they had come in and been acknowledged, in bulk."""
     now = datetime.now(UTC)
@@ -379,6 +382,10 @@ def seed(engine: Engine, tickets: int) -> None:
                         "requester_id": i % people + 1,
                         "created_at": at[i],
                         "updated_at": at[i],
+                        # As the hourly housekeeping left them: open past the expiry age and
+                        # flagged. Unflagged, the first sweep after start-up would flag most of
+                        # them while the timed run is on, and measure that backlog instead.
+                        "expired_at": at[i] + EXPIRED_AFTER if now - at[i] > EXPIRED_AFTER else None,
                     }
                     for i in numbers
                 ],
