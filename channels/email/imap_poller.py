@@ -102,24 +102,14 @@ def poll_once(
         message_id = _message_id(raw)
         try:
             result = ingest.ingest(raw, recipients=recipients, envelope_sender=None)
-        except StoreUnavailable as error:
+        except (StoreUnavailable, MailBusy) as error:  # ours to retry: the message stays put
             logger.warning(
-                "imap %s uid %d %s: store unavailable, left in %s for the next round: %s",
+                "imap %s uid %d %s: left in %s for the next round: %s: %s",
                 mailbox.label,
                 uid,
                 message_id,
                 account.folder,
-                error,
-            )
-            tally.deferred = True
-            break
-        except MailBusy as error:
-            logger.warning(
-                "imap %s uid %d %s: left in %s for the next round: %s",
-                mailbox.label,
-                uid,
-                message_id,
-                account.folder,
+                "store unavailable" if isinstance(error, StoreUnavailable) else "mail threads busy",
                 error,
             )
             tally.deferred = True
