@@ -29,7 +29,8 @@ import pytest
 
 from bot.store.db import Store
 from channels.http.api import create_app
-from tests.e2e.process import SUPPORTBOT, clean_environment, free_port, healthy, supportbot
+from tests.e2e.process import SUPPORTBOT, clean_environment, healthy, supportbot
+from tests.ports import free_port
 
 REQUESTER = "casey@example.com"
 T = TypeVar("T")

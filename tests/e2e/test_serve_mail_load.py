@@ -24,7 +24,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.process import SUPPORTBOT, clean_environment, free_port, healthy, supportbot
+from tests.e2e.process import SUPPORTBOT, clean_environment, healthy, supportbot
+from tests.ports import free_port
 
 MAILS = 6
 DEPTH = 100_000

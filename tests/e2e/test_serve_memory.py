@@ -16,8 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.process import SUPPORTBOT, clean_environment, free_port, healthy, supportbot
+from tests.e2e.process import SUPPORTBOT, clean_environment, healthy, supportbot
 from tests.e2e.test_serve import Server, wait_for
+from tests.ports import free_port
 from tests.raw_http import CHUNK, Sender, head, read_response
 
 MB = 1024 * 1024

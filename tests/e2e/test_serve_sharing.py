@@ -21,8 +21,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.process import SUPPORTBOT, clean_environment, free_port, healthy, supportbot
+from tests.e2e.process import SUPPORTBOT, clean_environment, healthy, supportbot
 from tests.e2e.test_serve import Server, wait_for
+from tests.ports import free_port
 
 
 @dataclass

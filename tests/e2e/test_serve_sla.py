@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.process import SUPPORTBOT, clean_environment, free_port, healthy, supportbot
+from tests.e2e.process import SUPPORTBOT, clean_environment, healthy, supportbot
+from tests.ports import free_port
 
 
 @pytest.mark.slow

@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.process import SUPPORTBOT, clean_environment, free_port, healthy
+from tests.e2e.process import SUPPORTBOT, clean_environment, healthy
+from tests.ports import free_port
 from tests.slack_api import SlackApiStandIn, sign
 
 SECRET = "e2e-signing-secret"

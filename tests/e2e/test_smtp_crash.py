@@ -32,7 +32,8 @@ from sqlalchemy import create_engine, func, select
 
 from bot.model import format_number
 from bot.store import tables as t
-from tests.e2e.process import SUPPORTBOT, clean_environment, free_port, healthy, supportbot
+from tests.e2e.process import SUPPORTBOT, clean_environment, healthy, supportbot
+from tests.ports import free_port
 
 MESSAGES = 1000
 CONNECTIONS = 4

@@ -34,6 +34,7 @@ from typing import Any
 from imapclient import IMAPClient
 
 from bot.config import ImapAccount
+from tests.ports import free_port
 
 BINARY = "/usr/sbin/dovecot"
 USER, PASSWORD = "support", "imap-test-password"
@@ -54,12 +55,6 @@ def binary() -> str:
             "dovecot is not installed (Debian: apt-get install dovecot-imapd; 'make test' does it)"
         )
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((PLAIN_HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 class Dovecot:

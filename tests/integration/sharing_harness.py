@@ -29,7 +29,7 @@ from channels.sharing.client import SharingClient
 from channels.sharing.endpoints import sharing_routes
 from tests.fakes import FakeClock, RecordingSender
 from tests.integration.slack_harness import HttpServer
-from tests.integration.smtp_harness import free_port
+from tests.ports import free_port
 
 
 @dataclass

@@ -32,19 +32,12 @@ from channels.email.sender import EmlFolderSender
 from channels.http.api import create_app
 from channels.slack.app import create_slack_app
 from tests.fakes import FakeClock
+from tests.ports import free_port
 from tests.slack_api import SlackApiStandIn, sign
 
 SIGNING_SECRET = "slack-test-signing-secret"
 SUPPORT = "CSUPPORT"
 REPLY_SECRET = b"slack-test-reply-secret"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def slack_environ(base: dict[str, str], api: SlackApiStandIn, **extra: str) -> dict[str, str]:

@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import smtplib
-import socket
 
 from aiosmtpd.controller import Controller
 
 from bot.config import SmtpSettings
 from channels.email.smtp_server import SupportHandler, protocol_factory
+from tests.ports import free_port
 
 LIMIT = 64 * 1024
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class OurProtocol(Controller):

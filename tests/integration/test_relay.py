@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import email
-import socket
 import ssl
 from collections.abc import Iterator
 from email import policy
@@ -19,6 +18,7 @@ from bot.render import Renderer
 from channels.email.compose import Sender
 from channels.email.sender import SmtpRelaySender
 from tests.factories import make_inbound
+from tests.ports import free_port
 
 TICKET = {
     "number": "SUP-3",
@@ -48,12 +48,6 @@ class RecordingRelay:
         if self.data_reply.startswith("250"):
             self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
         return self.data_reply
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start(handler: RecordingRelay, **smtp: object) -> Controller:

@@ -25,8 +25,9 @@ from channels.email.ingest import EmailIngest
 from channels.email.parse import derived_message_id
 from channels.email.sender import EmlFolderSender
 from channels.email.smtp_server import SupportHandler
-from tests.integration.smtp_harness import LIMIT, OurProtocol, Smtp, free_port
+from tests.integration.smtp_harness import LIMIT, OurProtocol, Smtp
 from tests.log_capture import served_log
+from tests.ports import free_port
 
 MAIL = Path(__file__).resolve().parents[1] / "data" / "email"
 SECRET = b"smtp-test-secret"

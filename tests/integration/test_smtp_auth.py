@@ -31,7 +31,7 @@ from bot.errors import ConfigError
 from channels.email.ingest import EmailIngest
 from channels.email.smtp_auth import LoginGuard
 from channels.email.smtp_server import SupportHandler, SupportSMTP, protocol_factory
-from tests.integration.smtp_harness import free_port
+from tests.ports import free_port
 
 SECRET = b"smtp-auth-test-secret"
 PASSWORD = "s3cret"

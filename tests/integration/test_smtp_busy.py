@@ -16,7 +16,8 @@ from bot.queries import TicketFilter
 from channels.email.ingest import EmailIngest
 from channels.email.smtp_server import SupportHandler
 from channels.email.workers import MailWorkers
-from tests.integration.smtp_harness import OurProtocol, free_port
+from tests.integration.smtp_harness import OurProtocol
+from tests.ports import free_port
 
 SUPPORT = "support@localhost"
 

@@ -24,7 +24,8 @@ from channels.http.api import create_app
 from channels.sharing.endpoints import INVITATION_MAX_BYTES, sharing_routes
 from channels.slack.app import EVENTS_PATH, create_slack_app
 from tests.fakes import FakeClock
-from tests.integration.api.test_http_hostile import LiveServer, chunked_post, free_port
+from tests.integration.api.test_http_hostile import LiveServer, chunked_post
+from tests.ports import free_port
 from tests.raw_http import CHUNK, head, read_response
 
 MB = 1000 * 1000

@@ -27,13 +27,8 @@ from channels.http.server import uvicorn_config
 from channels.sharing.endpoints import sharing_routes
 from tests.integration.api.conftest import World
 from tests.integration.slack_harness import Slack
+from tests.ports import free_port
 from tests.raw_http import CHUNK, Sender, head, read_response
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class LiveServer:
