@@ -130,8 +130,10 @@ class _Scan:
     def _start_tag(self, at: int) -> int:
         markup = self.markup
         name_match = TAG_NAME.match(markup, at)
+        assert name_match is not None  # both patterns match the empty string: they never fail
         name = name_match.group().lower()
         attributes = ATTRIBUTES.match(markup, name_match.end())
+        assert attributes is not None
         end = attributes.end()
         parent_foreign = bool(self.stack) and self.stack[-1][2]
         foreign = name in FOREIGN_ROOTS or (
@@ -160,8 +162,11 @@ class _Scan:
         if not (after.isascii() and after.isalpha()):
             return self._to_gt(at) if after else -1  # a bogus comment; "</" at the end is text
         name_match = TAG_NAME.match(markup, at)
+        assert name_match is not None  # matches the empty string: never fails
         name = name_match.group().lower()
-        end = ATTRIBUTES.match(markup, name_match.end()).end()  # quotes hide ">" here too
+        attributes = ATTRIBUTES.match(markup, name_match.end())  # quotes hide ">" here too
+        assert attributes is not None
+        end = attributes.end()
         if self.open_names[name]:
             while self.stack:  # each element is pushed once and popped once: linear overall
                 popped, key, _ = self.stack.pop()

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.config import EmailSettings, Mailbox
+from bot.config_channels import EmailSettings, Mailbox
 from bot.desk import Desk
 from bot.messages import Identity, Inbound, Receipt
 from channels.email.addresses import parse_recipient, verify

@@ -138,6 +138,7 @@ def _parse(raw: bytes, envelope_sender: str | None, max_depth: int, max_elements
             + MESSAGE_ID.findall(str(message.get("References", "")))
         )
     )
+    report = _delivery_report(message)
     return ParsedEmail(
         message_id=message_id,
         sender=sender,
@@ -152,7 +153,9 @@ def _parse(raw: bytes, envelope_sender: str | None, max_depth: int, max_elements
         auto_submitted=_is_automatic(message, mail.subject or ""),
         bounce=_is_bounce(message, envelope_sender, address),
         dmarc_failed_by=_dmarc_failures(message),
-        **_delivery_report(message),
+        bounced_message_ids=report.bounced_message_ids,
+        failed_recipients=report.failed_recipients,
+        bounce_status=report.bounce_status,
         problems=tuple(problems),
     )
 
@@ -346,7 +349,14 @@ def _dmarc_failures(message: Message) -> tuple[str, ...]:
     return tuple(failed)
 
 
-def _delivery_report(message: Message) -> dict[str, object]:
+@dataclass(frozen=True, slots=True)
+class _DeliveryReport:
+    bounced_message_ids: tuple[str, ...]
+    failed_recipients: tuple[str, ...]
+    bounce_status: str
+
+
+def _delivery_report(message: Message) -> _DeliveryReport:
     """RFC 3464: the returned message's headers and the per-recipient status lines."""
     ids: list[str] = []
     failed: list[str] = []
@@ -367,11 +377,11 @@ def _delivery_report(message: Message) -> dict[str, object]:
             ]
             found = re.search(r"^Status:\s*([0-9.]+)", text, re.I | re.M)
             status = found.group(1) if found else status
-    return {
-        "bounced_message_ids": tuple(dict.fromkeys(ids)),
-        "failed_recipients": tuple(failed),
-        "bounce_status": status,
-    }
+    return _DeliveryReport(
+        bounced_message_ids=tuple(dict.fromkeys(ids)),
+        failed_recipients=tuple(failed),
+        bounce_status=status,
+    )
 
 
 def _header(text: str) -> str:

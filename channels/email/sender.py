@@ -13,7 +13,7 @@ import smtplib
 import ssl
 from pathlib import Path
 
-from bot.config import RelaySettings
+from bot.config_channels import RelaySettings
 from bot.messages import Outbound
 from bot.outbox import PermanentDeliveryError, TransientDeliveryError
 from bot.ports import Clock

@@ -98,6 +98,18 @@ def test_delivery_status_notification_is_a_bounce():
     assert not parse(load("new_plain.eml"), envelope_sender="bob@example.com").bounce
 
 
+def test_delivery_report_names_the_returned_message_the_failed_recipient_and_the_status():
+    raw = load("bounce_dsn.eml").replace(
+        b"--dsn--",
+        b"--dsn\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        b"Message-ID: <sup-42.1@support.example.com>\r\nSubject: Re: VPN\r\n\r\n--dsn--",
+    )
+    mail = parse(raw)
+    assert mail.bounce and not any(p.startswith("unparseable") for p in mail.problems)
+    assert mail.bounced_message_ids == ("<sup-42.1@support.example.com>",)
+    assert (mail.failed_recipients, mail.bounce_status) == (("gone@example.com",), "5.1.1")
+
+
 def test_garbage_is_kept_as_text_with_a_derived_id():
     raw = load("garbage.eml")
     mail = parse(raw, envelope_sender="who@example.com")
