@@ -11,7 +11,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.config import SlackSettings
+from bot.config_channels import SlackSettings
 from bot.desk import Desk
 from bot.errors import UserError
 from bot.messages import Inbound

@@ -21,7 +21,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from bot.config import Settings, SlackSettings
+from bot.config import Settings
+from bot.config_channels import SlackSettings
 from bot.desk import Desk
 from bot.errors import ConfigError
 from channels.slack.listeners import STORE_RETRY_DELAYS, SlackListeners

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.config import SlackSettings
+from bot.config_channels import SlackSettings
 from bot.messages import Identity, Inbound
 from bot.slack_notify import SLACK
 from bot.threads import chat_id

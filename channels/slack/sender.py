@@ -25,7 +25,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.config import SlackSettings
+from bot.config_channels import SlackSettings
 from bot.desk import Desk
 from bot.messages import Outbound
 from bot.outbox import PermanentDeliveryError, TransientDeliveryError
