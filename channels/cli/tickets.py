@@ -99,6 +99,9 @@ def create_command(
             team=team,
         )
     )
+    # A message from the terminal always opens a ticket; the receipt types every outcome, though.
+    if receipt.ticket_number is None:
+        raise click.ClickException(f"no ticket was opened: {receipt.rule}")
     _emit_ticket(desk.show_ticket(receipt.ticket_number).ticket, output, f"created {receipt.ticket_number}")
 
 
