@@ -18,6 +18,7 @@ from typing import BinaryIO
 from sqlalchemy import select
 
 from bot import audit, queries, tickets
+from bot.audit_kinds import AuditKind
 from bot.config import AttachmentSettings
 from bot.errors import NotFound, TooLarge
 from bot.messages import IncomingFile
@@ -61,7 +62,7 @@ def refuse(unit: Unit, ticket: t.Ticket, actor: Actor, item: IncomingFile, limit
         unit,
         ticket_id=ticket.id,
         actor=actor,
-        kind="attachment_refused",
+        kind=AuditKind.ATTACHMENT_REFUSED,
         after={"filename": item.filename, "size": len(item.data), "limit": limit},
     )
 

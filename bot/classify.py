@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot import audit, directory, fields, notify
+from bot.audit_kinds import AuditKind
 from bot.errors import UserError
 from bot.model import Actor, FieldType, Priority
 from bot.permissions import require_staff
@@ -135,7 +136,7 @@ def initial_fields(unit: Unit, ticket: t.Ticket, values: Mapping[str, Any], acto
                 unit,
                 ticket_id=ticket.id,
                 actor=actor,
-                kind="field_refused",
+                kind=AuditKind.FIELD_REFUSED,
                 after={"field": key, "reason": str(error)},
             )
 
@@ -162,7 +163,7 @@ def _store_field(unit: Unit, ticket: t.Ticket, definition: t.CustomField, value:
             unit,
             ticket_id=ticket.id,
             actor=actor,
-            kind="field_changed",
+            kind=AuditKind.FIELD_CHANGED,
             before={definition.key: before},
             after={definition.key: stored},
         )

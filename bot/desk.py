@@ -31,6 +31,7 @@ from bot import (
     threads,
     tickets,
 )
+from bot.audit_kinds import AuditKind
 from bot.classify import TicketChanges
 from bot.desk_admin import Administration
 from bot.errors import UserError
@@ -308,7 +309,7 @@ class Desk(Administration):
                 u,
                 ticket_id=ticket_id,
                 actor=actor or Actor(None, "anonymous", Role.REQUESTER),
-                kind="api_request",
+                kind=AuditKind.API_REQUEST,
                 after={"method": method, "path": path[:500], "status": status, **(details or {})},
             )
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot import audit, fields
+from bot.audit_kinds import AuditKind
 from bot.display_text import one_line
 from bot.errors import Conflict, NotFound, UserError
 from bot.messages import Identity
@@ -132,7 +133,7 @@ def add_person(
         unit,
         ticket_id=None,
         actor=actor,
-        kind="person_added",
+        kind=AuditKind.PERSON_ADDED,
         after={"email": address, "role": role.value, "team": team},
     )
     return person
@@ -157,7 +158,7 @@ def update_person(
         person.team = find_team(unit, team) if team else None
     unit.session.flush()
     after = {"name": person.name, "role": person.role, "team": person.team.name if person.team else None}
-    audit.record(unit, ticket_id=None, actor=actor, kind="person_updated", before=before, after=after)
+    audit.record(unit, ticket_id=None, actor=actor, kind=AuditKind.PERSON_UPDATED, before=before, after=after)
     return person
 
 
@@ -169,7 +170,11 @@ def set_team_lead(unit: Unit, actor: Actor, name: str, email: str | None) -> str
     team.lead_id = lead.id if lead else None
     if before != team.lead_id:
         audit.record(
-            unit, ticket_id=None, actor=actor, kind="team_lead_set", after={"team": team.name, "lead": email}
+            unit,
+            ticket_id=None,
+            actor=actor,
+            kind=AuditKind.TEAM_LEAD_SET,
+            after={"team": team.name, "lead": email},
         )
     return team.name
 
@@ -190,7 +195,7 @@ def add_team(unit: Unit, actor: Actor, name: str) -> t.Team:
     team = t.Team(name=clean, created_at=unit.now)
     unit.session.add(team)
     unit.session.flush()
-    audit.record(unit, ticket_id=None, actor=actor, kind="team_added", after={"name": clean})
+    audit.record(unit, ticket_id=None, actor=actor, kind=AuditKind.TEAM_ADDED, after={"name": clean})
     return team
 
 
@@ -225,7 +230,7 @@ def add_category(unit: Unit, actor: Actor, path: str, *, team: str | None = None
     unit.session.add(category)
     unit.session.flush()
     audit.record(
-        unit, ticket_id=None, actor=actor, kind="category_added", after={"path": clean, "team": team}
+        unit, ticket_id=None, actor=actor, kind=AuditKind.CATEGORY_ADDED, after={"path": clean, "team": team}
     )
     return category
 
@@ -261,7 +266,7 @@ def define_field(
         unit,
         ticket_id=None,
         actor=actor,
-        kind="field_defined",
+        kind=AuditKind.FIELD_DEFINED,
         after={"key": clean_key, "type": field_type.value, "options": definition.options},
     )
     return definition

@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot import audit, directory, notify, sla, sla_track, tickets
+from bot.audit_kinds import AuditKind
 from bot.errors import UserError
 from bot.model import Actor, Priority, format_number
 from bot.sla_policy import Level
@@ -163,7 +164,7 @@ def _fire(unit: Unit, ticket: t.Ticket, level: Level, state: sla.SlaState) -> Fi
         unit,
         ticket_id=ticket.id,
         actor=system,
-        kind="escalated",
+        kind=AuditKind.ESCALATED,
         after={
             "level": level.number,
             "threshold": _describe(level),

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot import audit, notify, tickets
+from bot.audit_kinds import AuditKind
 from bot.model import Actor, Status, format_number
 from bot.store import tables as t
 from bot.store.private import make_private_folder
@@ -105,7 +106,7 @@ def flag_expired(unit: Unit, *, limit: int = 500) -> list[str]:
             unit,
             ticket_id=ticket.id,
             actor=Actor.system(),
-            kind="expired",
+            kind=AuditKind.EXPIRED,
             before={"expired_at": None},
             after={"expired_at": unit.now.isoformat(), "expiration_days": days},
         )

@@ -26,6 +26,7 @@ from bot import (
     sla_track,
     tickets,
 )
+from bot.audit_kinds import AuditKind
 from bot.display_text import one_line
 from bot.errors import UserError
 from bot.messages import Inbound, IncomingFile, Receipt
@@ -120,7 +121,9 @@ def receive(unit: Unit, inbound: Inbound) -> Receipt:
         classify.initial_fields(unit, ticket, inbound.fields, actor)
         comment = first_comment(unit, ticket, sender, inbound, internal=internal, flagged=unvouched)
         if follows:
-            audit.record(unit, ticket_id=ticket.id, actor=actor, kind="linked", after={"follows": follows})
+            audit.record(
+                unit, ticket_id=ticket.id, actor=actor, kind=AuditKind.LINKED, after={"follows": follows}
+            )
         if not unvouched:
             _add_followers(unit, ticket, inbound, actor)
         _record_submitter(unit, ticket, inbound, sender)
@@ -149,7 +152,7 @@ def receive(unit: Unit, inbound: Inbound) -> Receipt:
         unit,
         ticket_id=ticket.id,
         actor=actor,
-        kind="received",
+        kind=AuditKind.RECEIVED,
         after={
             "channel": inbound.channel,
             "key": inbound.key,
@@ -207,7 +210,7 @@ def open_ticket(unit: Unit, inbound: Inbound, requester: t.Person, actor: Actor)
         unit,
         ticket_id=ticket.id,
         actor=actor,
-        kind="created",
+        kind=AuditKind.CREATED,
         after={
             "subject": ticket.subject,
             "status": ticket.status,
@@ -232,7 +235,11 @@ def _record_submitter(unit: Unit, ticket: t.Ticket, inbound: Inbound, requester:
         label = submitter.email or submitter.slack_user_id or str(submitter.id)
         by = Actor(submitter.id, label, Role(submitter.role))
         audit.record(
-            unit, ticket_id=ticket.id, actor=by, kind="opened_for", after={"requester": requester.email}
+            unit,
+            ticket_id=ticket.id,
+            actor=by,
+            kind=AuditKind.OPENED_FOR,
+            after={"requester": requester.email},
         )
 
 
@@ -243,7 +250,7 @@ def _keep_bounce(unit: Unit, inbound: Inbound, actor: Actor) -> Receipt:
         unit,
         ticket_id=None,
         actor=actor,
-        kind="bounce_received",
+        kind=AuditKind.BOUNCE_RECEIVED,
         after={"channel": inbound.channel, "key": inbound.key, "source_sha256": digest},
     )
     logger.info("bounce %s on %s kept as %s; it names no ticket", inbound.key, inbound.channel, digest)
@@ -271,7 +278,7 @@ def _add_followers(unit: Unit, ticket: t.Ticket, inbound: Inbound, actor: Actor)
     if added:
         unit.session.flush()
         audit.record(
-            unit, ticket_id=ticket.id, actor=actor, kind="followers_added", after={"followers": added}
+            unit, ticket_id=ticket.id, actor=actor, kind=AuditKind.FOLLOWERS_ADDED, after={"followers": added}
         )
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot import audit, outbox, prefs, slack_notify, webhooks
+from bot.audit_kinds import AuditKind
 from bot.contexts import person_context, ticket_context
 from bot.model import Actor, Role, Status, format_number
 from bot.sharing import sync as sharing
@@ -86,7 +87,7 @@ def _may_acknowledge(unit: Unit, ticket: t.Ticket, person: t.Person) -> bool:
         unit,
         ticket_id=ticket.id,
         actor=Actor.system(),
-        kind="acknowledgement_suppressed",
+        kind=AuditKind.ACKNOWLEDGEMENT_SUPPRESSED,
         after={"recipient": person.email, "sent_in_window": sent},
     )
     return False

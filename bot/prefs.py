@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot import audit, directory
+from bot.audit_kinds import AuditKind
 from bot.errors import UserError
 from bot.model import Actor, Role
 from bot.store import tables as t
@@ -89,7 +90,7 @@ def set_preference(unit: Unit, actor: Actor, email: str, event: str, channels: s
             unit,
             ticket_id=None,
             actor=actor,
-            kind="preference_changed",
+            kind=AuditKind.PREFERENCE_CHANGED,
             before={"person": person.email, event: before},
             after={"person": person.email, event: channels},
         )

@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, func, null, select
 
+from bot.audit_kinds import AuditKind
 from bot.errors import UserError
 from bot.model import Priority
 from bot.sla import SlaStatus
@@ -224,7 +225,7 @@ def _facts(unit: Unit, since: datetime, by: str | None) -> Iterable[_Fact]:
     manual = (
         select(t.Event.ticket_id, func.count().label("n"))
         .join(t.Ticket, t.Ticket.id == t.Event.ticket_id)
-        .where(in_period, t.Event.kind == "escalated", t.Event.after["level"].as_string() == "manual")
+        .where(in_period, t.Event.kind == AuditKind.ESCALATED, t.Event.after["level"].as_string() == "manual")
         .group_by(t.Event.ticket_id)
         .subquery()
     )

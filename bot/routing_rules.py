@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot import audit, directory
+from bot.audit_kinds import AuditKind
 from bot.classify import clean_tag
 from bot.errors import NotFound, UserError
 from bot.messages import Inbound
@@ -134,7 +135,7 @@ def add(unit: Unit, actor: Actor, rule: RuleInput) -> dict[str, Any]:
         last = unit.session.scalar(select(func.max(t.RoutingRule.position)))
         row.position = min((last or 0) + 10, MAX_POSITION)
     unit.session.add(row)
-    return _saved(unit, actor, row, version, "routing_rule_added", None)
+    return _saved(unit, actor, row, version, AuditKind.ROUTING_RULE_ADDED, None)
 
 
 def change(unit: Unit, actor: Actor, rule_id: int, rule: RuleInput) -> dict[str, Any]:
@@ -144,7 +145,7 @@ def change(unit: Unit, actor: Actor, rule_id: int, rule: RuleInput) -> dict[str,
     row = _row(unit, rule_id)
     before = view(row)
     _fill(unit, row, rule)
-    return _saved(unit, actor, row, version, "routing_rule_changed", before)
+    return _saved(unit, actor, row, version, AuditKind.ROUTING_RULE_CHANGED, before)
 
 
 def remove(unit: Unit, actor: Actor, rule_id: int) -> dict[str, Any]:
@@ -154,7 +155,7 @@ def remove(unit: Unit, actor: Actor, rule_id: int) -> dict[str, Any]:
     before = view(row)
     unit.session.delete(row)
     recompile(unit, version)
-    audit.record(unit, ticket_id=None, actor=actor, kind="routing_rule_removed", before=before)
+    audit.record(unit, ticket_id=None, actor=actor, kind=AuditKind.ROUTING_RULE_REMOVED, before=before)
     return before
 
 
@@ -180,7 +181,7 @@ def view(row: t.RoutingRule) -> dict[str, Any]:
 
 
 def _saved(
-    unit: Unit, actor: Actor, row: t.RoutingRule, version: int, kind: str, before: dict[str, Any] | None
+    unit: Unit, actor: Actor, row: t.RoutingRule, version: int, kind: AuditKind, before: dict[str, Any] | None
 ) -> dict[str, Any]:
     row.updated_at = unit.now
     recompile(unit, version)

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 
 from bot import audit, directory
+from bot.audit_kinds import AuditKind
 from bot.config_sla import SlaPolicyOverride
 from bot.errors import ConfigError, Conflict, NotFound, UserError
 from bot.model import Actor
@@ -88,7 +89,7 @@ def add(unit: Unit, actor: Actor, entry: SlaPolicyOverride) -> dict[str, Any]:
     _unique(unit, clean, None)
     row = t.SlaPolicyRule(**asdict(clean), created_at=unit.now, updated_at=unit.now)
     unit.session.add(row)
-    return _saved(unit, actor, row, version, "sla_policy_added", None)
+    return _saved(unit, actor, row, version, AuditKind.SLA_POLICY_ADDED, None)
 
 
 def change(unit: Unit, actor: Actor, policy_id: int, entry: SlaPolicyOverride) -> dict[str, Any]:
@@ -102,7 +103,7 @@ def change(unit: Unit, actor: Actor, policy_id: int, entry: SlaPolicyOverride) -
     for name, value in asdict(clean).items():
         setattr(row, name, value)
     row.updated_at = unit.now
-    return _saved(unit, actor, row, version, "sla_policy_changed", before)
+    return _saved(unit, actor, row, version, AuditKind.SLA_POLICY_CHANGED, before)
 
 
 def remove(unit: Unit, actor: Actor, policy_id: int) -> dict[str, Any]:
@@ -113,12 +114,17 @@ def remove(unit: Unit, actor: Actor, policy_id: int) -> dict[str, Any]:
     before = view(unit, as_override(row), row.id)
     unit.session.delete(row)
     recompile(unit, version)
-    audit.record(unit, ticket_id=None, actor=actor, kind="sla_policy_removed", before=before)
+    audit.record(unit, ticket_id=None, actor=actor, kind=AuditKind.SLA_POLICY_REMOVED, before=before)
     return before
 
 
 def _saved(
-    unit: Unit, actor: Actor, row: t.SlaPolicyRule, version: int, kind: str, before: dict[str, Any] | None
+    unit: Unit,
+    actor: Actor,
+    row: t.SlaPolicyRule,
+    version: int,
+    kind: AuditKind,
+    before: dict[str, Any] | None,
 ) -> dict[str, Any]:
     recompile(unit, version)
     after = view(unit, as_override(row), row.id)

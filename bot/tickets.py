@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from bot import audit, directory, notify, routing, sla_track, slack_notify
+from bot.audit_kinds import AuditKind
 from bot.errors import Conflict, NotFound, UserError
 from bot.model import Actor, Role, Status, format_number, parse_number
 from bot.permissions import require_party, require_staff, ticket_not_found
@@ -106,7 +107,7 @@ def add_comment(
         unit,
         ticket_id=ticket.id,
         actor=actor,
-        kind="commented",
+        kind=AuditKind.COMMENTED,
         after={"comment_id": comment.id, "public": public, "flagged": flagged, "channel": channel},
     )
     if public and not flagged and author is not None:
@@ -209,7 +210,12 @@ def change_status(
     if reason:
         after["reason"] = reason
     event = audit.record_now(
-        unit, ticket_id=ticket.id, actor=actor, kind="status_changed", before={"status": before}, after=after
+        unit,
+        ticket_id=ticket.id,
+        actor=actor,
+        kind=AuditKind.STATUS_CHANGED,
+        before={"status": before},
+        after=after,
     )
     touch(unit, ticket)
     # A partner sharing the ticket hears of every change, the quiet ones (auto-close) too.
@@ -258,7 +264,7 @@ def set_assignee(
         unit,
         ticket_id=ticket.id,
         actor=actor,
-        kind="assigned",
+        kind=AuditKind.ASSIGNED,
         before={"assignee": before},
         after={"assignee": _person_label(person), "rule": rule},
     )
@@ -341,7 +347,7 @@ def escalate(unit: Unit, actor: Actor, number: str, reason: str) -> t.Ticket:
         unit,
         ticket_id=ticket.id,
         actor=actor,
-        kind="escalated",
+        kind=AuditKind.ESCALATED,
         after={"reason": reason.strip()[:2000], "level": "manual"},
     )
     touch(unit, ticket)
@@ -391,7 +397,7 @@ def merge(unit: Unit, actor: Actor, source_number: str, target_number: str) -> t
         unit,
         ticket_id=source.id,
         actor=actor,
-        kind="merged",
+        kind=AuditKind.MERGED,
         before={"status": before},
         after={"status": "closed", "merged_into": format_number(prefix, target.id)},
     )
@@ -399,7 +405,7 @@ def merge(unit: Unit, actor: Actor, source_number: str, target_number: str) -> t
         unit,
         ticket_id=target.id,
         actor=actor,
-        kind="merged_from",
+        kind=AuditKind.MERGED_FROM,
         after={"merged_from": format_number(prefix, source.id)},
     )
     touch(unit, source)

@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from bot import audit, directory
+from bot.audit_kinds import AuditKind
 from bot.errors import Forbidden, NotFound, Unauthenticated
 from bot.model import Actor, Role
 from bot.store import tables as t
@@ -55,7 +56,7 @@ def create(unit: Unit, actor: Actor, email: str, name: str = "") -> tuple[TokenV
         unit,
         ticket_id=None,
         actor=actor,
-        kind="token_created",
+        kind=AuditKind.TOKEN_CREATED,
         after={"person": person.email, "token": row.id},
     )
     return _view(row), token
@@ -79,7 +80,7 @@ def revoke(unit: Unit, actor: Actor, token_id: int) -> TokenView:
     _may_manage(actor, row.person)
     if row.revoked_at is None:
         row.revoked_at = unit.now
-        audit.record(unit, ticket_id=None, actor=actor, kind="token_revoked", after={"token": row.id})
+        audit.record(unit, ticket_id=None, actor=actor, kind=AuditKind.TOKEN_REVOKED, after={"token": row.id})
     return _view(row)
 
 

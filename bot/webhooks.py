@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from bot import audit, directory, outbox
+from bot.audit_kinds import AuditKind
 from bot.errors import NotFound, UserError
 from bot.model import Actor, Priority, format_number
 from bot.network import is_private_host
@@ -143,7 +144,7 @@ def subscribe(
         unit,
         ticket_id=None,
         actor=actor,
-        kind="webhook_added",
+        kind=AuditKind.WEBHOOK_ADDED,
         after={"subscription": row.id, "url": url, "events": wanted, "filters": filters},
     )
     return _view(row)
@@ -161,7 +162,7 @@ def unsubscribe(unit: Unit, actor: Actor, subscription_id: int) -> SubscriptionV
         unit,
         ticket_id=None,
         actor=actor,
-        kind="webhook_removed",
+        kind=AuditKind.WEBHOOK_REMOVED,
         after={"subscription": subscription_id, "url": row.url},
     )
     return view

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot import audit, outbox
+from bot.audit_kinds import AuditKind
 from bot.errors import Conflict, NotFound, UserError
 from bot.model import Actor
 from bot.permissions import require_admin
@@ -102,7 +103,7 @@ def invite(
     # The access key is added by the client as it sends: the outbox never holds it.
     body = {**wire.agreement_json(unit, row), "current_actor": wire.actor_json(unit, actor)}
     wire.send(unit, row, "POST", f"agreements/{row.uuid}", body, f"invite:{row.id}")
-    _audit(unit, actor, row, "sharing_invited", {"partner_url": url})
+    _audit(unit, actor, row, AuditKind.SHARING_INVITED, {"partner_url": url})
     logger.info("sharing agreement %s: invitation queued for %s", row.id, url)
     return _view(unit, row)
 
@@ -151,7 +152,7 @@ def answer(unit: Unit, actor: Actor, agreement_id: int, status: str) -> Agreemen
     confirms = {"confirms": status} if status == p.ACCEPTED else {}
     key = f"{status}:{row.id}:{unit.now.isoformat()}"
     wire.send(unit, row, "PUT", f"agreements/{row.uuid}", body, key, extra=confirms)
-    _audit(unit, actor, row, f"sharing_{status}", {"status": row.status})
+    _audit(unit, actor, row, wire.STATUS_KINDS[status], {"status": row.status})
     return _view(unit, row)
 
 
@@ -165,7 +166,11 @@ def confirm(unit: Unit, agreement_id: int, taken: bool, detail: str = "") -> Non
     row.updated_at = unit.now
     outcome = "in force" if taken else f"refused by the partner: {detail}"
     _audit(
-        unit, wire.partner_actor(row), row, "sharing_confirmed", {"status": row.status, "outcome": outcome}
+        unit,
+        wire.partner_actor(row),
+        row,
+        AuditKind.SHARING_CONFIRMED,
+        {"status": row.status, "outcome": outcome},
     )
     logger.info("sharing agreement %s: acceptance %s", row.id, outcome)
 
@@ -231,7 +236,7 @@ def _view(unit: Unit, row: t.SharingAgreement) -> AgreementView:
     )
 
 
-def _audit(unit: Unit, actor: Actor, row: t.SharingAgreement, kind: str, after: dict[str, Any]) -> None:
+def _audit(unit: Unit, actor: Actor, row: t.SharingAgreement, kind: AuditKind, after: dict[str, Any]) -> None:
     audit.record(unit, ticket_id=None, actor=actor, kind=kind, after={"agreement": row.id, **after})
 
 

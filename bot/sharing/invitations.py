@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot import audit
+from bot.audit_kinds import AuditKind
 from bot.display_text import one_line
 from bot.sharing import pending, wire
 from bot.sharing import protocol as p
@@ -73,7 +74,7 @@ def receive_invitation(
         unit,
         ticket_id=None,
         actor=wire.partner_actor(row),
-        kind="sharing_invitation",
+        kind=AuditKind.SHARING_INVITATION,
         after={"agreement": row.id, "from": row.sender_url, "name": row.partner_name, "source": source},
     )
     logger.info(
@@ -107,7 +108,7 @@ def receive_change(unit: Unit, token: str | None, url_uuid: str, body: object) -
             unit,
             ticket_id=None,
             actor=wire.partner_actor(row),
-            kind=f"sharing_{row.status}",
+            kind=wire.STATUS_KINDS[row.status],
             after={"agreement": row.id, "status": row.status, "by": them},
         )
         logger.info("sharing agreement %s: %s by the partner", row.id, row.status)

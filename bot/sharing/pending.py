@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import ColumnElement, delete, exists, select
 
 from bot import audit
+from bot.audit_kinds import AuditKind
 from bot.errors import Conflict, NotFound
 from bot.model import Actor
 from bot.permissions import require_admin
@@ -73,7 +74,7 @@ def purge_expired(unit: Unit) -> int:
     """Drop the invitations nobody answered in time; how many."""
     rows = list(unit.session.scalars(select(t.SharingAgreement).where(*_waiting(unit, expired=True))))
     if rows:
-        _drop(unit, rows, None, "sharing_invitations_expired")
+        _drop(unit, rows, None, AuditKind.SHARING_INVITATIONS_EXPIRED)
         logger.info("sharing: %d unanswered invitation(s) expired", len(rows))
     return len(rows)
 
@@ -99,7 +100,7 @@ def dismiss(unit: Unit, actor: Actor, agreement_id: int) -> t.SharingAgreement:
             "received and have not answered can be dismissed (deactivate an accepted one)",
             field="agreement",
         )
-    _drop(unit, [row], actor, "sharing_invitation_dismissed")
+    _drop(unit, [row], actor, AuditKind.SHARING_INVITATION_DISMISSED)
     logger.info("sharing agreement %s: invitation dismissed by an admin", row.id)
     return row
 
@@ -110,7 +111,7 @@ def clear(unit: Unit, actor: Actor) -> int:
     query = select(t.SharingAgreement).where(*_waiting(unit, expired=None)).with_for_update()
     rows = list(unit.session.scalars(query))
     if rows:
-        _drop(unit, rows, actor, "sharing_invitations_cleared")
+        _drop(unit, rows, actor, AuditKind.SHARING_INVITATIONS_CLEARED)
     logger.info("sharing: %d unanswered invitation(s) cleared by an admin", len(rows))
     return len(rows)
 
@@ -149,7 +150,7 @@ def _waiting(unit: Unit, *, expired: bool | None = False) -> list[ColumnElement[
     return where
 
 
-def _drop(unit: Unit, rows: list[t.SharingAgreement], actor: Actor | None, kind: str) -> None:
+def _drop(unit: Unit, rows: list[t.SharingAgreement], actor: Actor | None, kind: AuditKind) -> None:
     """Delete them, with one audit row naming each (its partner URL and source), never its key."""
     dropped = [
         {"agreement": row.id, "from": row.sender_url, "name": row.partner_name, "source": row.invited_from}

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot import audit, classify, intake, notify, tickets
+from bot.audit_kinds import AuditKind
 from bot.display_text import one_line
 from bot.errors import UserError
 from bot.messages import Identity, Inbound
@@ -64,7 +65,7 @@ def receive_unshare(unit: Unit, agreement: t.SharingAgreement, url_uuid: str) ->
         unit,
         ticket_id=link.ticket_id,
         actor=wire.partner_actor(agreement),
-        kind="unshared",
+        kind=AuditKind.UNSHARED,
         after={"agreement": agreement.id, "by": "partner"},
     )
 
@@ -135,7 +136,7 @@ def _open(unit: Unit, agreement: t.SharingAgreement, incoming: p.TicketIn) -> No
         unit,
         ticket_id=ticket.id,
         actor=actor,
-        kind="received",
+        kind=AuditKind.RECEIVED,
         after={
             "channel": TICKET_CHANNEL,
             "agreement": agreement.id,
@@ -299,7 +300,7 @@ def _status(unit: Unit, ticket: t.Ticket, incoming: p.TicketIn, actor: Actor) ->
             unit,
             ticket_id=ticket.id,
             actor=actor,
-            kind="status_refused",
+            kind=AuditKind.STATUS_REFUSED,
             after={"status": target.value, "partner_status": incoming.status},
         )
         return

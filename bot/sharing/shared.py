@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from bot import audit, tickets
+from bot.audit_kinds import AuditKind
 from bot.errors import Conflict, NotFound
 from bot.model import Actor, format_number
 from bot.permissions import require_staff
@@ -108,7 +109,11 @@ def share(unit: Unit, actor: Actor, number: str, agreement_id: int) -> ShareView
         extra={"status_of": ticket.id},
     )
     audit.record(
-        unit, ticket_id=ticket.id, actor=actor, kind="shared", after={"agreement": row.id, "uuid": link.uuid}
+        unit,
+        ticket_id=ticket.id,
+        actor=actor,
+        kind=AuditKind.SHARED,
+        after={"agreement": row.id, "uuid": link.uuid},
     )
     logger.info("%s shared under agreement %s", format_number(unit.settings.ticket_prefix, ticket.id), row.id)
     return _view(unit, link)
@@ -129,7 +134,9 @@ def unshare(unit: Unit, actor: Actor, number: str, agreement_id: int) -> ShareVi
     if link.agreement.status == p.ACCEPTED:
         key = f"unshare:{link.id}:{unit.now.isoformat()}"
         wire.send(unit, link.agreement, "DELETE", f"tickets/{link.uuid}", None, key, ticket_id=ticket.id)
-    audit.record(unit, ticket_id=ticket.id, actor=actor, kind="unshared", after={"agreement": agreement_id})
+    audit.record(
+        unit, ticket_id=ticket.id, actor=actor, kind=AuditKind.UNSHARED, after={"agreement": agreement_id}
+    )
     return _view(unit, link)
 
 

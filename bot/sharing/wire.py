@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bot import outbox
+from bot.audit_kinds import AuditKind
 from bot.errors import UserError
 from bot.model import Actor, Role
 from bot.network import is_private_host
@@ -19,6 +20,12 @@ from bot.unit import Unit
 CHANNEL = "sharing"
 # A local-only agreement state: we accepted, the sender has not confirmed receiving it yet.
 ACCEPTING = "accepting"
+# What the audit log calls an agreement's move to each status.
+STATUS_KINDS = {
+    p.ACCEPTED: AuditKind.SHARING_ACCEPTED,
+    p.DECLINED: AuditKind.SHARING_DECLINED,
+    p.INACTIVE: AuditKind.SHARING_INACTIVE,
+}
 
 
 def our_url(unit: Unit) -> str:
