@@ -16,7 +16,6 @@ import signal
 import smtplib
 import socket
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email import policy
@@ -31,6 +30,7 @@ from bot.store.db import Store
 from channels.http.api import create_app
 from tests.e2e.process import SUPPORTBOT, clean_environment, healthy, supportbot
 from tests.ports import free_port
+from tests.waiting import wait_until
 
 REQUESTER = "casey@example.com"
 T = TypeVar("T")
@@ -50,16 +50,21 @@ class Server:
 
 def wait_for(check: Callable[[], T | None], *, seconds: float, what: str, server: Server) -> T:
     """Poll ``check`` until it returns something; fail with the server's log if the time runs out."""
-    deadline = time.monotonic() + seconds
-    while True:
+
+    def while_serving() -> T | None:
         if server.process.poll() is not None:
             pytest.fail(f"supportbot serve exited with {server.process.returncode}:\n{server.output()}")
-        found = check()
-        if found is not None:
-            return found
-        if time.monotonic() > deadline:
-            pytest.fail(f"no {what} within {seconds} s; supportbot serve said:\n{server.output()}")
-        time.sleep(0.1)
+        return check()
+
+    found = wait_until(
+        while_serving,
+        seconds=seconds,
+        what=what,
+        interval=0.1,
+        explain=lambda: f"supportbot serve said:\n{server.output()}",
+    )
+    assert found is not None
+    return found
 
 
 def read_eml(path: Path) -> EmailMessage:

@@ -26,6 +26,7 @@ import pytest
 
 from tests.e2e.process import SUPPORTBOT, clean_environment, healthy, supportbot
 from tests.ports import free_port
+from tests.waiting import wait_until
 
 MAILS = 6
 DEPTH = 100_000
@@ -53,12 +54,13 @@ def server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[str
     process = subprocess.Popen([str(SUPPORTBOT), "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{env['SUPPORTBOT_HTTP_PORT']}"
     try:
-        deadline = time.monotonic() + 30
-        while healthy(url) is None:
-            assert process.poll() is None and time.monotonic() < deadline, (
-                tmp_path / "serve.log"
-            ).read_text()
-            time.sleep(0.1)
+        serve_log = (tmp_path / "serve.log").read_text
+
+        def serving_and_healthy() -> httpx.Response | None:
+            assert process.poll() is None, serve_log()
+            return healthy(url)
+
+        wait_until(serving_and_healthy, seconds=30, what="200 from /healthz", interval=0.1, explain=serve_log)
         yield url, env
     finally:
         process.terminate()

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import smtplib
 import subprocess
-import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.e2e.process import SUPPORTBOT, clean_environment, healthy, supportbot
 from tests.ports import free_port
+from tests.waiting import wait_until
 
 
 @pytest.mark.slow
@@ -29,12 +30,13 @@ def test_the_running_scheduler_sweeps_and_escalates(tmp_path: Path) -> None:
     log = (tmp_path / "serve.log").open("wb")
     process = subprocess.Popen([str(SUPPORTBOT), "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 20
-        while not healthy(f"http://127.0.0.1:{http}"):
-            assert process.poll() is None and time.monotonic() < deadline, (
-                tmp_path / "serve.log"
-            ).read_text()
-            time.sleep(0.1)
+        serve_log = (tmp_path / "serve.log").read_text
+
+        def serving_and_healthy() -> httpx.Response | None:
+            assert process.poll() is None, serve_log()
+            return healthy(f"http://127.0.0.1:{http}")
+
+        wait_until(serving_and_healthy, seconds=20, what="200 from /healthz", interval=0.1, explain=serve_log)
         with smtplib.SMTP("127.0.0.1", smtp, timeout=30) as client:
             client.sendmail(
                 "bob@example.com",
@@ -42,10 +44,13 @@ def test_the_running_scheduler_sweeps_and_escalates(tmp_path: Path) -> None:
                 b"From: bob@example.com\r\nTo: support@localhost\r\nSubject: Printer\r\n\r\nHelp\r\n",
             )
         outbox = tmp_path / "data" / "outbox"
-        deadline = time.monotonic() + 30
-        while not any("oncall@example.com" in p.read_text(errors="replace") for p in outbox.glob("*.eml")):
-            assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
-            time.sleep(0.2)
+        wait_until(
+            lambda: any("oncall@example.com" in p.read_text(errors="replace") for p in outbox.glob("*.eml")),
+            seconds=30,
+            what="the escalation mailed to oncall@example.com",
+            interval=0.2,
+            explain=serve_log,
+        )
         shown = supportbot(env, "tickets", "show", "SUP-1", "--format", "json")
         assert '"sla_status": "breached"' in shown.stdout and '"escalation_level": 1' in shown.stdout
     finally:

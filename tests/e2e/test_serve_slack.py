@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import smtplib
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 from tests.e2e.process import SUPPORTBOT, clean_environment, healthy
 from tests.ports import free_port
 from tests.slack_api import SlackApiStandIn, sign
+from tests.waiting import wait_until
 
 SECRET = "e2e-signing-secret"
 
@@ -46,12 +46,15 @@ def served(tmp_path: Path) -> Iterator[tuple[str, int, Path, SlackApiStandIn]]:
         process = subprocess.Popen([str(SUPPORTBOT), "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{http}"
         try:
-            deadline = time.monotonic() + 20
-            while not healthy(url):
-                assert process.poll() is None and time.monotonic() < deadline, (
-                    tmp_path / "serve.log"
-                ).read_text()
-                time.sleep(0.1)
+            serve_log = (tmp_path / "serve.log").read_text
+
+            def serving_and_healthy() -> httpx.Response | None:
+                assert process.poll() is None, serve_log()
+                return healthy(url)
+
+            wait_until(
+                serving_and_healthy, seconds=20, what="200 from /healthz", interval=0.1, explain=serve_log
+            )
             yield url, smtp, tmp_path / "data" / "outbox", api
         finally:
             process.terminate()
@@ -94,9 +97,11 @@ def test_mail_gets_a_card_and_an_agents_thread_reply_is_mailed_back(served) -> N
         trust_env=False,
     )
     assert response.status_code == 200
-    deadline = time.monotonic() + 20
-    while not any("technician" in p.read_text(errors="replace") for p in outbox.glob("*.eml")):
-        assert time.monotonic() < deadline, "the agent's reply was not mailed"
-        time.sleep(0.2)
+    wait_until(
+        lambda: any("technician" in p.read_text(errors="replace") for p in outbox.glob("*.eml")),
+        seconds=20,
+        what="the agent's reply mailed",
+        interval=0.2,
+    )
     forged = httpx.post(f"{url}/slack/events", content=body, headers={"Content-Type": "application/json"})
     assert forged.status_code == 401

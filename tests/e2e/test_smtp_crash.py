@@ -20,13 +20,13 @@ import signal
 import smtplib
 import subprocess
 import threading
-import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import create_engine, func, select
 
@@ -34,6 +34,7 @@ from bot.model import format_number
 from bot.store import tables as t
 from tests.e2e.process import SUPPORTBOT, clean_environment, healthy, supportbot
 from tests.ports import free_port
+from tests.waiting import wait_until
 
 MESSAGES = 1000
 CONNECTIONS = 4
@@ -116,13 +117,20 @@ class Serve:
                 [str(SUPPORTBOT), "serve"], env=self.env, stdout=handle, stderr=subprocess.STDOUT
             )
         url = f"http://127.0.0.1:{self.env['SUPPORTBOT_HTTP_PORT']}"
-        deadline = time.monotonic() + 30
-        while healthy(url) is None:
-            if self.process.poll() is not None:
-                pytest.fail(f"supportbot serve exited with {self.process.returncode}:\n{self.output()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"supportbot serve not healthy within 30 s:\n{self.output()}")
-            time.sleep(0.1)
+        process = self.process
+
+        def serving_and_healthy() -> httpx.Response | None:
+            if process.poll() is not None:
+                pytest.fail(f"supportbot serve exited with {process.returncode}:\n{self.output()}")
+            return healthy(url)
+
+        wait_until(
+            serving_and_healthy,
+            seconds=30,
+            what="supportbot serve healthy",
+            interval=0.1,
+            explain=self.output,
+        )
 
     def kill(self) -> None:
         """SIGKILL: no handler runs, no transaction is finished, no socket is closed politely."""

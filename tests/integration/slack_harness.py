@@ -11,7 +11,7 @@ import json
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from channels.slack.app import create_slack_app
 from tests.fakes import FakeClock
 from tests.ports import free_port
 from tests.slack_api import SlackApiStandIn, sign
+from tests.waiting import wait_until
 
 SIGNING_SECRET = "slack-test-signing-secret"
 SUPPORT = "CSUPPORT"
@@ -65,11 +66,7 @@ class HttpServer:
 
     def __enter__(self) -> HttpServer:
         self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise AssertionError("the HTTP server did not start")
-            time.sleep(0.01)
+        wait_until(lambda: self.server.started, seconds=10, what="the HTTP server started", interval=0.01)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -181,18 +178,6 @@ def add_agent(slack: Slack) -> None:
         role=Role.AGENT,
         slack_user_id="UAGENT",
     )
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
-    """Listeners work after the ack; poll for their effect instead of sleeping a guess."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
 
 
 @pytest.fixture

@@ -12,8 +12,7 @@ import json
 import logging
 import re
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from channels.email.workers import MailWorkers
 from tests.conftest import _unavailable
 from tests.integration.cli.support import Cli
 from tests.integration.dovecot import PASSWORD, USER, Dovecot, Unavailable, running
+from tests.waiting import wait_until
 
 MAIL = Path(__file__).resolve().parents[1] / "data" / "email"
 SECRET = b"imap-test-secret"
@@ -101,15 +101,6 @@ def poll(dovecot: Dovecot, ingest: EmailIngest, *, basic: bool = False) -> Tally
 
 def tickets(desk: Desk) -> list[str]:
     return sorted(view.number for view in desk.list_tickets(TicketFilter()))
-
-
-def wait_until(condition: Callable[[], bool], what: str) -> None:
-    """Bounded polling for something a real server does in its own time."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {WAIT_SECONDS}s: {what}")
-        time.sleep(0.05)
 
 
 @contextlib.contextmanager
@@ -285,36 +276,68 @@ def test_loop_takes_mail_appended_while_it_idles(dovecot, ingest, desk):
     # poll_seconds far beyond the wait: only IDLE's notification can bring the mail in.
     poller = ImapPoller(dovecot.account(poll_seconds=300), ingest, PASSWORD, RECIPIENTS)
     with looping(poller):
-        wait_until(poller.idling.is_set, "the loop is in IDLE")
+        wait_until(poller.idling.is_set, seconds=WAIT_SECONDS, what="the loop is in IDLE", interval=0.05)
         append(dovecot, fixture("new_plain.eml"))
-        wait_until(lambda: tickets(desk) == ["SUP-1"], "the appended mail is a ticket")
-        wait_until(lambda: flags(dovecot, PROCESSED) == [{SEEN}], "the mail is filed away")
+        wait_until(
+            lambda: tickets(desk) == ["SUP-1"],
+            seconds=WAIT_SECONDS,
+            what="the appended mail is a ticket",
+            interval=0.05,
+        )
+        wait_until(
+            lambda: flags(dovecot, PROCESSED) == [{SEEN}],
+            seconds=WAIT_SECONDS,
+            what="the mail is filed away",
+            interval=0.05,
+        )
 
 
 def test_loop_polls_on_a_timer_when_the_server_has_no_idle(dovecot, ingest, desk):
     poller = ImapPoller(dovecot.account(basic=True, poll_seconds=1), ingest, PASSWORD, RECIPIENTS)
     with looping(poller):
         append(dovecot, fixture("new_plain.eml"))
-        wait_until(lambda: tickets(desk) == ["SUP-1"], "the mail is a ticket")
+        wait_until(
+            lambda: tickets(desk) == ["SUP-1"],
+            seconds=WAIT_SECONDS,
+            what="the mail is a ticket",
+            interval=0.05,
+        )
         assert not poller.idling.is_set()
 
 
 def test_loop_reconnects_when_the_server_drops_it(dovecot, ingest, desk, caplog):
     poller = ImapPoller(dovecot.account(poll_seconds=300), ingest, PASSWORD, RECIPIENTS, backoff_first=0.1)
     with caplog.at_level(logging.INFO, logger="channels.email.imap_poller"), looping(poller):
-        wait_until(poller.idling.is_set, "the loop is in IDLE")
+        wait_until(poller.idling.is_set, seconds=WAIT_SECONDS, what="the loop is in IDLE", interval=0.05)
         dovecot.kick()
-        wait_until(lambda: "reconnecting" in caplog.text, "the loop notices the lost connection")
-        wait_until(poller.idling.is_set, "the loop is in IDLE again")
+        wait_until(
+            lambda: "reconnecting" in caplog.text,
+            seconds=WAIT_SECONDS,
+            what="the loop notices the lost connection",
+            interval=0.05,
+        )
+        wait_until(
+            poller.idling.is_set, seconds=WAIT_SECONDS, what="the loop is in IDLE again", interval=0.05
+        )
         append(dovecot, fixture("new_plain.eml"))
-        wait_until(lambda: tickets(desk) == ["SUP-1"], "mail after the reconnect is a ticket")
+        wait_until(
+            lambda: tickets(desk) == ["SUP-1"],
+            seconds=WAIT_SECONDS,
+            what="mail after the reconnect is a ticket",
+            interval=0.05,
+        )
 
 
 def test_loop_stops_promptly_while_it_backs_off_from_an_unreachable_server(dovecot, ingest, caplog):
     account = dovecot.account(port=1)  # nothing listens there: connection refused, then backoff
     poller = ImapPoller(account, ingest, PASSWORD, RECIPIENTS, backoff_first=60)
     with caplog.at_level(logging.WARNING, logger="channels.email.imap_poller"), looping(poller) as stop:
-        wait_until(lambda: "reconnecting in 60s" in caplog.text, "the connection fails")
+        wait_until(
+            lambda: "reconnecting in 60s" in caplog.text,
+            seconds=WAIT_SECONDS,
+            what="the connection fails",
+            interval=0.05,
+        )
         stop.set()
     # looping() asserts the thread ended within the wait, although its backoff was 60 s.
 
@@ -330,7 +353,12 @@ def test_serve_starts_a_polling_thread_per_account_and_stops_it(dovecot, environ
         threads.start()
         try:
             append(dovecot, fixture("new_plain.eml"))
-            wait_until(lambda: tickets(runtime.desk) == ["SUP-1"], "the mail is a ticket")
+            wait_until(
+                lambda: tickets(runtime.desk) == ["SUP-1"],
+                seconds=WAIT_SECONDS,
+                what="the mail is a ticket",
+                interval=0.05,
+            )
         finally:
             threads.stop()
             workers.shutdown()

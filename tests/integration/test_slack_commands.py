@@ -7,7 +7,8 @@ from bot.queries import TicketFilter
 from bot.store.db import Store
 from channels.http.api import create_app
 from channels.slack.app import create_slack_app
-from tests.integration.slack_harness import HttpServer, add_agent, wait_until
+from tests.integration.slack_harness import HttpServer, add_agent
+from tests.waiting import wait_until
 
 
 def _run(slack, text, user="UREQ"):

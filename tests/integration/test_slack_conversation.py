@@ -11,8 +11,9 @@ from bot.outbox import list_notifications
 from bot.queries import TicketFilter
 from channels.email.ingest import EmailIngest
 from channels.email.smtp_server import SupportHandler
-from tests.integration.slack_harness import REPLY_SECRET, SUPPORT, add_agent, wait_until
+from tests.integration.slack_harness import REPLY_SECRET, SUPPORT, add_agent
 from tests.integration.smtp_harness import Smtp
+from tests.waiting import wait_until
 
 
 def _posts(slack, channel):

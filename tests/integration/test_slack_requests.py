@@ -6,7 +6,8 @@ import json
 import time
 
 from bot.queries import TicketFilter
-from tests.integration.slack_harness import SUPPORT, wait_until
+from tests.integration.slack_harness import SUPPORT
+from tests.waiting import wait_until
 
 
 def test_forged_signature_gets_401_and_changes_nothing(slack):
@@ -49,7 +50,7 @@ def test_slash_command_is_acked_at_once_and_answered_by_response_url(slack):
     response = slack.command("new Printer on fire")
     assert response.status_code == 200 and response.text == ""
     assert time.monotonic() - started < 3
-    [answer] = wait_until(lambda: slack.answers(), timeout=15)
+    [answer] = wait_until(lambda: slack.answers(), seconds=15)
     assert "SUP-1" in answer and "Printer on fire" in answer
     ticket = slack.desk.show_ticket("SUP-1").ticket
     assert (ticket.subject, ticket.channel, ticket.requester) == (

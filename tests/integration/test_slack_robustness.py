@@ -13,7 +13,8 @@ from bot.model import Role, Status
 from bot.outbox import Dispatcher, list_notifications
 from bot.queries import TicketFilter
 from bot.store import tables as t
-from tests.integration.slack_harness import SUPPORT, add_agent, wait_until
+from tests.integration.slack_harness import SUPPORT, add_agent
+from tests.waiting import wait_until
 
 
 def _open(slack, subject="Printer jammed", user="UREQ"):

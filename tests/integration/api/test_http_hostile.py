@@ -29,6 +29,7 @@ from tests.integration.api.conftest import World
 from tests.integration.slack_harness import Slack
 from tests.ports import free_port
 from tests.raw_http import CHUNK, Sender, head, read_response
+from tests.waiting import wait_until
 
 
 class LiveServer:
@@ -41,10 +42,7 @@ class LiveServer:
 
     def __enter__(self) -> LiveServer:
         self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "the HTTP server did not start"
-            time.sleep(0.01)
+        wait_until(lambda: self.server.started, seconds=10, what="the HTTP server started", interval=0.01)
         return self
 
     def __exit__(self, *exc: object) -> None:
