@@ -19,10 +19,11 @@ from sqlalchemy import create_engine, text
 
 from bot.config import Settings, load
 from bot.desk import Desk
-from bot.model import Actor, Role
+from bot.model import Actor
 from bot.store import migrate
 from bot.store.db import Store
 from bot.store.tables import Base
+from tests.factories import make_person
 from tests.fakes import FakeClock
 
 POSTGRES_URL = os.environ.get(
@@ -124,5 +125,4 @@ def admin() -> Actor:
 def agent(desk: Desk, admin: Actor) -> Actor:
     """An agent in team Ops, so tickets of that team are assigned to them."""
     desk.add_team(admin, "Ops")
-    person = desk.add_person(admin, "agent@support.test", name="Ann Agent", role=Role.AGENT, team="Ops")
-    return Actor(person.id, "agent@support.test", Role.AGENT)
+    return make_person(desk, admin, "agent@support.test", name="Ann Agent", team="Ops")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+from bot.desk import Desk
 from bot.messages import Identity, Inbound
+from bot.model import Actor, Role
 
 _keys = itertools.count(1)
 
@@ -22,3 +24,16 @@ def make_inbound(**overrides: Any) -> Inbound:
     }
     values.update(overrides)
     return Inbound(**values)
+
+
+def make_ticket(desk: Desk, **overrides: Any) -> str:
+    """A ticket opened the way mail opens one (``make_inbound(**overrides)``); its number."""
+    number = desk.receive(make_inbound(**overrides)).ticket_number
+    assert number is not None, "the message did not open or reach a ticket"
+    return number
+
+
+def make_person(desk: Desk, admin: Actor, email: str, *, role: Role = Role.AGENT, **overrides: Any) -> Actor:
+    """A person added by ``admin`` (an agent unless ``role`` says otherwise), as they act on the desk."""
+    person = desk.add_person(admin, email, role=role, **overrides)
+    return Actor(person.id, email, role)

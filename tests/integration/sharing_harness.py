@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from bot.config import Settings, load
 from bot.desk import Desk
-from bot.model import Actor, Role
+from bot.model import Actor
 from bot.outbox import Dispatcher
 from bot.sharing.service import Sharing
 from bot.store import tables as t
@@ -27,6 +27,7 @@ from bot.store.db import Store
 from channels.http.api import create_app
 from channels.sharing.client import SharingClient
 from channels.sharing.endpoints import sharing_routes
+from tests.factories import make_person
 from tests.fakes import FakeClock, RecordingSender
 from tests.integration.slack_harness import HttpServer
 from tests.ports import free_port
@@ -49,8 +50,7 @@ class HelpDesk:
         return f"http://127.0.0.1:{self.port}/sharing"
 
     def agent(self, email: str, name: str) -> Actor:
-        person = self.desk.add_person(self.admin, email, name=name, role=Role.AGENT)
-        return Actor(person.id, email, Role.AGENT)
+        return make_person(self.desk, self.admin, email, name=name)
 
     def rows(self, model: Any) -> list[Any]:
         with self.store.read() as session:

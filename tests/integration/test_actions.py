@@ -9,7 +9,7 @@ from bot.desk import Desk
 from bot.errors import Conflict, Forbidden, InvalidTransition, NotFound, UserError
 from bot.model import Actor, Priority, Role, Status
 from bot.outbox import list_notifications
-from tests.factories import make_inbound
+from tests.factories import make_inbound, make_ticket
 
 
 def _templates(store):
@@ -17,7 +17,7 @@ def _templates(store):
 
 
 def test_transition_records_actor_before_and_after(desk, agent):
-    number = desk.receive(make_inbound()).ticket_number
+    number = make_ticket(desk)
     desk.transition(agent, number, Status.IN_PROGRESS)
     [event] = [e for e in desk.show_ticket(number).events if e.kind == "status_changed"]
     assert (event.actor, event.before, event.after) == (
@@ -37,7 +37,7 @@ def test_transition_refused_by_configuration_leaves_no_trace(store, clock, envir
             | {"SUPPORTBOT_STATUS_TRANSITIONS": '{"open": ["in_progress"], "in_progress": ["resolved"]}'},
         ),
     )
-    number = strict.receive(make_inbound()).ticket_number
+    number = make_ticket(strict)
     before, detail_before = snapshot(), strict.show_ticket(number)
     with pytest.raises(InvalidTransition, match="cannot change status from open to resolved"):
         strict.transition(Actor.console(), number, Status.RESOLVED)
@@ -46,7 +46,7 @@ def test_transition_refused_by_configuration_leaves_no_trace(store, clock, envir
 
 
 def test_resolving_tells_the_requester_and_reopening_is_allowed(desk, agent, store):
-    number = desk.receive(make_inbound()).ticket_number
+    number = make_ticket(desk)
     desk.transition(agent, number, Status.RESOLVED)
     desk.transition(agent, number, Status.OPEN)
     assert _templates(store) == ["status_changed", "ticket_opened", "ticket_resolved"]
@@ -58,7 +58,7 @@ def test_unknown_ticket_is_not_found(desk, admin):
 
 
 def test_public_agent_comment_is_sent_to_the_requester_and_internal_is_not(desk, agent, store):
-    number = desk.receive(make_inbound()).ticket_number
+    number = make_ticket(desk)
     desk.comment(agent, number, "Have you tried turning it off?")
     desk.comment(agent, number, "customer seems confused", public=False)
     assert _templates(store) == ["agent_replied", "ticket_opened"]
@@ -70,7 +70,7 @@ def test_public_agent_comment_is_sent_to_the_requester_and_internal_is_not(desk,
 
 
 def test_empty_comment_is_refused(desk, agent, snapshot):
-    number = desk.receive(make_inbound()).ticket_number
+    number = make_ticket(desk)
     before = snapshot()
     with pytest.raises(UserError, match="needs some text"):
         desk.comment(agent, number, "   ")
@@ -79,7 +79,7 @@ def test_empty_comment_is_refused(desk, agent, snapshot):
 
 def test_assign_and_reassign_notify_the_new_agent(desk, admin, agent, store):
     desk.add_person(admin, "bo@support.test", role=Role.AGENT)
-    number = desk.receive(make_inbound()).ticket_number
+    number = make_ticket(desk)
     desk.assign(admin, number, "AGENT@support.test")
     desk.assign(admin, number, "bo@support.test")
     ticket = desk.show_ticket(number).ticket
@@ -92,7 +92,7 @@ def test_assign_and_reassign_notify_the_new_agent(desk, admin, agent, store):
 
 
 def test_assigning_to_unknown_people_or_requesters_is_refused(desk, admin, snapshot):
-    number = desk.receive(make_inbound(email="req@example.com")).ticket_number
+    number = make_ticket(desk, email="req@example.com")
     before = snapshot()
     with pytest.raises(NotFound, match="no person with email ghost@example.com"):
         desk.assign(admin, number, "ghost@example.com")
@@ -104,10 +104,7 @@ def test_assigning_to_unknown_people_or_requesters_is_refused(desk, admin, snaps
 def test_new_tickets_of_a_team_go_round_robin(desk, admin, agent):
     desk.add_person(admin, "bo@support.test", role=Role.AGENT, team="Ops")
     desk.add_person(admin, "cy@support.test", role=Role.REQUESTER, team="Ops")  # not an agent
-    owners = [
-        desk.show_ticket(desk.receive(make_inbound(team="Ops")).ticket_number).ticket.assignee
-        for _ in range(4)
-    ]
+    owners = [desk.show_ticket(make_ticket(desk, team="Ops")).ticket.assignee for _ in range(4)]
     assert owners == ["agent@support.test", "bo@support.test", "agent@support.test", "bo@support.test"]
 
 
@@ -117,10 +114,10 @@ def test_least_loaded_assignment_picks_the_agent_with_fewest_open_tickets(store,
     desk.add_team(admin, "Ops")
     desk.add_person(admin, "a@support.test", role=Role.AGENT, team="Ops")
     desk.add_person(admin, "b@support.test", role=Role.AGENT, team="Ops")
-    first = desk.receive(make_inbound(team="Ops")).ticket_number
-    second = desk.receive(make_inbound(team="Ops")).ticket_number
+    first = make_ticket(desk, team="Ops")
+    second = make_ticket(desk, team="Ops")
     desk.transition(admin, first, Status.RESOLVED)
-    third = desk.receive(make_inbound(team="Ops")).ticket_number
+    third = make_ticket(desk, team="Ops")
     owners = [desk.show_ticket(n).ticket.assignee for n in (first, second, third)]
     assert owners == ["a@support.test", "b@support.test", "a@support.test"]
 
@@ -129,13 +126,13 @@ def test_no_assignment_when_routing_is_off(store, clock, environ, admin):
     desk = Desk(store, clock, load(None, environ | {"SUPPORTBOT_ROUTING_ASSIGNMENT": "none"}))
     desk.add_team(admin, "Ops")
     desk.add_person(admin, "a@support.test", role=Role.AGENT, team="Ops")
-    assert desk.show_ticket(desk.receive(make_inbound(team="Ops")).ticket_number).ticket.assignee is None
+    assert desk.show_ticket(make_ticket(desk, team="Ops")).ticket.assignee is None
 
 
 def test_priority_category_and_tags_are_set_and_audited(desk, admin, agent):
     desk.add_category(admin, "Network", team="Ops")
     desk.add_category(admin, "Network/VPN")
-    number = desk.receive(make_inbound()).ticket_number
+    number = make_ticket(desk)
     desk.set_priority(admin, number, Priority.HIGH)
     desk.set_category(admin, number, "network/vpn")
     view = desk.set_tags(admin, number, add=["VPN", "Remote Work"], remove=["nothing"])
@@ -148,7 +145,7 @@ def test_priority_category_and_tags_are_set_and_audited(desk, admin, agent):
 
 def test_category_with_a_team_routes_the_ticket_to_it(desk, admin, agent):
     desk.add_category(admin, "Billing", team="Ops")
-    number = desk.receive(make_inbound()).ticket_number
+    number = make_ticket(desk)
     view = desk.set_category(admin, number, "Billing")
     assert (view.team, view.assignee) == ("Ops", "agent@support.test")
 
@@ -159,7 +156,7 @@ def test_subcategory_needs_its_parent_and_unknown_category_lists_known_ones(desk
     desk.add_category(admin, "Network")
     with pytest.raises(Conflict, match="exists already"):
         desk.add_category(admin, "network")
-    number = desk.receive(make_inbound()).ticket_number
+    number = make_ticket(desk)
     with pytest.raises(NotFound, match="known: Network"):
         desk.set_category(admin, number, "Plumbing")
 
@@ -169,7 +166,7 @@ def test_custom_fields_are_validated_and_stored(desk, admin):
     desk.define_field(admin, "seats", "Seats", "number", options={"min": 1})
     desk.define_field(admin, "due", "Due", "date")
     desk.define_field(admin, "apps", "Apps", "multiple_choice", options={"choices": ["mail", "vpn", "chat"]})
-    number = desk.receive(make_inbound()).ticket_number
+    number = make_ticket(desk)
     desk.set_field(admin, number, "os", "linux")
     desk.set_field(admin, number, "seats", "3")
     desk.set_field(admin, number, "due", "2026-12-01")
@@ -194,7 +191,7 @@ def test_invalid_custom_field_values_are_refused_and_leave_no_trace(
     desk.define_field(admin, "os", "OS", "dropdown", options={"choices": ["mac", "linux"]})
     desk.define_field(admin, "seats", "Seats", "number", options={"min": 1})
     desk.define_field(admin, "due", "Due", "date")
-    number = desk.receive(make_inbound()).ticket_number
+    number = make_ticket(desk)
     before = snapshot()
     with pytest.raises(UserError, match=message):
         desk.set_field(admin, number, key, value)
@@ -203,16 +200,16 @@ def test_invalid_custom_field_values_are_refused_and_leave_no_trace(
 
 def test_required_field_cannot_be_cleared(desk, admin):
     desk.define_field(admin, "site", "Site", "text", required=True)
-    number = desk.receive(make_inbound()).ticket_number
+    number = make_ticket(desk)
     desk.set_field(admin, number, "site", "Berlin")
     with pytest.raises(UserError, match="site is required"):
         desk.set_field(admin, number, "site", "")
 
 
 def test_merge_moves_comments_references_tags_and_closes_the_source(desk, admin):
-    a = desk.receive(make_inbound(key="<a1@x>", text="first")).ticket_number
+    a = make_ticket(desk, key="<a1@x>", text="first")
     desk.set_tags(admin, a, add=["printer"])
-    b = desk.receive(make_inbound(key="<b1@x>", text="second")).ticket_number
+    b = make_ticket(desk, key="<b1@x>", text="second")
     survivor = desk.merge(admin, a, b)
     assert survivor.number == b and survivor.tags == ("printer",)
     source = desk.show_ticket(a)
@@ -223,8 +220,8 @@ def test_merge_moves_comments_references_tags_and_closes_the_source(desk, admin)
 
 
 def test_merge_refuses_itself_and_merged_tickets(desk, admin, snapshot):
-    a = desk.receive(make_inbound()).ticket_number
-    b = desk.receive(make_inbound()).ticket_number
+    a = make_ticket(desk)
+    b = make_ticket(desk)
     with pytest.raises(Conflict, match="into itself"):
         desk.merge(admin, a, a)
     desk.merge(admin, a, b)
@@ -237,8 +234,8 @@ def test_merge_refuses_itself_and_merged_tickets(desk, admin, snapshot):
 
 
 def test_comment_on_a_merged_ticket_lands_on_the_survivor(desk, admin, agent):
-    a = desk.receive(make_inbound()).ticket_number
-    b = desk.receive(make_inbound()).ticket_number
+    a = make_ticket(desk)
+    b = make_ticket(desk)
     desk.merge(admin, a, b)
     assert desk.comment(agent, a, "hello").number == b
 
@@ -261,7 +258,7 @@ def test_email_notifications_can_be_switched_off(store, clock, environ):
 
 def test_default_priority_comes_from_configuration(store, clock, environ):
     urgent = Desk(store, clock, load(None, environ | {"SUPPORTBOT_DEFAULT_PRIORITY": "critical"}))
-    number = urgent.receive(make_inbound()).ticket_number
+    number = make_ticket(urgent)
     assert urgent.show_ticket(number).ticket.priority == "urgent"
 
 
@@ -306,7 +303,7 @@ def test_several_changes_succeed_or_fail_together(desk, admin, snapshot):
     from bot.classify import TicketChanges
 
     desk.define_field(admin, "floor", "Floor", "number", options={"min": 1})
-    number = desk.receive(make_inbound()).ticket_number
+    number = make_ticket(desk)
     before = snapshot()
     detail = desk.show_ticket(number)
     with pytest.raises(UserError, match="floor: must be at least 1"):
@@ -330,7 +327,7 @@ def test_round_robin_stays_fair_when_tickets_arrive_at_once(desk, admin, agent):
     def open_tickets() -> None:
         barrier.wait()
         for _ in range(5):
-            numbers.append(desk.receive(make_inbound(team="Ops")).ticket_number)
+            numbers.append(make_ticket(desk, team="Ops"))
 
     threads = [threading.Thread(target=open_tickets) for _ in range(4)]
     for thread in threads:
@@ -351,7 +348,7 @@ def test_ticket_lists_carry_custom_field_values(desk, admin):
     from bot.queries import TicketFilter
 
     desk.define_field(admin, "site", "Site", "text")
-    number = desk.receive(make_inbound()).ticket_number
+    number = make_ticket(desk)
     desk.receive(make_inbound())
     desk.set_field(admin, number, "site", "Berlin")
     listed = {view.number: view.custom_fields for view in desk.list_tickets(TicketFilter())}

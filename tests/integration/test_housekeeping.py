@@ -20,7 +20,7 @@ from bot.model import Role, Status
 from bot.outbox import list_notifications
 from bot.store import tables as t
 from bot.store.db import Store
-from tests.factories import make_inbound
+from tests.factories import make_inbound, make_ticket
 from tests.fakes import FakeClock
 
 LAG = EXPORT_LAG + timedelta(minutes=1)
@@ -32,7 +32,7 @@ def _notices(store, template: str | None = None):
 
 
 def _resolved(desk, agent, **inbound: Any) -> str:
-    number = desk.receive(make_inbound(**inbound)).ticket_number
+    number = make_ticket(desk, **inbound)
     desk.transition(agent, number, Status.RESOLVED)
     return number
 
@@ -189,11 +189,11 @@ def test_two_processes_auto_closing_at_once_close_each_ticket_once(desk, agent, 
 
 def test_old_unresolved_tickets_are_flagged_once_and_reported_to_their_team(desk, admin, agent, store, clock):
     desk.add_person(admin, "boss@support.test", role=Role.ADMIN)
-    ops = desk.receive(make_inbound(team="Ops")).ticket_number
-    loose = desk.receive(make_inbound(subject="No team")).ticket_number
+    ops = make_ticket(desk, team="Ops")
+    loose = make_ticket(desk, subject="No team")
     done = _resolved(desk, agent)
     clock.advance(days=2)
-    young = desk.receive(make_inbound(subject="Newer")).ticket_number
+    young = make_ticket(desk, subject="Newer")
     clock.advance(days=5, minutes=1)
 
     assert desk.flag_expired() == [ops, loose]
@@ -213,7 +213,7 @@ def test_old_unresolved_tickets_are_flagged_once_and_reported_to_their_team(desk
 
 
 def test_export_writes_the_new_events_once_then_only_later_ones(desk, agent, store, clock, settings):
-    number = desk.receive(make_inbound()).ticket_number
+    number = make_ticket(desk)
     desk.transition(agent, number, Status.IN_PROGRESS)
     clock.advance(minutes=LAG.total_seconds() / 60)
     first = desk.export_audit()
@@ -244,7 +244,7 @@ def test_export_writes_the_new_events_once_then_only_later_ones(desk, agent, sto
 
 
 def test_events_younger_than_the_lag_wait_for_the_next_export(desk, agent, store, clock, settings):
-    number = desk.receive(make_inbound()).ticket_number
+    number = make_ticket(desk)
     clock.advance(minutes=LAG.total_seconds() / 60)
     desk.transition(agent, number, Status.IN_PROGRESS)  # just now: may still have company in flight
     early = _read_jsonl(desk.export_audit())

@@ -11,7 +11,7 @@ from bot.messages import IncomingFile
 from bot.model import Status
 from bot.outbox import list_notifications
 from bot.store import tables as t
-from tests.factories import make_inbound
+from tests.factories import make_inbound, make_ticket
 
 
 def _notifications(store, template=None):
@@ -248,8 +248,8 @@ def test_reply_references_name_only_what_the_recipient_saw(desk, admin, agent, s
 
 
 def test_merged_tickets_requester_is_told_where_the_request_went(desk, admin, store):
-    a = desk.receive(make_inbound(email="first@example.com")).ticket_number
-    b = desk.receive(make_inbound(email="second@example.com")).ticket_number
+    a = make_ticket(desk, email="first@example.com")
+    b = make_ticket(desk, email="second@example.com")
     desk.merge(admin, a, b)
     [notice] = [n for n in _notifications(store) if n.template == "ticket_merged"]
     assert (notice.recipient, notice.ticket) == ("first@example.com", b)
@@ -269,6 +269,6 @@ def test_attachments_past_the_per_message_total_are_refused_on_record(store, clo
 
     small = Desk(store, clock, load(None, environ | {"SUPPORTBOT_ATTACHMENTS_MAX_TOTAL_BYTES": "10"}))
     files = (IncomingFile("a.txt", "text/plain", b"123456"), IncomingFile("b.txt", "text/plain", b"123456"))
-    detail = small.show_ticket(small.receive(make_inbound(attachments=files)).ticket_number)
+    detail = small.show_ticket(make_ticket(small, attachments=files))
     assert [a.filename for a in detail.comments[0].attachments] == ["a.txt"]
     assert [e.after["filename"] for e in detail.events if e.kind == "attachment_refused"] == ["b.txt"]

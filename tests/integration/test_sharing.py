@@ -12,7 +12,7 @@ from bot.model import Status
 from bot.queries import TicketFilter
 from bot.sharing.protocol import new_secret
 from bot.store import tables as t
-from tests.factories import make_inbound
+from tests.factories import make_inbound, make_ticket
 from tests.fakes import FakeClock
 from tests.integration.sharing_harness import HelpDesk, protocol_client, pump, two_desks
 
@@ -93,7 +93,7 @@ def test_only_admins_manage_agreements_and_only_accepted_ones_share(desks: tuple
     with pytest.raises(Forbidden):
         acme.sharing.invite(sam, globex.base)
     sent = acme.sharing.invite(acme.admin, globex.base)
-    number = acme.desk.receive(make_inbound(email="joe@customer.test", subject="Help")).ticket_number
+    number = make_ticket(acme.desk, email="joe@customer.test", subject="Help")
     with pytest.raises(Conflict, match="pending"):
         acme.sharing.share(sam, number, sent.id)
     with pytest.raises(Conflict, match="only an invitation we received"):
@@ -108,7 +108,7 @@ def test_declined_invitation_cannot_share(desks: tuple[HelpDesk, HelpDesk]) -> N
     globex.sharing.answer(globex.admin, received.id, "declined")
     pump(acme, globex)
     assert acme.sharing.agreement(acme.admin, sent.id).status == "declined"
-    number = acme.desk.receive(make_inbound(email="joe@customer.test", subject="Help")).ticket_number
+    number = make_ticket(acme.desk, email="joe@customer.test", subject="Help")
     with pytest.raises(Conflict, match="declined"):
         acme.sharing.share(acme.admin, number, sent.id)
 
@@ -116,7 +116,7 @@ def test_declined_invitation_cannot_share(desks: tuple[HelpDesk, HelpDesk]) -> N
 def test_deactivation_stops_syncing_both_ways(desks: tuple[HelpDesk, HelpDesk]) -> None:
     acme, globex = desks
     agreement = agreed(acme, globex)
-    number = acme.desk.receive(make_inbound(email="joe@customer.test", subject="Help")).ticket_number
+    number = make_ticket(acme.desk, email="joe@customer.test", subject="Help")
     acme.sharing.share(acme.admin, number, agreement)
     pump(acme, globex)
     [received] = globex.sharing.agreements(globex.admin)
@@ -133,7 +133,7 @@ def test_deactivation_stops_syncing_both_ways(desks: tuple[HelpDesk, HelpDesk]) 
 def test_unshare_leaves_the_partners_copy_and_stops_syncing(desks: tuple[HelpDesk, HelpDesk]) -> None:
     acme, globex = desks
     agreement = agreed(acme, globex)
-    number = acme.desk.receive(make_inbound(email="joe@customer.test", subject="Help")).ticket_number
+    number = make_ticket(acme.desk, email="joe@customer.test", subject="Help")
     acme.sharing.share(acme.admin, number, agreement)
     pump(acme, globex)
     acme.sharing.unshare(acme.admin, number, agreement)
@@ -150,7 +150,7 @@ def test_private_comments_agreement_keeps_the_partners_answers_internal(
 ) -> None:
     acme, globex = desks
     agreement = agreed(acme, globex, allows_public_comments=False)
-    number = acme.desk.receive(make_inbound(email="joe@customer.test", subject="Help")).ticket_number
+    number = make_ticket(acme.desk, email="joe@customer.test", subject="Help")
     acme.sharing.share(acme.admin, number, agreement)
     pump(acme, globex)
     [theirs] = globex.rows(t.SharedTicket)
@@ -184,7 +184,7 @@ def test_an_invitation_in_a_real_desks_name_is_not_in_force_when_that_desk_refus
 def test_a_retried_status_never_puts_back_an_older_one(desks: tuple[HelpDesk, HelpDesk]) -> None:
     acme, globex = desks
     agreement = agreed(acme, globex)
-    number = acme.desk.receive(make_inbound(email="joe@customer.test", subject="Help")).ticket_number
+    number = make_ticket(acme.desk, email="joe@customer.test", subject="Help")
     acme.sharing.share(acme.admin, number, agreement)
     pump(acme, globex)
     # Both changes are queued before either is sent (the first as if its send had failed).
@@ -198,7 +198,7 @@ def test_a_retried_status_never_puts_back_an_older_one(desks: tuple[HelpDesk, He
 def test_an_unchanged_partner_status_keeps_ours_and_mails_nobody(desks: tuple[HelpDesk, HelpDesk]) -> None:
     acme, globex = desks
     agreement = agreed(acme, globex)
-    number = acme.desk.receive(make_inbound(email="joe@customer.test", subject="Help")).ticket_number
+    number = make_ticket(acme.desk, email="joe@customer.test", subject="Help")
     acme.sharing.share(acme.admin, number, agreement)
     pump(acme, globex)
     acme.desk.transition(acme.admin, number, Status.IN_PROGRESS)  # "open" on the wire
@@ -215,7 +215,7 @@ def test_a_ticket_shared_with_us_cannot_be_shared_back(desks: tuple[HelpDesk, He
     acme, globex = desks
     agreement = agreed(acme, globex)
     back = agreed(globex, acme)
-    number = acme.desk.receive(make_inbound(email="joe@customer.test", subject="Help")).ticket_number
+    number = make_ticket(acme.desk, email="joe@customer.test", subject="Help")
     acme.sharing.share(acme.admin, number, agreement)
     pump(acme, globex)
     [link] = globex.rows(t.SharedTicket)
@@ -226,7 +226,7 @@ def test_a_ticket_shared_with_us_cannot_be_shared_back(desks: tuple[HelpDesk, He
 def test_tags_sync_both_ways_and_ours_added_meanwhile_stay(desks: tuple[HelpDesk, HelpDesk]) -> None:
     acme, globex = desks
     agreement = agreed(acme, globex)
-    number = acme.desk.receive(make_inbound(email="joe@customer.test", subject="Help")).ticket_number
+    number = make_ticket(acme.desk, email="joe@customer.test", subject="Help")
     acme.desk.set_tags(acme.admin, number, add=["hardware"])
     acme.sharing.share(acme.admin, number, agreement)
     pump(acme, globex)
@@ -243,7 +243,7 @@ def test_tags_sync_both_ways_and_ours_added_meanwhile_stay(desks: tuple[HelpDesk
 def test_the_sharers_agents_do_not_meet_our_first_response(desks: tuple[HelpDesk, HelpDesk]) -> None:
     acme, globex = desks
     agreement = agreed(acme, globex)
-    number = acme.desk.receive(make_inbound(email="joe@customer.test", subject="Help")).ticket_number
+    number = make_ticket(acme.desk, email="joe@customer.test", subject="Help")
     sam = acme.agent("sam@acme.test", "Sam Agent")
     acme.sharing.share(acme.admin, number, agreement)
     acme.desk.comment(sam, number, "We asked Globex.")

@@ -14,7 +14,7 @@ from bot.errors import StoreUnavailable
 from bot.store import migrate
 from bot.store.db import Store
 from bot.store.tables import Base
-from tests.factories import make_inbound
+from tests.factories import make_ticket
 
 
 def test_migrations_create_exactly_the_modelled_schema(store):
@@ -38,7 +38,7 @@ def test_sqlite_runs_in_wal_mode(tmp_path):
 
 
 def test_times_come_back_timezone_aware_utc(desk):
-    number = desk.receive(make_inbound()).ticket_number
+    number = make_ticket(desk)
     created = desk.show_ticket(number).ticket.created_at
     assert created.utcoffset() is not None and created.utcoffset().total_seconds() == 0
 

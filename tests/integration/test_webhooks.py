@@ -23,7 +23,7 @@ from bot.model import Priority, Status
 from bot.outbox import Dispatcher
 from bot.store import tables as t
 from channels.webhooks.sender import WebhookSender
-from tests.factories import make_inbound
+from tests.factories import make_inbound, make_ticket
 from tests.fakes import RecordingSender
 from tests.integration.cli.support import Cli
 
@@ -116,7 +116,7 @@ def _webhook_rows(store) -> list[tuple[str, str, str | None]]:
 
 def test_delivery_is_signed_json_with_a_delivery_id(desk, admin, receiver, dispatcher):
     sub = desk.add_webhook(admin, receiver.url, ["ticket.created"], SECRET)
-    number = desk.receive(make_inbound(subject="Printer on fire")).ticket_number
+    number = make_ticket(desk, subject="Printer on fire")
     assert dispatcher.run_until_idle().dead == 0
     [delivery] = receiver.accepted
     payload = delivery.payload
@@ -216,7 +216,7 @@ def test_each_subscription_gets_only_its_events(desk, admin, agent, store):
     status = desk.add_webhook(admin, "https://h.example.com/3", ["ticket.status_changed"], SECRET)
     escalated = desk.add_webhook(admin, "https://h.example.com/4", ["ticket.escalated"], SECRET)
     comments = desk.add_webhook(admin, "https://h.example.com/5", ["comment.added"], SECRET)
-    number = desk.receive(make_inbound()).ticket_number
+    number = make_ticket(desk)
     desk.set_priority(agent, number, Priority.HIGH)
     desk.set_category(agent, number, "Billing")
     desk.assign(agent, number, "agent@support.test")
@@ -244,7 +244,7 @@ def test_each_subscription_gets_only_its_events(desk, admin, agent, store):
 def test_comment_added_payload_and_internal_notes_only_when_asked(desk, admin, agent, receiver, dispatcher):
     public_only = desk.add_webhook(admin, receiver.url, ["comment.added"], SECRET)
     everything = desk.add_webhook(admin, receiver.url, ["comment.added"], SECRET, include_internal=True)
-    number = desk.receive(make_inbound()).ticket_number
+    number = make_ticket(desk)
     desk.comment(agent, number, "We are sending a technician.")
     desk.comment(agent, number, "Customer is on the VIP list.", public=False)
     dispatcher.run_until_idle()
@@ -271,7 +271,7 @@ def test_nothing_is_queued_without_subscriptions_and_they_are_read_once(desk, ad
             statements.append(statement)
 
     desk.add_category(admin, "Billing")
-    number = desk.receive(make_inbound()).ticket_number
+    number = make_ticket(desk)
     event.listen(store.write_engine, "before_cursor_execute", count)
     try:
         desk.update(agent, number, TicketChanges(priority=Priority.HIGH, category="Billing"))
