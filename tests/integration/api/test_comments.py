@@ -15,6 +15,7 @@ from bot.store import tables as t
 from bot.store.db import Store
 from tests.fakes import FakeClock
 from tests.integration.api.conftest import World
+from tests.waiting import wait_until
 
 
 def written(snapshot: Callable[[], dict[str, int]]) -> dict[str, int]:
@@ -163,10 +164,10 @@ def _wait_until_blocked(store: Store, connection: object) -> None:
     if store.dialect != "postgresql":
         time.sleep(0.5)
         return
-    deadline = time.monotonic() + 30
     with store.engine.connect() as watcher:
-        while time.monotonic() < deadline:
-            if watcher.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted")):
-                return
-            time.sleep(0.02)
-    raise AssertionError("the second request never reached the first's locks")
+        wait_until(
+            lambda: watcher.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted")),
+            seconds=30,
+            what="the second request waiting on the first's locks",
+            interval=0.02,
+        )

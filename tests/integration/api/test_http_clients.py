@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 from typing import Any
 
 import pytest
@@ -27,6 +26,7 @@ from tests.integration.api.conftest import World
 from tests.integration.api.test_denial_audit import api_events
 from tests.integration.api.test_http_hostile import LiveServer, read_response_keep_alive, serve
 from tests.raw_http import head, read_response
+from tests.waiting import wait_until
 
 # -- [http] trusted_proxies ------------------------------------------------------------------
 
@@ -38,10 +38,9 @@ def refused_source(server: LiveServer, store: Store, source: str, forwarded: str
     with server.connect(source=source) as sock:
         sock.sendall(head("GET", "/api/v1/reports/sla", f"X-Forwarded-For: {forwarded}", "Connection: close"))
         assert read_response(sock)[0] == 401
-    deadline = time.monotonic() + 10
-    while len(api_events(store)) == before:
-        assert time.monotonic() < deadline, "the refusal was not audited"
-        time.sleep(0.02)
+    wait_until(
+        lambda: len(api_events(store)) != before, seconds=10, what="the refusal audited", interval=0.02
+    )
     (event,) = api_events(store)[before:]
     return (event.after or {})["source"]
 
@@ -125,14 +124,15 @@ def test_a_client_over_its_connection_cap_is_refused_while_others_are_served(
             assert [served(sock) for sock in held[2:]] == [200] * 4
             # A connection closed gives its client room again, once the server has seen it go.
             held.pop(0).close()
-            deadline = time.monotonic() + 10
-            while True:
+
+            def served_again() -> bool:
                 with server.connect(source="127.0.0.2") as again:
                     again.sendall(head("GET", "/healthz", "Connection: close"))
-                    if read_response(again)[0] == 200:
-                        break
-                assert time.monotonic() < deadline, "the closed connection still counts"
-                time.sleep(0.05)
+                    return read_response(again)[0] == 200
+
+            wait_until(
+                served_again, seconds=10, what="the closed connection no longer counted", interval=0.05
+            )
         finally:
             for sock in held:
                 sock.close()

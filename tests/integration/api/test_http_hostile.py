@@ -231,15 +231,15 @@ def test_requests_past_max_connections_get_503(world: World, store: Store, desk:
                 status, _, _, closed = read_response(third)
             assert status == 503 and closed
             held.pop().close()
-            deadline = time.monotonic() + 10
-            while True:  # the server notices the closed one, then serves a newcomer again
+
+            def newcomer_served() -> bool:
                 with server.connect() as again:
                     # Closed after the answer: the probe of read_response need not wait out keep-alive.
                     again.sendall(head("GET", "/healthz", "Connection: close"))
-                    if read_response(again)[0] == 200:
-                        break
-                assert time.monotonic() < deadline
-                time.sleep(0.05)
+                    return read_response(again)[0] == 200
+
+            # The server notices the closed one, then serves a newcomer again.
+            wait_until(newcomer_served, seconds=10, what="a newcomer served after a close", interval=0.05)
         finally:
             for sock in held:
                 sock.close()
