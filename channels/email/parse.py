@@ -17,6 +17,7 @@ import base64
 import hashlib
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import policy
 from email.header import decode_header, make_header
@@ -169,7 +170,7 @@ def parse_cheaply(raw: bytes, *, envelope_sender: str | None = None, problem: st
     """
     try:
         message = BytesParser(policy=policy.compat32).parsebytes(raw)
-        plain, html = _bodies_plainly(message)
+        plain, html = _bodies(message, _decode_plainly)
         subject = _clean_header(_header_text(message, "Subject"))
         name, address = parseaddr(_header_text(message, "From"))
         text = plain if plain.strip() or not html else strip_tags(html[:MAX_HTML])
@@ -208,27 +209,15 @@ def _header_text(message: Message, name: str) -> str:
         return str(value)
 
 
-def _bodies_plainly(message: Message) -> tuple[str, str | None]:
-    """Like :func:`_bodies`, but with no charset guessing: undeclared bytes become U+FFFD."""
-    plain: str | None = None
-    html: str | None = None
-    for part in message.walk():
-        if part.is_multipart() or part.get_content_disposition() == "attachment":
-            continue
-        kind = part.get_content_type()
-        if kind not in ("text/plain", "text/html") or (plain if kind == "text/plain" else html) is not None:
-            continue
-        payload = part.get_payload(decode=True)
-        charset = part.get_content_charset() or "utf-8"
-        try:
-            body = payload.decode(charset, errors="replace") if isinstance(payload, bytes) else ""
-        except LookupError:
-            body = payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else ""
-        if kind == "text/plain":
-            plain = body
-        else:
-            html = body
-    return plain or "", html
+def _decode_plainly(part: Message) -> str:
+    """Like :func:`decode_text`, but with no charset guessing: undeclared bytes become U+FFFD."""
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return ""
+    try:
+        return payload.decode(part.get_content_charset() or "utf-8", errors="replace")
+    except LookupError:
+        return payload.decode("utf-8", errors="replace")
 
 
 def _clean_header(value: str) -> str:
@@ -243,21 +232,6 @@ def _first_id(value: str) -> str | None:
 def _addresses(message: Message, *headers: str) -> tuple[str, ...]:
     values = [str(v) for header in headers for v in message.get_all(header, [])]
     return tuple(address.lower() for _, address in getaddresses(values) if "@" in address)
-
-
-def _bodies(message: Message) -> tuple[str, str | None]:
-    """The first text/plain and text/html parts that are not attachments."""
-    plain: str | None = None
-    html: str | None = None
-    for part in message.walk():
-        if part.is_multipart() or part.get_content_disposition() == "attachment":
-            continue
-        kind = part.get_content_type()
-        if kind == "text/plain" and plain is None:
-            plain = decode_text(part)
-        elif kind == "text/html" and html is None:
-            html = decode_text(part)
-    return plain or "", html
 
 
 def decode_text(part: Message) -> str:
@@ -275,6 +249,21 @@ def decode_text(part: Message) -> str:
     except UnicodeDecodeError:
         guess = from_bytes(payload).best()
         return str(guess) if guess is not None else payload.decode("utf-8", errors="replace")
+
+
+def _bodies(message: Message, decode: Callable[[Message], str] = decode_text) -> tuple[str, str | None]:
+    """The first text/plain and text/html parts that are not attachments."""
+    plain: str | None = None
+    html: str | None = None
+    for part in message.walk():
+        if part.is_multipart() or part.get_content_disposition() == "attachment":
+            continue
+        kind = part.get_content_type()
+        if kind == "text/plain" and plain is None:
+            plain = decode(part)
+        elif kind == "text/html" and html is None:
+            html = decode(part)
+    return plain or "", html
 
 
 def _new_part(text: str) -> str:
