@@ -29,7 +29,7 @@ from channels.sharing.client import SharingClient
 from channels.sharing.endpoints import sharing_routes
 from tests.factories import make_person
 from tests.fakes import FakeClock, RecordingSender
-from tests.integration.slack_harness import HttpServer
+from tests.live_http import LiveServer
 from tests.ports import free_port
 
 
@@ -95,7 +95,7 @@ def start(
     client = SharingClient(sharing, clock, allow_private=settings.sharing.allow_private_addresses)
     senders = {"sharing": client, "email": email, "webhook": RecordingSender()}
     dispatcher = Dispatcher(store, clock, senders, settings.outbox)
-    stack.enter_context(HttpServer(create_app(store, sharing_routes(sharing), desk), port=port))
+    stack.enter_context(LiveServer(create_app(store, sharing_routes(sharing), desk), port=port))
     return HelpDesk(name, settings, store, desk, sharing, dispatcher, email, port)
 
 

@@ -8,7 +8,6 @@ Outgoing calls (the Bolt app's and the outbox sender's) reach
 from __future__ import annotations
 
 import json
-import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -18,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from bot.config import Settings, load
 from bot.desk import Desk
@@ -32,9 +30,8 @@ from channels.email.sender import EmlFolderSender
 from channels.http.api import create_app
 from channels.slack.app import create_slack_app
 from tests.fakes import FakeClock
-from tests.ports import free_port
+from tests.live_http import LiveServer
 from tests.slack_api import SlackApiStandIn, sign
-from tests.waiting import wait_until
 
 SIGNING_SECRET = "slack-test-signing-secret"
 SUPPORT = "CSUPPORT"
@@ -51,27 +48,6 @@ def slack_environ(base: dict[str, str], api: SlackApiStandIn, **extra: str) -> d
         "SUPPORTBOT_EMAIL_REPLY_SECRET": REPLY_SECRET.decode(),
         **extra,
     }
-
-
-class HttpServer:
-    """uvicorn in a thread, serving the app ``supportbot serve`` builds."""
-
-    def __init__(self, app: Any, port: int | None = None) -> None:
-        self.port = port or free_port()
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_config=None, access_log=False, lifespan="off"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> HttpServer:
-        self.thread.start()
-        wait_until(lambda: self.server.started, seconds=10, what="the HTTP server started", interval=0.01)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
 
 
 @dataclass
@@ -199,7 +175,7 @@ def slack(
         "slack": slack_sender(settings, desk, renderer, clock),
     }
     dispatcher = Dispatcher(store, clock, senders, settings.outbox)
-    with HttpServer(create_app(store, app.routes())) as server:
+    with LiveServer(create_app(store, app.routes())) as server:
         harness = Slack(
             slack_api,
             desk,

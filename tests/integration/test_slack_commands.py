@@ -7,7 +7,8 @@ from bot.queries import TicketFilter
 from bot.store.db import Store
 from channels.http.api import create_app
 from channels.slack.app import create_slack_app
-from tests.integration.slack_harness import HttpServer, add_agent
+from tests.integration.slack_harness import add_agent
+from tests.live_http import LiveServer
 from tests.waiting import wait_until
 
 
@@ -185,7 +186,7 @@ def test_store_outage_gets_a_clear_answer_and_the_sender_is_asked_to_resend(slac
     down = Desk(Store("postgresql+psycopg://postgres@127.0.0.1:1/none"), clock, slack.settings)
     app = create_slack_app(down, slack.settings, retry_delays=(0.01, 0.01))
     try:
-        with HttpServer(create_app(down.store, app.routes())) as server:
+        with LiveServer(create_app(down.store, app.routes())) as server:
             slack.url = f"http://127.0.0.1:{server.port}/slack/events"
             assert slack.command("new Printer").status_code == 200
             [answer] = slack.api.wait_for(f"response:cmd{slack._triggers}")

@@ -14,7 +14,7 @@ from dataclasses import replace
 import pytest
 from fastapi import FastAPI
 
-from bot.config import HttpSettings, Settings
+from bot.config import Settings
 from bot.desk import Desk
 from bot.model import Actor
 from bot.sharing.protocol import new_secret
@@ -25,7 +25,6 @@ from channels.sharing.endpoints import INVITATION_MAX_BYTES, sharing_routes
 from channels.slack.app import EVENTS_PATH, create_slack_app
 from tests.fakes import FakeClock
 from tests.integration.api.test_http_hostile import LiveServer, chunked_post
-from tests.ports import free_port
 from tests.raw_http import CHUNK, head, read_response
 
 MB = 1000 * 1000
@@ -48,7 +47,7 @@ def server(store: Store, partners_desk: Desk, api: FastAPI) -> Iterator[LiveServ
     slack = create_slack_app(partners_desk, slack_settings)
     routes = [*slack.routes(), *sharing_routes(Sharing(partners_desk))]
     app = create_app(store, routes, desk=partners_desk, api=api)
-    with LiveServer(app, HttpSettings(port=free_port())) as live:
+    with LiveServer(app) as live:
         yield live
 
 
