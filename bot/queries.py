@@ -190,11 +190,11 @@ def ticket_card(unit: Unit, ticket_id: int) -> CardView:
 
 def visible_ticket(unit: Unit, actor: Actor, number: str) -> TicketDetail:
     """Agents see everything; a requester sees their own tickets, without internal notes or the log."""
+    if actor.role.is_staff:
+        return show_ticket(unit, number)
     # Checked before anything else is read: someone else's ticket is answered as a missing one.
     require_party(actor, tickets.get(unit, number, lock=False), unit.settings.ticket_prefix)
     detail = show_ticket(unit, number)
-    if actor.role.is_staff:
-        return detail
     return replace(
         detail, comments=tuple(c for c in detail.comments if c.public and not c.flagged), events=()
     )
