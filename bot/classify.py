@@ -8,12 +8,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot import audit, directory, fields, notify
+from bot import audit, directory, fields
+from bot import events as ev
 from bot.audit_kinds import AuditKind
 from bot.errors import UserError
 from bot.model import Actor, FieldType, Priority
 from bot.permissions import require_staff
-from bot.sharing import sync as sharing
 from bot.store import tables as t
 from bot.store.rows import get_or_create
 from bot.tickets import active, auto_assign, touch
@@ -55,7 +55,7 @@ def set_priority(unit: Unit, actor: Actor, number: str, priority: Priority) -> t
         ticket.priority = priority.value
         audit.changed(unit, ticket, actor, "priority", before, priority.value)
         touch(unit, ticket)
-        notify.card_changed(unit, ticket)
+        unit.publish(ev.TicketChanged(ticket.id, "priority", actor))
     return ticket
 
 
@@ -71,7 +71,7 @@ def set_category(unit: Unit, actor: Actor, number: str, path: str | None) -> t.T
     touch(unit, ticket)
     audit.changed(unit, ticket, actor, "category", before, category.path if category else None)
     auto_assign(unit, ticket, actor)
-    notify.card_changed(unit, ticket)
+    unit.publish(ev.TicketChanged(ticket.id, "category", actor))
     return ticket
 
 
@@ -96,7 +96,7 @@ def set_tags(
     if after != before:
         audit.changed(unit, ticket, actor, "tags", before, after)
         touch(unit, ticket)
-        sharing.tags_changed(unit, ticket, actor)
+        unit.publish(ev.TagsChanged(ticket.id, tuple(before), tuple(after), actor))
     return ticket
 
 

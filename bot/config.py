@@ -317,16 +317,14 @@ def _check_http(http: HttpSettings) -> None:
 
 
 def _check_sharing(sharing: SharingSettings) -> None:
-    # Imported here: the status tables are the sharing module's, the loader only checks them.
-    from bot.sharing.statuses import check_tables
-
+    """The status tables are sharing's own: :class:`bot.sharing.service.Sharing` checks them
+    when it is built at start-up (the core does not import sharing)."""
     if not sharing.base_path.startswith("/") or sharing.base_path.rstrip("/") in ("", "/api/v1", "/slack"):
         raise ConfigError(
             f"sharing.base_path = {sharing.base_path!r}: use a path of its own such as /sharing"
         )
     if sharing.public_url and not sharing.public_url.startswith(("https://", "http://")):
         raise ConfigError(f"sharing.public_url = {sharing.public_url!r} must be an http(s) URL")
-    check_tables(sharing.status_in, sharing.status_out)
 
 
 def _check_slack(slack: SlackSettings) -> None:
@@ -461,7 +459,7 @@ def _coerce(option: str, kind: Any, value: Any, meta: Mapping[str, Any]) -> Any:
             if folded not in choices:
                 raise ConfigError(f"{option} = {value!r} is not valid; use one of: {', '.join(choices)}")
             value = folded
-    elif kind == dict[str, str]:  # sharing.status_in / status_out, checked by _check_sharing
+    elif kind == dict[str, str]:  # sharing.status_in / status_out, checked when sharing is built
         if not isinstance(value, Mapping) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in value.items()
         ):

@@ -61,7 +61,7 @@ class Desk(Administration):
         try:
             return self._write(lambda unit: intake.receive(unit, inbound))
         except exc.IntegrityError:
-            with self._unit(write=False) as unit:
+            with self.unit(write=False) as unit:
                 duplicate = intake.find_duplicate(unit, inbound)
             if duplicate is None:
                 raise
@@ -82,7 +82,7 @@ class Desk(Administration):
         """The person acting, by email; ``None`` is an operator at the console."""
         if email is None:
             return Actor.console()
-        with self._unit(write=False) as unit:
+        with self.unit(write=False) as unit:
             person = directory.find_person(unit, email)
             return Actor(person.id, person.email or email, Role(person.role))
 
@@ -92,7 +92,7 @@ class Desk(Administration):
         Read first: a known person costs no write, which keeps a slash command's
         answer fast while the store is busy.
         """
-        with self._unit(write=False) as unit:
+        with self.unit(write=False) as unit:
             known = directory.known_person(unit, identity)
             if known is not None:
                 return _actor_of(known)
@@ -150,7 +150,7 @@ class Desk(Administration):
     def export_tickets(self, query: queries.TicketFilter, batch: int = 500) -> Iterator[TicketView]:
         """Every ticket the filter selects, streamed from one read transaction; closing the
         iterator ends it."""
-        with self._unit(write=False) as unit:
+        with self.unit(write=False) as unit:
             yield from queries.iter_tickets(unit, query, batch)
 
     def attach_file(
@@ -170,14 +170,14 @@ class Desk(Administration):
 
     def ticket_files(self, actor: Actor, number: str) -> list[attachments.StoredFile]:
         """The files this person may see on a ticket, oldest first."""
-        with self._unit(write=False) as unit:
+        with self.unit(write=False) as unit:
             return attachments.visible_files(unit, actor, number)
 
     def open_file(
         self, actor: Actor, number: str, attachment_id: int
     ) -> tuple[attachments.StoredFile, Iterator[bytes]]:
         """One visible file of the ticket and its bytes, read in chunks as they are consumed."""
-        with self._unit(write=False) as unit:
+        with self.unit(write=False) as unit:
             stored, handle = attachments.open_file(unit, actor, number, attachment_id)
         return stored, attachments.chunks(handle)
 
@@ -201,16 +201,16 @@ class Desk(Administration):
         now = at or self.clock.now()
         if dry_run:
             try:
-                with self._unit(now=now) as unit:
+                with self.unit(now=now) as unit:
                     escalation.recheck_if_rules_changed(unit)
                     raise _RolledBack(escalation.sweep(unit, limit=limit))
             except _RolledBack as rolled_back:
                 return rolled_back.report
-        with self._unit(now=now) as unit:
+        with self.unit(now=now) as unit:
             escalation.recheck_if_rules_changed(unit)
         checked, fired = 0, list[escalation.Fired]()
         for _ in range(10_000):
-            with self._unit(now=now) as unit:
+            with self.unit(now=now) as unit:
                 report = escalation.sweep(unit, limit=batch)
             checked += report.checked
             fired += report.fired
@@ -277,7 +277,7 @@ class Desk(Administration):
         except exc.IntegrityError:
             if external_id is None:
                 raise
-            with self._unit(write=False) as unit:
+            with self.unit(write=False) as unit:
                 earlier = retries.earlier_comment(
                     unit, number, body, public=public, channel=channel, external_id=external_id
                 )
@@ -317,29 +317,29 @@ class Desk(Administration):
 
     def metrics_snapshot(self) -> metrics.Snapshot:
         """Monitoring figures, read now (each scrape)."""
-        with self._unit(write=False) as unit:
+        with self.unit(write=False) as unit:
             return metrics.snapshot(unit)
 
     # -- chat threads --------------------------------------------------------------
 
     def thread_root(self, ticket_id: int, channel: str, conversation: str) -> str | None:
         """Where a sender posts the ticket's messages in that conversation (None: start one)."""
-        with self._unit(write=False) as unit:
+        with self.unit(write=False) as unit:
             return threads.root(unit.session, ticket_id, channel, conversation)
 
     def remember_thread(self, ticket_id: int, channel: str, external_id: str) -> None:
         """A sender posted a message for the ticket: replies to it now thread there."""
-        with self._unit() as unit:
+        with self.unit() as unit:
             threads.remember(unit.session, unit.now, ticket_id, channel, external_id)
 
     def knows_message(self, channel: str, external_id: str) -> bool:
         """Whether a message is a ticket's (a thread root we posted or a message we took in)."""
-        with self._unit(write=False) as unit:
+        with self.unit(write=False) as unit:
             return threads.ticket_of(unit.session, channel, external_id) is not None
 
     def ticket_of_root(self, channel: str, conversation: str, message: str) -> str | None:
         """The ticket whose thread root (its card) this chat message is, as its number."""
-        with self._unit(write=False) as unit:
+        with self.unit(write=False) as unit:
             found = threads.ticket_of(unit.session, channel, threads.chat_id(conversation, message))
             if found is None or threads.root(unit.session, found, channel, conversation) != message:
                 return None
@@ -348,31 +348,31 @@ class Desk(Administration):
     # -- reading ---------------------------------------------------------------------
 
     def list_tickets(self, query: queries.TicketFilter) -> list[TicketView]:
-        with self._unit(write=False) as unit:
+        with self.unit(write=False) as unit:
             return queries.list_tickets(unit, query)
 
     def show_ticket(self, number: str) -> TicketDetail:
-        with self._unit(write=False) as unit:
+        with self.unit(write=False) as unit:
             return queries.show_ticket(unit, number)
 
     def tickets_for(self, actor: Actor, scope: str, limit: int = 20) -> list[TicketView]:
         """What a person may list (``mine``, ``open``, ``all``, ...); requesters see their own."""
-        with self._unit(write=False) as unit:
+        with self.unit(write=False) as unit:
             return queries.tickets_for(unit, actor, scope, limit)
 
     def visible_ticket(self, actor: Actor, number: str) -> TicketDetail:
         """A ticket as this person may see it: requesters get their own, without internal notes."""
-        with self._unit(write=False) as unit:
+        with self.unit(write=False) as unit:
             return queries.visible_ticket(unit, actor, number)
 
     def ticket_card(self, ticket_id: int) -> CardView:
         """The ticket as its chat card shows it, read at sending time."""
-        with self._unit(write=False) as unit:
+        with self.unit(write=False) as unit:
             return queries.ticket_card(unit, ticket_id)
 
     def check_fields(self, values: dict[str, Any]) -> dict[str, Any]:
         """Custom field values as they would be stored, or a UserError naming the first bad one."""
-        with self._unit(write=False) as unit:
+        with self.unit(write=False) as unit:
             return classify.check_fields(unit, values)
 
     # -- timed jobs (each idempotent, safe on several processes) ---------------------
@@ -414,7 +414,7 @@ class Desk(Administration):
         """SLA figures of the tickets created since ``since`` (a time, or 30d / 12h / 4w / an ISO
         date), one row per ``by`` group (priority, category, agent, team; None: one row), per
         week, and per ``period`` (day or week)."""
-        with self._unit(write=False) as unit:
+        with self.unit(write=False) as unit:
             return reports.build(unit, since, by, period)
 
 

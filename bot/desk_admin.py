@@ -25,7 +25,7 @@ class Administration(DeskBase):
         return self._write(lambda u: directory.set_team_lead(u, actor, team, email))
 
     def preferences(self, email: str) -> dict[str, str]:
-        with self._unit(write=False) as unit:
+        with self.unit(write=False) as unit:
             return prefs.preferences(unit, email)
 
     def set_preference(self, actor: Actor, email: str, event: str, channels: str) -> dict[str, str]:
@@ -47,7 +47,7 @@ class Administration(DeskBase):
 
     def sla_configuration(self, actor: Actor) -> dict[str, Any]:
         """The default targets, every SLA policy in force (file and API) and the ladder."""
-        with self._unit(write=False) as unit:
+        with self.unit(write=False) as unit:
             return sla_overrides.configuration(unit, actor)
 
     def add_sla_policy(self, actor: Actor, entry: SlaPolicyOverride) -> dict[str, Any]:
@@ -61,7 +61,7 @@ class Administration(DeskBase):
 
     def routing_configuration(self, actor: Actor) -> dict[str, Any]:
         """How new tickets are placed and assigned: the rules, each mailbox's defaults, the strategy."""
-        with self._unit(write=False) as unit:
+        with self.unit(write=False) as unit:
             rules = routing_rules.list_rules(unit, actor)
         return {
             "assignment": self.settings.routing.assignment,
@@ -79,7 +79,7 @@ class Administration(DeskBase):
         }
 
     def list_routing_rules(self, actor: Actor) -> list[dict[str, Any]]:
-        with self._unit(write=False) as unit:
+        with self.unit(write=False) as unit:
             return routing_rules.list_rules(unit, actor)
 
     def add_routing_rule(self, actor: Actor, rule: RuleInput) -> dict[str, Any]:
@@ -97,14 +97,14 @@ class Administration(DeskBase):
         return self._write(lambda u: tokens.create(u, actor, email, name))
 
     def authenticate(self, token: str) -> Actor:
-        with self._unit(write=False) as unit:
+        with self.unit(write=False) as unit:
             return tokens.authenticate(unit, token)
 
     def revoke_token(self, actor: Actor, token_id: int) -> tokens.TokenView:
         return self._write(lambda u: tokens.revoke(u, actor, token_id))
 
     def list_tokens(self, email: str | None = None) -> list[tokens.TokenView]:
-        with self._unit(write=False) as unit:
+        with self.unit(write=False) as unit:
             return tokens.list_tokens(unit, email)
 
     # -- webhooks (admins) ----------------------------------------------------------------
@@ -137,18 +137,18 @@ class Administration(DeskBase):
         return self._write(lambda u: webhooks.unsubscribe(u, actor, subscription_id))
 
     def list_webhooks(self, actor: Actor) -> list[webhooks.SubscriptionView]:
-        with self._unit(write=False) as unit:
+        with self.unit(write=False) as unit:
             return webhooks.subscriptions(unit, actor)
 
     def webhook_target(self, subscription_id: int) -> webhooks.Target | None:
         """Where the webhook sender delivers, with the secret it signs with (None: removed)."""
-        with self._unit(write=False) as unit:
+        with self.unit(write=False) as unit:
             return webhooks.target(unit, subscription_id)
 
     def webhook_deliveries(
         self, actor: Actor, subscription_id: int | None = None, limit: int = 100
     ) -> list[webhooks.DeliveryView]:
-        with self._unit(write=False) as unit:
+        with self.unit(write=False) as unit:
             return webhooks.deliveries(unit, actor, subscription_id, limit)
 
     # -- reference data ----------------------------------------------------------------
@@ -211,17 +211,17 @@ class Administration(DeskBase):
     # -- reading the directory ---------------------------------------------------------
 
     def list_people(self, role: str | None = None) -> list[PersonView]:
-        with self._unit(write=False) as unit:
+        with self.unit(write=False) as unit:
             return queries.list_people(unit, role)
 
     def list_teams(self) -> list[dict[str, object]]:
-        with self._unit(write=False) as unit:
+        with self.unit(write=False) as unit:
             return queries.list_teams(unit)
 
     def list_categories(self) -> list[dict[str, object]]:
-        with self._unit(write=False) as unit:
+        with self.unit(write=False) as unit:
             return queries.list_categories(unit)
 
     def list_fields(self) -> list[dict[str, object]]:
-        with self._unit(write=False) as unit:
+        with self.unit(write=False) as unit:
             return queries.list_fields(unit)

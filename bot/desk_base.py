@@ -9,12 +9,13 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import TypeVar
 
+from bot import notify_subscriptions
 from bot.config import Settings
 from bot.ports import Clock
 from bot.rulebook import RuleBook
 from bot.store.db import Store
 from bot.store.files import FileStore
-from bot.unit import Rules, Unit
+from bot.unit import Rules, Subscribers, Unit
 
 T = TypeVar("T")
 
@@ -31,18 +32,31 @@ class DeskBase:
         self.book = RuleBook(settings)
         self.workflow = self.book.workflow
         self.files = files or FileStore(settings.attachments_path)
+        # The core's own reactions to its events; the sharing facade adds its own.
+        self.subscribers = Subscribers()
+        notify_subscriptions.subscribe(self.subscribers)
 
     @contextmanager
-    def _unit(self, *, write: bool = True, now: datetime | None = None) -> Iterator[Unit]:
+    def unit(self, *, write: bool = True, now: datetime | None = None) -> Iterator[Unit]:
+        """One transaction over the desk's store, clock, settings, rules and subscribers;
+        for facades beside the desk (sharing) as much as for the desk's own methods."""
         scope = self.store.transaction() if write else self.store.read()
         with scope as session:
-            yield Unit(session, now or self.clock.now(), self.settings, self.workflow, self.files, self.book)
+            yield Unit(
+                session,
+                now or self.clock.now(),
+                self.settings,
+                self.workflow,
+                self.files,
+                self.book,
+                self.subscribers,
+            )
 
     def _write(self, work: Callable[[Unit], T]) -> T:
-        with self._unit() as unit:
+        with self.unit() as unit:
             return work(unit)
 
     def rules_in_force(self) -> Rules:
         """The rules as the next transaction sees them (what every process now applies)."""
-        with self._unit(write=False) as unit:
+        with self.unit(write=False) as unit:
             return unit.rules

@@ -18,7 +18,8 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from bot import audit, directory, notify, sla, sla_track, tickets
+from bot import audit, directory, sla, sla_track, tickets
+from bot import events as ev
 from bot.audit_kinds import AuditKind
 from bot.errors import UserError
 from bot.model import Actor, Priority, format_number
@@ -95,7 +96,7 @@ def sweep(unit: Unit, *, limit: int | None = 500) -> SweepReport:
         fired += fire_due_levels(unit, ticket)
         sla_track.refresh(unit, ticket)
         if (ticket.sla_status, ticket.escalation_level) != before:
-            notify.card_changed(unit, ticket)  # the Slack card shows status and level
+            unit.publish(ev.TicketChanged(ticket.id, "sla", Actor.system()))  # the card shows them
         if ticket.sla_next_check_at is not None and ticket.sla_next_check_at <= unit.now:
             ticket.sla_next_check_at = unit.now + RECHECK
     unit.session.flush()
@@ -174,7 +175,7 @@ def _fire(unit: Unit, ticket: t.Ticket, level: Level, state: sla.SlaState) -> Fi
         },
     )
     tickets.touch(unit, ticket)
-    notify.sla_level(unit, ticket, level, _describe(level))
+    unit.publish(ev.SlaLevelReached(ticket.id, level, _describe(level)))
     logger.info("%s: escalation level %d (%s) fired", number, level.number, _describe(level))
     return Fired(number, level.number, _describe(level), level.notify, tuple(changes))
 

@@ -22,7 +22,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot import audit, notify, tickets
+from bot import audit, tickets
+from bot import events as ev
 from bot.audit_kinds import AuditKind
 from bot.model import Actor, Status, format_number
 from bot.store import tables as t
@@ -70,7 +71,7 @@ def auto_close(unit: Unit, *, limit: int = 500) -> list[str]:
             reason=f"auto-closed after {days} days resolved",
             announce=False,
         )
-        notify.auto_closed(unit, ticket, event.id)
+        unit.publish(ev.AutoClosed(ticket.id, event.id))
         closed.append(format_number(unit.settings.ticket_prefix, ticket.id))
     if closed:
         logger.info("auto-closed %d ticket(s)", len(closed))
@@ -81,7 +82,7 @@ def flag_expired(unit: Unit, *, limit: int = 500) -> list[str]:
     """Flag unresolved tickets older than ``ticket_expiration_days``, once each; the numbers flagged.
 
     Each is recorded in the audit log (``expired``) and reported to its team
-    (:func:`bot.notify.ticket_expired`: one email per ticket and agent).
+    (:class:`bot.events.TicketExpired`: one email per ticket and agent).
     Flagging does not change the status or ``updated_at``: it is a report, not
     activity on the ticket.
     """
@@ -110,7 +111,7 @@ def flag_expired(unit: Unit, *, limit: int = 500) -> list[str]:
             before={"expired_at": None},
             after={"expired_at": unit.now.isoformat(), "expiration_days": days},
         )
-        notify.ticket_expired(unit, ticket)
+        unit.publish(ev.TicketExpired(ticket.id))
         flagged.append(format_number(unit.settings.ticket_prefix, ticket.id))
     unit.session.flush()
     if flagged:

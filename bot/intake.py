@@ -20,17 +20,20 @@ from bot import (
     audit,
     classify,
     directory,
-    notify,
     placement,
     routing_rules,
     sla_track,
     tickets,
+)
+from bot import (
+    events as ev,
 )
 from bot.audit_kinds import AuditKind
 from bot.display_text import one_line
 from bot.errors import UserError
 from bot.messages import Inbound, IncomingFile, Receipt
 from bot.model import Actor, Role, Status, format_number
+from bot.robots import is_own_or_robot
 from bot.store import tables as t
 from bot.unit import Unit
 
@@ -96,7 +99,7 @@ def receive(unit: Unit, inbound: Inbound) -> Receipt:
     # what it opens is kept as a flagged internal note and enrols nobody.
     unvouched = staff and not inbound.authenticated
     # Mail from our own addresses is our own mail coming back: never answered.
-    robot = inbound.auto_submitted or inbound.bounce or notify.is_own_or_robot(unit, sender.email)
+    robot = inbound.auto_submitted or inbound.bounce or is_own_or_robot(unit, sender.email)
     # Only staff can keep what they write internal (an agent's "#note" reply).
     internal = inbound.internal and staff
     match = placement.find_ticket(unit, inbound, sender)
@@ -127,7 +130,7 @@ def receive(unit: Unit, inbound: Inbound) -> Receipt:
         if not unvouched:
             _add_followers(unit, ticket, inbound, actor)
         _record_submitter(unit, ticket, inbound, sender)
-        notify.ticket_opened(unit, ticket, comment, acknowledge=not robot)
+        unit.publish(ev.TicketOpened(ticket.id, comment.id, acknowledge=not robot))
         created = True
     else:
         ticket = match.ticket
@@ -266,7 +269,7 @@ def _add_followers(unit: Unit, ticket: t.Ticket, inbound: Inbound, actor: Actor)
     if inbound.spoofed:  # forged mail must not enrol anyone to receive our answers
         return
     for identity in inbound.cc[:MAX_FOLLOWERS]:
-        if not identity.email or notify.is_own_or_robot(unit, identity.email):
+        if not identity.email or is_own_or_robot(unit, identity.email):
             continue
         try:
             person = directory.ensure_person(unit, identity)

@@ -1,4 +1,5 @@
-"""Who hears about what: turns a change into outbox rows in the same transaction.
+"""Who hears about what: the core's subscribers to :mod:`bot.events`, turning each change
+into outbox rows in the same transaction (wired in :mod:`bot.notify_subscriptions`).
 
 People hear by email, except a requester who came by Slack, who hears by DM
 (:mod:`bot.slack_notify`); the support channel's card and thread follow every
@@ -8,7 +9,6 @@ change twice (a retry) never queues a second message.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -17,11 +17,11 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot import audit, outbox, prefs, slack_notify, webhooks
+from bot import events as ev
 from bot.audit_kinds import AuditKind
 from bot.contexts import person_context, ticket_context
 from bot.model import Actor, Role, Status, format_number
-from bot.sharing import sync as sharing
-from bot.sla_policy import Level
+from bot.robots import is_own_or_robot
 from bot.store import tables as t
 from bot.unit import Unit
 
@@ -30,28 +30,14 @@ EMAIL = "email"
 MAX_REFERENCES = 20
 
 
-ROBOT_LOCAL_PARTS = re.compile(r"^(no-?reply|do-?not-?reply|mailer-daemon|postmaster|bounces?)([+._-].*)?$")
-
-
-def is_own_or_robot(unit: Unit, email: str | None) -> bool:
-    """Our own mailboxes and addresses no person reads: never answered, never followers."""
-    if not email:
-        return False
-    local, _, domain = email.lower().partition("@")
-    base = f"{local.partition('+')[0]}@{domain}"  # support+sup-1.x@ is still support@
-    own = {unit.settings.email.from_address.lower(), *(m.address.lower() for m in unit.settings.mailboxes)}
-    if base in own:
-        return True
-    return bool(ROBOT_LOCAL_PARTS.match(local))
-
-
-def ticket_opened(unit: Unit, ticket: t.Ticket, first: t.Comment, *, acknowledge: bool) -> None:
+def ticket_opened(unit: Unit, event: ev.TicketOpened) -> None:
+    ticket, first = _ticket(unit, event.ticket_id), _comment(unit, event.comment_id)
     slack_notify.card_posted(unit, ticket)
     webhooks.emit(unit, webhooks.CREATED, ticket, f"ticket-{ticket.id}", comment=first)
     if first.body.strip() != ticket.subject.strip():  # a subject-only request: the card says it all
         slack_notify.comment_in_thread(unit, ticket, first)
     requester = ticket.requester
-    if acknowledge and requester.role == Role.REQUESTER.value:
+    if event.acknowledge and requester.role == Role.REQUESTER.value:
         # The acknowledgement limit is for email, where robots answer robots: it is
         # counted (and a suppression audited) only when the acknowledgement goes by email.
         _tell(
@@ -93,10 +79,10 @@ def _may_acknowledge(unit: Unit, ticket: t.Ticket, person: t.Person) -> bool:
     return False
 
 
-def comment_added(unit: Unit, ticket: t.Ticket, comment: t.Comment) -> None:
+def comment_added(unit: Unit, event: ev.CommentAdded) -> None:
+    ticket, comment = _ticket(unit, event.ticket_id), _comment(unit, event.comment_id)
     slack_notify.comment_in_thread(unit, ticket, comment)
     webhooks.emit(unit, webhooks.COMMENT_ADDED, ticket, f"comment-{comment.id}", comment=comment)
-    sharing.comment_added(unit, ticket, comment)
     if not comment.public or comment.flagged:
         return
     author = comment.author
@@ -111,13 +97,22 @@ def comment_added(unit: Unit, ticket: t.Ticket, comment: t.Comment) -> None:
         _tell(unit, ticket, ticket.assignee, "customer_replied", key, extra, event="customer_replied")
 
 
-def card_changed(unit: Unit, ticket: t.Ticket) -> None:
-    """Something the support channel's card shows changed (priority, category, ...)."""
+def card_changed(unit: Unit, event: ev.TicketChanged) -> None:
+    """Something the support channel's card shows changed (priority, category, SLA state)."""
+    ticket = _ticket(unit, event.ticket_id)
     slack_notify.card_changed(unit, ticket)
     webhooks.emit(unit, webhooks.UPDATED, ticket, webhooks.snapshot_change(unit, ticket))
 
 
-def status_changed(unit: Unit, ticket: t.Ticket, before: str, event_id: int, actor: Actor) -> None:
+def status_changed(unit: Unit, event: ev.StatusChanged) -> None:
+    if not event.announce:
+        return
+    ticket, before, event_id, actor = (
+        _ticket(unit, event.ticket_id),
+        event.before,
+        event.event_id,
+        event.actor,
+    )
     slack_notify.card_changed(unit, ticket)
     _status_hooks(unit, ticket, before, f"event-{event_id}")
     if actor.person_id == ticket.requester_id:
@@ -127,7 +122,10 @@ def status_changed(unit: Unit, ticket: t.Ticket, before: str, event_id: int, act
     _tell(unit, ticket, ticket.requester, template, key, {"previous_status": before}, event="status_changed")
 
 
-def assigned(unit: Unit, ticket: t.Ticket, event_id: int, actor: Actor) -> None:
+def assigned(unit: Unit, event: ev.Assigned) -> None:
+    if not event.announce:
+        return
+    ticket, event_id, actor = _ticket(unit, event.ticket_id), event.event_id, event.actor
     slack_notify.card_changed(unit, ticket)
     webhooks.emit(unit, webhooks.UPDATED, ticket, f"event-{event_id}")
     assignee = ticket.assignee
@@ -136,8 +134,9 @@ def assigned(unit: Unit, ticket: t.Ticket, event_id: int, actor: Actor) -> None:
     _tell(unit, ticket, assignee, "ticket_assigned", f"assigned:{event_id}:{assignee.id}", event="assigned")
 
 
-def merged(unit: Unit, source: t.Ticket, target: t.Ticket) -> None:
+def merged(unit: Unit, event: ev.Merged) -> None:
     """Tell the merged ticket's requester where their request lives on."""
+    source, target = _ticket(unit, event.source_id), _ticket(unit, event.target_id)
     slack_notify.card_changed(unit, source)
     slack_notify.card_changed(unit, target)
     merged_into = {"merged_into": format_number(unit.settings.ticket_prefix, target.id)}
@@ -159,8 +158,14 @@ def merged(unit: Unit, source: t.Ticket, target: t.Ticket) -> None:
     )
 
 
-def escalated(unit: Unit, ticket: t.Ticket, event_id: int, actor: Actor, reason: str) -> None:
+def escalated(unit: Unit, event: ev.Escalated) -> None:
     """Agents see it in the ticket's thread; the assignee hears as they chose (email by default)."""
+    ticket, event_id, actor, reason = (
+        _ticket(unit, event.ticket_id),
+        event.event_id,
+        event.actor,
+        event.reason,
+    )
     by = {"label": actor.label}
     escalation = {"escalation": {"reason": reason, "level": None, "threshold": None, "by": actor.label}}
     webhooks.emit(unit, webhooks.ESCALATED, ticket, f"event-{event_id}", extra=escalation)
@@ -180,12 +185,13 @@ def escalated(unit: Unit, ticket: t.Ticket, event_id: int, actor: Actor, reason:
         )
 
 
-def sla_level(unit: Unit, ticket: t.Ticket, level: Level, threshold: str) -> None:
+def sla_level(unit: Unit, reached: ev.SlaLevelReached) -> None:
     """A ladder level fired: its targets hear by their channels, the thread shows it.
 
     Below the breach it is a warning (``sla_warning``), from the breach on an
     escalation (``escalation``); each recipient once per ticket and level.
     """
+    ticket, level, threshold = _ticket(unit, reached.ticket_id), reached.level, reached.threshold
     event = "escalation" if level.threshold.share is None or level.threshold.is_breach else "sla_warning"
     extra = {"level": {"number": level.number, "threshold": threshold}}
     base = f"{event}:{ticket.id}:{level.number}"
@@ -210,6 +216,19 @@ def sla_level(unit: Unit, ticket: t.Ticket, level: Level, threshold: str) -> Non
         else:
             for person in recipients(unit, ticket, target):
                 _tell(unit, ticket, person, event, f"{base}:{person.id}", extra, event=event)
+
+
+def _ticket(unit: Unit, ticket_id: int) -> t.Ticket:
+    """The change's own row, from the session's identity map: no query."""
+    ticket = unit.session.get(t.Ticket, ticket_id)
+    assert ticket is not None, ticket_id
+    return ticket
+
+
+def _comment(unit: Unit, comment_id: int) -> t.Comment:
+    comment = unit.session.get(t.Comment, comment_id)
+    assert comment is not None, comment_id
+    return comment
 
 
 def _status_hooks(
@@ -360,13 +379,14 @@ def _message_id(unit: Unit, ticket: t.Ticket) -> str:
     return message_id
 
 
-def auto_closed(unit: Unit, ticket: t.Ticket, event_id: int) -> None:
+def auto_closed(unit: Unit, event: ev.AutoClosed) -> None:
     """A resolved ticket was closed by the clock: the requester gets this note, not the generic
     status notice (the caller changes the status with ``announce=False``).
 
     Keyed by the close's audit event: a ticket reopened, resolved and closed
     again hears again; the same close never twice.
     """
+    ticket, event_id = _ticket(unit, event.ticket_id), event.event_id
     slack_notify.card_changed(unit, ticket)
     _status_hooks(unit, ticket, Status.RESOLVED.value, f"event-{event_id}")
     key = f"auto_closed:{ticket.id}:{event_id}"
@@ -374,13 +394,14 @@ def auto_closed(unit: Unit, ticket: t.Ticket, event_id: int) -> None:
     _tell(unit, ticket, ticket.requester, "auto_closed", key, extra, event="auto_close")
 
 
-def ticket_expired(unit: Unit, ticket: t.Ticket) -> None:
+def ticket_expired(unit: Unit, event: ev.TicketExpired) -> None:
     """An unresolved ticket grew older than ``ticket_expiration_days``: its team's agents hear by
     email (every admin when it has no team, or a team without agents).
 
     One message per ticket and person, so it threads with the ticket and a
     second sweep adds nothing; a ticket is flagged expired only once.
     """
+    ticket = _ticket(unit, event.ticket_id)
     staff = (Role.AGENT.value, Role.ADMIN.value)
     people: list[t.Person] = []
     if ticket.team_id is not None:

@@ -16,6 +16,10 @@ from sqlalchemy.orm import Session
 from bot.store import tables as t
 from bot.store.rows import get_or_create
 
+# Channels where a ticket lives as a card with a thread: a merge leaves their messages
+# with the source's card, where a reply still reaches the survivor by following the merge.
+CHAT_CHANNELS = ("slack",)
+
 
 def chat_id(conversation: str, message: str) -> str:
     """One id per chat message across conversations (a Slack ts is unique only within one)."""

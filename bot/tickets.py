@@ -1,7 +1,8 @@
 """Changes to one ticket: comment, status, assignee, priority, category, tags, fields, merge.
 
 Each function runs inside the caller's transaction, records an audit event
-for what it changed and queues the notifications that follow from it.
+for what it changed and publishes what happened (:mod:`bot.events`); who hears
+of it is the subscribers' business, not this module's.
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from bot import audit, directory, notify, routing, sla_track, slack_notify
+from bot import audit, directory, routing, sla_track, threads
+from bot import events as ev
 from bot.audit_kinds import AuditKind
 from bot.errors import Conflict, NotFound, UserError
 from bot.model import Actor, Role, Status, format_number, parse_number
 from bot.permissions import require_party, require_staff, ticket_not_found
-from bot.sharing import sync as sharing
 from bot.store import tables as t
 from bot.unit import Unit
 
@@ -122,7 +123,7 @@ def add_comment(
         _customer_replied(unit, ticket, actor)
     touch(unit, ticket)
     if announce:  # robots' mail is kept but never passed on: that is how bots loop
-        notify.comment_added(unit, ticket, comment)
+        unit.publish(ev.CommentAdded(ticket.id, comment.id))
     return comment
 
 
@@ -218,10 +219,8 @@ def change_status(
         after=after,
     )
     touch(unit, ticket)
-    # A partner sharing the ticket hears of every change, the quiet ones (auto-close) too.
-    sharing.status_changed(unit, ticket, event.id, actor)
-    if announce:
-        notify.status_changed(unit, ticket, before, event.id, actor)
+    # Published unannounced too: a partner sharing the ticket hears of the quiet ones (auto-close).
+    unit.publish(ev.StatusChanged(ticket.id, before, target.value, event.id, actor, announce))
     return event
 
 
@@ -268,8 +267,7 @@ def set_assignee(
         before={"assignee": before},
         after={"assignee": _person_label(person), "rule": rule},
     )
-    if announce:
-        notify.assigned(unit, ticket, event.id, actor)
+    unit.publish(ev.Assigned(ticket.id, ticket.assignee_id, event.id, actor, announce))
 
 
 def assign(unit: Unit, actor: Actor, number: str, email: str | None) -> t.Ticket:
@@ -351,7 +349,7 @@ def escalate(unit: Unit, actor: Actor, number: str, reason: str) -> t.Ticket:
         after={"reason": reason.strip()[:2000], "level": "manual"},
     )
     touch(unit, ticket)
-    notify.escalated(unit, ticket, event.id, actor, reason.strip()[:2000])
+    unit.publish(ev.Escalated(ticket.id, event.id, actor, reason.strip()[:2000]))
     return ticket
 
 
@@ -372,7 +370,7 @@ def merge(unit: Unit, actor: Actor, source_number: str, target_number: str) -> t
     # the survivor by following the merge.
     unit.session.execute(
         update(t.ThreadRef)
-        .where(t.ThreadRef.ticket_id == source.id, t.ThreadRef.channel != slack_notify.SLACK)
+        .where(t.ThreadRef.ticket_id == source.id, t.ThreadRef.channel.not_in(threads.CHAT_CHANNELS))
         .values(ticket_id=target.id)
     )
     for tag in source.tags:
@@ -410,7 +408,5 @@ def merge(unit: Unit, actor: Actor, source_number: str, target_number: str) -> t
     )
     touch(unit, source)
     touch(unit, target)
-    # A partner sharing the merged ticket hears it is closed; the survivor is not shared by this.
-    sharing.status_changed(unit, source, f"merged-{source.id}", actor)
-    notify.merged(unit, source, target)
+    unit.publish(ev.Merged(source.id, target.id, actor))
     return target

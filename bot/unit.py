@@ -1,15 +1,18 @@
-"""What every service function gets: the open transaction, "now", and the rules in force."""
+"""What every service function gets: the open transaction, "now", the rules in force, and
+where the change's events go (:mod:`bot.events`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.orm import Session
 
 from bot.config import Settings
 from bot.config_sla import SlaPolicyOverride
+from bot.events import Event
 from bot.routing import Route
 from bot.sla_policy import Level, Policies
 from bot.store.files import FileStore
@@ -36,6 +39,27 @@ class RuleSource(Protocol):
     def compile(self, session: Session, version: int) -> Rules: ...
 
 
+E = TypeVar("E", bound=Event)
+Handler = Callable[["Unit", Any], None]
+
+
+class Subscribers:
+    """Who reacts to which event, in the order they subscribed; filled once, when the desk
+    (and the sharing facade beside it) is built, then only read."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[type[Any], list[Handler]] = {}
+
+    def on(self, kind: type[E], handler: Callable[[Unit, E], None]) -> None:
+        """Subscribing the same handler twice is harmless: it still runs once per event."""
+        handlers = self._handlers.setdefault(kind, [])
+        if handler not in handlers:
+            handlers.append(handler)
+
+    def of(self, kind: type[Any]) -> Sequence[Handler]:
+        return self._handlers.get(kind, ())
+
+
 @dataclass(frozen=True, slots=True)
 class Unit:
     session: Session
@@ -44,8 +68,17 @@ class Unit:
     workflow: Workflow
     files: FileStore
     source: RuleSource
+    subscribers: Subscribers = field(default_factory=Subscribers)
     # The rules once this transaction has asked for them: looked up at most once per unit.
     memo: dict[str, Rules] = field(default_factory=dict)
+    # What happened in this transaction, in order (for subscribers that look back, and tests).
+    events: list[Event] = field(default_factory=list)
+
+    def publish(self, event: Event) -> None:
+        """Subscribers run now, in this transaction: what they queue commits with the change."""
+        self.events.append(event)
+        for handler in self.subscribers.of(type(event)):
+            handler(self, event)
 
     @property
     def rules(self) -> Rules:

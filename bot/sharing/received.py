@@ -15,7 +15,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot import audit, classify, intake, notify, tickets
+from bot import audit, classify, intake, tickets
+from bot import events as ev
 from bot.audit_kinds import AuditKind
 from bot.display_text import one_line
 from bot.errors import UserError
@@ -145,7 +146,7 @@ def _open(unit: Unit, agreement: t.SharingAgreement, incoming: p.TicketIn) -> No
         },
     )
     _fields(unit, agreement, link, ticket, incoming, actor)
-    notify.ticket_opened(unit, ticket, comment, acknowledge=False)
+    unit.publish(ev.TicketOpened(ticket.id, comment.id, acknowledge=False))
     for item in rest:
         _add(unit, agreement, link, ticket, item)
     _status(unit, ticket, incoming, actor)
@@ -201,7 +202,7 @@ def _add(
         first_response=link.side != RECEIVER,
     )
     _remember(unit, link, item.uuid, comment)
-    notify.comment_added(unit, ticket, comment)
+    unit.publish(ev.CommentAdded(ticket.id, comment.id))
     return 1
 
 

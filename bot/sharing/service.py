@@ -15,7 +15,7 @@ from sqlalchemy import exc
 from bot.desk import Desk
 from bot.model import Actor
 from bot.permissions import require_admin
-from bot.sharing import agreements, invitations, pending, received, shared, sync
+from bot.sharing import agreements, invitations, pending, received, shared, statuses, sync
 from bot.sharing.agreements import AgreementView, Partner
 from bot.sharing.shared import ShareView
 from bot.unit import Unit
@@ -25,19 +25,23 @@ T = TypeVar("T")
 
 class Sharing:
     def __init__(self, desk: Desk) -> None:
+        """Checks the status tables (a bad one stops start-up) and subscribes the sync to the
+        desk's events, so every change made through this desk reaches the partners."""
+        statuses.check_tables(desk.settings.sharing.status_in, desk.settings.sharing.status_out)
         self.desk = desk
         self.settings = desk.settings
+        sync.subscribe(desk.subscribers)
 
-    def _unit(self, *, write: bool = True) -> AbstractContextManager[Unit]:
-        """The desk's own unit of work: the same store, clock, settings and compiled rules."""
-        return self.desk._unit(write=write)  # noqa: SLF001 - a facade beside the desk, same package
+    def unit(self, *, write: bool = True) -> AbstractContextManager[Unit]:
+        """The desk's own unit of work: the same store, clock, settings, rules and subscribers."""
+        return self.desk.unit(write=write)
 
     def _write(self, work: Callable[[Unit], T]) -> T:
         """Two copies of one request racing (a partner's retry) meet on a unique index:
         the loser runs again and finds what the winner stored."""
         for attempt in range(2):
             try:
-                with self._unit() as unit:
+                with self.unit() as unit:
                     return work(unit)
             except exc.IntegrityError:
                 if attempt:
@@ -85,11 +89,11 @@ class Sharing:
         return self._write(lambda u: pending.clear(u, actor))
 
     def agreements(self, actor: Actor) -> list[AgreementView]:
-        with self._unit(write=False) as unit:
+        with self.unit(write=False) as unit:
             return agreements.agreements(unit, actor)
 
     def agreement(self, actor: Actor, agreement_id: int) -> AgreementView:
-        with self._unit(write=False) as unit:
+        with self.unit(write=False) as unit:
             return agreements.agreement(unit, actor, agreement_id)
 
     def share(self, actor: Actor, number: str, agreement_id: int) -> ShareView:
@@ -99,17 +103,17 @@ class Sharing:
         return self._write(lambda u: shared.unshare(u, actor, number, agreement_id))
 
     def shares(self, actor: Actor, number: str) -> list[ShareView]:
-        with self._unit(write=False) as unit:
+        with self.unit(write=False) as unit:
             return shared.shares(unit, actor, number)
 
     # -- for the outbox's client ------------------------------------------------------------
 
     def partner(self, agreement_id: int) -> Partner | None:
-        with self._unit(write=False) as unit:
+        with self.unit(write=False) as unit:
             return agreements.partner(unit, agreement_id)
 
     def wire_status(self, ticket_id: int) -> str | None:
-        with self._unit(write=False) as unit:
+        with self.unit(write=False) as unit:
             return sync.wire_status(unit, ticket_id)
 
     def confirm(self, agreement_id: int, taken: bool, detail: str = "") -> None:
@@ -129,7 +133,7 @@ class Sharing:
         megabytes; the call itself checks the token again in its own transaction. With
         ``agreement_uuid``: a change to that agreement (in any status); without: a ticket
         request, which needs an agreement in force."""
-        with self._unit(write=False) as unit:
+        with self.unit(write=False) as unit:
             if agreement_uuid is None:
                 invitations.authenticate(unit, token)
             else:
@@ -139,7 +143,7 @@ class Sharing:
         self._write(lambda u: invitations.receive_change(u, token, uuid, body))
 
     def read_agreement(self, token: str | None, uuid: str) -> dict[str, Any]:
-        with self._unit(write=False) as unit:
+        with self.unit(write=False) as unit:
             return invitations.read(unit, token, uuid)
 
     def receive_ticket(self, token: str | None, uuid: str, body: object) -> bool:
@@ -154,5 +158,5 @@ class Sharing:
         self._write(lambda u: received.receive_unshare(u, invitations.authenticate(u, token), uuid))
 
     def read_ticket(self, token: str | None, uuid: str) -> dict[str, Any]:
-        with self._unit(write=False) as unit:
+        with self.unit(write=False) as unit:
             return received.read(unit, invitations.authenticate(unit, token), uuid)

@@ -1,8 +1,7 @@
 """Sending a shared ticket's changes to the partner, and never sending back what came from it.
 
-The change hooks (:func:`comment_added` from :mod:`bot.notify`,
-:func:`status_changed` from :func:`bot.tickets.change_status`,
-:func:`tags_changed` from :func:`bot.classify.set_tags`) run inside the
+:func:`subscribe` hooks this module to the core's events (comments, status
+changes, merges, tags; :mod:`bot.events`); the handlers run inside the
 change's transaction and queue one request per partner the ticket is shared
 with, unless the change is being applied *from* that partner:
 :func:`from_partner` marks the transaction while a partner's request is
@@ -23,11 +22,12 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot import events as ev
 from bot.model import Actor, format_number
 from bot.sharing import protocol as p
 from bot.sharing import statuses, wire
 from bot.store import tables as t
-from bot.unit import Unit
+from bot.unit import Subscribers, Unit
 
 _ORIGIN = "sharing_origin"
 _ANY = "sharing_any_links"
@@ -187,3 +187,43 @@ def _links(unit: Unit, ticket: t.Ticket) -> list[t.SharedTicket]:
         )
     )
     return [row for row in rows if row.agreement.status == p.ACCEPTED and row.agreement_id != origin]
+
+
+# -- the events this sends on -----------------------------------------------------------
+
+
+def subscribe(subscribers: Subscribers) -> None:
+    """Every change of a shared ticket, made anywhere in the core, reaches its partners."""
+    subscribers.on(ev.CommentAdded, _on_comment)
+    subscribers.on(ev.StatusChanged, _on_status)
+    subscribers.on(ev.Merged, _on_merge)
+    subscribers.on(ev.TagsChanged, _on_tags)
+
+
+def _on_comment(unit: Unit, event: ev.CommentAdded) -> None:
+    ticket, comment = (
+        unit.session.get(t.Ticket, event.ticket_id),
+        unit.session.get(t.Comment, event.comment_id),
+    )
+    assert ticket is not None and comment is not None
+    comment_added(unit, ticket, comment)
+
+
+def _on_status(unit: Unit, event: ev.StatusChanged) -> None:
+    """Unannounced changes too: a partner hears of the quiet ones (auto-close)."""
+    ticket = unit.session.get(t.Ticket, event.ticket_id)
+    assert ticket is not None
+    status_changed(unit, ticket, event.event_id, event.actor)
+
+
+def _on_merge(unit: Unit, event: ev.Merged) -> None:
+    """A partner sharing the merged ticket hears it is closed; the survivor is not shared by this."""
+    source = unit.session.get(t.Ticket, event.source_id)
+    assert source is not None
+    status_changed(unit, source, f"merged-{source.id}", event.actor)
+
+
+def _on_tags(unit: Unit, event: ev.TagsChanged) -> None:
+    ticket = unit.session.get(t.Ticket, event.ticket_id)
+    assert ticket is not None
+    tags_changed(unit, ticket, event.actor)
