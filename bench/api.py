@@ -58,7 +58,7 @@ from sqlalchemy.engine import Connection
 from tabulate import tabulate
 
 from bot.clock import SystemClock
-from bot.desk import Desk
+from bot.desk.facade import Desk
 from bot.model import Actor, Role
 from bot.store import migrate
 from bot.store import tables as t

@@ -54,12 +54,12 @@ from sqlalchemy import Column, DateTime, Integer, MetaData, Table, Text, create_
 from tabulate import tabulate
 
 from bot.clock import SystemClock
-from bot.config import load
-from bot.config_sla import SlaPolicyOverride
-from bot.desk import Desk
+from bot.config.settings import load
+from bot.desk.facade import Desk
 from bot.messages import Identity, Inbound, Receipt
 from bot.model import Actor
-from bot.routing_rules import RuleInput
+from bot.policies.routing import RuleInput
+from bot.sla.settings import SlaPolicyOverride
 from bot.store import migrate
 from bot.store.db import Store
 from bot.store.tables import Base

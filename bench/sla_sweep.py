@@ -69,8 +69,8 @@ from sqlalchemy import event, insert, select, text
 from sqlalchemy.engine import Connection
 from tabulate import tabulate
 
-from bot.config import Settings, load
-from bot.desk import Desk
+from bot.config.settings import Settings, load
+from bot.desk.facade import Desk
 from bot.model import Role
 from bot.store import migrate
 from bot.store import tables as t

@@ -1,5 +1,45 @@
 """Supportbot's core: tickets, people, rules, time, the store and the outbox.
 
-Nothing in this package knows a channel (email, Slack, HTTP); channels call
-:class:`bot.desk.Desk` and hand it neutral :mod:`bot.messages` types.
+Channels (``channels/``: email, Slack, HTTP, the CLI) call
+:class:`bot.desk.facade.Desk` with neutral :mod:`bot.messages` types and never
+reach further in. Nothing here imports a channel or a protocol library; the
+core names channels only as outbox destinations (``email``, ``slack``, ...),
+whose senders live in ``channels/``.
+
+The map, top to bottom; each package imports only those below it (an
+import-linter contract, with no cycles between any two of them):
+
+- ``sharing/``: sharing tickets with other help desks; above the core, it
+  subscribes to the core's events and never the reverse.
+- ``desk/``: the facade channels call, one class per concern (messages in,
+  changes, reading, timed jobs, administration).
+- ``read/``: queries, search, sorting, files, reports, metrics.
+- ``notify/``: who hears about what (the core's event subscribers), Slack
+  cards, webhooks, templates and the outbox.
+- ``tickets/``: intake and placement of messages, changes, classification,
+  attachments, SLA clocks, the escalation sweep, housekeeping.
+- ``policies/``: routing rules and SLA policies admins keep; the rule book.
+- ``people/``: people, teams, categories, field definitions, permissions,
+  preferences, tokens.
+- ``audit/``: the audit log and its typed kinds.
+- ``unit`` (the transaction a service works in, and where its events go),
+  ``config/`` (settings), ``sla/`` and ``routing/`` (pure rules), ``store/``.
+- Shared vocabulary, pure: ``model``, ``messages``, ``events``, ``errors``,
+  ``views``, ``workflow``, ``ports``, ``clock``, ``options``, ``display_text``,
+  ``network``.
+
+Finding things in one step:
+
+- Where an email becomes a comment: ``channels/email/ingest.py`` hands an
+  :class:`~bot.messages.Inbound` to ``Desk.receive`` (``desk/inbox.py``), and
+  :func:`bot.tickets.intake.receive` places it
+  (:func:`bot.tickets.placement.find_ticket`) and adds it
+  (:func:`bot.tickets.changes.add_comment`).
+- Where the SLA due time is computed: :func:`bot.sla.calendar.due` over the
+  ticket's policy (:mod:`bot.sla.policy`); :mod:`bot.tickets.sla_clocks` keeps
+  it on the ticket as it changes.
+- Who decides that Slack hears about this: :mod:`bot.notify.subscriptions`
+  lists the reactions to each event; :mod:`bot.notify.slack` queues the
+  support channel's card and thread posts, :mod:`bot.notify.audience` a
+  person's DMs by their preferences.
 """

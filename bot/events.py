@@ -1,6 +1,6 @@
 """What happened to a ticket, as typed facts: the core records them, subscribers react.
 
-A change (:mod:`bot.tickets`, :mod:`bot.classify`, the SLA sweep, a partner's
+A change (:mod:`bot.tickets.changes`, :mod:`bot.tickets.classify`, the SLA sweep, a partner's
 update) publishes one event on its unit of work
 (:meth:`bot.unit.Unit.publish`) after it has changed the rows and written its
 audit row. Subscribers run at once, inside the same transaction: what they
@@ -8,7 +8,7 @@ queue (emails, Slack cards, webhooks, a partner's update) commits or rolls back
 with the change, so nothing is lost and a retry sends nothing twice.
 
 Who subscribes is decided in one place each: the core's notifications in
-:func:`bot.notify_subscriptions.subscribe` (wired by the desk), ticket sharing
+:func:`bot.notify.subscriptions.subscribe` (wired by the desk), ticket sharing
 in :func:`bot.sharing.sync.subscribe` (wired by the sharing facade). The core
 never names a subscriber; automation rules subscribe to the same events.
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.model import Actor
-from bot.sla_policy import Level
+from bot.sla.policy import Level
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,7 @@ class Inbound:
     ``text`` is what the person wrote new; ``full_text`` the whole message
     (quoted history included) and ``source`` the raw bytes, both kept so a
     message that parsed badly is still on record.
-    ``key`` makes :meth:`bot.desk.Desk.receive` idempotent: the same key on the
+    ``key`` makes :meth:`bot.desk.facade.Desk.receive` idempotent: the same key on the
     same channel is stored once (Message-ID, Slack event id, Idempotency-Key).
     ``references`` are external ids on the same channel that may already belong
     to a ticket (In-Reply-To/References, a Slack thread ts). ``ticket_number``

@@ -115,3 +115,11 @@ class Actor:
     @classmethod
     def console(cls) -> Actor:
         return cls(None, "cli")
+
+
+def clean_tag(name: str) -> str:
+    """A tag as it is kept: lower case, dashes for spaces; shared by changes, rules and filters."""
+    tag = name.strip().lower().replace(" ", "-")
+    if not tag or len(tag) > 100 or "," in tag:
+        raise UserError(f"{name!r} is not a tag: use up to 100 characters, no commas", field="tags")
+    return tag

@@ -21,8 +21,8 @@ class Clock(Protocol):
 class Sender(Protocol):
     """Delivers one notification on one channel.
 
-    Raise :class:`bot.outbox.TransientDeliveryError` to be retried with
-    backoff, :class:`bot.outbox.PermanentDeliveryError` to park it as dead.
+    Raise :class:`bot.notify.outbox.TransientDeliveryError` to be retried with
+    backoff, :class:`bot.notify.outbox.PermanentDeliveryError` to park it as dead.
     Senders must be safe to call twice for the same notification (the
     dispatcher may resend after a crash): key what they write on
     ``outbound.notification_id``.

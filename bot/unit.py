@@ -10,11 +10,11 @@ from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.orm import Session
 
-from bot.config import Settings
-from bot.config_sla import SlaPolicyOverride
+from bot.config.settings import Settings
 from bot.events import Event
-from bot.routing import Route
-from bot.sla_policy import Level, Policies
+from bot.routing.routes import Route
+from bot.sla.policy import Level, Policies
+from bot.sla.settings import SlaPolicyOverride
 from bot.store.files import FileStore
 from bot.workflow import Workflow
 
@@ -32,7 +32,7 @@ class Rules:
 
 
 class RuleSource(Protocol):
-    """Where a unit gets its rules (:class:`bot.rulebook.RuleBook`)."""
+    """Where a unit gets its rules (:class:`bot.policies.book.RuleBook`)."""
 
     def current(self, session: Session) -> Rules: ...
 

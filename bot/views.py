@@ -47,6 +47,8 @@ class AttachmentView:
 @dataclass(frozen=True, slots=True)
 class CommentView:
     id: int
+    # The ticket it is on: a comment on a merged ticket lands on the survivor.
+    ticket_number: str
     author: str | None
     body: str
     public: bool

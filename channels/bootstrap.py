@@ -21,13 +21,13 @@ from types import TracebackType
 from typing import TYPE_CHECKING, TextIO, TypeAlias
 
 from bot.clock import SystemClock
-from bot.config import Settings, imap_password, relay_password, smtp_auth_password
-from bot.desk import Desk
+from bot.config.settings import Settings, imap_password, relay_password, smtp_auth_password
+from bot.desk.facade import Desk
+from bot.desk.scheduler import create_scheduler
 from bot.errors import ConfigError
-from bot.outbox import Dispatcher
+from bot.notify.outbox import Dispatcher
+from bot.notify.render import Renderer
 from bot.ports import Clock, Sender
-from bot.render import Renderer
-from bot.scheduler import create_scheduler
 from bot.sharing.service import Sharing
 from bot.store import migrate
 from bot.store.db import Store

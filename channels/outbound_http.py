@@ -24,7 +24,7 @@ import httpcore
 import httpx
 
 from bot.network import is_public_address
-from bot.outbox import PermanentDeliveryError, TransientDeliveryError
+from bot.notify.outbox import PermanentDeliveryError, TransientDeliveryError
 
 logger = logging.getLogger(__name__)
 

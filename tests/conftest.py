@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from bot.config import Settings, load
-from bot.desk import Desk
+from bot.config.settings import Settings, load
+from bot.desk.facade import Desk
 from bot.model import Actor
 from bot.store import migrate
 from bot.store.db import Store

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from bot.desk import Desk
+from bot.desk.facade import Desk
 from bot.messages import Identity, Inbound
 from bot.model import Actor, Role
 

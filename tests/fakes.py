@@ -6,7 +6,7 @@ import threading
 from datetime import datetime, timedelta
 
 from bot.messages import Outbound
-from bot.outbox import PermanentDeliveryError, TransientDeliveryError
+from bot.notify.outbox import PermanentDeliveryError, TransientDeliveryError
 
 
 class FakeClock:

@@ -10,7 +10,7 @@ from typing import Any
 
 import uvicorn
 
-from bot.config import HttpSettings
+from bot.config.settings import HttpSettings
 from channels.http.server import uvicorn_config
 from tests.ports import free_port
 from tests.waiting import wait_until

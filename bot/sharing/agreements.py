@@ -18,11 +18,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot import audit, outbox
-from bot.audit_kinds import AuditKind
+from bot.audit import log as audit
+from bot.audit.kinds import AuditKind
 from bot.errors import Conflict, NotFound, UserError
 from bot.model import Actor
-from bot.permissions import require_admin
+from bot.notify import outbox
+from bot.people.permissions import require_admin
 from bot.sharing import pending, wire
 from bot.sharing import protocol as p
 from bot.store import tables as t

@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot import audit
-from bot.audit_kinds import AuditKind
+from bot.audit import log as audit
+from bot.audit.kinds import AuditKind
 from bot.display_text import one_line
 from bot.sharing import pending, wire
 from bot.sharing import protocol as p

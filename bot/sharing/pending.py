@@ -26,11 +26,11 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import ColumnElement, delete, exists, select
 
-from bot import audit
-from bot.audit_kinds import AuditKind
+from bot.audit import log as audit
+from bot.audit.kinds import AuditKind
 from bot.errors import Conflict, NotFound
 from bot.model import Actor
-from bot.permissions import require_admin
+from bot.people.permissions import require_admin
 from bot.sharing import protocol as p
 from bot.store import tables as t
 from bot.store.rows import get_or_create

@@ -15,17 +15,19 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot import audit, classify, intake, tickets
 from bot import events as ev
-from bot.audit_kinds import AuditKind
+from bot.audit import log as audit
+from bot.audit.kinds import AuditKind
 from bot.display_text import one_line
 from bot.errors import UserError
 from bot.messages import Identity, Inbound
-from bot.model import Actor, Role, Status, format_number
+from bot.model import Actor, Role, Status, clean_tag, format_number
 from bot.sharing import protocol as p
 from bot.sharing import statuses, sync, wire
 from bot.sharing.shared import RECEIVER
 from bot.store import tables as t
+from bot.tickets import changes as tickets
+from bot.tickets import classify, intake
 from bot.unit import Unit
 
 logger = logging.getLogger(__name__)
@@ -263,7 +265,7 @@ def _tags(
     theirs = set()
     for name in names:
         try:
-            theirs.add(classify.clean_tag(name))
+            theirs.add(clean_tag(name))
         except UserError:
             logger.warning("sharing agreement %s: tag %r skipped", agreement.id, name)
     seen = set(link.tags_seen or ())

@@ -1,6 +1,6 @@
 """The sharing facade: one transaction per call, for the CLI, the API, the partner's requests and the outbox.
 
-Kept apart from :class:`bot.desk.Desk` so the desk does not grow a second
+Kept apart from :class:`bot.desk.facade.Desk` so the desk does not grow a second
 protocol; it works on the same store, clock, settings and rules.
 """
 
@@ -12,9 +12,9 @@ from typing import Any, TypeVar
 
 from sqlalchemy import exc
 
-from bot.desk import Desk
+from bot.desk.facade import Desk
 from bot.model import Actor
-from bot.permissions import require_admin
+from bot.people.permissions import require_admin
 from bot.sharing import agreements, invitations, pending, received, shared, statuses, sync
 from bot.sharing.agreements import AgreementView, Partner
 from bot.sharing.shared import ShareView

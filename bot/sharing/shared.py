@@ -13,14 +13,15 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from bot import audit, tickets
-from bot.audit_kinds import AuditKind
+from bot.audit import log as audit
+from bot.audit.kinds import AuditKind
 from bot.errors import Conflict, NotFound
 from bot.model import Actor, format_number
-from bot.permissions import require_staff
+from bot.people.permissions import require_staff
 from bot.sharing import protocol as p
 from bot.sharing import sync, wire
 from bot.store import tables as t
+from bot.tickets import changes as tickets
 from bot.unit import Unit
 
 logger = logging.getLogger(__name__)

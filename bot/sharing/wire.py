@@ -7,11 +7,11 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot import outbox
-from bot.audit_kinds import AuditKind
+from bot.audit.kinds import AuditKind
 from bot.errors import UserError
 from bot.model import Actor, Role
 from bot.network import is_private_host
+from bot.notify import outbox
 from bot.sharing import protocol as p
 from bot.store import tables as t
 from bot.unit import Unit

@@ -127,7 +127,7 @@ class Ticket(Base):
     updated_at: Mapped[datetime] = mapped_column(index=True)
     resolved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
-    # SLA clocks (bot/sla.py): the policy in force, when the first agent answered,
+    # SLA clocks (bot/sla/calendar.py): the policy in force, when the first agent answered,
     # business seconds spent paused (waiting on the customer), the due times and
     # status as last evaluated, and when the sweep must look again.
     sla_policy: Mapped[str | None] = mapped_column(String(100))

@@ -11,8 +11,8 @@ import click
 from sqlalchemy.engine import make_url
 
 import bot
-from bot import outbox as outbox_service
-from bot.config import secret_options
+from bot.config.settings import secret_options
+from bot.notify import outbox as outbox_service
 from bot.store import migrate
 from bot.store.db import Store
 from bot.views import to_jsonable

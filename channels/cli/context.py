@@ -11,8 +11,8 @@ from typing import Any
 import click
 from tabulate import tabulate
 
-from bot import config
-from bot.config import Settings
+from bot.config import settings as config
+from bot.config.settings import Settings
 from bot.views import to_jsonable
 from channels.bootstrap import Runtime, build, configure_logging
 from channels.cli.terminal import echo

@@ -14,7 +14,7 @@ from datetime import datetime
 import click
 from imapclient.exceptions import IMAPClientError, LoginError
 
-from bot.config import imap_password
+from bot.config.settings import imap_password
 from bot.errors import ConfigError, StoreUnavailable
 from channels.bootstrap import email_ingest
 from channels.cli.context import CliState, pass_state

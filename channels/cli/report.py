@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from bot.errors import UserError
-from bot.reports import GROUPINGS, PERIODS, SlaReport, rounded
+from bot.read.reports import GROUPINGS, PERIODS, SlaReport, rounded
 from channels.cli.context import CliState, emit_json, emit_table, pass_state
 from channels.cli.terminal import echo
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import click
 
-from bot.config_sla import SlaPolicyOverride
 from bot.errors import UserError
+from bot.sla.settings import SlaPolicyOverride
 from channels.cli.context import CliState, as_option, emit_json, emit_table, format_option, pass_state
 from channels.cli.terminal import echo
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from bot.classify import TicketChanges
 from bot.messages import Identity, Inbound
-from bot.model import format_number, parse_number, parse_priority, parse_status
-from bot.queries import TicketFilter
+from bot.model import Actor, format_number, parse_number, parse_priority, parse_status
+from bot.read.queries import TicketFilter
+from bot.tickets.classify import TicketChanges
 from bot.views import TicketDetail, TicketView, to_jsonable
 from channels.cli.context import CliState, as_option, emit_json, emit_table, format_option, pass_state
 from channels.cli.terminal import echo
@@ -57,7 +57,7 @@ def list_command(
 @pass_state
 def show_command(state: CliState, number: str, output: str) -> None:
     """One ticket with its comments and its audit trail."""
-    detail = state.runtime.desk.show_ticket(number)
+    detail = state.runtime.desk.visible_ticket(Actor.console(), number)
     if output == "json":
         emit_json({**to_jsonable(detail.ticket), "comments": detail.comments, "events": detail.events})
     else:
@@ -102,7 +102,11 @@ def create_command(
     # A message from the terminal always opens a ticket; the receipt types every outcome, though.
     if receipt.ticket_number is None:
         raise click.ClickException(f"no ticket was opened: {receipt.rule}")
-    _emit_ticket(desk.show_ticket(receipt.ticket_number).ticket, output, f"created {receipt.ticket_number}")
+    _emit_ticket(
+        desk.visible_ticket(Actor.console(), receipt.ticket_number).ticket,
+        output,
+        f"created {receipt.ticket_number}",
+    )
 
 
 @tickets.command("comment")
@@ -117,7 +121,9 @@ def comment_command(
 ) -> None:
     """Add a comment; a public one is emailed to the requester."""
     desk = state.runtime.desk
-    view = desk.comment(desk.actor(as_email), number, text, public=not internal)
+    actor = desk.actor(as_email)
+    written = desk.comment(actor, number, text, public=not internal, channel="cli")
+    view = desk.visible_ticket(actor, written.ticket_number).ticket
     _emit_ticket(view, output, f"commented on {view.number}")
 
 

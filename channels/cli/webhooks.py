@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from bot.errors import UserError
+from bot.notify.webhooks import EVENTS
 from bot.views import to_jsonable
-from bot.webhooks import EVENTS
 from channels.cli.context import CliState, as_option, emit_json, emit_table, format_option, pass_state
 from channels.cli.terminal import echo
 

@@ -17,8 +17,8 @@ from email.utils import format_datetime
 from jinja2 import TemplateError
 
 from bot.messages import Outbound
-from bot.outbox import PermanentDeliveryError
-from bot.render import Renderer
+from bot.notify.outbox import PermanentDeliveryError
+from bot.notify.render import Renderer
 from channels.email.addresses import reply_address
 
 # RFC 3834: acknowledgements are auto-replied, other robot mail auto-generated;

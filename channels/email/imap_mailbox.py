@@ -17,7 +17,7 @@ from datetime import date
 from imapclient import DELETED, SEEN, IMAPClient
 from imapclient.exceptions import IMAPClientError
 
-from bot.config_channels import ImapAccount
+from bot.config.channels import ImapAccount
 
 logger = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from imapclient.exceptions import IMAPClientError
 
-from bot.config_channels import ImapAccount, Mailbox
+from bot.config.channels import ImapAccount, Mailbox
 from bot.errors import StoreUnavailable, UserError
 from channels.email.imap_mailbox import ImapMailbox, open_mailbox
 from channels.email.ingest import EmailIngest, Ingested

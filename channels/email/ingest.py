@@ -12,8 +12,8 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.config_channels import EmailSettings, Mailbox
-from bot.desk import Desk
+from bot.config.channels import EmailSettings, Mailbox
+from bot.desk.facade import Desk
 from bot.messages import Identity, Inbound, Receipt
 from channels.email.addresses import parse_recipient, verify
 from channels.email.parse import ParsedEmail

@@ -13,11 +13,11 @@ import smtplib
 import ssl
 from pathlib import Path
 
-from bot.config_channels import RelaySettings
+from bot.config.channels import RelaySettings
 from bot.messages import Outbound
-from bot.outbox import PermanentDeliveryError, TransientDeliveryError
+from bot.notify.outbox import PermanentDeliveryError, TransientDeliveryError
+from bot.notify.render import Renderer
 from bot.ports import Clock
-from bot.render import Renderer
 from bot.store.files import write_atomically
 from channels.email.compose import Sender, compose
 

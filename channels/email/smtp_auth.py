@@ -27,7 +27,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
-from bot.config_channels import SmtpSettings
+from bot.config.channels import SmtpSettings
 
 # How long failures from one address are remembered.
 PEER_WINDOW_SECONDS = 15 * 60

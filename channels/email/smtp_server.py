@@ -23,7 +23,7 @@ from typing import Any, AnyStr
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, syntax
 
-from bot.config_channels import SmtpSettings
+from bot.config.channels import SmtpSettings
 from bot.errors import ConfigError, StoreUnavailable, UserError
 from channels.email.ingest import EmailIngest
 from channels.email.smtp_auth import LoginGuard, Verdict

@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import TypeVar
 
-from bot.config_channels import EmailSettings
+from bot.config.channels import EmailSettings
 from channels.email.parse import ParsedEmail, parse, parse_cheaply
 
 logger = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.routing import BaseRoute
 
-from bot.desk import Desk
+from bot.desk.facade import Desk
 from bot.errors import StoreUnavailable
 from bot.sharing.service import Sharing
 from bot.store.db import Store

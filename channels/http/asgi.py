@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from starlette.types import Scope, Send
 
-from bot.desk import Desk
+from bot.desk.facade import Desk
 
 CLOSE = (b"connection", b"close")
 

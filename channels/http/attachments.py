@@ -18,9 +18,9 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import StreamingResponse
 from pydantic import AfterValidator, BaseModel
 
-from bot.attachments import CHUNK, StoredFile, content_type_of
 from bot.errors import TooLarge
 from bot.messages import IncomingFile
+from bot.tickets.attachments import CHUNK, StoredFile, content_type_of
 from bot.views import to_jsonable
 from channels.http.auth import CurrentActor, CurrentDesk
 from channels.http.schemas import TEXT, ErrorOut, no_nul

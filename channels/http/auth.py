@@ -13,7 +13,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bot.desk import Desk
+from bot.desk.facade import Desk
 from bot.errors import StoreUnavailable, Unauthenticated
 from bot.model import Actor
 from channels.http import asgi

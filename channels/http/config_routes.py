@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query
 from pydantic import AfterValidator, BaseModel, Field
 
 from bot.model import FieldType, Role
-from bot.reports import MAX_DAYS, rounded
+from bot.read.reports import MAX_DAYS, rounded
 from bot.views import to_jsonable
 from channels.http.auth import CurrentActor, CurrentDesk
 from channels.http.schemas import ErrorOut, Str, Strict, no_nul

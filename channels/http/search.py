@@ -19,11 +19,11 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime, BaseModel, Field
 
-from bot import search
-from bot.classify import TicketChanges
 from bot.errors import Forbidden, UserError
 from bot.model import Actor, parse_priority, parse_status
-from bot.queries import TicketFilter
+from bot.read import search
+from bot.read.queries import TicketFilter
+from bot.tickets.classify import TicketChanges
 from bot.views import TicketView, to_jsonable
 from channels.http.auth import CurrentActor, CurrentDesk
 from channels.http.errors import status_of

@@ -38,7 +38,7 @@ import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from bot.config import HttpSettings, IPNetwork
+from bot.config.settings import HttpSettings, IPNetwork
 
 logger = logging.getLogger(__name__)
 

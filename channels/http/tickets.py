@@ -19,13 +19,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import AfterValidator, AwareDatetime
 
-from bot import sorting
-from bot.classify import TicketChanges
-from bot.desk import Desk
+from bot.desk.facade import Desk
 from bot.errors import Forbidden, UserError
 from bot.messages import Identity, Inbound
 from bot.model import MAX_TICKET_ID, Actor, parse_priority, parse_status
-from bot.queries import TicketFilter
+from bot.read import sorting
+from bot.read.queries import TicketFilter
+from bot.tickets.classify import TicketChanges
 from bot.views import TicketView, to_jsonable
 from channels.http.auth import CurrentActor, CurrentDesk
 from channels.http.errors import Malformed
@@ -100,7 +100,8 @@ def create_ticket(
         raise RuntimeError(f"receive kept no ticket: {receipt.rule}")
     if not receipt.created:
         response.status_code = 200
-    return _out(desk.show_ticket(receipt.ticket_number).ticket)
+    # The ticket this request opened (or its retry found): the caller's own, read as it stands.
+    return _out(desk.visible_ticket(Actor.system(), receipt.ticket_number).ticket)
 
 
 def ticket_filter(
@@ -138,7 +139,7 @@ def ticket_filter(
 Filters = Annotated[TicketFilter, Depends(ticket_filter)]
 Limit = Annotated[int, Query(ge=1, le=200)]
 Cursor = Annotated[str | None, Query(max_length=100)]
-# bot.sorting.names(), spelled out for the OpenAPI document (a test keeps the two the same).
+# bot.read.sorting.names(), spelled out for the OpenAPI document (a test keeps the two the same).
 SortName = Literal[
     "created_at",
     "-created_at",
@@ -257,11 +258,12 @@ def add_comment(
     same ``Idempotency-Key`` answers as the first did, 201 with the comment it wrote (the same
     id), and writes nothing; the key used again for a different comment is a 409."""
     _visible(desk, actor, number)
-    view = desk.add_comment(
+    view = desk.comment(
         actor,
         number,
         body.body,
         public=body.public,
+        channel="api",
         # Apart from create's keys (``api:<person>:<key>``): a key is one request's, per endpoint.
         external_id=f"api-comment:{actor.person_id}:{idempotency_key}" if idempotency_key else None,
     )

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 import httpx
 
 from bot.messages import Outbound
-from bot.outbox import PermanentDeliveryError, TransientDeliveryError, retry_after_seconds
+from bot.notify.outbox import PermanentDeliveryError, TransientDeliveryError, retry_after_seconds
 from bot.ports import Clock
 from bot.sharing import protocol as p
 from bot.sharing.agreements import Partner

@@ -11,12 +11,12 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.config_channels import SlackSettings
-from bot.desk import Desk
+from bot.config.channels import SlackSettings
+from bot.desk.facade import Desk
 from bot.errors import UserError
 from bot.messages import Inbound
 from bot.model import Actor, parse_priority, parse_status
-from bot.slack_notify import SLACK
+from bot.notify.slack import SLACK
 from channels.slack import blocks, commands
 from channels.slack.text import escape, split_note
 from channels.slack.users import SlackUsers
@@ -72,11 +72,11 @@ class CommandActions:
                 actor = await self.actor(user_id)
                 body, internal = split_note(text, self.settings.note_prefix)
                 public = not internal  # a requester's note is refused by the core, with a reason
-                view = await asyncio.to_thread(
+                written = await asyncio.to_thread(
                     self.desk.comment, actor, number, body, public=public, channel=SLACK
                 )
                 kind = "Comment" if public else "Internal note"
-                return Reply(f"{kind} added to {view.number}.")
+                return Reply(f"{kind} added to {written.ticket_number}.")
             case commands.Escalate(number=number, reason=reason):
                 actor = await self.actor(user_id)
                 view = await asyncio.to_thread(self.desk.escalate, actor, number, reason)

@@ -21,9 +21,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from bot.config import Settings
-from bot.config_channels import SlackSettings
-from bot.desk import Desk
+from bot.config.channels import SlackSettings
+from bot.config.settings import Settings
+from bot.desk.facade import Desk
 from bot.errors import ConfigError
 from channels.slack.listeners import STORE_RETRY_DELAYS, SlackListeners
 from channels.slack.users import SlackUsers

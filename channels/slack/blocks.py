@@ -150,7 +150,8 @@ def new_ticket_modal(
     callback_id: str = "new_ticket",
     private_metadata: str = "",
 ) -> dict[str, Any]:
-    """The form behind `/ticket new`; ``fields`` are definitions as ``bot.queries.list_fields`` gives them."""
+    """The form behind `/ticket new`; ``fields`` are definitions as ``bot.read.queries.list_fields``
+    gives them."""
     if len(private_metadata) > PRIVATE_METADATA_MAX:
         raise ValueError(f"private_metadata is limited to {PRIVATE_METADATA_MAX} characters by Slack")
     subject_input: dict[str, Any] = {"type": "plain_text_input", "max_length": SUBJECT_MAX}

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.config_channels import SlackSettings
+from bot.config.channels import SlackSettings
 from bot.messages import Identity, Inbound
-from bot.slack_notify import SLACK
-from bot.threads import chat_id
+from bot.notify.slack import SLACK
+from bot.tickets.threads import chat_id
 from channels.slack.text import first_line, split_note, to_plain
 
 # None is a plain message. Edits (message_changed), deletions, joins, topic

@@ -17,12 +17,12 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.config import Settings
-from bot.desk import Desk
+from bot.config.settings import Settings
+from bot.desk.facade import Desk
 from bot.errors import InvalidTransition, StoreUnavailable, UserError
 from bot.messages import Inbound, Receipt
 from bot.model import Status
-from bot.slack_notify import SLACK
+from bot.notify.slack import SLACK
 from channels.slack import blocks, commands
 from channels.slack.actions import CommandActions, Reply
 from channels.slack.inbound import is_ingested, message_inbound
@@ -252,7 +252,7 @@ class SlackListeners:
                     await asyncio.to_thread(self.desk.transition, actor, number, Status.RESOLVED)
                 except InvalidTransition:
                     # Slack's retry of a reaction already acted on, or a second ✅: done.
-                    detail = await asyncio.to_thread(self.desk.show_ticket, number)
+                    detail = await asyncio.to_thread(self.desk.visible_ticket, actor, number)
                     if detail.ticket.status != Status.RESOLVED:
                         raise
             else:

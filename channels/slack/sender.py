@@ -25,13 +25,13 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.config_channels import SlackSettings
-from bot.desk import Desk
+from bot.config.channels import SlackSettings
+from bot.desk.facade import Desk
 from bot.messages import Outbound
-from bot.outbox import PermanentDeliveryError, TransientDeliveryError
+from bot.notify.outbox import PermanentDeliveryError, TransientDeliveryError
+from bot.notify.render import Renderer
+from bot.notify.slack import CARD, SLACK
 from bot.ports import Clock
-from bot.render import Renderer
-from bot.slack_notify import CARD, SLACK
 from bot.views import CardView
 from channels.slack import blocks
 from channels.slack.text import escape_all

@@ -27,9 +27,9 @@ from typing import Protocol
 import httpx
 
 from bot.messages import Outbound
-from bot.outbox import PermanentDeliveryError, TransientDeliveryError, retry_after_seconds
+from bot.notify.outbox import PermanentDeliveryError, TransientDeliveryError, retry_after_seconds
+from bot.notify.webhooks import Target
 from bot.ports import Clock
-from bot.webhooks import Target
 from channels import outbound_http
 
 logger = logging.getLogger(__name__)

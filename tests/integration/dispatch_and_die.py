@@ -10,9 +10,9 @@ import signal
 import sys
 from datetime import datetime
 
-from bot.config import OutboxSettings
+from bot.config.settings import OutboxSettings
 from bot.messages import Outbound
-from bot.outbox import Dispatcher
+from bot.notify.outbox import Dispatcher
 from bot.store.db import Store
 from tests.fakes import FakeClock
 

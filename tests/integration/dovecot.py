@@ -33,7 +33,7 @@ from typing import Any
 
 from imapclient import IMAPClient
 
-from bot.config import ImapAccount
+from bot.config.settings import ImapAccount
 from tests.ports import free_port
 
 BINARY = "/usr/sbin/dovecot"

@@ -17,10 +17,10 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from bot.config import Settings, load
-from bot.desk import Desk
+from bot.config.settings import Settings, load
+from bot.desk.facade import Desk
 from bot.model import Actor
-from bot.outbox import Dispatcher
+from bot.notify.outbox import Dispatcher
 from bot.sharing.service import Sharing
 from bot.store import tables as t
 from bot.store.db import Store
@@ -68,7 +68,7 @@ class HelpDesk:
 
     def comments(self, number: str) -> list[tuple[str, bool]]:
         """(body, public) of the ticket's comments, oldest first."""
-        detail = self.desk.show_ticket(number)
+        detail = self.desk.visible_ticket(Actor.console(), number)
         return [(c.body, c.public) for c in detail.comments]
 
 

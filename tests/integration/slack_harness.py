@@ -18,11 +18,11 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.config import Settings, load
-from bot.desk import Desk
+from bot.config.settings import Settings, load
+from bot.desk.facade import Desk
 from bot.model import Role
-from bot.outbox import Dispatcher, DispatchReport
-from bot.render import Renderer
+from bot.notify.outbox import Dispatcher, DispatchReport
+from bot.notify.render import Renderer
 from bot.store.db import Store
 from channels.bootstrap import slack_sender
 from channels.email.compose import Sender as EmailFrom

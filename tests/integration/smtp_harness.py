@@ -6,7 +6,7 @@ import smtplib
 
 from aiosmtpd.controller import Controller
 
-from bot.config import SmtpSettings
+from bot.config.settings import SmtpSettings
 from channels.email.smtp_server import SupportHandler, protocol_factory
 from tests.ports import free_port
 

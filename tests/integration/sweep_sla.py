@@ -11,8 +11,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from bot.config import load
-from bot.desk import Desk
+from bot.config.settings import load
+from bot.desk.facade import Desk
 from bot.store.db import Store
 from tests.fakes import FakeClock
 

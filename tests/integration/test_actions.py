@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import load
-from bot.desk import Desk
+from bot.config.settings import load
+from bot.desk.facade import Desk
 from bot.errors import Conflict, Forbidden, InvalidTransition, NotFound, UserError
 from bot.model import Actor, Priority, Role, Status
-from bot.outbox import list_notifications
+from bot.notify.outbox import list_notifications
 from tests.factories import make_inbound, make_ticket
 
 
@@ -19,7 +19,7 @@ def _templates(store):
 def test_transition_records_actor_before_and_after(desk, agent):
     number = make_ticket(desk)
     desk.transition(agent, number, Status.IN_PROGRESS)
-    [event] = [e for e in desk.show_ticket(number).events if e.kind == "status_changed"]
+    [event] = [e for e in desk.visible_ticket(Actor.console(), number).events if e.kind == "status_changed"]
     assert (event.actor, event.before, event.after) == (
         "agent@support.test",
         {"status": "open"},
@@ -38,11 +38,11 @@ def test_transition_refused_by_configuration_leaves_no_trace(store, clock, envir
         ),
     )
     number = make_ticket(strict)
-    before, detail_before = snapshot(), strict.show_ticket(number)
+    before, detail_before = snapshot(), strict.visible_ticket(Actor.console(), number)
     with pytest.raises(InvalidTransition, match="cannot change status from open to resolved"):
         strict.transition(Actor.console(), number, Status.RESOLVED)
     assert snapshot() == before
-    assert strict.show_ticket(number) == detail_before
+    assert strict.visible_ticket(Actor.console(), number) == detail_before
 
 
 def test_resolving_tells_the_requester_and_reopening_is_allowed(desk, agent, store):
@@ -62,7 +62,7 @@ def test_public_agent_comment_is_sent_to_the_requester_and_internal_is_not(desk,
     desk.comment(agent, number, "Have you tried turning it off?")
     desk.comment(agent, number, "customer seems confused", public=False)
     assert _templates(store) == ["agent_replied", "ticket_opened"]
-    comments = desk.show_ticket(number).comments
+    comments = desk.visible_ticket(Actor.console(), number).comments
     assert [(c.author, c.public) for c in comments[1:]] == [
         ("agent@support.test", True),
         ("agent@support.test", False),
@@ -82,13 +82,13 @@ def test_assign_and_reassign_notify_the_new_agent(desk, admin, agent, store):
     number = make_ticket(desk)
     desk.assign(admin, number, "AGENT@support.test")
     desk.assign(admin, number, "bo@support.test")
-    ticket = desk.show_ticket(number).ticket
+    ticket = desk.visible_ticket(Actor.console(), number).ticket
     assert ticket.assignee == "bo@support.test"
     assert [
         n.recipient for n in list_notifications(store, prefix="SUP") if n.template == "ticket_assigned"
     ] == ["bo@support.test", "agent@support.test"]
     desk.assign(admin, number, None)
-    assert desk.show_ticket(number).ticket.assignee is None
+    assert desk.visible_ticket(Actor.console(), number).ticket.assignee is None
 
 
 def test_assigning_to_unknown_people_or_requesters_is_refused(desk, admin, snapshot):
@@ -104,7 +104,9 @@ def test_assigning_to_unknown_people_or_requesters_is_refused(desk, admin, snaps
 def test_new_tickets_of_a_team_go_round_robin(desk, admin, agent):
     desk.add_person(admin, "bo@support.test", role=Role.AGENT, team="Ops")
     desk.add_person(admin, "cy@support.test", role=Role.REQUESTER, team="Ops")  # not an agent
-    owners = [desk.show_ticket(make_ticket(desk, team="Ops")).ticket.assignee for _ in range(4)]
+    owners = [
+        desk.visible_ticket(Actor.console(), make_ticket(desk, team="Ops")).ticket.assignee for _ in range(4)
+    ]
     assert owners == ["agent@support.test", "bo@support.test", "agent@support.test", "bo@support.test"]
 
 
@@ -118,7 +120,7 @@ def test_least_loaded_assignment_picks_the_agent_with_fewest_open_tickets(store,
     second = make_ticket(desk, team="Ops")
     desk.transition(admin, first, Status.RESOLVED)
     third = make_ticket(desk, team="Ops")
-    owners = [desk.show_ticket(n).ticket.assignee for n in (first, second, third)]
+    owners = [desk.visible_ticket(Actor.console(), n).ticket.assignee for n in (first, second, third)]
     assert owners == ["a@support.test", "b@support.test", "a@support.test"]
 
 
@@ -126,7 +128,7 @@ def test_no_assignment_when_routing_is_off(store, clock, environ, admin):
     desk = Desk(store, clock, load(None, environ | {"SUPPORTBOT_ROUTING_ASSIGNMENT": "none"}))
     desk.add_team(admin, "Ops")
     desk.add_person(admin, "a@support.test", role=Role.AGENT, team="Ops")
-    assert desk.show_ticket(make_ticket(desk, team="Ops")).ticket.assignee is None
+    assert desk.visible_ticket(Actor.console(), make_ticket(desk, team="Ops")).ticket.assignee is None
 
 
 def test_priority_category_and_tags_are_set_and_audited(desk, admin, agent):
@@ -139,7 +141,7 @@ def test_priority_category_and_tags_are_set_and_audited(desk, admin, agent):
     assert (view.priority, view.category, view.tags) == ("high", "Network/VPN", ("remote-work", "vpn"))
     view = desk.set_tags(admin, number, remove=["vpn"])
     assert view.tags == ("remote-work",)
-    kinds = [e.kind for e in desk.show_ticket(number).events]
+    kinds = [e.kind for e in desk.visible_ticket(Actor.console(), number).events]
     assert kinds.count("tags_changed") == 2 and "priority_changed" in kinds and "category_changed" in kinds
 
 
@@ -212,11 +214,14 @@ def test_merge_moves_comments_references_tags_and_closes_the_source(desk, admin)
     b = make_ticket(desk, key="<b1@x>", text="second")
     survivor = desk.merge(admin, a, b)
     assert survivor.number == b and survivor.tags == ("printer",)
-    source = desk.show_ticket(a)
+    source = desk.visible_ticket(Actor.console(), a)
     assert source.ticket.status == "closed" and source.ticket.merged_into == b and source.comments == ()
-    assert sorted(c.body for c in desk.show_ticket(b).comments) == ["first", "second"]
+    assert sorted(c.body for c in desk.visible_ticket(Actor.console(), b).comments) == ["first", "second"]
     assert desk.receive(make_inbound(key="<a2@x>", references=("<a1@x>",))).ticket_number == b
-    assert any(e.kind == "merged_from" and e.after == {"merged_from": a} for e in desk.show_ticket(b).events)
+    assert any(
+        e.kind == "merged_from" and e.after == {"merged_from": a}
+        for e in desk.visible_ticket(Actor.console(), b).events
+    )
 
 
 def test_merge_refuses_itself_and_merged_tickets(desk, admin, snapshot):
@@ -237,7 +242,7 @@ def test_comment_on_a_merged_ticket_lands_on_the_survivor(desk, admin, agent):
     a = make_ticket(desk)
     b = make_ticket(desk)
     desk.merge(admin, a, b)
-    assert desk.comment(agent, a, "hello").number == b
+    assert desk.comment(agent, a, "hello").ticket_number == b
 
 
 def test_people_are_unique_by_email_whatever_the_case(desk, admin):
@@ -259,7 +264,7 @@ def test_email_notifications_can_be_switched_off(store, clock, environ):
 def test_default_priority_comes_from_configuration(store, clock, environ):
     urgent = Desk(store, clock, load(None, environ | {"SUPPORTBOT_DEFAULT_PRIORITY": "critical"}))
     number = make_ticket(urgent)
-    assert urgent.show_ticket(number).ticket.priority == "urgent"
+    assert urgent.visible_ticket(Actor.console(), number).ticket.priority == "urgent"
 
 
 def _requester(desk, email="req@example.com"):
@@ -300,17 +305,17 @@ def test_requester_cannot_work_tickets(desk, agent, snapshot):
 
 
 def test_several_changes_succeed_or_fail_together(desk, admin, snapshot):
-    from bot.classify import TicketChanges
+    from bot.tickets.classify import TicketChanges
 
     desk.define_field(admin, "floor", "Floor", "number", options={"min": 1})
     number = make_ticket(desk)
     before = snapshot()
-    detail = desk.show_ticket(number)
+    detail = desk.visible_ticket(Actor.console(), number)
     with pytest.raises(UserError, match="floor: must be at least 1"):
         desk.update(
             admin, number, TicketChanges(priority=Priority.LOW, add_tags=["fire"], fields={"floor": 0})
         )
-    assert snapshot() == before and desk.show_ticket(number) == detail
+    assert snapshot() == before and desk.visible_ticket(Actor.console(), number) == detail
     view = desk.update(
         admin, number, TicketChanges(priority=Priority.LOW, add_tags=["fire"], fields={"floor": 3})
     )
@@ -334,7 +339,7 @@ def test_round_robin_stays_fair_when_tickets_arrive_at_once(desk, admin, agent):
         thread.start()
     for thread in threads:
         thread.join()
-    owners = [desk.show_ticket(n).ticket.assignee for n in numbers]
+    owners = [desk.visible_ticket(Actor.console(), n).ticket.assignee for n in numbers]
     assert owners.count("agent@support.test") == owners.count("bo@support.test") == 10
 
 
@@ -345,7 +350,7 @@ def test_addresses_a_mail_header_would_refuse_are_refused_up_front(desk, admin, 
 
 
 def test_ticket_lists_carry_custom_field_values(desk, admin):
-    from bot.queries import TicketFilter
+    from bot.read.queries import TicketFilter
 
     desk.define_field(admin, "site", "Site", "text")
     number = make_ticket(desk)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import EmailSettings, Mailbox
-from bot.model import Role, Status
-from bot.outbox import list_notifications
+from bot.config.settings import EmailSettings, Mailbox
+from bot.model import Actor, Role, Status
+from bot.notify.outbox import list_notifications
 from channels.email.addresses import reply_address
 from channels.email.ingest import EmailIngest
 
@@ -58,7 +58,7 @@ def test_agent_reply_starting_with_the_marker_stays_internal(ingest, desk, agent
     receive(ingest, mail(message_id="<q@x>"))
     raw = mail("agent@support.test", "Re: x", "#note customer is on the old VPN client")
     ingest.ingest(raw, recipients=[signed("SUP-1", "agent@support.test")])
-    note = desk.show_ticket("SUP-1").comments[-1]
+    note = desk.visible_ticket(Actor.console(), "SUP-1").comments[-1]
     assert (note.public, note.flagged, note.author) == (False, False, "agent@support.test")
     assert templates(store, "bob@example.com") == ["ticket_opened"]
 
@@ -67,14 +67,14 @@ def test_agent_reply_to_a_signed_address_is_public_and_sent_on_to_the_requester(
     receive(ingest, mail(message_id="<q@x>"))
     raw = mail("agent@support.test", "Re: x", "Restart the router.", headers="In-Reply-To: <q@x>\r\n")
     ingest.ingest(raw, recipients=[signed("SUP-1", "agent@support.test")])
-    assert desk.show_ticket("SUP-1").comments[-1].public
+    assert desk.visible_ticket(Actor.console(), "SUP-1").comments[-1].public
     assert templates(store, "bob@example.com") == ["ticket_opened", "agent_replied"]
 
 
 def test_the_marker_means_nothing_from_a_requester(ingest, desk):
     receive(ingest, mail(message_id="<q@x>"))
     receive(ingest, mail(body="#note this is for everyone", headers="In-Reply-To: <q@x>\r\n"))
-    assert desk.show_ticket("SUP-1").comments[-1].public
+    assert desk.visible_ticket(Actor.console(), "SUP-1").comments[-1].public
 
 
 @pytest.mark.parametrize(
@@ -105,7 +105,9 @@ def test_acknowledgements_per_sender_are_limited_within_the_window(ingest, desk,
         receive(ingest, mail())
     assert templates(store) == ["ticket_opened"] * limit
     last = f"SUP-{limit + 2}"
-    suppressed = [e for e in desk.show_ticket(last).events if e.kind == "acknowledgement_suppressed"]
+    suppressed = [
+        e for e in desk.visible_ticket(Actor.console(), last).events if e.kind == "acknowledgement_suppressed"
+    ]
     assert suppressed and suppressed[0].after["recipient"] == "bob@example.com"
     clock.advance(minutes=desk.settings.email.ack_window_minutes + 1)
     receive(ingest, mail())
@@ -126,19 +128,19 @@ def test_subject_tag_from_someone_not_on_the_ticket_opens_a_new_one(ingest, desk
     receipt = receive(ingest, mail("mallory@evil.test", "Re: [SUP-1] Printer on fire", "Give me access"))
     assert receipt.created and receipt.ticket_number == "SUP-2"
     assert "sender is not on it" in receipt.rule
-    assert len(desk.show_ticket("SUP-1").comments) == 1
+    assert len(desk.visible_ticket(Actor.console(), "SUP-1").comments) == 1
 
 
 def test_people_in_cc_follow_the_ticket_and_their_replies_thread(ingest, desk, agent, store):
     receive(ingest, mail(message_id="<q@x>", headers="Cc: Carol <carol@example.com>, support@localhost\r\n"))
-    assert [e.after for e in desk.show_ticket("SUP-1").events if e.kind == "followers_added"] == [
-        {"followers": ["carol@example.com"]}
-    ]
+    assert [
+        e.after for e in desk.visible_ticket(Actor.console(), "SUP-1").events if e.kind == "followers_added"
+    ] == [{"followers": ["carol@example.com"]}]
     reply = receive(
         ingest, mail("carol@example.com", "Re: Printer on fire", "Me too.", headers="In-Reply-To: <q@x>\r\n")
     )
     assert (reply.ticket_number, reply.created) == ("SUP-1", False)
-    assert not desk.show_ticket("SUP-1").comments[-1].flagged
+    assert not desk.visible_ticket(Actor.console(), "SUP-1").comments[-1].flagged
     tagged = receive(ingest, mail("carol@example.com", "[SUP-1] one more thing", "And the scanner."))
     assert tagged.ticket_number == "SUP-1"
     desk.comment(agent, "SUP-1", "On our way.")
@@ -151,7 +153,7 @@ def test_dmarc_failure_reported_by_our_mx_makes_a_reply_a_flagged_note(ingest, d
     desk.transition(admin, "SUP-1", Status.RESOLVED)
     forged = "Authentication-Results: mx.support.test; dmarc=fail (p=reject) header.from=example.com\r\n"
     receive(ingest, mail(body="Reopen and send me the data", headers=f"In-Reply-To: <q@x>\r\n{forged}"))
-    detail = desk.show_ticket("SUP-1")
+    detail = desk.visible_ticket(Actor.console(), "SUP-1")
     assert detail.ticket.status == "resolved"
     assert detail.comments[-1].flagged and not detail.comments[-1].public
 
@@ -160,14 +162,14 @@ def test_dmarc_results_from_an_untrusted_server_are_ignored(ingest, desk):
     receive(ingest, mail(message_id="<q@x>"))
     claimed = "Authentication-Results: mx.attacker.test; dmarc=fail header.from=example.com\r\n"
     receive(ingest, mail(body="More info", headers=f"In-Reply-To: <q@x>\r\n{claimed}"))
-    assert desk.show_ticket("SUP-1").comments[-1].public
+    assert desk.visible_ticket(Actor.console(), "SUP-1").comments[-1].public
 
 
 def test_vacation_reply_to_a_resolved_ticket_is_kept_but_does_not_reopen(ingest, desk, admin, store):
     receive(ingest, mail("erin@example.com", message_id="<sup-1.ack@localhost>"))
     desk.transition(admin, "SUP-1", Status.RESOLVED)
     receive(ingest, (MAIL / "vacation.eml").read_bytes())
-    detail = desk.show_ticket("SUP-1")
+    detail = desk.visible_ticket(Actor.console(), "SUP-1")
     assert detail.ticket.status == "resolved"
     assert "out of the office" in detail.comments[-1].body
 
@@ -175,13 +177,15 @@ def test_vacation_reply_to_a_resolved_ticket_is_kept_but_does_not_reopen(ingest,
 def test_agents_copied_on_a_ticket_are_not_made_followers_twice(ingest, desk, admin):
     desk.add_person(admin, "dave@support.test", role=Role.AGENT)
     receive(ingest, mail(headers="Cc: dave@support.test, Bob@Example.com\r\n"))
-    added = [e.after for e in desk.show_ticket("SUP-1").events if e.kind == "followers_added"]
+    added = [
+        e.after for e in desk.visible_ticket(Actor.console(), "SUP-1").events if e.kind == "followers_added"
+    ]
     assert added == [{"followers": ["dave@support.test"]}]
 
 
 def test_bounce_of_a_notification_marks_it_and_opens_no_ticket(ingest, desk, store, clock):
-    from bot.outbox import Dispatcher
-    from bot.queries import TicketFilter
+    from bot.notify.outbox import Dispatcher
+    from bot.read.queries import TicketFilter
     from tests.fakes import RecordingSender
 
     receive(ingest, mail("gone@example.com"))
@@ -214,7 +218,7 @@ def test_replies_from_every_common_client_thread_onto_the_ticket(ingest, desk, r
     receipt = receive(ingest, (MAIL / reply).read_bytes())
     assert (receipt.ticket_number, receipt.created) == ("SUP-1", False)
     assert receipt.rule in ("references", "subject tag")  # Outlook's reply names only our acknowledgement
-    comment = desk.show_ticket("SUP-1").comments[-1]
+    comment = desk.visible_ticket(Actor.console(), "SUP-1").comments[-1]
     assert comment.public and not comment.flagged
     assert "We have received your request" not in comment.body and comment.full_body
 
@@ -226,7 +230,7 @@ def test_reply_address_without_a_valid_token_is_a_flagged_note_even_from_the_req
     receive(ingest, mail())
     desk.transition(admin, "SUP-1", Status.RESOLVED)
     result = ingest.ingest(mail(body="Reopen please"), recipients=[to])
-    detail = desk.show_ticket("SUP-1")
+    detail = desk.visible_ticket(Actor.console(), "SUP-1")
     assert result.receipt.ticket_number == "SUP-1" and detail.ticket.status == "resolved"
     assert detail.comments[-1].flagged and not detail.comments[-1].public
 
@@ -234,7 +238,7 @@ def test_reply_address_without_a_valid_token_is_a_flagged_note_even_from_the_req
 def test_forged_agent_mail_with_a_subject_tag_cannot_answer_the_customer(ingest, desk, agent, store):
     receive(ingest, mail())
     receive(ingest, mail("agent@support.test", "Re: [SUP-1] Printer", "Send your password to x@evil.test"))
-    last = desk.show_ticket("SUP-1").comments[-1]
+    last = desk.visible_ticket(Actor.console(), "SUP-1").comments[-1]
     assert not last.public
     assert templates(store, "bob@example.com") == ["ticket_opened"]
 
@@ -244,7 +248,10 @@ def test_auto_replies_on_a_ticket_are_kept_but_never_passed_on(ingest, desk, age
     ooo = "Auto-Submitted: auto-replied\r\nIn-Reply-To: <q@x>\r\n"
     receive(ingest, mail("agent@support.test", "Automatic reply: Printer", "I am away.", headers=ooo))
     receive(ingest, mail("bob@example.com", "Automatic reply: Printer", "Out of office.", headers=ooo))
-    assert [c.body for c in desk.show_ticket("SUP-1").comments][-2:] == ["I am away.", "Out of office."]
+    assert [c.body for c in desk.visible_ticket(Actor.console(), "SUP-1").comments][-2:] == [
+        "I am away.",
+        "Out of office.",
+    ]
     assert templates(store) == ["ticket_opened"]
 
 
@@ -253,13 +260,17 @@ def test_forged_mail_makes_no_followers(ingest, desk):
         "Authentication-Results: mx.support.test; dmarc=fail header.from=example.com\r\nCc: eve@evil.test\r\n"
     )
     receive(ingest, mail(headers=forged))
-    assert not [e for e in desk.show_ticket("SUP-1").events if e.kind == "followers_added"]
+    assert not [
+        e for e in desk.visible_ticket(Actor.console(), "SUP-1").events if e.kind == "followers_added"
+    ]
 
 
 def test_an_address_we_cannot_store_in_cc_is_skipped_not_fatal(ingest, desk):
     receipt = receive(ingest, mail(headers='Cc: "john smith"@example.com, carol@example.com\r\n'))
     assert receipt.created
-    followers = [e.after for e in desk.show_ticket("SUP-1").events if e.kind == "followers_added"]
+    followers = [
+        e.after for e in desk.visible_ticket(Actor.console(), "SUP-1").events if e.kind == "followers_added"
+    ]
     assert followers == [{"followers": ["carol@example.com"]}]
 
 
@@ -278,16 +289,16 @@ def test_a_signed_reply_address_in_the_headers_is_enough_for_imap(ingest, desk):
     )
     result = ingest.ingest(raw, recipients=[SUPPORT])  # IMAP knows only the account's address
     assert (result.receipt.ticket_number, result.receipt.rule) == ("SUP-1", "ticket number")
-    assert desk.show_ticket("SUP-1").comments[-1].public
+    assert desk.visible_ticket(Actor.console(), "SUP-1").comments[-1].public
 
 
 @pytest.mark.parametrize("name", ["japanese_iso2022jp.eml", "cyrillic_koi8r.eml", "mislabelled_cp1251.eml"])
 def test_legacy_charset_mail_is_stored_readable_and_its_reply_threads(ingest, desk, name):
     raw = (MAIL / name).read_bytes()
     receipt = receive(ingest, raw)
-    parsed_subject = desk.show_ticket(receipt.ticket_number).ticket.subject
+    parsed_subject = desk.visible_ticket(Actor.console(), receipt.ticket_number).ticket.subject
     assert "=?" not in parsed_subject and parsed_subject.strip()
-    sender = desk.show_ticket(receipt.ticket_number).ticket.requester
+    sender = desk.visible_ticket(Actor.console(), receipt.ticket_number).ticket.requester
     message_id = [
         line for line in raw.decode("ascii", "replace").splitlines() if line.startswith("Message-ID")
     ][0]
@@ -295,4 +306,7 @@ def test_legacy_charset_mail_is_stored_readable_and_its_reply_threads(ingest, de
         sender, f"Re: {parsed_subject}", "Спасибо / ありがとう", headers=f"In-Reply-To: {message_id[12:]}\r\n"
     )
     assert receive(ingest, reply).ticket_number == receipt.ticket_number
-    assert desk.show_ticket(receipt.ticket_number).comments[-1].body == "Спасибо / ありがとう"
+    assert (
+        desk.visible_ticket(Actor.console(), receipt.ticket_number).comments[-1].body
+        == "Спасибо / ありがとう"
+    )

@@ -12,14 +12,14 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.config import load
-from bot.desk import Desk
-from bot.housekeeping import EXPORT_LAG
+from bot.config.settings import load
+from bot.desk.facade import Desk
 from bot.messages import Identity
-from bot.model import Role, Status
-from bot.outbox import list_notifications
+from bot.model import Actor, Role, Status
+from bot.notify.outbox import list_notifications
 from bot.store import tables as t
 from bot.store.db import Store
+from bot.tickets.housekeeping import EXPORT_LAG
 from tests.factories import make_inbound, make_ticket
 from tests.fakes import FakeClock
 
@@ -82,8 +82,12 @@ def test_ticket_resolved_eight_days_ago_is_closed_with_one_note_and_no_status_no
     number = _resolved(desk, agent)
     clock.advance(days=8)
     assert desk.auto_close() == [number]
-    assert desk.show_ticket(number).ticket.status == "closed"
-    [event] = [e for e in desk.show_ticket(number).events if (e.after or {}).get("status") == "closed"]
+    assert desk.visible_ticket(Actor.console(), number).ticket.status == "closed"
+    [event] = [
+        e
+        for e in desk.visible_ticket(Actor.console(), number).events
+        if (e.after or {}).get("status") == "closed"
+    ]
     assert (event.kind, event.actor, event.after) == (
         "status_changed",
         "system",
@@ -97,7 +101,7 @@ def test_ticket_resolved_six_days_ago_stays_resolved(desk, agent, clock):
     number = _resolved(desk, agent)
     clock.advance(days=6)
     assert desk.auto_close() == []
-    assert desk.show_ticket(number).ticket.status == "resolved"
+    assert desk.visible_ticket(Actor.console(), number).ticket.status == "resolved"
 
 
 def test_reopened_ticket_is_not_closed(desk, agent, clock):
@@ -106,7 +110,7 @@ def test_reopened_ticket_is_not_closed(desk, agent, clock):
     desk.transition(agent, number, Status.OPEN)
     clock.advance(days=8)
     assert desk.auto_close() == []
-    assert desk.show_ticket(number).ticket.status == "open"
+    assert desk.visible_ticket(Actor.console(), number).ticket.status == "open"
 
 
 def test_running_auto_close_twice_closes_and_notifies_once(desk, agent, store, clock):
@@ -141,7 +145,7 @@ def test_auto_close_does_nothing_when_the_workflow_keeps_resolved_tickets_open(s
     number = _resolved(strict, agent)
     clock.advance(days=30)
     assert strict.auto_close() == []
-    assert strict.show_ticket(number).ticket.status == "resolved"
+    assert strict.visible_ticket(Actor.console(), number).ticket.status == "resolved"
 
 
 def test_auto_close_days_is_configurable(store, clock, environ, agent):
@@ -199,8 +203,8 @@ def test_old_unresolved_tickets_are_flagged_once_and_reported_to_their_team(desk
     assert desk.flag_expired() == [ops, loose]
     reports = [(n.ticket, n.recipient) for n in _notices(store, "tickets_expired")]
     assert reports == [(ops, "agent@support.test"), (loose, "boss@support.test")]
-    assert [e.kind for e in desk.show_ticket(ops).events].count("expired") == 1
-    assert not [e for e in desk.show_ticket(done).events if e.kind == "expired"]
+    assert [e.kind for e in desk.visible_ticket(Actor.console(), ops).events].count("expired") == 1
+    assert not [e for e in desk.visible_ticket(Actor.console(), done).events if e.kind == "expired"]
 
     before = _notices(store)
     assert desk.flag_expired() == []

@@ -19,10 +19,11 @@ from pathlib import Path
 import pytest
 from imapclient import SEEN
 
-from bot.config import EmailSettings, Mailbox, load
-from bot.desk import Desk
+from bot.config.settings import EmailSettings, Mailbox, load
+from bot.desk.facade import Desk
 from bot.errors import ConfigError
-from bot.queries import TicketFilter
+from bot.model import Actor
+from bot.read.queries import TicketFilter
 from bot.store.db import Store
 from channels.bootstrap import build, imap_pollers
 from channels.email.imap_mailbox import open_mailbox
@@ -132,7 +133,7 @@ def test_new_mail_becomes_a_ticket_then_is_seen_in_the_processed_folder(dovecot,
     tally = poll(dovecot, ingest)
 
     assert (tally.new, tally.errors, tally.deferred) == (1, 0, False)
-    assert desk.show_ticket("SUP-1").ticket.subject == "VPN keeps dropping"
+    assert desk.visible_ticket(Actor.console(), "SUP-1").ticket.subject == "VPN keeps dropping"
     assert flags(dovecot, "INBOX") == []
     assert flags(dovecot, PROCESSED) == [{SEEN}]
 
@@ -159,7 +160,7 @@ def test_reply_in_reply_to_an_earlier_message_becomes_a_comment(dovecot, ingest,
 
     assert (tally.new, tally.comments) == (0, 1)
     assert tickets(desk) == ["SUP-1"]
-    assert desk.show_ticket("SUP-1").comments[-1].body == "It dropped again at noon."
+    assert desk.visible_ticket(Actor.console(), "SUP-1").comments[-1].body == "It dropped again at noon."
     assert flags(dovecot, PROCESSED) == [{SEEN}, {SEEN}]
 
 
@@ -169,7 +170,7 @@ def test_a_ticket_and_its_reply_in_one_round_are_taken_in_oldest_first(dovecot, 
     tally = poll(dovecot, ingest)
 
     assert (tally.new, tally.comments) == (1, 1)
-    assert tickets(desk) == ["SUP-1"] and len(desk.show_ticket("SUP-1").comments) == 2
+    assert tickets(desk) == ["SUP-1"] and len(desk.visible_ticket(Actor.console(), "SUP-1").comments) == 2
 
 
 def test_polling_twice_stores_nothing_twice(dovecot, ingest, desk):
@@ -182,7 +183,7 @@ def test_polling_twice_stores_nothing_twice(dovecot, ingest, desk):
     again = poll(dovecot, ingest)
 
     assert (again.new, again.duplicates) == (0, 1)
-    assert tickets(desk) == ["SUP-1"] and len(desk.show_ticket("SUP-1").comments) == 1
+    assert tickets(desk) == ["SUP-1"] and len(desk.visible_ticket(Actor.console(), "SUP-1").comments) == 1
     assert flags(dovecot, PROCESSED) == [{SEEN}, {SEEN}]
 
 
@@ -254,7 +255,7 @@ def test_crash_after_commit_before_the_move_gives_no_duplicate_next_time(dovecot
     tally = poll(dovecot, ingest)
 
     assert (tally.new, tally.duplicates) == (0, 1)
-    assert tickets(desk) == ["SUP-1"] and len(desk.show_ticket("SUP-1").comments) == 1
+    assert tickets(desk) == ["SUP-1"] and len(desk.visible_ticket(Actor.console(), "SUP-1").comments) == 1
     assert flags(dovecot, "INBOX") == [] and flags(dovecot, PROCESSED) == [{SEEN}]
 
 
@@ -380,7 +381,7 @@ def test_imap_import_since_backfills_without_touching_the_mailbox(dovecot, envir
     first = cli.ok("imap", "import", "--since", "2026-01-01", env=imap_env(dovecot))
 
     assert "1 new tickets, 1 comments, 0 duplicates, 0 bounces, 0 errors" in first
-    assert tickets(desk) == ["SUP-1"] and len(desk.show_ticket("SUP-1").comments) == 2
+    assert tickets(desk) == ["SUP-1"] and len(desk.visible_ticket(Actor.console(), "SUP-1").comments) == 2
     assert flags(dovecot, "INBOX") == [set(), {SEEN}, set()]
     with dovecot.client() as client:
         assert [name for _, _, name in client.list_folders()] == ["INBOX"]

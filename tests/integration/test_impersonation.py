@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
-from bot.config import Mailbox
-from bot.desk import Desk
-from bot.model import Status
+from bot.config.settings import Mailbox
+from bot.desk.facade import Desk
+from bot.model import Actor, Status
 from bot.store import tables as t
 from bot.store.db import Store
 from channels.email.addresses import reply_address
@@ -112,10 +112,10 @@ def test_mail_claiming_an_agents_address_is_a_flagged_note_that_mails_nobody(smt
     raw = mail(f"Ann Agent <{AGENT}>", f"Re: [{opened}] Invoice question", PHISH, forged_paths(store)[path])
     code, reply = smtp.send(raw, sender=AGENT)
     assert (code, reply) == (250, "2.0.0 SUP-1")
-    note = desk.show_ticket(opened).comments[-1]
+    note = desk.visible_ticket(Actor.console(), opened).comments[-1]
     assert (note.author, note.body.strip(), note.public, note.flagged) == (AGENT, PHISH, False, True)
     assert notifications(store) == before
-    received = [e for e in desk.show_ticket(opened).events if e.kind == "received"][-1]
+    received = [e for e in desk.visible_ticket(Actor.console(), opened).events if e.kind == "received"][-1]
     assert received.after["trusted"] is False and "not verified" in received.after["rule"]
 
 
@@ -125,7 +125,7 @@ def test_the_requesters_own_reply_token_does_not_vouch_for_an_agents_from(smtp, 
     theirs = reply_address(SUPPORT, opened, "mallory@evil.test", SECRET)
     code, _ = smtp.send(mail(AGENT, "Re: Invoice question", PHISH), sender=AGENT, to=theirs)
     assert code == 250
-    note = desk.show_ticket(opened).comments[-1]
+    note = desk.visible_ticket(Actor.console(), opened).comments[-1]
     assert (note.author, note.public, note.flagged) == (AGENT, False, True)
     assert notifications(store) == before
 
@@ -138,7 +138,7 @@ def test_an_agents_own_reply_token_makes_their_mail_an_agents_reply(smtp, desk, 
         mail(AGENT, "Re: Invoice question", "Your invoice is attached."), sender=AGENT, to=signed
     )
     assert code == 250
-    note = desk.show_ticket(opened).comments[-1]
+    note = desk.visible_ticket(Actor.console(), opened).comments[-1]
     assert (note.author, note.public, note.flagged) == (AGENT, True, False)
     added = notifications(store)[len(before) :]
     assert sorted(added) == [("mallory@evil.test", "agent_replied"), ("victim@example.com", "agent_replied")]
@@ -150,7 +150,7 @@ def test_a_forged_internal_marker_is_flagged_too(smtp, desk, store, opened):
         AGENT, "Re: Invoice question", "#note refund approved, pay them", "In-Reply-To: <first@evil.test>\r\n"
     )
     assert smtp.send(raw, sender=AGENT)[0] == 250
-    note = desk.show_ticket(opened).comments[-1]
+    note = desk.visible_ticket(Actor.console(), opened).comments[-1]
     assert (note.public, note.flagged) == (False, True)
     assert notifications(store) == before
 
@@ -160,7 +160,7 @@ def test_forged_agent_mail_neither_reopens_nor_moves_a_resolved_ticket(smtp, des
     before = notifications(store)
     raw = mail(AGENT, "Re: Invoice question", "Reopening this.", "In-Reply-To: <first@evil.test>\r\n")
     assert smtp.send(raw, sender=AGENT)[0] == 250
-    detail = desk.show_ticket(opened)
+    detail = desk.visible_ticket(Actor.console(), opened)
     assert detail.ticket.status == Status.RESOLVED.value
     assert detail.comments[-1].flagged
     assert notifications(store) == before
@@ -174,7 +174,7 @@ def test_forged_agent_mail_to_a_closed_ticket_opens_a_flagged_follow_up(smtp, de
         AGENT, "Re: Invoice question", PHISH, "In-Reply-To: <first@evil.test>\r\nCc: other@example.com\r\n"
     )
     assert smtp.send(raw, sender=AGENT) == (250, "2.0.0 SUP-2")
-    follow_up = desk.show_ticket("SUP-2")
+    follow_up = desk.visible_ticket(Actor.console(), "SUP-2")
     assert [(c.public, c.flagged) for c in follow_up.comments] == [(False, True)]
     assert followers(store, "SUP-2") == []
     assert notifications(store) == before
@@ -183,7 +183,7 @@ def test_forged_agent_mail_to_a_closed_ticket_opens_a_flagged_follow_up(smtp, de
 def test_new_mail_from_an_agents_address_is_flagged_and_enrols_nobody(smtp, desk, store, agent):
     raw = mail(AGENT, "Please reset my password", PHISH, "Cc: victim@example.com\r\n")
     assert smtp.send(raw, sender=AGENT) == (250, "2.0.0 SUP-1")
-    detail = desk.show_ticket("SUP-1")
+    detail = desk.visible_ticket(Actor.console(), "SUP-1")
     assert [(c.public, c.flagged) for c in detail.comments] == [(False, True)]
     assert followers(store, "SUP-1") == []
     assert notifications(store) == []

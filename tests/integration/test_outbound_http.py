@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from bot.outbox import PermanentDeliveryError, TransientDeliveryError
+from bot.notify.outbox import PermanentDeliveryError, TransientDeliveryError
 from channels import outbound_http
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bot.config import OutboxSettings
-from bot.outbox import Dispatcher, list_notifications, retry
+from bot.config.settings import OutboxSettings
+from bot.notify.outbox import Dispatcher, list_notifications, retry
 from bot.store import tables as t
 from tests.factories import make_inbound
 from tests.fakes import RecordingSender
@@ -153,7 +153,7 @@ def test_concurrent_dispatchers_send_each_notification_once(desk, store, clock):
 
 
 def test_the_same_change_never_queues_a_second_copy(desk, store, clock):
-    from bot.outbox import enqueue
+    from bot.notify.outbox import enqueue
 
     receipt = desk.receive(make_inbound())
     with store.transaction() as session:

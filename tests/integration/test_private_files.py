@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import load
+from bot.config.settings import load
 from bot.messages import IncomingFile
 from channels.bootstrap import build, serve
 from tests.conftest import _truncate_all

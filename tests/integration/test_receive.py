@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.messages import IncomingFile
-from bot.model import Status
-from bot.outbox import list_notifications
+from bot.model import Actor, Status
+from bot.notify.outbox import list_notifications
 from bot.store import tables as t
 from tests.factories import make_inbound, make_ticket
 
@@ -22,7 +22,7 @@ def _notifications(store, template=None):
 def test_new_message_opens_a_ticket_acknowledged_to_the_requester(desk, store):
     receipt = desk.receive(make_inbound(subject="VPN down", email="Bob@Example.com", name="Bob"))
     assert receipt.created and not receipt.duplicate and receipt.rule == "new ticket"
-    detail = desk.show_ticket(receipt.ticket_number)
+    detail = desk.visible_ticket(Actor.console(), receipt.ticket_number)
     assert detail.ticket.subject == "VPN down"
     assert detail.ticket.requester == "bob@example.com"
     assert detail.ticket.status == "open" and detail.ticket.priority == "medium"
@@ -49,7 +49,7 @@ def test_same_reply_twice_gives_one_comment(desk, snapshot):
     again = desk.receive(reply)
     assert again.duplicate and again.ticket_number == opened.ticket_number
     assert snapshot() == before
-    assert len(desk.show_ticket(opened.ticket_number).comments) == 2
+    assert len(desk.visible_ticket(Actor.console(), opened.ticket_number).comments) == 2
 
 
 def test_same_message_delivered_concurrently_is_stored_once(desk, snapshot):
@@ -82,7 +82,7 @@ def test_reply_threads_by_references_and_reopens_a_resolved_ticket(desk, admin):
         make_inbound(key="<second@x>", references=("<unknown@x>", "<first@x>"), text="still broken")
     )
     assert reply.ticket_number == opened.ticket_number and reply.rule == "references"
-    detail = desk.show_ticket(opened.ticket_number)
+    detail = desk.visible_ticket(Actor.console(), opened.ticket_number)
     assert detail.ticket.status == "open"
     assert detail.comments[-1].body == "still broken" and detail.comments[-1].public
 
@@ -102,7 +102,7 @@ def test_customer_reply_while_waiting_moves_the_ticket_back_to_the_team(desk, ad
     opened = desk.receive(make_inbound(key="<w1@x>", team="Ops"))
     desk.transition(admin, opened.ticket_number, Status.WAITING_CUSTOMER)
     desk.receive(make_inbound(key="<w2@x>", references=("<w1@x>",)))
-    assert desk.show_ticket(opened.ticket_number).ticket.status == "in_progress"
+    assert desk.visible_ticket(Actor.console(), opened.ticket_number).ticket.status == "in_progress"
 
 
 def test_reply_to_a_closed_ticket_opens_a_new_one_linked_to_it(desk, admin):
@@ -110,8 +110,8 @@ def test_reply_to_a_closed_ticket_opens_a_new_one_linked_to_it(desk, admin):
     desk.transition(admin, old.ticket_number, Status.CLOSED)
     reply = desk.receive(make_inbound(key="<c2@x>", references=("<c1@x>",)))
     assert reply.created and reply.ticket_number != old.ticket_number
-    assert desk.show_ticket(old.ticket_number).ticket.status == "closed"
-    events = desk.show_ticket(reply.ticket_number).events
+    assert desk.visible_ticket(Actor.console(), old.ticket_number).ticket.status == "closed"
+    events = desk.visible_ticket(Actor.console(), reply.ticket_number).events
     assert any(e.kind == "linked" and e.after == {"follows": old.ticket_number} for e in events)
 
 
@@ -131,7 +131,7 @@ def test_ticket_number_from_a_stranger_becomes_a_flagged_internal_note(desk):
         )
     )
     assert sneaky.ticket_number == opened.ticket_number and "unverified" in sneaky.rule
-    note = desk.show_ticket(opened.ticket_number).comments[-1]
+    note = desk.visible_ticket(Actor.console(), opened.ticket_number).comments[-1]
     assert note.flagged and not note.public and note.author == "mallory@evil.test"
 
 
@@ -139,7 +139,7 @@ def test_stranger_replying_by_references_cannot_reopen_the_ticket(desk, admin, s
     opened = desk.receive(make_inbound(key="<r1@x>", email="owner@example.com"))
     desk.transition(admin, opened.ticket_number, Status.RESOLVED)
     desk.receive(make_inbound(key="<r2@x>", references=("<r1@x>",), email="mallory@evil.test"))
-    detail = desk.show_ticket(opened.ticket_number)
+    detail = desk.visible_ticket(Actor.console(), opened.ticket_number)
     assert detail.ticket.status == "resolved"
     assert detail.comments[-1].flagged
     assert not _notifications(store, "customer_replied")
@@ -151,14 +151,14 @@ def test_verified_ticket_number_appends_a_public_comment(desk):
         make_inbound(email="owner@example.com", ticket_number=opened.ticket_number, verified=True)
     )
     assert reply.rule == "ticket number"
-    assert desk.show_ticket(opened.ticket_number).comments[-1].public
+    assert desk.visible_ticket(Actor.console(), opened.ticket_number).comments[-1].public
 
 
 def test_auto_reply_is_recorded_but_not_acknowledged_and_does_not_reopen(desk, admin, store):
     opened = desk.receive(make_inbound(key="<o1@x>"))
     desk.transition(admin, opened.ticket_number, Status.RESOLVED)
     desk.receive(make_inbound(key="<o2@x>", references=("<o1@x>",), auto_submitted=True))
-    assert desk.show_ticket(opened.ticket_number).ticket.status == "resolved"
+    assert desk.visible_ticket(Actor.console(), opened.ticket_number).ticket.status == "resolved"
     robot = desk.receive(make_inbound(key="<o3@x>", email="robot@example.com", auto_submitted=True))
     assert robot.created
     assert [n.recipient for n in _notifications(store, "ticket_opened")] == ["customer@example.com"]
@@ -167,14 +167,18 @@ def test_auto_reply_is_recorded_but_not_acknowledged_and_does_not_reopen(desk, a
 def test_every_receipt_records_the_rule_that_placed_it(desk):
     opened = desk.receive(make_inbound(key="<e1@x>"))
     desk.receive(make_inbound(key="<e2@x>", references=("<e1@x>",)))
-    rules = [e.after["rule"] for e in desk.show_ticket(opened.ticket_number).events if e.kind == "received"]
+    rules = [
+        e.after["rule"]
+        for e in desk.visible_ticket(Actor.console(), opened.ticket_number).events
+        if e.kind == "received"
+    ]
     assert rules == ["new ticket", "references"]
 
 
 def test_mailbox_defaults_set_priority_category_and_team(desk, admin, agent):
     desk.add_category(admin, "Network", team="Ops")
     opened = desk.receive(make_inbound(priority="critical", category="network"))
-    ticket = desk.show_ticket(opened.ticket_number).ticket
+    ticket = desk.visible_ticket(Actor.console(), opened.ticket_number).ticket
     assert (ticket.priority, ticket.category, ticket.team, ticket.assignee) == (
         "urgent",
         "Network",
@@ -189,7 +193,7 @@ def test_attachments_are_stored_once_by_content(desk, store, settings):
         make_inbound(key="<f1@x>", attachments=(logo, IncomingFile("a.txt", "text/plain", b"hi")))
     )
     desk.receive(make_inbound(key="<f2@x>", references=("<f1@x>",), attachments=(logo,)))
-    detail = desk.show_ticket(first.ticket_number)
+    detail = desk.visible_ticket(Actor.console(), first.ticket_number)
     assert [a.filename for a in detail.comments[0].attachments] == ["logo.png", "a.txt"]
     digest = detail.comments[0].attachments[0].sha256
     assert detail.comments[1].attachments[0].sha256 == digest  # sent again on purpose: kept again
@@ -199,14 +203,14 @@ def test_attachments_are_stored_once_by_content(desk, store, settings):
 
 
 def test_oversize_attachment_is_refused_on_record_and_the_message_kept(desk, tmp_path, environ, store, clock):
-    from bot.config import load
-    from bot.desk import Desk
+    from bot.config.settings import load
+    from bot.desk.facade import Desk
 
     small = Desk(store, clock, load(None, environ | {"SUPPORTBOT_ATTACHMENTS_MAX_BYTES": "10"}))
     receipt = small.receive(
         make_inbound(attachments=(IncomingFile("big.bin", "application/octet-stream", b"x" * 11),))
     )
-    detail = small.show_ticket(receipt.ticket_number)
+    detail = small.visible_ticket(Actor.console(), receipt.ticket_number)
     assert detail.comments[0].attachments == ()
     [refused] = [e for e in detail.events if e.kind == "attachment_refused"]
     assert refused.after == {"filename": "big.bin", "size": 11, "limit": 10}
@@ -259,16 +263,16 @@ def test_a_signature_logo_in_every_reply_is_attached_once(desk):
     logo = IncomingFile("logo.png", "image/png", b"\x89PNG the same logo", inline=True)
     first = desk.receive(make_inbound(key="<l1@x>", attachments=(logo,)))
     desk.receive(make_inbound(key="<l2@x>", references=("<l1@x>",), attachments=(logo,)))
-    comments = desk.show_ticket(first.ticket_number).comments
+    comments = desk.visible_ticket(Actor.console(), first.ticket_number).comments
     assert [len(c.attachments) for c in comments] == [1, 0]
 
 
 def test_attachments_past_the_per_message_total_are_refused_on_record(store, clock, environ):
-    from bot.config import load
-    from bot.desk import Desk
+    from bot.config.settings import load
+    from bot.desk.facade import Desk
 
     small = Desk(store, clock, load(None, environ | {"SUPPORTBOT_ATTACHMENTS_MAX_TOTAL_BYTES": "10"}))
     files = (IncomingFile("a.txt", "text/plain", b"123456"), IncomingFile("b.txt", "text/plain", b"123456"))
-    detail = small.show_ticket(make_ticket(small, attachments=files))
+    detail = small.visible_ticket(Actor.console(), make_ticket(small, attachments=files))
     assert [a.filename for a in detail.comments[0].attachments] == ["a.txt"]
     assert [e.after["filename"] for e in detail.events if e.kind == "attachment_refused"] == ["b.txt"]

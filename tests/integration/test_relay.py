@@ -11,10 +11,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from bot.config import RelaySettings
+from bot.config.settings import RelaySettings
 from bot.messages import Outbound
-from bot.outbox import Dispatcher, PermanentDeliveryError, TransientDeliveryError, list_notifications
-from bot.render import Renderer
+from bot.notify.outbox import Dispatcher, PermanentDeliveryError, TransientDeliveryError, list_notifications
+from bot.notify.render import Renderer
 from channels.email.compose import Sender
 from channels.email.sender import SmtpRelaySender
 from tests.factories import make_inbound
@@ -167,7 +167,7 @@ def test_outbox_parks_a_refused_recipient_and_keeps_retrying_a_busy_relay(desk, 
 
 
 def test_serve_uses_the_relay_when_one_is_configured(environ, relay, clock):
-    from bot.config import load
+    from bot.config.settings import load
     from bot.errors import ConfigError
     from channels.bootstrap import build
 

@@ -11,13 +11,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.config import Settings
-from bot.config_sla import SlaPolicyOverride
-from bot.desk import Desk
+from bot.config.settings import Settings
+from bot.desk.facade import Desk
 from bot.errors import UserError
 from bot.messages import Identity, Inbound
 from bot.model import Actor
-from bot.routing_rules import RuleInput
+from bot.policies.routing import RuleInput
+from bot.sla.settings import SlaPolicyOverride
 from bot.store import tables as t
 from bot.store.db import Store
 from tests.fakes import FakeClock
@@ -43,22 +43,22 @@ def test_a_rule_stored_in_one_process_places_the_next_ticket_in_another(
 ) -> None:
     mail(desk, "Outage")  # this process has compiled the rules before the change
     other.add_routing_rule(admin, RuleInput(name="Outages", keywords=("outage",), priority="urgent"))
-    assert desk.show_ticket(mail(desk, "Outage again")).ticket.priority == "urgent"
+    assert desk.visible_ticket(Actor.console(), mail(desk, "Outage again")).ticket.priority == "urgent"
 
     rule = other.list_routing_rules(admin)[0]
     other.change_routing_rule(
         admin, rule["id"], RuleInput(name="Outages", keywords=("outage",), priority="urgent", enabled=False)
     )
-    assert desk.show_ticket(mail(desk, "Outage once more")).ticket.priority == "medium"
+    assert desk.visible_ticket(Actor.console(), mail(desk, "Outage once more")).ticket.priority == "medium"
 
 
 def test_a_policy_stored_in_one_process_times_the_next_ticket_in_another(
     desk: Desk, other: Desk, admin: Actor
 ) -> None:
-    before = desk.show_ticket(mail(desk, "Slow")).ticket
+    before = desk.visible_ticket(Actor.console(), mail(desk, "Slow")).ticket
     assert before.first_response_due is not None
     other.add_sla_policy(admin, SlaPolicyOverride(priority="medium", first_response="1h", resolution="8h"))
-    after = desk.show_ticket(mail(desk, "Slower")).ticket
+    after = desk.visible_ticket(Actor.console(), mail(desk, "Slower")).ticket
     assert after.first_response_due is not None
     assert (before.first_response_due - after.first_response_due).total_seconds() == 3 * 3600
 
@@ -101,4 +101,4 @@ def test_a_stored_policy_the_settings_no_longer_build_is_left_out_not_fatal(
         )
     desk.add_sla_policy(admin, SlaPolicyOverride(priority="high", first_response="20m", resolution="2h"))
     assert [entry.priority for entry in desk.rules_in_force().sla_entries] == ["high"]
-    assert desk.show_ticket(mail(desk, "Still opens")).ticket.priority == "medium"
+    assert desk.visible_ticket(Actor.console(), mail(desk, "Still opens")).ticket.priority == "medium"

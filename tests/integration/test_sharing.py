@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.errors import Conflict, Forbidden
-from bot.model import Status
-from bot.queries import TicketFilter
+from bot.model import Actor, Status
+from bot.read.queries import TicketFilter
 from bot.sharing.protocol import new_secret
 from bot.store import tables as t
 from tests.factories import make_inbound, make_ticket
@@ -75,8 +75,8 @@ def test_invite_accept_share_comment_both_ways_status_and_no_echo(desks: tuple[H
 
     globex.desk.transition(hal, theirs.number, Status.RESOLVED)
     pump(acme, globex)
-    assert acme.desk.show_ticket(number).ticket.status == "resolved"
-    assert globex.desk.show_ticket(theirs.number).ticket.status == "resolved"
+    assert acme.desk.visible_ticket(Actor.console(), number).ticket.status == "resolved"
+    assert globex.desk.visible_ticket(Actor.console(), theirs.number).ticket.status == "resolved"
 
     # No echo: each change crossed once, and nothing came back to where it started.
     assert acme.requests_sent() == ["POST agreements", "POST tickets", "PUT tickets"]
@@ -192,7 +192,7 @@ def test_a_retried_status_never_puts_back_an_older_one(desks: tuple[HelpDesk, He
     acme.desk.transition(acme.admin, number, Status.OPEN)
     pump(acme, globex)
     [link] = globex.rows(t.SharedTicket)
-    assert globex.desk.show_ticket(f"GLO-{link.ticket_id}").ticket.status == "open"
+    assert globex.desk.visible_ticket(Actor.console(), f"GLO-{link.ticket_id}").ticket.status == "open"
 
 
 def test_an_unchanged_partner_status_keeps_ours_and_mails_nobody(desks: tuple[HelpDesk, HelpDesk]) -> None:
@@ -207,7 +207,7 @@ def test_an_unchanged_partner_status_keeps_ours_and_mails_nobody(desks: tuple[He
     [link] = globex.rows(t.SharedTicket)
     globex.desk.comment(globex.admin, f"GLO-{link.ticket_id}", "On it")  # the PUT says "open" again
     pump(acme, globex)
-    assert acme.desk.show_ticket(number).ticket.status == "in_progress"
+    assert acme.desk.visible_ticket(Actor.console(), number).ticket.status == "in_progress"
     assert [m.template for m in acme.email.sent].count("status_changed") == told
 
 
@@ -232,12 +232,16 @@ def test_tags_sync_both_ways_and_ours_added_meanwhile_stay(desks: tuple[HelpDesk
     pump(acme, globex)
     [link] = globex.rows(t.SharedTicket)
     theirs = f"GLO-{link.ticket_id}"
-    assert globex.desk.show_ticket(theirs).ticket.tags == ("hardware",)
+    assert globex.desk.visible_ticket(Actor.console(), theirs).ticket.tags == ("hardware",)
     globex.desk.set_tags(globex.admin, theirs, add=["vendor"])
     acme.desk.set_tags(acme.admin, number, add=["vip"])
     pump(acme, globex)
-    assert set(acme.desk.show_ticket(number).ticket.tags) == {"hardware", "vendor", "vip"}
-    assert set(globex.desk.show_ticket(theirs).ticket.tags) == {"hardware", "vendor", "vip"}
+    assert set(acme.desk.visible_ticket(Actor.console(), number).ticket.tags) == {"hardware", "vendor", "vip"}
+    assert set(globex.desk.visible_ticket(Actor.console(), theirs).ticket.tags) == {
+        "hardware",
+        "vendor",
+        "vip",
+    }
 
 
 def test_the_sharers_agents_do_not_meet_our_first_response(desks: tuple[HelpDesk, HelpDesk]) -> None:

@@ -16,8 +16,9 @@ import httpx
 import pytest
 
 from bot.errors import Conflict
-from bot.outbox import Dispatcher
-from bot.queries import TicketFilter
+from bot.model import Actor
+from bot.notify.outbox import Dispatcher
+from bot.read.queries import TicketFilter
 from bot.sharing.protocol import new_secret
 from bot.store import tables as t
 from channels.sharing.client import SharingClient
@@ -415,7 +416,7 @@ def test_shared_ticket_becomes_ours_with_its_comments_tags_and_links_to_files(pa
     assert public and body.startswith("It is on fire.")
     assert "fire.jpg: https://acme.zendesk.example/attachments/token/abc/?name=fire.jpg" in body
     assert comments[1] == ("Escalating to hardware partner.", False)
-    detail = partner.desk.desk.show_ticket(number)
+    detail = partner.desk.desk.visible_ticket(Actor.console(), number)
     assert sorted(detail.ticket.tags) == ["hardware", "urgent"]
     assert "Joe Customer (Acme Support)" in detail.ticket.requester
     # A repeated share (the gem's job retried) is an idempotent upsert: nothing twice.
@@ -447,7 +448,7 @@ def test_updates_are_partial_nulls_change_nothing_and_comments_are_kept_once(par
     number, comments = partner.ours()
     # The comment without "public" is public, as the gem means it; stored once.
     assert comments.count(("Replacement shipped.", True)) == 1
-    detail = partner.desk.desk.show_ticket(number)
+    detail = partner.desk.desk.visible_ticket(Actor.console(), number)
     assert detail.ticket.subject == "Printer on fire"
     assert detail.ticket.status == "waiting_customer"
     assert sorted(detail.ticket.tags) == ["hardware", "urgent"]
@@ -459,7 +460,7 @@ def test_a_partners_names_and_subjects_lose_control_characters(partner: Partner)
     partner.call("POST", "tickets/b5e0", partner.ticket(subject="Fire\x1b]52;c;eA==\x07", requester=hostile))
     number, _ = partner.ours()
     assert partner.call("PUT", "tickets/b5e0", {"subject": "Still\r\non \x1b[31mfire"}).status_code == 200
-    detail = partner.desk.desk.show_ticket(number)
+    detail = partner.desk.desk.visible_ticket(Actor.console(), number)
     assert detail.ticket.subject == "Still on [31mfire"
     assert "\x1b" not in detail.ticket.requester and "\u202e" not in detail.ticket.requester
     [view] = partner.desk.sharing.agreements(partner.desk.admin)
@@ -471,14 +472,14 @@ def test_status_outside_the_protocol_is_kept_as_it_was(partner: Partner) -> None
     partner.call("POST", "tickets/b5e0", partner.ticket())
     assert partner.call("PUT", "tickets/b5e0", {"status": "on-fire"}).status_code == 200
     number, _ = partner.ours()
-    assert partner.desk.desk.show_ticket(number).ticket.status == "open"
+    assert partner.desk.desk.visible_ticket(Actor.console(), number).ticket.status == "open"
 
 
 def test_tags_are_ignored_unless_the_agreement_syncs_them(partner: Partner) -> None:
     partner.agreed(sync_tags=False)
     partner.call("POST", "tickets/b5e0", partner.ticket())
     number, _ = partner.ours()
-    assert partner.desk.desk.show_ticket(number).ticket.tags == ()
+    assert partner.desk.desk.visible_ticket(Actor.console(), number).ticket.tags == ()
 
 
 def test_a_ticket_uuid_known_under_another_agreement_is_refused(partner: Partner) -> None:

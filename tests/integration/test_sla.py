@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.config import load
-from bot.desk import Desk
+from bot.config.settings import load
+from bot.desk.facade import Desk
 from bot.messages import Identity, Inbound
-from bot.model import Priority, Role, Status
-from bot.outbox import list_notifications
+from bot.model import Actor, Priority, Role, Status
+from bot.notify.outbox import list_notifications
 from bot.store import tables as t
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +45,7 @@ def _notices(store, template: str) -> list[str]:
 
 def test_new_ticket_gets_due_times_from_its_priority(desk, clock):
     number = _open(desk)
-    ticket = desk.show_ticket(number).ticket
+    ticket = desk.visible_ticket(Actor.console(), number).ticket
     assert ticket.first_response_due == clock.now() + timedelta(hours=4)
     assert ticket.resolution_due == clock.now() + timedelta(hours=24)
     assert (ticket.sla_status, ticket.escalation_level) == ("on_time", 0)
@@ -63,7 +63,7 @@ def test_business_hours_carry_a_friday_afternoon_ticket_into_monday(environ, sto
     )
     clock.set(datetime(2026, 3, 6, 15, 0, tzinfo=UTC))  # Friday 16:00 in Berlin
     desk = Desk(store, clock, settings)
-    ticket = desk.show_ticket(_open(desk)).ticket
+    ticket = desk.visible_ticket(Actor.console(), _open(desk)).ticket
     assert ticket.first_response_due == datetime(2026, 3, 6, 16, 0, tzinfo=UTC)  # 1 h: Friday 17:00
     assert ticket.resolution_due == datetime(2026, 3, 9, 15, 0, tzinfo=UTC)  # 8 h: Monday 16:00
 
@@ -72,9 +72,9 @@ def test_first_public_answer_by_an_agent_meets_first_response(desk, clock, agent
     number = _open(desk)
     clock.advance(minutes=30)
     desk.comment(agent, number, "checking internally", public=False)
-    assert desk.show_ticket(number).ticket.first_response_due is not None
+    assert desk.visible_ticket(Actor.console(), number).ticket.first_response_due is not None
     desk.comment(agent, number, "On my way.")
-    ticket = desk.show_ticket(number).ticket
+    ticket = desk.visible_ticket(Actor.console(), number).ticket
     assert ticket.first_response_due is None and ticket.sla_status == "on_time"
 
 
@@ -83,7 +83,7 @@ def test_waiting_on_the_customer_pauses_the_clock_and_their_reply_resumes_it(des
     desk.comment(agent, number, "Which printer?")
     clock.advance(hours=2)
     desk.transition(agent, number, Status.WAITING_CUSTOMER)
-    paused = desk.show_ticket(number).ticket
+    paused = desk.visible_ticket(Actor.console(), number).ticket
     assert (paused.sla_status, paused.resolution_due) == ("paused", None)
     clock.advance(days=3)
     desk.receive(
@@ -97,7 +97,7 @@ def test_waiting_on_the_customer_pauses_the_clock_and_their_reply_resumes_it(des
             verified=True,
         )
     )
-    resumed = desk.show_ticket(number).ticket
+    resumed = desk.visible_ticket(Actor.console(), number).ticket
     assert resumed.status == "in_progress" or resumed.status == "open"
     assert resumed.resolution_due == datetime(2026, 3, 2, 9, 0, tzinfo=UTC) + timedelta(hours=24, days=3)
     assert resumed.sla_status == "on_time"
@@ -117,7 +117,7 @@ def ladder(desk, admin):
 def test_every_ladder_level_fires_once_at_its_share_of_the_target(ladder, store, clock):
     desk = ladder
     number = _open(desk, team="Ops")
-    assert desk.show_ticket(number).ticket.assignee == "ann@support.test"
+    assert desk.visible_ticket(Actor.console(), number).ticket.assignee == "ann@support.test"
     opened = clock.now()
     # Medium: first response in 4 h. 70 % is 2 h 48 min, 85 % 3 h 24 min, 95 % 3 h 48 min.
     clock.set(opened + timedelta(hours=2, minutes=47))
@@ -128,14 +128,14 @@ def test_every_ladder_level_fires_once_at_its_share_of_the_target(ladder, store,
     assert _notices(store, "sla_warning") == ["ann@support.test"]
     clock.set(opened + timedelta(hours=3, minutes=25))
     assert [f.level for f in desk.sla_sweep().fired] == [2]
-    assert desk.show_ticket(number).ticket.sla_status == "at_risk"
+    assert desk.visible_ticket(Actor.console(), number).ticket.sla_status == "at_risk"
     clock.set(opened + timedelta(hours=3, minutes=49))
     assert [f.level for f in desk.sla_sweep().fired] == [3]
     clock.set(opened + timedelta(hours=4, minutes=1))
     assert [f.level for f in desk.sla_sweep().fired] == [4]
     assert _notices(store, "sla_warning") == ["ann@support.test", "lee@support.test", "max@support.test"]
     assert _notices(store, "escalation") == ["max@support.test"]
-    ticket = desk.show_ticket(number).ticket
+    ticket = desk.visible_ticket(Actor.console(), number).ticket
     assert (ticket.sla_status, ticket.escalation_level) == ("breached", 4)
     clock.advance(hours=5)
     assert desk.sla_sweep().fired == ()  # the ladder is done; nothing twice
@@ -161,7 +161,7 @@ def test_a_priority_change_moves_the_due_times_without_repeating_levels(ladder, 
     clock.advance(hours=3)
     assert [f.level for f in ladder.sla_sweep().fired] == [1]
     ladder.set_priority(admin, number, Priority.URGENT)  # 15 min first response: long breached
-    ticket = ladder.show_ticket(number).ticket
+    ticket = ladder.visible_ticket(Actor.console(), number).ticket
     assert ticket.first_response_due == datetime(2026, 3, 2, 9, 15, tzinfo=UTC)
     assert [f.level for f in ladder.sla_sweep().fired] == [2, 3, 4]
     assert _notices(store, "sla_warning").count("ann@support.test") == 1
@@ -172,7 +172,7 @@ def test_enable_escalation_false_turns_the_ladder_off(environ, store, clock):
     number = _open(desk)
     clock.advance(hours=30)
     assert desk.sla_sweep().fired == ()
-    assert desk.show_ticket(number).ticket.sla_status == "breached"
+    assert desk.visible_ticket(Actor.console(), number).ticket.sla_status == "breached"
 
 
 def test_dry_run_shows_what_would_fire_and_changes_nothing(ladder, store, clock):
@@ -180,7 +180,7 @@ def test_dry_run_shows_what_would_fire_and_changes_nothing(ladder, store, clock)
     later = clock.now() + timedelta(hours=5)
     report = ladder.sla_sweep(at=later, dry_run=True)
     assert [(f.number, f.level) for f in report.fired] == [(number, 1), (number, 2), (number, 3), (number, 4)]
-    assert ladder.show_ticket(number).ticket.escalation_level == 0
+    assert ladder.visible_ticket(Actor.console(), number).ticket.escalation_level == 0
     assert _notices(store, "sla_warning") == []
 
 
@@ -244,18 +244,18 @@ def test_resolving_while_waiting_on_the_customer_is_not_a_breach(desk, clock, ag
     desk.transition(agent, number, Status.WAITING_CUSTOMER)
     clock.advance(days=3)
     desk.transition(agent, number, Status.RESOLVED)
-    assert desk.show_ticket(number).ticket.sla_status == "on_time"
+    assert desk.visible_ticket(Actor.console(), number).ticket.sla_status == "on_time"
     desk.transition(agent, number, Status.CLOSED)
-    assert desk.show_ticket(number).ticket.sla_status == "on_time"
+    assert desk.visible_ticket(Actor.console(), number).ticket.sla_status == "on_time"
 
 
 def test_a_breach_stays_when_the_priority_is_lowered(desk, clock, agent, admin):
     number = _open(desk)
     clock.advance(hours=5)  # medium: first response was due after 4 h
     desk.sla_sweep()
-    assert desk.show_ticket(number).ticket.sla_status == "breached"
+    assert desk.visible_ticket(Actor.console(), number).ticket.sla_status == "breached"
     desk.set_priority(admin, number, Priority.LOW)  # 8 h: would be on time again
-    assert desk.show_ticket(number).ticket.sla_status == "breached"
+    assert desk.visible_ticket(Actor.console(), number).ticket.sla_status == "breached"
 
 
 def test_after_a_first_response_the_ladder_climbs_again_for_resolution(ladder, store, clock):
@@ -263,7 +263,7 @@ def test_after_a_first_response_the_ladder_climbs_again_for_resolution(ladder, s
     clock.advance(hours=4, minutes=1)
     assert [f.level for f in ladder.sla_sweep().fired] == [1, 2, 3, 4]
     ladder.comment(ladder.actor("ann@support.test"), number, "Looking into it.")
-    assert ladder.show_ticket(number).ticket.escalation_level == 0
+    assert ladder.visible_ticket(Actor.console(), number).ticket.escalation_level == 0
     clock.advance(hours=13)  # resolution: 70 % of 24 h is 16 h 48 min after opening
     assert [f.level for f in ladder.sla_sweep().fired] == [1]
     with store.read() as session:
@@ -290,9 +290,11 @@ def test_changed_rules_recheck_every_unfinished_ticket(environ, store, clock, de
         (number, 3),
         (number, 4),
     ]
-    assert desk.show_ticket(number).ticket.first_response_due == datetime(2026, 3, 2, 13, 0, tzinfo=UTC)
+    assert desk.visible_ticket(Actor.console(), number).ticket.first_response_due == datetime(
+        2026, 3, 2, 13, 0, tzinfo=UTC
+    )
     stricter.sla_sweep()
-    ticket = stricter.show_ticket(number).ticket
+    ticket = stricter.visible_ticket(Actor.console(), number).ticket
     assert (ticket.first_response_due, ticket.sla_status) == (
         datetime(2026, 3, 2, 10, 0, tzinfo=UTC),
         "breached",

@@ -8,12 +8,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.config import load
-from bot.desk import Desk
+from bot.config.settings import load
+from bot.desk.facade import Desk
 from bot.messages import Identity, Inbound
-from bot.model import Role
-from bot.outbox import list_notifications
-from bot.render import Renderer
+from bot.model import Actor, Role
+from bot.notify.outbox import list_notifications
+from bot.notify.render import Renderer
 from bot.store import tables as t
 
 
@@ -74,7 +74,7 @@ def test_a_level_can_raise_priority_move_team_and_reach_a_person_and_a_list(envi
     clock.advance(minutes=2)
     [fired] = desk.sla_sweep().fired
     assert fired.changes == ("priority medium -> high", "team -> Tier2")
-    ticket = desk.show_ticket(number).ticket
+    ticket = desk.visible_ticket(Actor.console(), number).ticket
     assert (ticket.priority, ticket.team, ticket.assignee) == ("high", "Tier2", "tia@support.test")
     assert _rows(store, "escalation") == [("email", "lee@support.test"), ("email", "oncall@example.com")]
 
@@ -169,7 +169,7 @@ def test_category_policy_overrides_the_priority_default(environ, store, clock):
             category="Network/VPN",
         )
     )
-    ticket = desk.show_ticket(receipt.ticket_number or "").ticket
+    ticket = desk.visible_ticket(Actor.console(), receipt.ticket_number or "").ticket
     assert ticket.first_response_due == clock.now() + timedelta(hours=2)
     assert ticket.resolution_due == clock.now() + timedelta(hours=8)
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from bot.desk import Desk
-from bot.queries import TicketFilter
+from bot.desk.facade import Desk
+from bot.model import Actor
+from bot.read.queries import TicketFilter
 from bot.store.db import Store
 from channels.http.api import create_app
 from channels.slack.app import create_slack_app
@@ -42,7 +43,7 @@ def test_agent_works_a_ticket_with_subcommands(slack):
     assert "Comment added" in _run(slack, "comment SUP-1 A technician is on the way", user="UAGENT")
     assert "Internal note" in _run(slack, "comment SUP-1 note: toner supplier late", user="UAGENT")
     assert "escalated" in _run(slack, "escalate SUP-1 the CEO is waiting", user="UAGENT")
-    ticket = slack.desk.show_ticket("SUP-1")
+    ticket = slack.desk.visible_ticket(Actor.console(), "SUP-1")
     assert (ticket.ticket.assignee, ticket.ticket.status, ticket.ticket.priority) == (
         "agent@support.test",
         "in_progress",
@@ -79,7 +80,7 @@ def test_requester_sees_only_their_own_tickets_and_cannot_work_them(slack):
     assert "only agents" in _run(slack, "priority SUP-1 urgent")
     assert "Otto" not in _run(slack, "list all")
     assert "resolved" in _run(slack, "status SUP-1 resolved")  # their own: they may close it
-    assert slack.desk.show_ticket("SUP-2").ticket.status == "open"
+    assert slack.desk.visible_ticket(Actor.console(), "SUP-2").ticket.status == "open"
 
 
 def test_internal_notes_are_not_shown_to_the_requester(slack):
@@ -138,7 +139,7 @@ def test_bare_new_opens_the_form_and_its_submission_opens_a_ticket(slack):
     ticket = wait_until(lambda: slack.desk.list_tickets(TicketFilter()))[0]
     assert (ticket.subject, ticket.priority, ticket.category) == ("Monitor flickers", "high", "Hardware")
     assert ticket.custom_fields == {"asset": "A-1234"}
-    assert slack.desk.show_ticket("SUP-1").comments[0].body == "Since Monday."
+    assert slack.desk.visible_ticket(Actor.console(), "SUP-1").comments[0].body == "Since Monday."
 
 
 def test_message_shortcut_turns_a_message_into_a_ticket_with_its_permalink(slack):
@@ -160,7 +161,7 @@ def test_message_shortcut_turns_a_message_into_a_ticket_with_its_permalink(slack
     assert slack.interaction(payload).status_code == 200
     [answer] = slack.api.wait_for("response:shortcut")
     assert "SUP-1" in answer.params["text"]
-    detail = slack.desk.show_ticket("SUP-1")
+    detail = slack.desk.visible_ticket(Actor.console(), "SUP-1")
     assert detail.ticket.subject == "Wifi is down on floor 3"
     assert detail.ticket.requester == "rita@customer.test"  # the message's author, not who clicked
     assert "https://acme.slack.com/archives/CGENERAL/p1700000000000100" in detail.comments[0].body

@@ -5,10 +5,10 @@ from __future__ import annotations
 import email
 from email import policy
 
-from bot.config import Mailbox
-from bot.model import Status
-from bot.outbox import list_notifications
-from bot.queries import TicketFilter
+from bot.config.settings import Mailbox
+from bot.model import Actor, Status
+from bot.notify.outbox import list_notifications
+from bot.read.queries import TicketFilter
 from channels.email.ingest import EmailIngest
 from channels.email.smtp_server import SupportHandler
 from tests.integration.slack_harness import REPLY_SECRET, SUPPORT, add_agent
@@ -40,8 +40,8 @@ def test_email_round_trip_through_the_support_channel_thread(slack):
 
         # An agent answers in the thread: a public comment, mailed to Bob.
         slack.message("UAGENT", "We are sending a technician.", thread_ts=root)
-        wait_until(lambda: len(slack.desk.show_ticket("SUP-1").comments) == 2)
-        agent_reply = slack.desk.show_ticket("SUP-1").comments[-1]
+        wait_until(lambda: len(slack.desk.visible_ticket(Actor.console(), "SUP-1").comments) == 2)
+        agent_reply = slack.desk.visible_ticket(Actor.console(), "SUP-1").comments[-1]
         assert (agent_reply.author, agent_reply.public, agent_reply.flagged) == (
             "agent@support.test",
             True,
@@ -80,8 +80,8 @@ def test_note_prefix_keeps_an_agents_thread_reply_internal(slack):
     slack.dispatch()
     root = slack.card_ts("SUP-1")
     slack.message("UAGENT", "note: probably the battery", thread_ts=root)
-    wait_until(lambda: len(slack.desk.show_ticket("SUP-1").comments) == 2)
-    note = slack.desk.show_ticket("SUP-1").comments[-1]
+    wait_until(lambda: len(slack.desk.visible_ticket(Actor.console(), "SUP-1").comments) == 2)
+    note = slack.desk.visible_ticket(Actor.console(), "SUP-1").comments[-1]
     assert (note.body, note.public) == ("probably the battery", False)
     slack.dispatch()
     dms = [c for c in slack.api.calls("chat.postMessage") if c.params["channel"].startswith("D")]
@@ -99,7 +99,7 @@ def test_slack_requester_hears_agent_replies_and_status_by_dm_and_answers_in_its
     assert dm_root is not None
 
     slack.message("UAGENT", "Try resetting your password.", thread_ts=slack.card_ts("SUP-1"))
-    wait_until(lambda: len(slack.desk.show_ticket("SUP-1").comments) == 2)
+    wait_until(lambda: len(slack.desk.visible_ticket(Actor.console(), "SUP-1").comments) == 2)
     slack.dispatch()
     answer = _posts(slack, "DREQ")[-1]
     assert answer.params["thread_ts"] == dm_root and "resetting your password" in answer.params["text"]
@@ -108,8 +108,8 @@ def test_slack_requester_hears_agent_replies_and_status_by_dm_and_answers_in_its
     )
 
     slack.message("UREQ", "That worked, thanks!", channel="DREQ", thread_ts=dm_root)
-    wait_until(lambda: len(slack.desk.show_ticket("SUP-1").comments) == 3)
-    comment = slack.desk.show_ticket("SUP-1").comments[-1]
+    wait_until(lambda: len(slack.desk.visible_ticket(Actor.console(), "SUP-1").comments) == 3)
+    comment = slack.desk.visible_ticket(Actor.console(), "SUP-1").comments[-1]
     assert (comment.author, comment.public, comment.flagged) == ("rita@customer.test", True, False)
     slack.dispatch()
     assert "That worked" in _posts(slack, SUPPORT)[-1].params["text"]
@@ -125,7 +125,7 @@ def test_direct_message_opens_a_ticket(slack):
     response, ts = slack.message("UREQ", "My VPN keeps dropping\nsince this morning", channel="DREQ")
     assert response.status_code == 200
     wait_until(lambda: slack.desk.list_tickets(TicketFilter()))
-    ticket = slack.desk.show_ticket("SUP-1")
+    ticket = slack.desk.visible_ticket(Actor.console(), "SUP-1")
     assert ticket.ticket.subject == "My VPN keeps dropping"
     slack.dispatch()
     [ack] = _posts(slack, "DREQ")
@@ -140,9 +140,11 @@ def test_resolve_reaction_on_the_card_resolves_and_eyes_assigns_the_reactor(slac
     root = slack.card_ts("SUP-1")
     item = {"type": "message", "channel": SUPPORT, "ts": root}
     slack.event({"type": "reaction_added", "user": "UAGENT", "reaction": "eyes", "item": item})
-    wait_until(lambda: slack.desk.show_ticket("SUP-1").ticket.assignee == "agent@support.test")
+    wait_until(
+        lambda: slack.desk.visible_ticket(Actor.console(), "SUP-1").ticket.assignee == "agent@support.test"
+    )
     slack.event({"type": "reaction_added", "user": "UAGENT", "reaction": "white_check_mark", "item": item})
-    wait_until(lambda: slack.desk.show_ticket("SUP-1").ticket.status == "resolved")
+    wait_until(lambda: slack.desk.visible_ticket(Actor.console(), "SUP-1").ticket.status == "resolved")
 
 
 def test_requesters_reaction_on_someone_elses_card_is_refused_with_an_ephemeral_answer(slack):
@@ -155,7 +157,7 @@ def test_requesters_reaction_on_someone_elses_card_is_refused_with_an_ephemeral_
     slack.event({"type": "reaction_added", "user": "UOTHER", "reaction": "white_check_mark", "item": item})
     [refusal] = slack.api.wait_for("chat.postEphemeral")
     assert refusal.params["user"] == "UOTHER" and "SUP-1" in refusal.params["text"]
-    assert slack.desk.show_ticket("SUP-1").ticket.status == "open"
+    assert slack.desk.visible_ticket(Actor.console(), "SUP-1").ticket.status == "open"
 
 
 def test_rate_limited_post_waits_for_retry_after_and_nothing_is_lost(slack):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import time
 
-from bot.queries import TicketFilter
+from bot.model import Actor
+from bot.read.queries import TicketFilter
 from tests.integration.slack_harness import SUPPORT
 from tests.waiting import wait_until
 
@@ -52,7 +53,7 @@ def test_slash_command_is_acked_at_once_and_answered_by_response_url(slack):
     assert time.monotonic() - started < 3
     [answer] = wait_until(lambda: slack.answers(), seconds=15)
     assert "SUP-1" in answer and "Printer on fire" in answer
-    ticket = slack.desk.show_ticket("SUP-1").ticket
+    ticket = slack.desk.visible_ticket(Actor.console(), "SUP-1").ticket
     assert (ticket.subject, ticket.channel, ticket.requester) == (
         "Printer on fire",
         "slack",
@@ -77,9 +78,9 @@ def test_retried_event_is_stored_once(slack):
     assert slack.event(event, event_id="Ev1").status_code == 200
     assert slack.event(event, event_id="Ev1", retry=1).status_code == 200
     assert slack.event(event, event_id="Ev2").status_code == 200  # the same message delivered twice
-    wait_until(lambda: len(slack.desk.show_ticket("SUP-1").comments) == 2)
+    wait_until(lambda: len(slack.desk.visible_ticket(Actor.console(), "SUP-1").comments) == 2)
     time.sleep(0.3)  # give a wrongly stored second copy the time to show up
-    comments = slack.desk.show_ticket("SUP-1").comments
+    comments = slack.desk.visible_ticket(Actor.console(), "SUP-1").comments
     assert [c.body for c in comments] == ["VPN drops", "Looking into it"]
 
 
@@ -99,9 +100,12 @@ def test_bots_own_message_and_edits_deletes_and_joins_are_ignored(slack):
     for event in ignored:
         assert slack.event(event).status_code == 200
     slack.message("UAGENT", "a real reply", thread_ts=root)
-    wait_until(lambda: len(slack.desk.show_ticket("SUP-1").comments) == 2)
+    wait_until(lambda: len(slack.desk.visible_ticket(Actor.console(), "SUP-1").comments) == 2)
     time.sleep(0.3)
-    assert [c.body for c in slack.desk.show_ticket("SUP-1").comments] == ["Disk full", "a real reply"]
+    assert [c.body for c in slack.desk.visible_ticket(Actor.console(), "SUP-1").comments] == [
+        "Disk full",
+        "a real reply",
+    ]
     assert slack.api.calls("users.info")  # only people were looked up, never the bot
     assert all(call.params.get("user") != slack.api.bot_user_id for call in slack.api.calls("users.info"))
 

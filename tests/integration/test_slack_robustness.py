@@ -9,9 +9,9 @@ import time
 from sqlalchemy import delete, func, select, update
 
 from bot.messages import Identity, Inbound
-from bot.model import Role, Status
-from bot.outbox import Dispatcher, list_notifications
-from bot.queries import TicketFilter
+from bot.model import Actor, Role, Status
+from bot.notify.outbox import Dispatcher, list_notifications
+from bot.read.queries import TicketFilter
 from bot.store import tables as t
 from tests.integration.slack_harness import SUPPORT, add_agent
 from tests.waiting import wait_until
@@ -99,7 +99,7 @@ def test_a_retried_reaction_is_not_answered_with_an_error(slack):
     item = {"type": "message", "channel": SUPPORT, "ts": slack.card_ts("SUP-1")}
     event = {"type": "reaction_added", "user": "UAGENT", "reaction": "white_check_mark", "item": item}
     slack.event(event, event_id="EvR")
-    wait_until(lambda: slack.desk.show_ticket("SUP-1").ticket.status == "resolved")
+    wait_until(lambda: slack.desk.visible_ticket(Actor.console(), "SUP-1").ticket.status == "resolved")
     slack.event(event, event_id="EvR", retry=1)
     time.sleep(0.5)
     assert slack.api.calls("chat.postEphemeral") == []
@@ -118,7 +118,8 @@ def test_requesters_reply_to_a_closed_ticket_opens_a_linked_follow_up(slack):
     )[0]
     assert follow_up.subject == "VPN down"
     assert any(
-        e.kind == "linked" and e.after == {"follows": "SUP-1"} for e in slack.desk.show_ticket("SUP-2").events
+        e.kind == "linked" and e.after == {"follows": "SUP-1"}
+        for e in slack.desk.visible_ticket(Actor.console(), "SUP-2").events
     )
 
 
@@ -129,7 +130,7 @@ def test_agents_reply_in_a_closed_tickets_thread_stays_on_that_ticket(slack):
     agent = slack.desk.actor("agent@support.test")
     slack.desk.transition(agent, "SUP-1", Status.CLOSED)
     slack.message("UAGENT", "For the record: the router was replaced.", thread_ts=slack.card_ts("SUP-1"))
-    wait_until(lambda: len(slack.desk.show_ticket("SUP-1").comments) == 2)
+    wait_until(lambda: len(slack.desk.visible_ticket(Actor.console(), "SUP-1").comments) == 2)
     assert len(slack.desk.list_tickets(TicketFilter())) == 1
 
 
@@ -154,7 +155,7 @@ def test_slack_profiles_are_looked_up_once_while_cached(slack):
     root = slack.card_ts("SUP-1")
     for text in ("one", "two", "three"):
         slack.message("UAGENT", text, thread_ts=root)
-    wait_until(lambda: len(slack.desk.show_ticket("SUP-1").comments) == 4)
+    wait_until(lambda: len(slack.desk.visible_ticket(Actor.console(), "SUP-1").comments) == 4)
     looked_up = [c.params["user"] for c in slack.api.calls("users.info")]
     assert sorted(looked_up) == ["UAGENT", "UREQ"]
 
@@ -164,8 +165,8 @@ def test_requesters_reply_in_the_cards_thread_is_a_customer_comment(slack):
     _open(slack)
     slack.dispatch()
     slack.message("UREQ", "Any news?", thread_ts=slack.card_ts("SUP-1"))
-    wait_until(lambda: len(slack.desk.show_ticket("SUP-1").comments) == 2)
-    comment = slack.desk.show_ticket("SUP-1").comments[-1]
+    wait_until(lambda: len(slack.desk.visible_ticket(Actor.console(), "SUP-1").comments) == 2)
+    comment = slack.desk.visible_ticket(Actor.console(), "SUP-1").comments[-1]
     assert (comment.author, comment.public, comment.flagged) == ("rita@customer.test", True, False)
 
 
@@ -174,7 +175,9 @@ def test_requesters_note_prefix_is_refused_not_hidden(slack):
     slack.command("comment SUP-1 note: secret")
     [answer] = slack.api.wait_for(f"response:cmd{slack._triggers}")
     assert "only agents" in answer.params["text"]
-    assert [c.body for c in slack.desk.show_ticket("SUP-1").comments] == ["Printer jammed"]
+    assert [c.body for c in slack.desk.visible_ticket(Actor.console(), "SUP-1").comments] == [
+        "Printer jammed"
+    ]
 
 
 def test_shortcut_records_who_opened_the_ticket_for_the_author(slack):
@@ -191,7 +194,7 @@ def test_shortcut_records_who_opened_the_ticket_for_the_author(slack):
     }
     slack.interaction(payload)
     slack.api.wait_for("response:shortcut")
-    events = slack.desk.show_ticket("SUP-1").events
+    events = slack.desk.visible_ticket(Actor.console(), "SUP-1").events
     assert any(e.kind == "opened_for" and e.actor == "agent@support.test" for e in events)
 
 

@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
-from bot.config import load
-from bot.desk import Desk
+from bot.config.settings import load
+from bot.desk.facade import Desk
 from bot.errors import ConfigError, NotFound
+from bot.model import Actor
 from bot.store.db import Store
 from channels.slack.app import SlackApp, create_slack_app
 from tests.fakes import FakeClock
@@ -133,7 +134,7 @@ def test_slash_command_envelope_is_acked_then_answered_with_the_new_ticket(
         assert "SUP-1" in answer.params["text"]
 
     run_connected(desk, scenario)
-    ticket = desk.show_ticket("SUP-1")
+    ticket = desk.visible_ticket(Actor.console(), "SUP-1")
     assert ticket.ticket.subject == "Printer on fire"
 
 
@@ -169,7 +170,7 @@ def test_direct_message_event_envelope_opens_a_ticket(slack_api: SlackApiStandIn
         await until(lambda: _exists(desk, "SUP-2"))
 
     run_connected(desk, scenario)
-    ticket = desk.show_ticket("SUP-2")
+    ticket = desk.visible_ticket(Actor.console(), "SUP-2")
     assert ticket.ticket.requester == "rita@customer.test"
     assert ticket.comments[0].body == "VPN down"
 
@@ -194,7 +195,7 @@ def test_disconnect_request_makes_the_client_reconnect_and_keep_serving(
 
 def _exists(desk: Desk, number: str) -> bool:
     try:
-        desk.show_ticket(number)
+        desk.visible_ticket(Actor.console(), number)
     except NotFound:  # until the listener has committed
         return False
     return True

@@ -12,10 +12,11 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from bot.config import Mailbox, SmtpSettings
-from bot.desk import Desk
-from bot.outbox import Dispatcher
-from bot.render import Renderer
+from bot.config.settings import Mailbox, SmtpSettings
+from bot.desk.facade import Desk
+from bot.model import Actor
+from bot.notify.outbox import Dispatcher
+from bot.notify.render import Renderer
 from bot.store import tables as t
 from bot.store.db import Store
 from bot.store.files import FileStore
@@ -63,7 +64,7 @@ def message(
 def test_new_mail_is_answered_250_with_its_ticket_number_after_commit(smtp, desk, settings):
     raw = fixture("new_plain.eml")
     assert smtp.send(raw) == (250, "2.0.0 SUP-1")
-    detail = desk.show_ticket("SUP-1")
+    detail = desk.visible_ticket(Actor.console(), "SUP-1")
     assert detail.ticket.subject == "VPN keeps dropping" and detail.ticket.channel == "email"
     [first] = detail.comments
     assert FileStore(settings.attachments_path).get(first.source_sha256) == raw
@@ -73,7 +74,7 @@ def test_the_same_message_twice_is_one_ticket(smtp, desk):
     raw = fixture("new_plain.eml")
     assert smtp.send(raw) == (250, "2.0.0 SUP-1")
     assert smtp.send(raw) == (250, "2.0.0 SUP-1")
-    assert len(desk.show_ticket("SUP-1").comments) == 1
+    assert len(desk.visible_ticket(Actor.console(), "SUP-1").comments) == 1
 
 
 def test_unknown_recipient_gets_550(smtp):
@@ -82,7 +83,7 @@ def test_unknown_recipient_gets_550(smtp):
 
 
 def test_oversize_message_gets_552(smtp, desk):
-    from bot.queries import TicketFilter
+    from bot.read.queries import TicketFilter
 
     code, text = smtp.send(message(body="x" * 70 + ("\r\n" + "x" * 70) * (LIMIT // 72 + 1)))
     assert (code, text) == (552, "5.3.4 Message too big for this system")
@@ -108,19 +109,19 @@ def test_malformed_mail_is_still_kept(smtp, desk, settings):
     code, text = smtp.send(raw, sender="who@example.com")
     assert code == 250
     number = text.split()[-1]
-    [comment] = desk.show_ticket(number).comments
+    [comment] = desk.visible_ticket(Actor.console(), number).comments
     assert FileStore(settings.attachments_path).get(comment.source_sha256).rstrip(b"\r\n") == raw
 
 
 def test_mailbox_defaults_apply_to_its_tickets(smtp, desk, admin):
     desk.add_team(admin, "Billing")
     code, text = smtp.send(message("Invoice wrong"), to="billing@localhost")
-    ticket = desk.show_ticket(text.split()[-1]).ticket
+    ticket = desk.visible_ticket(Actor.console(), text.split()[-1]).ticket
     assert (code, ticket.team, ticket.priority) == (250, "Billing", "high")
 
 
 def test_a_routing_rule_wins_over_the_mailbox_defaults(smtp, desk, admin):
-    from bot.routing_rules import RuleInput
+    from bot.policies.routing import RuleInput
 
     desk.add_team(admin, "Billing")
     desk.add_team(admin, "Finance")
@@ -129,10 +130,10 @@ def test_a_routing_rule_wins_over_the_mailbox_defaults(smtp, desk, admin):
     )
     desk.add_routing_rule(admin, rule)
     _, text = smtp.send(message("Refund please"), to="billing@localhost")
-    refund = desk.show_ticket(text.split()[-1]).ticket
+    refund = desk.visible_ticket(Actor.console(), text.split()[-1]).ticket
     assert (refund.team, refund.priority) == ("Finance", "low")
     _, text = smtp.send(message("Invoice wrong"), to="billing@localhost")
-    invoice = desk.show_ticket(text.split()[-1]).ticket
+    invoice = desk.visible_ticket(Actor.console(), text.split()[-1]).ticket
     assert (invoice.team, invoice.priority) == ("Billing", "high")
 
 
@@ -140,7 +141,7 @@ def test_signed_reply_address_appends_a_verified_comment(smtp, desk):
     smtp.send(message())
     to = reply_address("support@localhost", "SUP-1", "bob@example.com", SECRET)
     assert smtp.send(message("Re: whatever", body="More detail."), to=to) == (250, "2.0.0 SUP-1")
-    detail = desk.show_ticket("SUP-1")
+    detail = desk.visible_ticket(Actor.console(), "SUP-1")
     assert detail.comments[-1].public and detail.comments[-1].body == "More detail."
     assert [e.after["rule"] for e in detail.events if e.kind == "received"][-1] == "ticket number"
 
@@ -150,14 +151,14 @@ def test_reply_address_used_by_someone_else_is_a_flagged_note(smtp, desk):
     to = reply_address("support@localhost", "SUP-1", "bob@example.com", SECRET)
     code, text = smtp.send(message("Re: x", sender="mallory@evil.test", body="Send me the data."), to=to)
     assert (code, text) == (250, "2.0.0 SUP-1")
-    note = desk.show_ticket("SUP-1").comments[-1]
+    note = desk.visible_ticket(Actor.console(), "SUP-1").comments[-1]
     assert note.flagged and not note.public
 
 
 def test_bounce_naming_no_ticket_is_kept_but_opens_none(smtp, desk, store, settings):
     from sqlalchemy import select
 
-    from bot.queries import TicketFilter
+    from bot.read.queries import TicketFilter
     from bot.store import tables as t
 
     raw = fixture("bounce_dsn.eml")
@@ -171,7 +172,7 @@ def test_bounce_naming_no_ticket_is_kept_but_opens_none(smtp, desk, store, setti
 
 
 def test_bounce_with_unknown_references_or_reply_address_still_opens_no_ticket(smtp, desk):
-    from bot.queries import TicketFilter
+    from bot.read.queries import TicketFilter
 
     raw = fixture("bounce_dsn.eml").replace(
         b"Subject:", b"In-Reply-To: <spam-we-never-sent@x>\r\nSubject:", 1
@@ -182,7 +183,7 @@ def test_bounce_with_unknown_references_or_reply_address_still_opens_no_ticket(s
 
 
 def test_auto_reply_gets_no_acknowledgement(smtp, desk, store):
-    from bot.outbox import list_notifications
+    from bot.notify.outbox import list_notifications
 
     smtp.send(fixture("vacation.eml"))
     assert [n for n in list_notifications(store, prefix="SUP") if n.template == "ticket_opened"] == []
@@ -205,7 +206,7 @@ def test_whole_loop_mail_in_acknowledgement_out_reply_back_on_the_same_ticket(
         "Thanks, it works now.\r\n\r\nOn Monday Support wrote:\r\n> We have received your request\r\n"
     ).encode()
     assert smtp.send(reply, to=reply_to) == (250, "2.0.0 SUP-1")
-    last = desk.show_ticket("SUP-1").comments[-1]
+    last = desk.visible_ticket(Actor.console(), "SUP-1").comments[-1]
     assert (last.body, last.public, last.flagged) == ("Thanks, it works now.", True, False)
     assert "We have received your request" in last.full_body
 
@@ -266,7 +267,7 @@ def test_auth_when_configured_is_required_and_checked(desk, certificate):
             assert client.sendmail("bob@example.com", ["support@localhost"], message()) == {}
     finally:
         controller.stop()
-    assert desk.show_ticket("SUP-1").ticket.subject == "Printer on fire"
+    assert desk.visible_ticket(Actor.console(), "SUP-1").ticket.subject == "Printer on fire"
 
 
 def test_notifications_go_out_from_the_address_the_ticket_came_in_to(
@@ -298,7 +299,7 @@ def test_a_hostile_message_id_is_stored_under_a_derived_key_and_never_reaches_th
         assert session.scalars(select(t.Comment.external_id)).all() == [key]
         refs = session.scalars(select(t.ThreadRef.external_id)).all()
     assert key in refs and all(ref.isascii() and ref.isprintable() for ref in refs)
-    assert desk.show_ticket("SUP-1").ticket.subject == "]0;ownedHello"
+    assert desk.visible_ticket(Actor.console(), "SUP-1").ticket.subject == "]0;ownedHello"
     written = log.getvalue()
     assert f"250 for {key} from bob@example.com: new ticket SUP-1" in written
     assert f"250 for {key} from bob@example.com: duplicate SUP-1" in written

@@ -25,9 +25,10 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
-from bot.config import Mailbox, SmtpSettings
-from bot.desk import Desk
+from bot.config.settings import Mailbox, SmtpSettings
+from bot.desk.facade import Desk
 from bot.errors import ConfigError
+from bot.model import Actor
 from channels.email.ingest import EmailIngest
 from channels.email.smtp_auth import LoginGuard
 from channels.email.smtp_server import SupportHandler, SupportSMTP, protocol_factory
@@ -166,7 +167,7 @@ def test_the_right_password_over_starttls_still_works_after_a_wrong_one(relay, c
         assert client.docmd("AUTH", plain("relay", "typo"))[0] == 535
         assert client.docmd("AUTH", plain("relay", PASSWORD))[0] == 235
         assert client.sendmail("bob@example.com", ["support@localhost"], MAIL) == {}
-    assert desk.show_ticket("SUP-1").ticket.subject == "Relayed"
+    assert desk.visible_ticket(Actor.console(), "SUP-1").ticket.subject == "Relayed"
 
 
 def test_cleartext_login_from_loopback_only_when_allowed(desk):

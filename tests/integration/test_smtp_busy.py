@@ -10,9 +10,10 @@ from __future__ import annotations
 import base64
 import smtplib
 
-from bot.config import EmailSettings, Mailbox, SmtpSettings
-from bot.desk import Desk
-from bot.queries import TicketFilter
+from bot.config.settings import EmailSettings, Mailbox, SmtpSettings
+from bot.desk.facade import Desk
+from bot.model import Actor
+from bot.read.queries import TicketFilter
 from channels.email.ingest import EmailIngest
 from channels.email.smtp_server import SupportHandler
 from channels.email.workers import MailWorkers
@@ -80,6 +81,6 @@ def test_genuine_mail_gets_451_while_abandoned_parses_hold_every_thread_then_is_
     finally:
         server.controller.stop()
         workers.shutdown()
-    [comment] = desk.show_ticket("SUP-2").comments
+    [comment] = desk.visible_ticket(Actor.console(), "SUP-2").comments
     assert [a.filename for a in comment.attachments] == ["invoice.pdf"]
     assert len(desk.list_tickets(TicketFilter())) == 2

@@ -1,6 +1,6 @@
 """Lists sorted by priority or due time read an index (migration 0012), on both stores.
 
-The indexes are over exactly the expressions bot/sorting.py orders by; if either
+The indexes are over exactly the expressions bot/read/sorting.py orders by; if either
 side changes alone, the planner silently falls back to sorting every ticket.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, text
 
-from bot import sorting
+from bot.read import sorting
 from bot.store import tables as t
 from bot.store.db import Store
 

@@ -11,6 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
 from bot.errors import StoreUnavailable
+from bot.model import Actor
 from bot.store import migrate
 from bot.store.db import Store
 from bot.store.tables import Base
@@ -39,7 +40,7 @@ def test_sqlite_runs_in_wal_mode(tmp_path):
 
 def test_times_come_back_timezone_aware_utc(desk):
     number = make_ticket(desk)
-    created = desk.show_ticket(number).ticket.created_at
+    created = desk.visible_ticket(Actor.console(), number).ticket.created_at
     assert created.utcoffset() is not None and created.utcoffset().total_seconds() == 0
 
 

@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select
 
-from bot.classify import TicketChanges
-from bot.config import load
-from bot.desk import Desk
+from bot.config.settings import load
+from bot.desk.facade import Desk
 from bot.errors import Forbidden, UserError
 from bot.model import Priority, Status
-from bot.outbox import Dispatcher
+from bot.notify.outbox import Dispatcher
 from bot.store import tables as t
+from bot.tickets.classify import TicketChanges
 from channels.webhooks.sender import WebhookSender
 from tests.factories import make_inbound, make_ticket
 from tests.fakes import RecordingSender

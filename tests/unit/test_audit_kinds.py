@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bot.audit_kinds import AuditKind
+from bot.audit.kinds import AuditKind
 
 # Every kind in the events table, the API, the CLI and the audit export, as stored today.
 STORED = {

@@ -9,8 +9,8 @@ from email import policy
 import pytest
 
 from bot.messages import Outbound
-from bot.outbox import PermanentDeliveryError
-from bot.render import Renderer
+from bot.notify.outbox import PermanentDeliveryError
+from bot.notify.render import Renderer
 from channels.email.compose import Sender, compose
 
 TICKET = {

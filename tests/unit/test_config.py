@@ -4,7 +4,7 @@ from typing import get_args, get_type_hints
 
 import pytest
 
-from bot.config import Settings, environment_names, load, secret_options
+from bot.config.settings import Settings, environment_names, load, secret_options
 from bot.errors import ConfigError
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config" / "supportbot.toml"

@@ -1,8 +1,8 @@
 import pytest
 
 from bot.errors import UserError
-from bot.fields import check_definition, validate_value
 from bot.model import FieldType
+from bot.people.fields import check_definition, validate_value
 
 CHOICES = {"choices": ["mac", "windows", "linux"]}
 

@@ -223,7 +223,7 @@ def test_the_cheap_reading_keeps_headers_and_text_without_parsing_the_html():
 
 
 def test_a_parse_past_the_time_limit_is_replaced_by_the_cheap_reading():
-    from bot.config import EmailSettings
+    from bot.config.settings import EmailSettings
     from channels.email.workers import MailWorkers
 
     # Bounds lifted so nh3 really runs past the limit: 15,000 levels take it about 0.4 s, the

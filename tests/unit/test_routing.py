@@ -1,6 +1,6 @@
 import pytest
 
-from bot.routing import Route, first_route, least_loaded, next_round_robin, sender_matches
+from bot.routing.routes import Route, first_route, least_loaded, next_round_robin, sender_matches
 
 
 def test_round_robin_goes_around_in_id_order():

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.errors import ConfigError
-from bot.sla import (
+from bot.sla.calendar import (
     Calendar,
     Policy,
     SlaClock,

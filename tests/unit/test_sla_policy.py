@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config_sla import SlaPolicyOverride, SlaSettings
 from bot.errors import ConfigError
-from bot.sla_policy import Policies, layered, parse_duration, policy_key
+from bot.sla.policy import Policies, layered, parse_duration, policy_key
+from bot.sla.settings import SlaPolicyOverride, SlaSettings
 
 
 def entry(category: str = "", priority: str = "", targets: str = "1h/8h") -> SlaPolicyOverride:

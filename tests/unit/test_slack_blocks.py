@@ -67,6 +67,7 @@ def make_ticket(**overrides: Any) -> TicketView:
 def make_comment(id: int, body: str, **overrides: Any) -> CommentView:
     values: dict[str, Any] = {
         "id": id,
+        "ticket_number": "SUP-1",
         "author": "bob@example.com",
         "body": body,
         "public": True,

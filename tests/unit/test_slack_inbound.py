@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import SlackSettings
+from bot.config.settings import SlackSettings
 from bot.messages import Identity
 from channels.slack.inbound import is_ingested, message_inbound
 from channels.slack.text import escape, escape_all, first_line, split_note, to_plain

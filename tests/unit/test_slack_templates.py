@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.render import Renderer, default_templates_dir
+from bot.notify.render import Renderer, default_templates_dir
 from tests.unit.test_compose import TICKET
 
 SLACK = sorted(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import SmtpSettings
+from bot.config.settings import SmtpSettings
 from channels.email.smtp_auth import (
     MAX_IN_FLIGHT_PER_PEER,
     PEER_WINDOW_SECONDS,

@@ -9,9 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
-from bot import sorting
 from bot.errors import UserError
 from bot.model import MAX_TICKET_ID
+from bot.read import sorting
 from bot.store import tables as t
 from bot.views import TicketView
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from bot.desk import Desk
+from bot.desk.facade import Desk
 from bot.messages import Identity, Inbound
 from bot.model import Actor, Role
 from bot.store.db import Store

@@ -14,8 +14,8 @@ from dataclasses import replace
 import pytest
 from fastapi import FastAPI
 
-from bot.config import Settings
-from bot.desk import Desk
+from bot.config.settings import Settings
+from bot.desk.facade import Desk
 from bot.model import Actor
 from bot.sharing.protocol import new_secret
 from bot.sharing.service import Sharing

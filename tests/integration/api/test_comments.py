@@ -9,7 +9,7 @@ from collections.abc import Callable
 import httpx
 from sqlalchemy import func, select, text
 
-from bot.desk import Desk
+from bot.desk.facade import Desk
 from bot.model import Actor
 from bot.store import tables as t
 from bot.store.db import Store

@@ -6,9 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from bot.config import Settings, load
-from bot.config_channels import Mailbox
-from bot.config_sla import EscalationLevel, SlaPolicyOverride
+from bot.config.channels import Mailbox
+from bot.config.settings import Settings, load
+from bot.sla.settings import EscalationLevel, SlaPolicyOverride
 from tests.fakes import FakeClock
 from tests.integration.api.conftest import World
 

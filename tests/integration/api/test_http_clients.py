@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-from bot.config import HttpSettings, load
-from bot.desk import Desk
+from bot.config.settings import HttpSettings, load
+from bot.desk.facade import Desk
 from bot.errors import ConfigError
 from bot.model import Actor
 from bot.sharing.protocol import new_secret

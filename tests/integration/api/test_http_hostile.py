@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 import pytest
 from fastapi import FastAPI
 
-from bot.config import HttpSettings
-from bot.desk import Desk
+from bot.config.settings import HttpSettings
+from bot.desk.facade import Desk
 from bot.sharing.service import Sharing
 from bot.store.db import Store
 from channels.http.api import MAX_BODY, create_app

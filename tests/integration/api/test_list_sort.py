@@ -7,9 +7,9 @@ from typing import Any, get_args
 
 import pytest
 
-from bot import sorting
-from bot.desk import Desk
+from bot.desk.facade import Desk
 from bot.model import Actor, Priority, Status
+from bot.read import sorting
 from channels.http.tickets import SortName, encode_cursor
 from tests.fakes import FakeClock
 from tests.integration.api.conftest import World, open_ticket
@@ -32,7 +32,7 @@ def mixed(world: World, desk: Desk, agent: Actor, clock: FakeClock) -> list[dict
     clock.advance(minutes=5)
     desk.transition(agent, numbers[3], Status.WAITING_CUSTOMER)
     desk.transition(agent, numbers[5], Status.RESOLVED)
-    desk.add_comment(agent, numbers[6], "Looking into it.")
+    desk.comment(agent, numbers[6], "Looking into it.", channel="api")
     clock.advance(minutes=5)
     desk.set_tags(agent, numbers[1], add=["touched"])
     everything = world.client.get("/api/v1/tickets?limit=200", headers=world.headers("agent")).json()

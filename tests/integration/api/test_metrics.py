@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot.clock import SystemClock
-from bot.config import Settings
-from bot.desk import Desk
+from bot.config.settings import Settings
+from bot.desk.facade import Desk
 from bot.store.db import Store
 from channels.http.api import create_app
 from tests.integration.api.conftest import ApiClient, World

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.reports import MAX_DAYS, MAX_SINCE_DAYS
+from bot.read.reports import MAX_DAYS, MAX_SINCE_DAYS
 from tests.fakes import FakeClock
 from tests.integration.api.conftest import World
 

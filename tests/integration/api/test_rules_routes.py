@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.config import Settings, load
-from bot.config_sla import SlaPolicyOverride
-from bot.desk import Desk
+from bot.config.settings import Settings, load
+from bot.desk.facade import Desk
 from bot.messages import Identity, Inbound
+from bot.sla.settings import SlaPolicyOverride
 from bot.store import tables as t
 from bot.store.db import Store
 from tests.fakes import FakeClock

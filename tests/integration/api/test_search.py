@@ -7,9 +7,9 @@ import io
 import json
 from typing import Any
 
-from bot.desk import Desk
+from bot.desk.facade import Desk
 from bot.model import Actor, Status, parse_priority
-from bot.queries import TicketFilter
+from bot.read.queries import TicketFilter
 from tests.integration.api.conftest import World, open_ticket
 
 
@@ -24,7 +24,7 @@ def found(world: World, who: str, query: str, **params: Any) -> list[str]:
 def test_search_finds_words_of_subjects_descriptions_and_comments(
     world: World, desk: Desk, agent: Actor
 ) -> None:
-    desk.add_comment(agent, world.others, "Replaced the toner cartridge.")
+    desk.comment(agent, world.others, "Replaced the toner cartridge.", channel="api")
     assert found(world, "agent", "printer") == [world.own]  # subject
     assert found(world, "agent", "broken") == [world.others, world.own]  # description, newest first
     assert found(world, "agent", "cartridge TONER") == [world.others]  # a comment, every word
@@ -35,8 +35,8 @@ def test_search_finds_words_of_subjects_descriptions_and_comments(
 def test_requesters_search_their_own_tickets_without_internal_notes(
     world: World, desk: Desk, agent: Actor
 ) -> None:
-    desk.add_comment(agent, world.own, "Customer is grumpy", public=False)
-    desk.add_comment(agent, world.own, "Sent a technician", public=True)
+    desk.comment(agent, world.own, "Customer is grumpy", public=False, channel="api")
+    desk.comment(agent, world.own, "Sent a technician", public=True, channel="api")
     assert found(world, "agent", "grumpy") == [world.own]
     assert found(world, "requester", "grumpy") == []
     assert found(world, "requester", "technician") == [world.own]
@@ -76,10 +76,10 @@ def test_bulk_reports_each_ticket_including_refused_ones(world: World, desk: Des
     assert results[world.own] == {"number": world.own, "ok": True, "status_code": 200, "error": None}
     assert results[world.others]["status_code"] == 409 and not results[world.others]["ok"]
     assert results[missing]["status_code"] == 404 and results[missing]["error"]
-    own = desk.show_ticket(world.own).ticket
+    own = desk.visible_ticket(Actor.console(), world.own).ticket
     assert (own.status, own.priority, own.tags) == ("resolved", "high", ("printer",))
     # The refused ticket is untouched: its transaction, priority and tags included, rolled back.
-    others = desk.show_ticket(world.others).ticket
+    others = desk.visible_ticket(Actor.console(), world.others).ticket
     assert (others.status, others.priority, others.tags) == ("closed", "medium", ())
 
 
@@ -87,10 +87,10 @@ def test_bulk_on_a_filter_assigns_and_unassigns(world: World, desk: Desk, agent:
     body = {"filter": {"requester": "otto@other.test"}, "changes": {"assignee": agent.label}}
     response = world.client.post("/api/v1/tickets/bulk", json=body, headers=world.headers("admin"))
     assert [r["number"] for r in response.json()["results"]] == [world.others]
-    assert desk.show_ticket(world.others).ticket.assignee == agent.label
+    assert desk.visible_ticket(Actor.console(), world.others).ticket.assignee == agent.label
     body = {"filter": {"assignee": agent.label}, "changes": {"assignee": None}}
     world.client.post("/api/v1/tickets/bulk", json=body, headers=world.headers("admin"))
-    assert desk.show_ticket(world.others).ticket.assignee is None
+    assert desk.visible_ticket(Actor.console(), world.others).ticket.assignee is None
 
 
 def test_bulk_refuses_more_than_a_thousand_tickets_and_ambiguous_selections(world: World) -> None:

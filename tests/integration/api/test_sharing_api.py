@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.desk import Desk
+from bot.desk.facade import Desk
 from bot.model import Actor
 from bot.sharing.protocol import new_secret
 from bot.sharing.service import Sharing

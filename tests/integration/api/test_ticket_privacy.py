@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.desk import Desk
+from bot.desk.facade import Desk
 from bot.model import Actor
 from tests.integration.api.conftest import World, open_ticket
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from click.testing import CliRunner, Result
 
-from bot.config import environment_names
+from bot.config.settings import environment_names
 from channels.cli import cli as supportbot
 
 TICKET_KEYS = {"number", "subject", "status", "priority", "requester", "assignee", "created_at", "updated_at"}

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bot.desk import Desk
+from bot.desk.facade import Desk
 from bot.sharing.protocol import new_secret
 from bot.sharing.service import Sharing
 from tests.fakes import FakeClock

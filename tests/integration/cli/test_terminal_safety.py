@@ -9,9 +9,10 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select, update
 
-from bot.config import Mailbox
-from bot.desk import Desk
+from bot.config.settings import Mailbox
+from bot.desk.facade import Desk
 from bot.messages import Identity, Inbound
+from bot.model import Actor
 from bot.store import tables as t
 from channels.email.ingest import EmailIngest
 from channels.email.smtp_server import SupportHandler
@@ -51,7 +52,7 @@ def smtp(desk: Desk) -> Iterator[Smtp]:
 
 def test_control_characters_are_stripped_where_subjects_names_and_file_names_are_stored(smtp, desk):
     assert smtp.send(HOSTILE, sender="eve@example.com") == (250, "2.0.0 SUP-1")
-    detail = desk.show_ticket("SUP-1")
+    detail = desk.visible_ticket(Actor.console(), "SUP-1")
     assert detail.ticket.subject == "Invoice]0;pwned overduefdp.exe"
     with desk.store.read() as session:
         assert session.scalar(select(t.Person.name).where(t.Person.email == "eve@example.com")) == "Eve]0;x"

@@ -1,6 +1,6 @@
 """Full-text search: an FTS5 index kept by triggers (SQLite), GIN expression indexes (PostgreSQL)
 
-Both are raw SQL the models do not describe: the search queries in bot/search.py
+Both are raw SQL the models do not describe: the search queries in bot/read/search.py
 name them, nothing else does.
 
 Revision ID: 0010
@@ -53,7 +53,7 @@ SQLITE = [
     "SELECT 2 * id + 1, body, ticket_id, public AND NOT flagged FROM comments",
 ]
 
-# The expressions must be written exactly as bot/search.py queries them, or the
+# The expressions must be written exactly as bot/read/search.py queries them, or the
 # planner will not use the indexes.
 POSTGRESQL = [
     "CREATE INDEX ix_tickets_search ON tickets "

@@ -3,7 +3,7 @@
 Revision ID: 0012
 Revises: 0011
 
-Expression indexes over exactly the expressions bot/sorting.py orders by (with
+Expression indexes over exactly the expressions bot/read/sorting.py orders by (with
 its constants written into the SQL), followed by the id, so a page of a list
 sorted by priority or due time is one index range at any size instead of a
 sort of every matching ticket.

@@ -1,0 +1,82 @@
+"""Reading tickets back: lists, one ticket as a person may see it, files, figures, reports."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from bot.desk.base import DeskBase
+from bot.model import Actor
+from bot.people.permissions import require_staff
+from bot.read import files, metrics, queries, reports
+from bot.tickets import attachments, classify
+from bot.views import CardView, TicketDetail, TicketView
+
+
+class Reading(DeskBase):
+    """Read transactions only: nothing here writes."""
+
+    def list_tickets(self, query: queries.TicketFilter) -> list[TicketView]:
+        with self.unit(write=False) as unit:
+            return queries.list_tickets(unit, query)
+
+    def tickets_for(self, actor: Actor, scope: str, limit: int = 20) -> list[TicketView]:
+        """What a person may list (``mine``, ``open``, ``all``, ...); requesters see their own."""
+        with self.unit(write=False) as unit:
+            return queries.tickets_for(unit, actor, scope, limit)
+
+    def visible_ticket(self, actor: Actor, number: str) -> TicketDetail:
+        """A ticket as this person may see it: staff (and the console) everything, a requester
+        their own tickets without internal notes or the log; another's is "no ticket"."""
+        with self.unit(write=False) as unit:
+            return queries.visible_ticket(unit, actor, number)
+
+    def ticket_card(self, ticket_id: int) -> CardView:
+        """The ticket as its chat card shows it, read at sending time."""
+        with self.unit(write=False) as unit:
+            return queries.ticket_card(unit, ticket_id)
+
+    def check_fields(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Custom field values as they would be stored, or a UserError naming the first bad one."""
+        with self.unit(write=False) as unit:
+            return classify.check_fields(unit, values)
+
+    def export_tickets(self, query: queries.TicketFilter, batch: int = 500) -> Iterator[TicketView]:
+        """Every ticket the filter selects, streamed from one read transaction; closing the
+        iterator ends it."""
+        with self.unit(write=False) as unit:
+            yield from queries.iter_tickets(unit, query, batch)
+
+    def ticket_files(self, actor: Actor, number: str) -> list[attachments.StoredFile]:
+        """The files this person may see on a ticket, oldest first."""
+        with self.unit(write=False) as unit:
+            return files.visible_files(unit, actor, number)
+
+    def open_file(
+        self, actor: Actor, number: str, attachment_id: int
+    ) -> tuple[attachments.StoredFile, Iterator[bytes]]:
+        """One visible file of the ticket and its bytes, read in chunks as they are consumed."""
+        with self.unit(write=False) as unit:
+            stored, handle = files.open_file(unit, actor, number, attachment_id)
+        return stored, files.chunks(handle)
+
+    def metrics_snapshot(self) -> metrics.Snapshot:
+        """Monitoring figures, read now (each scrape)."""
+        with self.unit(write=False) as unit:
+            return metrics.snapshot(unit)
+
+    def report_for(
+        self, actor: Actor, since: datetime | str, by: str | None = None, period: str = "week"
+    ) -> reports.SlaReport:
+        require_staff(actor, "read reports")
+        return self.sla_report(since, by, period)
+
+    def sla_report(
+        self, since: datetime | str, by: str | None = None, period: str = "week"
+    ) -> reports.SlaReport:
+        """SLA figures of the tickets created since ``since`` (a time, or 30d / 12h / 4w / an ISO
+        date), one row per ``by`` group (priority, category, agent, team; None: one row), per
+        week, and per ``period`` (day or week)."""
+        with self.unit(write=False) as unit:
+            return reports.build(unit, since, by, period)

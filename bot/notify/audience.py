@@ -1,0 +1,429 @@
+"""Who hears about what: the core's subscribers to :mod:`bot.events`, turning each change
+into outbox rows in the same transaction (wired in :mod:`bot.notify.subscriptions`).
+
+People hear by email, except a requester who came by Slack, who hears by DM
+(:mod:`bot.notify.slack`); the support channel's card and thread follow every
+ticket. Dedupe keys name the change and the recipient, so doing the same
+change twice (a retry) never queues a second message.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bot import events as ev
+from bot.audit import log as audit
+from bot.audit.kinds import AuditKind
+from bot.model import Actor, Role, Status, format_number
+from bot.notify import outbox, webhooks
+from bot.notify import slack as slack_notify
+from bot.notify.contexts import person_context, ticket_context
+from bot.people import prefs
+from bot.people.robots import is_own_or_robot
+from bot.store import tables as t
+from bot.unit import Unit
+
+EMAIL = "email"
+# Enough for mail clients to thread; keeps the References header bounded.
+MAX_REFERENCES = 20
+
+
+def ticket_opened(unit: Unit, event: ev.TicketOpened) -> None:
+    ticket, first = _ticket(unit, event.ticket_id), _comment(unit, event.comment_id)
+    slack_notify.card_posted(unit, ticket)
+    webhooks.emit(unit, webhooks.CREATED, ticket, f"ticket-{ticket.id}", comment=first)
+    if first.body.strip() != ticket.subject.strip():  # a subject-only request: the card says it all
+        slack_notify.comment_in_thread(unit, ticket, first)
+    requester = ticket.requester
+    if event.acknowledge and requester.role == Role.REQUESTER.value:
+        # The acknowledgement limit is for email, where robots answer robots: it is
+        # counted (and a suppression audited) only when the acknowledgement goes by email.
+        _tell(
+            unit,
+            ticket,
+            requester,
+            "ticket_opened",
+            f"ticket_opened:{ticket.id}",
+            event="ticket_opened",
+            may_email=lambda: _may_acknowledge(unit, ticket, requester),
+        )
+    if ticket.assignee is not None:
+        key = f"new_ticket:{ticket.id}:{ticket.assignee.id}"
+        _tell(unit, ticket, ticket.assignee, "new_ticket", key, event="assigned")
+
+
+def _may_acknowledge(unit: Unit, ticket: t.Ticket, person: t.Person) -> bool:
+    """At most ``ack_limit`` acknowledgements per sender per window: a robot that ignores
+    Auto-Submitted and writes new mail to every answer is answered a few times, then not."""
+    window = unit.now - timedelta(minutes=unit.settings.email.ack_window_minutes)
+    sent = unit.session.scalar(
+        select(func.count())
+        .select_from(t.Notification)
+        .where(
+            t.Notification.template == "ticket_opened",
+            t.Notification.recipient == person.email,
+            t.Notification.created_at >= window,
+        )
+    )
+    if (sent or 0) < unit.settings.email.ack_limit:
+        return True
+    audit.record(
+        unit,
+        ticket_id=ticket.id,
+        actor=Actor.system(),
+        kind=AuditKind.ACKNOWLEDGEMENT_SUPPRESSED,
+        after={"recipient": person.email, "sent_in_window": sent},
+    )
+    return False
+
+
+def comment_added(unit: Unit, event: ev.CommentAdded) -> None:
+    ticket, comment = _ticket(unit, event.ticket_id), _comment(unit, event.comment_id)
+    slack_notify.comment_in_thread(unit, ticket, comment)
+    webhooks.emit(unit, webhooks.COMMENT_ADDED, ticket, f"comment-{comment.id}", comment=comment)
+    if not comment.public or comment.flagged:
+        return
+    author = comment.author
+    extra = {"comment": {"body": comment.body, "author": person_context(author) if author else None}}
+    if author is None or Role(author.role).is_staff:
+        for person in [ticket.requester, *ticket.followers]:
+            if person.id != comment.author_id:
+                key = f"comment:{comment.id}:{person.id}"
+                _tell(unit, ticket, person, "agent_replied", key, extra, event="agent_replied")
+    elif ticket.assignee is not None and ticket.assignee_id != comment.author_id:
+        key = f"comment:{comment.id}:{ticket.assignee_id}"
+        _tell(unit, ticket, ticket.assignee, "customer_replied", key, extra, event="customer_replied")
+
+
+def card_changed(unit: Unit, event: ev.TicketChanged) -> None:
+    """Something the support channel's card shows changed (priority, category, SLA state)."""
+    ticket = _ticket(unit, event.ticket_id)
+    slack_notify.card_changed(unit, ticket)
+    webhooks.emit(unit, webhooks.UPDATED, ticket, webhooks.snapshot_change(unit, ticket))
+
+
+def status_changed(unit: Unit, event: ev.StatusChanged) -> None:
+    if not event.announce:
+        return
+    ticket, before, event_id, actor = (
+        _ticket(unit, event.ticket_id),
+        event.before,
+        event.event_id,
+        event.actor,
+    )
+    slack_notify.card_changed(unit, ticket)
+    _status_hooks(unit, ticket, before, f"event-{event_id}")
+    if actor.person_id == ticket.requester_id:
+        return
+    template = "ticket_resolved" if ticket.status == "resolved" else "status_changed"
+    key = f"status:{event_id}:{ticket.requester_id}"
+    _tell(unit, ticket, ticket.requester, template, key, {"previous_status": before}, event="status_changed")
+
+
+def assigned(unit: Unit, event: ev.Assigned) -> None:
+    if not event.announce:
+        return
+    ticket, event_id, actor = _ticket(unit, event.ticket_id), event.event_id, event.actor
+    slack_notify.card_changed(unit, ticket)
+    webhooks.emit(unit, webhooks.UPDATED, ticket, f"event-{event_id}")
+    assignee = ticket.assignee
+    if assignee is None or actor.person_id == assignee.id:
+        return
+    _tell(unit, ticket, assignee, "ticket_assigned", f"assigned:{event_id}:{assignee.id}", event="assigned")
+
+
+def merged(unit: Unit, event: ev.Merged) -> None:
+    """Tell the merged ticket's requester where their request lives on."""
+    source, target = _ticket(unit, event.source_id), _ticket(unit, event.target_id)
+    slack_notify.card_changed(unit, source)
+    slack_notify.card_changed(unit, target)
+    merged_into = {"merged_into": format_number(unit.settings.ticket_prefix, target.id)}
+    _status_hooks(unit, source, None, f"merged-{source.id}", merged_into)
+    webhooks.emit(unit, webhooks.UPDATED, target, f"merged-{source.id}-into-{target.id}")
+    _tell(
+        unit,
+        target,
+        source.requester,
+        "ticket_merged",
+        f"merged:{source.id}:{source.requester_id}",
+        {
+            "merged_from": {
+                "number": format_number(unit.settings.ticket_prefix, source.id),
+                "subject": source.subject,
+            }
+        },
+        event="status_changed",
+    )
+
+
+def escalated(unit: Unit, event: ev.Escalated) -> None:
+    """Agents see it in the ticket's thread; the assignee hears as they chose (email by default)."""
+    ticket, event_id, actor, reason = (
+        _ticket(unit, event.ticket_id),
+        event.event_id,
+        event.actor,
+        event.reason,
+    )
+    by = {"label": actor.label}
+    escalation = {"escalation": {"reason": reason, "level": None, "threshold": None, "by": actor.label}}
+    webhooks.emit(unit, webhooks.ESCALATED, ticket, f"event-{event_id}", extra=escalation)
+    slack_notify.thread_notice(
+        unit, ticket, "escalated", f"slack:escalated:{event_id}", {"reason": reason, "by": by}
+    )
+    if ticket.assignee is not None and ticket.assignee_id != actor.person_id:
+        key = f"escalated:{event_id}:{ticket.assignee_id}"
+        _tell(
+            unit,
+            ticket,
+            ticket.assignee,
+            "ticket_escalated",
+            key,
+            {"reason": reason, "by": by},
+            event="escalation",
+        )
+
+
+def sla_level(unit: Unit, reached: ev.SlaLevelReached) -> None:
+    """A ladder level fired: its targets hear by their channels, the thread shows it.
+
+    Below the breach it is a warning (``sla_warning``), from the breach on an
+    escalation (``escalation``); each recipient once per ticket and level.
+    """
+    ticket, level, threshold = _ticket(unit, reached.ticket_id), reached.level, reached.threshold
+    event = "escalation" if level.threshold.share is None or level.threshold.is_breach else "sla_warning"
+    extra = {"level": {"number": level.number, "threshold": threshold}}
+    base = f"{event}:{ticket.id}:{level.number}"
+    # Other systems hear of every level, whatever people chose to hear.
+    ladder = {"escalation": {"reason": event, "level": level.number, "threshold": threshold, "by": None}}
+    webhooks.emit(unit, webhooks.ESCALATED, ticket, f"level-{ticket.id}-{level.number}", extra=ladder)
+    if not getattr(unit.settings.notifications, event):
+        return
+    # Agents see every level in the ticket's Slack thread, whoever else it reaches.
+    slack_notify.thread_notice(unit, ticket, event, f"slack:{base}", extra)
+    for target in level.notify:
+        if target == "support_channel":
+            continue  # the thread post above
+        elif target.startswith("email:") or (
+            target.startswith("person:") and not recipients(unit, ticket, target)
+        ):
+            # A list, or a person we do not know: mailed as an address.
+            _email_address(unit, ticket, target.partition(":")[2].strip(), event, f"{base}:{target}", extra)
+        elif target.startswith("slack:"):
+            channel = target.partition(":")[2]
+            slack_notify.channel_post(unit, ticket, channel, event, f"slack:{base}:{target}", extra)
+        else:
+            for person in recipients(unit, ticket, target):
+                _tell(unit, ticket, person, event, f"{base}:{person.id}", extra, event=event)
+
+
+def _ticket(unit: Unit, ticket_id: int) -> t.Ticket:
+    """The change's own row, from the session's identity map: no query."""
+    ticket = unit.session.get(t.Ticket, ticket_id)
+    assert ticket is not None, ticket_id
+    return ticket
+
+
+def _comment(unit: Unit, comment_id: int) -> t.Comment:
+    comment = unit.session.get(t.Comment, comment_id)
+    assert comment is not None, comment_id
+    return comment
+
+
+def _status_hooks(
+    unit: Unit, ticket: t.Ticket, before: str | None, change: str, extra: dict[str, Any] | None = None
+) -> None:
+    """A status change is also an update: subscribers to either hear of it."""
+    changed = {"previous_status": before, **(extra or {})}
+    webhooks.emit(unit, webhooks.STATUS_CHANGED, ticket, change, extra=changed)
+    webhooks.emit(unit, webhooks.UPDATED, ticket, change, extra=changed)
+
+
+def recipients(unit: Unit, ticket: t.Ticket, target: str) -> list[t.Person]:
+    """The people a ladder target names; nobody when it names no one (no assignee, no lead,
+    an address that is no person of ours). Sends nothing itself."""
+    if target == "assignee":
+        return [ticket.assignee] if ticket.assignee is not None else []
+    if target == "team_lead":
+        lead = (
+            unit.session.get(t.Person, ticket.team.lead_id) if ticket.team and ticket.team.lead_id else None
+        )
+        return [lead] if lead is not None else []
+    if target == "managers":
+        emails = [e.strip().lower() for e in unit.settings.escalation.managers.split(",") if e.strip()]
+        query = select(t.Person).where(
+            t.Person.email.in_(emails) if emails else t.Person.role == Role.ADMIN.value
+        )
+        return list(unit.session.scalars(query.order_by(t.Person.id)).unique())
+    if target.startswith("person:"):
+        email = target.partition(":")[2].strip().lower()
+        person = unit.session.scalar(select(t.Person).where(t.Person.email == email))
+        return [person] if person is not None else []
+    return []
+
+
+def _tell(
+    unit: Unit,
+    ticket: t.Ticket,
+    person: t.Person,
+    template: str,
+    dedupe_key: str,
+    extra: dict[str, Any] | None = None,
+    *,
+    event: str,
+    may_email: Callable[[], bool] | None = None,
+) -> None:
+    """On the channels the person chose for ``event`` (by default: where a requester asked, else email).
+
+    ``may_email`` is asked only when email is one of those channels."""
+    came_by_slack = slack_notify.prefers_slack(unit, ticket, person)
+    for channel in prefs.channels_for(unit, person, event, came_by_slack=came_by_slack):
+        if channel == "slack" and person.slack_user_id and unit.settings.slack.enabled:
+            slack_notify.direct(unit, ticket, person, template, f"{dedupe_key}:slack", extra)
+        elif channel == "email" and (may_email is None or may_email()):
+            _email(unit, ticket, person, template, dedupe_key, extra)
+
+
+def _email_address(
+    unit: Unit, ticket: t.Ticket, address: str, template: str, dedupe_key: str, extra: dict[str, Any]
+) -> None:
+    """To an address that is no person of ours (an escalation list)."""
+    if not unit.settings.enable_email_notifications or is_own_or_robot(unit, address):
+        return
+    if not getattr(unit.settings.notifications, template, True):
+        return
+    recipient = {"name": address, "email": address, "role": "list", "slack_user_id": None}
+    outbox.enqueue(
+        unit.session,
+        now=unit.now,
+        channel=EMAIL,
+        recipient=address,
+        template=template,
+        context={"ticket": ticket_context(unit, ticket), "recipient": recipient, **extra},
+        dedupe_key=dedupe_key,
+        ticket_id=ticket.id,
+        thread={"message_id": _message_id(unit, ticket), "references": []},
+    )
+
+
+def _email(
+    unit: Unit,
+    ticket: t.Ticket,
+    person: t.Person,
+    template: str,
+    dedupe_key: str,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    if not unit.settings.enable_email_notifications or not person.email:
+        return
+    if is_own_or_robot(unit, person.email):
+        return
+    context = {"ticket": ticket_context(unit, ticket), "recipient": person_context(person), **(extra or {})}
+    outbox.enqueue(
+        unit.session,
+        now=unit.now,
+        channel=EMAIL,
+        recipient=person.email,
+        recipient_name=person.name or None,
+        template=template,
+        context=context,
+        dedupe_key=dedupe_key,
+        ticket_id=ticket.id,
+        thread=_new_email_thread(unit, ticket, person),
+    )
+
+
+def _new_email_thread(unit: Unit, ticket: t.Ticket, person: t.Person) -> dict[str, Any]:
+    """Pick this message's Message-ID now and remember it, so a reply to it finds the ticket.
+
+    References name only what this recipient has in their mailbox (what they
+    sent us, what we sent them), so their client threads the conversation and
+    does not point at messages it never saw.
+    """
+    theirs = unit.session.execute(
+        select(t.ThreadRef.created_at, t.ThreadRef.id, t.ThreadRef.external_id)
+        .join(t.Comment, t.Comment.id == t.ThreadRef.comment_id)
+        .where(
+            t.ThreadRef.ticket_id == ticket.id,
+            t.ThreadRef.channel == EMAIL,
+            t.ThreadRef.direction == "in",
+            t.Comment.author_id == person.id,
+        )
+    ).all()
+    ours = unit.session.execute(
+        select(t.Notification.created_at, t.Notification.id, t.Notification.thread).where(
+            t.Notification.ticket_id == ticket.id,
+            t.Notification.channel == EMAIL,
+            t.Notification.recipient == person.email,
+        )
+    ).all()
+    dated = [(at, 0, n, ref) for at, n, ref in theirs]
+    dated += [(at, 1, n, thread["message_id"]) for at, n, thread in ours if thread.get("message_id")]
+    earlier = [ref for *_, ref in sorted(dated)]
+    if len(earlier) > MAX_REFERENCES:
+        earlier = earlier[:1] + earlier[-(MAX_REFERENCES - 1) :]
+    return {"message_id": _message_id(unit, ticket), "references": earlier}
+
+
+def _message_id(unit: Unit, ticket: t.Ticket) -> str:
+    """A new Message-ID for the ticket, remembered so a reply to it threads there."""
+    domain = unit.settings.email.from_address.rpartition("@")[2] or "localhost"
+    number = format_number(unit.settings.ticket_prefix, ticket.id).lower()
+    message_id = f"<{number}.{uuid.uuid4().hex}@{domain}>"
+    unit.session.add(
+        t.ThreadRef(
+            channel=EMAIL, external_id=message_id, ticket_id=ticket.id, direction="out", created_at=unit.now
+        )
+    )
+    return message_id
+
+
+def auto_closed(unit: Unit, event: ev.AutoClosed) -> None:
+    """A resolved ticket was closed by the clock: the requester gets this note, not the generic
+    status notice (the caller changes the status with ``announce=False``).
+
+    Keyed by the close's audit event: a ticket reopened, resolved and closed
+    again hears again; the same close never twice.
+    """
+    ticket, event_id = _ticket(unit, event.ticket_id), event.event_id
+    slack_notify.card_changed(unit, ticket)
+    _status_hooks(unit, ticket, Status.RESOLVED.value, f"event-{event_id}")
+    key = f"auto_closed:{ticket.id}:{event_id}"
+    extra = {"auto_close_days": unit.settings.auto_close_days}
+    _tell(unit, ticket, ticket.requester, "auto_closed", key, extra, event="auto_close")
+
+
+def ticket_expired(unit: Unit, event: ev.TicketExpired) -> None:
+    """An unresolved ticket grew older than ``ticket_expiration_days``: its team's agents hear by
+    email (every admin when it has no team, or a team without agents).
+
+    One message per ticket and person, so it threads with the ticket and a
+    second sweep adds nothing; a ticket is flagged expired only once.
+    """
+    ticket = _ticket(unit, event.ticket_id)
+    staff = (Role.AGENT.value, Role.ADMIN.value)
+    people: list[t.Person] = []
+    if ticket.team_id is not None:
+        people = list(
+            unit.session.scalars(
+                select(t.Person)
+                .where(t.Person.team_id == ticket.team_id, t.Person.role.in_(staff))
+                .order_by(t.Person.id)
+            ).unique()
+        )
+    if not people:
+        people = list(
+            unit.session.scalars(
+                select(t.Person).where(t.Person.role == Role.ADMIN.value).order_by(t.Person.id)
+            ).unique()
+        )
+    extra = {
+        "expiration_days": unit.settings.ticket_expiration_days,
+        "opened_on": ticket.created_at.strftime("%Y-%m-%d"),
+    }
+    for person in people:
+        _email(unit, ticket, person, "tickets_expired", f"expired:{ticket.id}:{person.id}", extra)

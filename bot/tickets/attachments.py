@@ -1,0 +1,118 @@
+"""Attachments: the size limits every channel shares, keeping a file on a comment, reading it back.
+
+Files go to the content-addressed :class:`~bot.store.files.FileStore` before the
+row that names them (see files.py), so a rolled-back transaction leaves at most
+an unreferenced file.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.audit import log as audit
+from bot.audit.kinds import AuditKind
+from bot.config.settings import AttachmentSettings
+from bot.errors import TooLarge
+from bot.messages import IncomingFile
+from bot.model import Actor
+from bot.store import tables as t
+from bot.tickets import changes as tickets
+from bot.unit import Unit
+
+CHUNK = 64 * 1024
+FALLBACK_TYPE = "application/octet-stream"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    id: int
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    comment_id: int | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: t.Attachment) -> StoredFile:
+        return cls(
+            row.id, row.filename, row.content_type, row.size, row.sha256, row.comment_id, row.created_at
+        )
+
+
+def limit_broken(limits: AttachmentSettings, size: int, total: int) -> int | None:
+    """The limit a file of ``size`` bytes breaks, ``total`` being the message's bytes so far with it."""
+    if size > limits.max_bytes:
+        return limits.max_bytes
+    if total > limits.max_total_bytes:
+        return limits.max_total_bytes
+    return None
+
+
+def refuse(unit: Unit, ticket: t.Ticket, actor: Actor, item: IncomingFile, limit: int) -> None:
+    """A file over a limit is refused on record, not silently."""
+    audit.record(
+        unit,
+        ticket_id=ticket.id,
+        actor=actor,
+        kind=AuditKind.ATTACHMENT_REFUSED,
+        after={"filename": item.filename, "size": len(item.data), "limit": limit},
+    )
+
+
+def keep(unit: Unit, ticket: t.Ticket, comment: t.Comment, item: IncomingFile, digest: str) -> t.Attachment:
+    """The row naming a file already in the file store (``digest``), on ``comment``."""
+    row = t.Attachment(
+        ticket_id=ticket.id,
+        comment_id=comment.id,
+        filename=item.filename[:500] or "attachment",
+        content_type=item.content_type[:200] or FALLBACK_TYPE,
+        size=len(item.data),
+        sha256=digest,
+        inline=item.inline,
+        created_at=unit.now,
+    )
+    unit.session.add(row)
+    return row
+
+
+def safe_filename(name: str) -> str:
+    """The last path part, without control characters or leading dots: a name, never a path."""
+    base = re.split(r"[/\\]", name)[-1]
+    base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C").strip().lstrip(".").strip()
+    return base[:255] or "attachment"
+
+
+def content_type_of(filename: str, given: str | None) -> str:
+    """The type the sender declared, else one guessed from the name. ``application/octet-stream``
+    is what clients send when they do not know, so it counts as not declared."""
+    declared = (given or "").strip()
+    if "/" in declared and declared.split(";")[0].strip().lower() != FALLBACK_TYPE:
+        return declared[:200]
+    guessed, _ = mimetypes.guess_type(filename, strict=False)
+    return guessed or FALLBACK_TYPE
+
+
+def attach(
+    unit: Unit, actor: Actor, number: str, item: IncomingFile, text: str, *, public: bool, channel: str
+) -> StoredFile:
+    """A comment carrying one file. Over the limits it is refused before anything is written;
+    who may comment (and write internal notes) is the same as for any comment."""
+    limit = limit_broken(unit.settings.attachments, len(item.data), len(item.data))
+    if limit is not None:
+        raise TooLarge(f"the file is over the limit of {limit} bytes", field="file")
+    item = IncomingFile(
+        filename=safe_filename(item.filename),
+        content_type=item.content_type,
+        data=item.data,
+    )
+    ticket, comment = tickets.comment(
+        unit, actor, number, text.strip() or f"Attached {item.filename}", public=public, channel=channel
+    )
+    row = keep(unit, ticket, comment, item, unit.files.put(item.data))
+    unit.session.flush()
+    return StoredFile.of(row)

@@ -1,0 +1,340 @@
+"""``receive``: every channel's inbound message becomes a new ticket or a comment on one.
+
+The order of the rules, and the reason the winning rule is recorded on the
+ticket, follow ARCHITECTURE.md: a named ticket (reply token, slash command),
+then the channel's references, else a new ticket. A sender who is not on the
+ticket they name is kept as a flagged internal note, never as an act on
+someone else's ticket.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import replace
+
+from sqlalchemy import select
+
+from bot import events as ev
+from bot.audit import log as audit
+from bot.audit.kinds import AuditKind
+from bot.display_text import one_line
+from bot.errors import UserError
+from bot.messages import Inbound, IncomingFile, Receipt
+from bot.model import Actor, Role, Status, format_number
+from bot.people import directory
+from bot.people.robots import is_own_or_robot
+from bot.policies import routing as routing_rules
+from bot.store import tables as t
+from bot.tickets import attachments, classify, placement
+from bot.tickets import changes as tickets
+from bot.tickets import sla_clocks as sla_track
+from bot.unit import Unit
+
+logger = logging.getLogger(__name__)
+
+
+def find_duplicate(unit: Unit, inbound: Inbound) -> Receipt | None:
+    if not inbound.key:
+        return None
+    seen = unit.session.execute(
+        select(t.ThreadRef.ticket_id, t.ThreadRef.comment_id).where(
+            t.ThreadRef.channel == inbound.channel, t.ThreadRef.external_id == inbound.key
+        )
+    ).first()
+    if seen is None:
+        return None
+    return Receipt(
+        ticket_number=format_number(unit.settings.ticket_prefix, seen.ticket_id),
+        ticket_id=seen.ticket_id,
+        comment_id=seen.comment_id,
+        created=False,
+        duplicate=True,
+        rule="duplicate",
+    )
+
+
+def storable(inbound: Inbound) -> Inbound:
+    """Text the store can hold: PostgreSQL refuses NUL characters, which broken mail does carry."""
+
+    def clean(value: str | None) -> str | None:
+        return value.replace("\x00", "\ufffd") if value is not None and "\x00" in value else value
+
+    # Subjects, names and file names are shown on one line, terminals included: no controls.
+    name = one_line(inbound.sender.name) if inbound.sender.name else inbound.sender.name
+    sender = replace(inbound.sender, name=name[:200] if name else name)
+    key = inbound.key
+    if key is not None and len(key) > 900:  # longer than the column: keep it unique by hash
+        key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+    files = tuple(replace(f, filename=attachments.safe_filename(f.filename)) for f in inbound.attachments)
+    cc = tuple(replace(i, name=one_line(i.name)) if i.name else i for i in inbound.cc)
+    return replace(
+        inbound,
+        key=key,
+        attachments=files,
+        sender=sender,
+        cc=cc,
+        subject=one_line(inbound.subject),
+        text=clean(inbound.text) or "",
+        full_text=clean(inbound.full_text),
+        html=clean(inbound.html),
+    )
+
+
+def receive(unit: Unit, inbound: Inbound) -> Receipt:
+    duplicate = find_duplicate(unit, inbound)
+    if duplicate is not None:
+        return duplicate
+    inbound = storable(inbound)
+    sender = directory.ensure_person(unit, inbound.sender)
+    actor = Actor(sender.id, sender.email or sender.slack_user_id or str(sender.id), Role(sender.role))
+    staff = Role(sender.role).is_staff
+    # A staff address the channel does not vouch for is anyone's to write (see placement):
+    # what it opens is kept as a flagged internal note and enrols nobody.
+    unvouched = staff and not inbound.authenticated
+    # Mail from our own addresses is our own mail coming back: never answered.
+    robot = inbound.auto_submitted or inbound.bounce or is_own_or_robot(unit, sender.email)
+    # Only staff can keep what they write internal (an agent's "#note" reply).
+    internal = inbound.internal and staff
+    match = placement.find_ticket(unit, inbound, sender)
+    follows: str | None = None
+    closed = match.ticket if match.ticket is not None and match.ticket.status == Status.CLOSED.value else None
+    # An agent answering in a closed ticket's chat thread still writes on that ticket;
+    # anyone else writing to a closed ticket starts a follow-up, as by email.
+    if closed is not None and not (staff and not inbound.may_open):
+        follows = format_number(unit.settings.ticket_prefix, closed.id)
+        match = placement.Match(None, f"new ticket: {follows} is closed", trusted=not unvouched)
+        if not inbound.subject.strip():  # a chat reply has no subject of its own
+            inbound = replace(inbound, subject=closed.subject)
+    if match.ticket is None and inbound.bounce:
+        return _keep_bounce(unit, inbound, actor)
+    if match.ticket is None and not inbound.may_open and follows is None:
+        logger.info("%s message %s ignored: its thread is no ticket's", inbound.channel, inbound.key)
+        return Receipt(
+            None, None, None, created=False, duplicate=False, rule="ignored: not a ticket's thread"
+        )
+    if match.ticket is None:
+        ticket = open_ticket(unit, inbound, sender, actor)
+        classify.initial_fields(unit, ticket, inbound.fields, actor)
+        comment = first_comment(unit, ticket, sender, inbound, internal=internal, flagged=unvouched)
+        if follows:
+            audit.record(
+                unit, ticket_id=ticket.id, actor=actor, kind=AuditKind.LINKED, after={"follows": follows}
+            )
+        if not unvouched:
+            _add_followers(unit, ticket, inbound, actor)
+        _record_submitter(unit, ticket, inbound, sender)
+        unit.publish(ev.TicketOpened(ticket.id, comment.id, acknowledge=not robot))
+        created = True
+    else:
+        ticket = match.ticket
+        comment = tickets.add_comment(
+            unit,
+            ticket,
+            sender,
+            actor,
+            inbound.text,
+            public=match.trusted and not internal and not inbound.bounce,
+            channel=inbound.channel,
+            html=inbound.html,
+            external_id=inbound.key,
+            flagged=not match.trusted,
+            reopen=not robot,
+            announce=not robot,
+        )
+        created = False
+    _keep_source(unit, comment, inbound)
+    _attach(unit, ticket, comment, inbound.attachments, actor)
+    audit.record(
+        unit,
+        ticket_id=ticket.id,
+        actor=actor,
+        kind=AuditKind.RECEIVED,
+        after={
+            "channel": inbound.channel,
+            "key": inbound.key,
+            "rule": match.rule,
+            "trusted": match.trusted,
+            "auto_submitted": robot,
+            "internal": internal,
+        },
+    )
+    number = format_number(unit.settings.ticket_prefix, ticket.id)
+    logger.info(
+        "received %s message %s as %s on %s (%s)",
+        inbound.channel,
+        inbound.key,
+        "new ticket" if created else f"comment {comment.id}",
+        number,
+        match.rule,
+    )
+    return Receipt(
+        ticket_number=number,
+        ticket_id=ticket.id,
+        comment_id=comment.id,
+        created=created,
+        duplicate=False,
+        rule=match.rule,
+    )
+
+
+def open_ticket(unit: Unit, inbound: Inbound, requester: t.Person, actor: Actor) -> t.Ticket:
+    placed = routing_rules.place(unit, inbound, requester)
+    category = placed.category
+    # Relationships are set as objects, so nothing needs reloading after the insert.
+    ticket = t.Ticket(
+        subject=(one_line(inbound.subject).strip() or "(no subject)")[:1000],
+        description=inbound.text,
+        status=Status.OPEN.value,
+        priority=placed.priority.value,
+        channel=inbound.channel,
+        mailbox=inbound.mailbox,
+        requester=requester,
+        team=placed.team,
+        category=category,
+        assignee=None,
+        tags=[],
+        created_at=unit.now,
+        updated_at=unit.now,
+        # The opening message is a customer's message waiting for an answer.
+        last_customer_message_at=None if Role(requester.role).is_staff else unit.now,
+    )
+    unit.session.add(ticket)
+    routing_rules.tag_new(unit, ticket, placed.tags)
+    unit.session.flush()
+    sla_track.refresh(unit, ticket)
+    audit.record(
+        unit,
+        ticket_id=ticket.id,
+        actor=actor,
+        kind=AuditKind.CREATED,
+        after={
+            "subject": ticket.subject,
+            "status": ticket.status,
+            "priority": ticket.priority,
+            "requester": requester.email or requester.slack_user_id,
+            "channel": inbound.channel,
+            "category": category.path if category else None,
+            "team": ticket.team.name if ticket.team else None,
+            **({"routing_rule": placed.rule, "tags": list(placed.tags)} if placed.rule else {}),
+        },
+    )
+    tickets.auto_assign(unit, ticket, Actor.system(), announce=False)
+    return ticket
+
+
+def _record_submitter(unit: Unit, ticket: t.Ticket, inbound: Inbound, requester: t.Person) -> None:
+    """Someone opened the ticket for its requester (a chat message turned into a ticket): on record."""
+    if inbound.submitted_by is None:
+        return
+    submitter = directory.ensure_person(unit, inbound.submitted_by)
+    if submitter.id != requester.id:
+        label = submitter.email or submitter.slack_user_id or str(submitter.id)
+        by = Actor(submitter.id, label, Role(submitter.role))
+        audit.record(
+            unit,
+            ticket_id=ticket.id,
+            actor=by,
+            kind=AuditKind.OPENED_FOR,
+            after={"requester": requester.email},
+        )
+
+
+def _keep_bounce(unit: Unit, inbound: Inbound, actor: Actor) -> Receipt:
+    """A delivery report that names no ticket: on record (raw kept, audited), but no ticket."""
+    digest = unit.files.put(inbound.source) if inbound.source is not None else None
+    audit.record(
+        unit,
+        ticket_id=None,
+        actor=actor,
+        kind=AuditKind.BOUNCE_RECEIVED,
+        after={"channel": inbound.channel, "key": inbound.key, "source_sha256": digest},
+    )
+    logger.info("bounce %s on %s kept as %s; it names no ticket", inbound.key, inbound.channel, digest)
+    return Receipt(None, None, None, created=False, duplicate=False, rule="bounce kept, no ticket")
+
+
+MAX_FOLLOWERS = 20
+
+
+def _add_followers(unit: Unit, ticket: t.Ticket, inbound: Inbound, actor: Actor) -> None:
+    """People copied on a new ticket follow it; our own addresses and robots never do."""
+    added: list[str | None] = []
+    if inbound.spoofed:  # forged mail must not enrol anyone to receive our answers
+        return
+    for identity in inbound.cc[:MAX_FOLLOWERS]:
+        if not identity.email or is_own_or_robot(unit, identity.email):
+            continue
+        try:
+            person = directory.ensure_person(unit, identity)
+        except UserError:  # an address we cannot store or mail: skip it, keep the message
+            continue
+        if person.id != ticket.requester_id and person not in ticket.followers:
+            ticket.followers.append(person)
+            added.append(person.email)
+    if added:
+        unit.session.flush()
+        audit.record(
+            unit, ticket_id=ticket.id, actor=actor, kind=AuditKind.FOLLOWERS_ADDED, after={"followers": added}
+        )
+
+
+def first_comment(
+    unit: Unit, ticket: t.Ticket, sender: t.Person, inbound: Inbound, *, internal: bool, flagged: bool = False
+) -> t.Comment:
+    comment = t.Comment(
+        ticket_id=ticket.id,
+        author_id=sender.id,
+        body=inbound.text,
+        html=inbound.html,
+        public=not (internal or flagged),
+        flagged=flagged,
+        channel=inbound.channel,
+        external_id=inbound.key,
+        created_at=unit.now,
+    )
+    unit.session.add(comment)
+    unit.session.flush()
+    if inbound.key:
+        tickets.remember_message(unit, ticket, comment)
+    return comment
+
+
+def _keep_source(unit: Unit, comment: t.Comment, inbound: Inbound) -> None:
+    """The message as it came stays on record, whatever parsing made of it."""
+    if inbound.full_text is not None and inbound.full_text != inbound.text:
+        comment.full_body = inbound.full_text
+    if inbound.source is not None:
+        comment.source_sha256 = unit.files.put(inbound.source)
+
+
+def _attach(
+    unit: Unit, ticket: t.Ticket, comment: t.Comment, files: tuple[IncomingFile, ...], actor: Actor
+) -> None:
+    """Keep each file once by content; what is over a limit is refused on record, not silently.
+
+    An inline image the ticket already has (the logo in every signature) is not
+    attached again: replies would otherwise each carry the same picture.
+    """
+    limits = unit.settings.attachments
+    seen_inline = set(
+        unit.session.scalars(
+            select(t.Attachment.sha256).where(
+                t.Attachment.ticket_id == ticket.id, t.Attachment.inline.is_(True)
+            )
+        )
+    )
+    total = 0
+    for item in files:
+        total += len(item.data)
+        limit = attachments.limit_broken(limits, len(item.data), total)
+        if limit is not None:
+            attachments.refuse(unit, ticket, actor, item, limit)
+            continue
+        digest = unit.files.put(item.data)
+        if item.inline and digest in seen_inline:
+            continue
+        if item.inline:
+            seen_inline.add(digest)
+        attachments.keep(unit, ticket, comment, item, digest)
+    unit.session.flush()

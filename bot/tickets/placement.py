@@ -1,0 +1,104 @@
+"""Which ticket a message belongs to, and whether its sender may act on that ticket.
+
+The rules, in order: a named ticket number (a signed reply address, a slash
+command); the channel's references (In-Reply-To/References, a Slack thread);
+a ``[SUP-1042]`` tag in the subject, taken only from someone already on that
+ticket; else a new ticket. Whoever is not on the ticket they reach, or whose
+mail failed DMARC, is kept as a flagged internal note and never acts on it.
+
+Staff are held to more: what they write reaches customers under our name, so
+a message claiming a staff sender acts only when its channel vouches for the
+sender (``Inbound.authenticated``: Slack's signature, an API token, a reply
+token that verifies for the From address), whichever rule placed it. A From
+header and a Message-ID are anyone's to copy; without that proof the message
+is kept as a flagged internal note that notifies nobody outside.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from bot.errors import UserError
+from bot.messages import Inbound
+from bot.model import Role
+from bot.store import tables as t
+from bot.tickets import changes as tickets
+from bot.unit import Unit
+
+UNVERIFIED_STAFF = "staff address not verified: kept internal"
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    ticket: t.Ticket | None
+    rule: str
+    trusted: bool = True
+
+
+def find_ticket(unit: Unit, inbound: Inbound, sender: t.Person) -> Match:
+    match = _place(unit, inbound, sender)
+    if match.trusted and Role(sender.role).is_staff and not inbound.authenticated:
+        return Match(match.ticket, f"{match.rule} ({UNVERIFIED_STAFF})", trusted=False)
+    return match
+
+
+def _place(unit: Unit, inbound: Inbound, sender: t.Person) -> Match:
+    if inbound.new_only:
+        return Match(None, "new ticket")
+    if inbound.ticket_number:
+        ticket = _existing(unit, inbound.ticket_number)
+        if ticket is not None:
+            # A reply address whose token does not verify is not the requester's word, even
+            # if the From header claims so: From is trivially forged, the token is not.
+            trusted = inbound.verified and not inbound.spoofed
+            rule = "ticket number" if inbound.verified else "ticket number (unverified)"
+            return Match(ticket, rule + (", DMARC failed" if inbound.spoofed else ""), trusted)
+    if inbound.references:
+        ref = unit.session.scalar(
+            select(t.ThreadRef)
+            .where(t.ThreadRef.channel == inbound.channel, t.ThreadRef.external_id.in_(inbound.references))
+            .order_by(t.ThreadRef.id.desc())
+            .limit(1)
+        )
+        if ref is not None:
+            ticket = tickets.survivor(unit, tickets.get(unit, ref.ticket_id))
+            trusted = is_participant(unit, ticket, sender) and not inbound.spoofed
+            return Match(ticket, "references" + (", DMARC failed" if inbound.spoofed else ""), trusted)
+    tag = subject_tag(unit.settings.ticket_prefix, inbound.subject)
+    if tag and not inbound.spoofed:
+        ticket = _existing(unit, tag)
+        if ticket is not None and is_participant(unit, ticket, sender):
+            return Match(ticket, "subject tag")
+        return Match(None, f"new ticket: subject names {tag}, but the sender is not on it")
+    return Match(None, "new ticket")
+
+
+def subject_tag(prefix: str, subject: str) -> str | None:
+    found = re.search(rf"\[\s*({re.escape(prefix)}-\d+)\s*\]", subject, re.IGNORECASE)
+    return found.group(1).upper() if found else None
+
+
+def _existing(unit: Unit, number: str) -> t.Ticket | None:
+    try:
+        return tickets.survivor(unit, tickets.get(unit, number))
+    except UserError:  # no such ticket, or not a number we could ever have issued
+        return None
+
+
+def is_participant(unit: Unit, ticket: t.Ticket, person: t.Person) -> bool:
+    """Staff, the requester, followers and anyone who already wrote on the ticket may act on it."""
+    if Role(person.role).is_staff or person.id in (ticket.requester_id, ticket.assignee_id):
+        return True
+    if person in ticket.followers:
+        return True
+    wrote = unit.session.scalar(
+        select(t.Comment.id)
+        .where(
+            t.Comment.ticket_id == ticket.id, t.Comment.author_id == person.id, t.Comment.flagged.is_(False)
+        )
+        .limit(1)
+    )
+    return wrote is not None

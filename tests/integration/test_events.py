@@ -1,0 +1,113 @@
+"""Every change publishes a typed event on its unit of work; subscribers run in its transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot import events as ev
+from bot.desk.facade import Desk
+from bot.errors import NotFound
+from bot.model import Actor, Priority, Status
+from bot.unit import Subscribers, Unit
+from tests.factories import make_ticket
+
+ALL_EVENTS: tuple[type[Any], ...] = (
+    ev.TicketOpened,
+    ev.CommentAdded,
+    ev.StatusChanged,
+    ev.Assigned,
+    ev.TicketChanged,
+    ev.TagsChanged,
+    ev.Escalated,
+    ev.SlaLevelReached,
+    ev.Merged,
+    ev.AutoClosed,
+    ev.TicketExpired,
+)
+
+
+def _recording(desk: Desk) -> list[Any]:
+    seen: list[Any] = []
+    for kind in ALL_EVENTS:
+        desk.subscribers.on(kind, lambda unit, event: seen.append(event))
+    return seen
+
+
+def test_each_change_publishes_its_event_with_ids_and_the_actor(desk: Desk, agent: Actor) -> None:
+    seen = _recording(desk)
+    number = make_ticket(desk)
+    ticket_id = int(number.split("-")[1])
+    desk.comment(agent, number, "On it")
+    desk.transition(agent, number, Status.IN_PROGRESS)
+    desk.assign(agent, number, "agent@support.test")
+    desk.set_priority(agent, number, Priority.HIGH)
+    desk.set_tags(agent, number, add=["vip"])
+    desk.escalate(agent, number, "the CEO is waiting")
+    other = make_ticket(desk)
+    desk.merge(agent, other, number)
+
+    kinds = [type(event).__name__ for event in seen]
+    assert kinds == [
+        "TicketOpened",
+        "CommentAdded",
+        "StatusChanged",
+        "Assigned",
+        "TicketChanged",
+        "TagsChanged",
+        "Escalated",
+        "TicketOpened",
+        "Merged",
+    ]
+    opened, comment, status, assigned, changed, tags, escalated, _, merged = seen
+    assert opened.ticket_id == ticket_id and opened.acknowledge
+    assert comment.ticket_id == ticket_id
+    assert (status.before, status.after, status.announce) == ("open", "in_progress", True)
+    assert status.actor == agent
+    assert assigned.assignee_id == agent.person_id
+    assert (changed.what, changed.actor) == ("priority", agent)
+    assert (tags.before, tags.after) == ((), ("vip",))
+    assert escalated.reason == "the CEO is waiting"
+    assert (merged.source_id, merged.target_id) == (int(other.split("-")[1]), ticket_id)
+
+
+def test_a_quiet_change_is_published_unannounced(desk: Desk, agent: Actor, clock: Any) -> None:
+    """Auto-close tells the requester by its own event; its status change is still an event
+    (a partner sharing the ticket hears of it), marked not to be announced."""
+    number = make_ticket(desk)
+    desk.transition(agent, number, Status.RESOLVED)
+    seen = _recording(desk)
+    clock.advance(days=desk.settings.auto_close_days + 1)
+    assert desk.auto_close() == [number]
+    status, closed = seen
+    assert isinstance(status, ev.StatusChanged) and not status.announce
+    assert isinstance(closed, ev.AutoClosed) and closed.event_id == status.event_id
+
+
+def test_a_failing_subscriber_rolls_the_change_back(desk: Desk, agent: Actor) -> None:
+    """Subscribers run inside the change's transaction: what they fail, the change fails."""
+    number = make_ticket(desk)
+
+    def refuse(unit: Unit, event: ev.CommentAdded) -> None:
+        raise NotFound("subscriber says no")
+
+    desk.subscribers.on(ev.CommentAdded, refuse)
+    with pytest.raises(NotFound, match="subscriber says no"):
+        desk.comment(agent, number, "never stored")
+    assert [c.body for c in desk.visible_ticket(agent, number).comments] == [
+        "The printer on floor 3 is on fire again."
+    ]
+
+
+def test_subscribing_twice_runs_the_handler_once() -> None:
+    subscribers = Subscribers()
+    calls: list[object] = []
+
+    def handler(unit: Unit, event: ev.TicketExpired) -> None:
+        calls.append(event)
+
+    subscribers.on(ev.TicketExpired, handler)
+    subscribers.on(ev.TicketExpired, handler)
+    assert list(subscribers.of(ev.TicketExpired)) == [handler]
+    assert list(subscribers.of(ev.TicketOpened)) == []
