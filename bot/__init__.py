@@ -13,7 +13,7 @@ import-linter contract, with no cycles between any two of them):
   subscribes to the core's events and never the reverse.
 - ``desk/``: the facade channels call, one class per concern (messages in,
   changes, reading, timed jobs, administration).
-- ``read/``: queries, search, sorting, files, reports, metrics.
+- ``read/``: queries, search, sorting, files, reports, metrics, retries.
 - ``notify/``: who hears about what (the core's event subscribers), Slack
   cards, webhooks, templates and the outbox.
 - ``tickets/``: intake and placement of messages, changes, classification,
@@ -24,9 +24,12 @@ import-linter contract, with no cycles between any two of them):
 - ``audit/``: the audit log and its typed kinds.
 - ``unit`` (the transaction a service works in, and where its events go),
   ``config/`` (settings), ``sla/`` and ``routing/`` (pure rules), ``store/``.
-- Shared vocabulary, pure: ``model``, ``messages``, ``events``, ``errors``,
-  ``views``, ``workflow``, ``ports``, ``clock``, ``options``, ``display_text``,
-  ``network``.
+
+Beside the layers, the shared vocabulary any of them may use: ``model``,
+``messages``, ``events`` (which names a ladder level of ``sla``), ``errors``,
+``workflow``, ``ports``, ``clock``, ``options``, ``display_text``, ``network``,
+all pure; and ``views``, the read-only snapshots channels keep, built from the
+store's rows.
 
 Finding things in one step:
 

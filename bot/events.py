@@ -11,15 +11,20 @@ Who subscribes is decided in one place each: the core's notifications in
 :func:`bot.notify.subscriptions.subscribe` (wired by the desk), ticket sharing
 in :func:`bot.sharing.sync.subscribe` (wired by the sharing facade). The core
 never names a subscriber; automation rules subscribe to the same events.
+Events come in the order things happen: a new ticket's own setup (routing's
+assignment, its Cc followers, a partner's tags) is published before its
+:class:`TicketOpened`.
 
-Events carry ids and plain values, not rows, so they can be kept, compared
-and sent elsewhere; a subscriber reads the rows it needs from the unit's
-session (rows of the change are already in it: no extra query).
+Events carry ids and frozen values (a ladder :class:`~bot.sla.policy.Level` is
+one), not rows, so they can be kept, compared and sent elsewhere; a subscriber
+reads the rows it needs from the unit's session (rows of the change are already
+in it: no extra query).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from bot.model import Actor
 from bot.sla.policy import Level
@@ -67,10 +72,11 @@ class Assigned:
 
 @dataclass(frozen=True, slots=True)
 class TicketChanged:
-    """Something a ticket's card shows changed: ``what`` is ``priority``, ``category`` or ``sla``."""
+    """Something a ticket's card shows changed: its priority, its category (and with it
+    perhaps its team), or its SLA state or escalation level (the sweep's, ``actor`` system)."""
 
     ticket_id: int
-    what: str
+    what: Literal["priority", "category", "sla"]
     actor: Actor
 
 
@@ -79,6 +85,26 @@ class TagsChanged:
     ticket_id: int
     before: tuple[str, ...]
     after: tuple[str, ...]
+    actor: Actor
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChanged:
+    """A custom field's value changed (``None``: not set); the card does not show fields."""
+
+    ticket_id: int
+    key: str
+    before: object
+    after: object
+    actor: Actor
+
+
+@dataclass(frozen=True, slots=True)
+class FollowersAdded:
+    """People copied on a new ticket follow it (they hear of agents' replies)."""
+
+    ticket_id: int
+    person_ids: tuple[int, ...]
     actor: Actor
 
 
@@ -108,6 +134,8 @@ class Merged:
     source_id: int
     target_id: int
     actor: Actor
+    # The source's status before the merge closed it.
+    before: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +160,8 @@ Event = (
     | Assigned
     | TicketChanged
     | TagsChanged
+    | FieldChanged
+    | FollowersAdded
     | Escalated
     | SlaLevelReached
     | Merged

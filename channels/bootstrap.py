@@ -21,7 +21,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, TextIO, TypeAlias
 
 from bot.clock import SystemClock
-from bot.config.settings import Settings, imap_password, relay_password, smtp_auth_password
+from bot.config.settings import Settings, imap_password, load, relay_password, smtp_auth_password
 from bot.desk.facade import Desk
 from bot.desk.scheduler import create_scheduler
 from bot.errors import ConfigError
@@ -29,6 +29,7 @@ from bot.notify.outbox import Dispatcher
 from bot.notify.render import Renderer
 from bot.ports import Clock, Sender
 from bot.sharing.service import Sharing
+from bot.sharing.statuses import check_tables
 from bot.store import migrate
 from bot.store.db import Store
 from bot.store.files import FileStore
@@ -105,6 +106,14 @@ def configure_logging(level: str, *, stream: TextIO | None = None) -> None:
     logging.getLogger("apscheduler").setLevel(quiet)
     # aiosmtpd logs every SMTP command at INFO; our handler logs each message once.
     logging.getLogger("mail.log").setLevel(quiet)
+
+
+def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
+    """The settings every command starts from, checked whole before anything is opened: the
+    loader's own checks, then sharing's status tables (sharing's to know, not the loader's)."""
+    settings = load(path, environ)
+    check_tables(settings.sharing.status_in, settings.sharing.status_out)
+    return settings
 
 
 def open_store(settings: Settings) -> Store:

@@ -317,8 +317,9 @@ def _check_http(http: HttpSettings) -> None:
 
 
 def _check_sharing(sharing: SharingSettings) -> None:
-    """The status tables are sharing's own: :class:`bot.sharing.service.Sharing` checks them
-    when it is built at start-up (the core does not import sharing)."""
+    """The status tables are sharing's own (the core does not import sharing): checked as the
+    settings load by ``channels.bootstrap.load_settings``, and by
+    :class:`bot.sharing.service.Sharing` when it is built."""
     if not sharing.base_path.startswith("/") or sharing.base_path.rstrip("/") in ("", "/api/v1", "/slack"):
         raise ConfigError(
             f"sharing.base_path = {sharing.base_path!r}: use a path of its own such as /sharing"

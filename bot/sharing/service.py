@@ -25,8 +25,10 @@ T = TypeVar("T")
 
 class Sharing:
     def __init__(self, desk: Desk) -> None:
-        """Checks the status tables (a bad one stops start-up) and subscribes the sync to the
-        desk's events, so every change made through this desk reaches the partners."""
+        """Subscribes the sync to the desk's events, so every change made through this desk
+        reaches the partners (``channels.bootstrap.build`` builds one beside every desk).
+        The status tables are checked again here for desks built by hand; the command line
+        checks them as the settings load, before anything is opened."""
         statuses.check_tables(desk.settings.sharing.status_in, desk.settings.sharing.status_out)
         self.desk = desk
         self.settings = desk.settings

@@ -1,8 +1,9 @@
-"""Attachments: the size limits every channel shares, keeping a file on a comment, reading it back.
+"""Attachments: the size limits every channel shares, and keeping a file on a comment.
 
 Files go to the content-addressed :class:`~bot.store.files.FileStore` before the
-row that names them (see files.py), so a rolled-back transaction leaves at most
-an unreferenced file.
+row that names them (see ``bot/store/files.py``), so a rolled-back transaction leaves at most
+an unreferenced file. Reading them back, as a person may see them, is
+:mod:`bot.read.files`.
 """
 
 from __future__ import annotations

@@ -412,5 +412,5 @@ def merge(unit: Unit, actor: Actor, source_number: str, target_number: str) -> t
     )
     touch(unit, source)
     touch(unit, target)
-    unit.publish(ev.Merged(source.id, target.id, actor))
+    unit.publish(ev.Merged(source.id, target.id, actor, before))
     return target

@@ -162,6 +162,7 @@ def _store_field(unit: Unit, ticket: t.Ticket, definition: t.CustomField, value:
             after={definition.key: stored},
         )
         touch(unit, ticket)
+        unit.publish(ev.FieldChanged(ticket.id, definition.key, before, stored, actor))
 
 
 def field_values(unit: Unit, ticket_id: int) -> dict[str, Any]:

@@ -260,6 +260,7 @@ MAX_FOLLOWERS = 20
 def _add_followers(unit: Unit, ticket: t.Ticket, inbound: Inbound, actor: Actor) -> None:
     """People copied on a new ticket follow it; our own addresses and robots never do."""
     added: list[str | None] = []
+    people: list[int] = []
     if inbound.spoofed:  # forged mail must not enrol anyone to receive our answers
         return
     for identity in inbound.cc[:MAX_FOLLOWERS]:
@@ -272,11 +273,13 @@ def _add_followers(unit: Unit, ticket: t.Ticket, inbound: Inbound, actor: Actor)
         if person.id != ticket.requester_id and person not in ticket.followers:
             ticket.followers.append(person)
             added.append(person.email)
+            people.append(person.id)
     if added:
         unit.session.flush()
         audit.record(
             unit, ticket_id=ticket.id, actor=actor, kind=AuditKind.FOLLOWERS_ADDED, after={"followers": added}
         )
+        unit.publish(ev.FollowersAdded(ticket.id, tuple(people), actor))
 
 
 def first_comment(

@@ -11,10 +11,9 @@ from typing import Any
 import click
 from tabulate import tabulate
 
-from bot.config import settings as config
 from bot.config.settings import Settings
 from bot.views import to_jsonable
-from channels.bootstrap import Runtime, build, configure_logging
+from channels.bootstrap import Runtime, build, configure_logging, load_settings
 from channels.cli.terminal import echo
 
 
@@ -30,7 +29,7 @@ class CliState:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            self._settings = config.load(self.config_path, self.environ)
+            self._settings = load_settings(self.config_path, self.environ)
             # Commands print their own results; only warnings and errors go to the log.
             level = self._settings.logging.level
             configure_logging("WARNING" if level == "INFO" and not self.serving else level)

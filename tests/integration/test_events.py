@@ -7,10 +7,13 @@ from typing import Any
 import pytest
 
 from bot import events as ev
+from bot.config.settings import Settings
 from bot.desk.facade import Desk
 from bot.errors import NotFound
+from bot.messages import Identity
 from bot.model import Actor, Priority, Status
 from bot.unit import Subscribers, Unit
+from channels.bootstrap import build
 from tests.factories import make_ticket
 
 ALL_EVENTS: tuple[type[Any], ...] = (
@@ -20,6 +23,8 @@ ALL_EVENTS: tuple[type[Any], ...] = (
     ev.Assigned,
     ev.TicketChanged,
     ev.TagsChanged,
+    ev.FieldChanged,
+    ev.FollowersAdded,
     ev.Escalated,
     ev.SlaLevelReached,
     ev.Merged,
@@ -35,32 +40,39 @@ def _recording(desk: Desk) -> list[Any]:
     return seen
 
 
-def test_each_change_publishes_its_event_with_ids_and_the_actor(desk: Desk, agent: Actor) -> None:
+def test_each_change_publishes_its_event_with_ids_and_the_actor(
+    desk: Desk, admin: Actor, agent: Actor
+) -> None:
+    desk.define_field(admin, "os", "Operating system", "text")
     seen = _recording(desk)
-    number = make_ticket(desk)
+    number = make_ticket(desk, cc=(Identity(email="carol@example.com"),))
     ticket_id = int(number.split("-")[1])
     desk.comment(agent, number, "On it")
     desk.transition(agent, number, Status.IN_PROGRESS)
     desk.assign(agent, number, "agent@support.test")
     desk.set_priority(agent, number, Priority.HIGH)
     desk.set_tags(agent, number, add=["vip"])
+    desk.set_field(agent, number, "os", "linux")
     desk.escalate(agent, number, "the CEO is waiting")
     other = make_ticket(desk)
     desk.merge(agent, other, number)
 
     kinds = [type(event).__name__ for event in seen]
     assert kinds == [
+        "FollowersAdded",
         "TicketOpened",
         "CommentAdded",
         "StatusChanged",
         "Assigned",
         "TicketChanged",
         "TagsChanged",
+        "FieldChanged",
         "Escalated",
         "TicketOpened",
         "Merged",
     ]
-    opened, comment, status, assigned, changed, tags, escalated, _, merged = seen
+    followers, opened, comment, status, assigned, changed, tags, field, escalated, _, merged = seen
+    assert followers.ticket_id == ticket_id and len(followers.person_ids) == 1
     assert opened.ticket_id == ticket_id and opened.acknowledge
     assert comment.ticket_id == ticket_id
     assert (status.before, status.after, status.announce) == ("open", "in_progress", True)
@@ -68,8 +80,13 @@ def test_each_change_publishes_its_event_with_ids_and_the_actor(desk: Desk, agen
     assert assigned.assignee_id == agent.person_id
     assert (changed.what, changed.actor) == ("priority", agent)
     assert (tags.before, tags.after) == ((), ("vip",))
+    assert (field.key, field.before, field.after) == ("os", None, "linux")
     assert escalated.reason == "the CEO is waiting"
-    assert (merged.source_id, merged.target_id) == (int(other.split("-")[1]), ticket_id)
+    assert (merged.source_id, merged.target_id, merged.before) == (
+        int(other.split("-")[1]),
+        ticket_id,
+        "open",
+    )
 
 
 def test_a_quiet_change_is_published_unannounced(desk: Desk, agent: Actor, clock: Any) -> None:
@@ -111,3 +128,13 @@ def test_subscribing_twice_runs_the_handler_once() -> None:
     subscribers.on(ev.TicketExpired, handler)
     assert list(subscribers.of(ev.TicketExpired)) == [handler]
     assert list(subscribers.of(ev.TicketOpened)) == []
+
+
+def test_the_composition_root_subscribes_sharing_beside_the_core(settings: Settings) -> None:
+    """Every process is built by ``build``: its desk's changes reach partners as well as people."""
+    runtime = build(settings)
+    try:
+        heard_by = {handler.__module__ for handler in runtime.desk.subscribers.of(ev.CommentAdded)}
+        assert heard_by == {"bot.notify.audience", "bot.sharing.sync"}
+    finally:
+        runtime.store.dispose()

@@ -153,6 +153,18 @@ def test_config_show_masks_secrets(cli: Cli) -> None:
     assert settings["slack"]["bot_token"] == "********" and settings["slack"]["app_token"] == ""
 
 
+def test_a_bad_sharing_status_table_stops_a_command_before_anything_is_opened(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """Sharing's tables are checked as the settings load (not when sharing is built, after the
+    data folder and the store are set up), so every command refuses them the same way."""
+    path = tmp_path / "bad.toml"
+    path.write_text('[sharing]\nstatus_in = { bogus = "open" }\n')
+    for command in (("config", "show"), ("db", "upgrade")):
+        assert "sharing.status_in" in cli.fails("--config", str(path), *command, code=2)
+    assert not cli.data_dir.exists()
+
+
 def test_tokens_create_shows_the_token_once_and_stores_only_its_hash(cli: Cli) -> None:
     cli.ok("people", "add", "--email", AGENT, "--role", "agent")
     created = cli.json("tokens", "create", "--person", AGENT, "--name", "laptop")
