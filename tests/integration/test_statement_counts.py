@@ -1,0 +1,97 @@
+"""How many SQL statements the hot paths issue: a ceiling each, so the count cannot creep up.
+
+The ceilings are what the paths take now, measured with the desk wired as ``serve`` wires
+it (SQLite also counts its ``BEGIN IMMEDIATE``). Lowering a count is welcome (the Core
+write path is meant to), and its ceiling is lowered with it. Events and their subscribers
+read the change's rows from the session, so publishing adds no statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from bot.desk.facade import Desk
+from bot.model import Actor, Status
+from bot.sharing.service import Sharing
+from bot.store.db import Store
+from tests.factories import make_inbound, make_ticket
+
+# (SQLite, PostgreSQL) ceilings, statements per operation, transaction control included.
+CEILINGS = {
+    "receive: new ticket, new sender": (22, 21),
+    "receive: new ticket, known sender": (18, 17),
+    "receive: reply by reference": (15, 14),
+    "comment by an agent": (15, 14),
+    "status change": (15, 14),
+}
+
+
+@contextmanager
+def counted(store: Store) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    engine = store.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def _ceiling(store: Store, path: str) -> int:
+    sqlite, postgresql = CEILINGS[path]
+    return sqlite if store.dialect == "sqlite" else postgresql
+
+
+def _check(store: Store, path: str, statements: list[str]) -> None:
+    ceiling = _ceiling(store, path)
+    assert len(statements) <= ceiling, (
+        f"{path}: {len(statements)} statements, ceiling {ceiling}:\n"
+        + "\n".join(statement.split("\n")[0][:120] for statement in statements)
+    )
+
+
+@pytest.fixture
+def desk(desk: Desk) -> Desk:
+    """Wired as ``supportbot serve`` wires it: sharing subscribes too (and asks, once per
+    transaction, whether any ticket is shared)."""
+    Sharing(desk)
+    return desk
+
+
+def test_receive_stays_within_its_statements(desk: Desk, store: Store) -> None:
+    make_ticket(desk, email="known@example.com")  # warms the rules and the known sender
+    with counted(store) as statements:
+        desk.receive(make_inbound(email="someone-new@example.com"))
+    _check(store, "receive: new ticket, new sender", statements)
+    with counted(store) as statements:
+        opened = desk.receive(make_inbound(email="known@example.com", key="<first@example.com>"))
+    _check(store, "receive: new ticket, known sender", statements)
+    assert opened.ticket_number is not None
+    with counted(store) as statements:
+        reply = desk.receive(
+            make_inbound(
+                email="known@example.com", key="<second@example.com>", references=("<first@example.com>",)
+            )
+        )
+    _check(store, "receive: reply by reference", statements)
+    assert reply.ticket_number == opened.ticket_number and not reply.created
+
+
+def test_agent_changes_stay_within_their_statements(desk: Desk, store: Store, agent: Actor) -> None:
+    number = make_ticket(desk)
+    desk.comment(agent, number, "warming up")
+    with counted(store) as statements:
+        desk.comment(agent, number, "On it")
+    _check(store, "comment by an agent", statements)
+    with counted(store) as statements:
+        desk.transition(agent, number, Status.IN_PROGRESS)
+    _check(store, "status change", statements)
