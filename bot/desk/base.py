@@ -1,6 +1,7 @@
-"""What every desk facade shares: the store, the clock, the settings and the rules in
-force (a :class:`bot.policies.book.RuleBook`), and how one method becomes one transaction
-(a :class:`bot.unit.Unit`)."""
+"""What every desk facade shares: the store, the clock, the settings, the rules in force
+(a :class:`bot.policies.book.RuleBook`), the event subscribers (the core's notifications;
+sharing adds its own when it is built beside the desk), and how one method becomes one
+transaction (a :class:`bot.unit.Unit`)."""
 
 from __future__ import annotations
 
