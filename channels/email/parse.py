@@ -34,6 +34,7 @@ from mailparser_reply import EmailReplyParser
 from bot.messages import Identity, IncomingFile
 from channels.email import tnef
 from channels.email.html_guard import excess, strip_tags
+from channels.email.reply_languages import reply_languages
 
 logger = logging.getLogger(__name__)
 
@@ -271,7 +272,8 @@ def _new_part(text: str) -> str:
     if len(text) > MAX_REPLY_SPLIT:
         return text.strip()
     try:
-        reply = EmailReplyParser(languages=REPLY_LANGUAGES).read(text=text).latest_reply
+        languages = reply_languages(text, REPLY_LANGUAGES)  # the same split, sooner
+        reply = EmailReplyParser(languages=languages).read(text=text).latest_reply
     except Exception:  # noqa: BLE001 - the full text is the safe answer
         return text.strip()
     return (reply or text).strip()
