@@ -16,6 +16,23 @@ total:
   on 127.0.0.1:5432, dropped at the end, and is skipped with a note if
   unreachable.
 
+Two kinds of mail: ``plain`` is the stream above (2 KB of text); ``samples``
+cycles through the repository's sample mail (``tests/data/email/``: Gmail,
+Apple Mail, Outlook and Thunderbird replies with HTML and quoted history, an
+Outlook winmail.dat attachment, ISO-2022-JP, KOI8-R and mislabelled charsets),
+each sent with this run's sender, Message-ID and threading headers. The samples
+run on the empty store only: their question is the cost of real mail, not of
+the store's size.
+
+Where the CPU goes, per message (columns ``server CPU`` to ``store + rest``):
+``server CPU`` is the ``supportbot serve`` process's user + system time over the
+timed run (from ``/proc``) divided by the messages; ``parse`` is
+``channels.email.parse.parse`` run on the same messages in this process;
+``SMTP`` is the do-nothing server's own CPU per message in the same run (the
+conversation itself); ``store + rest`` is what remains: the transaction, the
+outbox writing acknowledgements, logging, threads. Without a do-nothing run in
+the same invocation ``SMTP`` and ``store + rest`` are left blank.
+
 "Tickets already stored" is the size case: before the timed run the store
 holds that many tickets, seeded with bulk inserts (a requester per five
 tickets, the first comment, the inbound Message-ID and the acknowledgement's
@@ -34,9 +51,9 @@ machine's CPUs. Every reply is checked: a message not answered 250, or a
 reply answered with another ticket than its parent's, is reported below
 the table. Progress goes to stderr, the table to stdout.
 
-The default run sends 16,000 messages into supportbot and takes about nine
-minutes on a 2-core machine, almost all of it in the timed runs; ``--count``
-and ``--stored`` (e.g. ``--stored 0,20000``) make it shorter.
+The default run sends 24,000 messages into supportbot and takes about a quarter
+of an hour on a 2-core machine, almost all of it in the timed runs; ``--count``,
+``--stored`` (e.g. ``--stored 0,20000``) and ``--mail plain`` make it shorter.
 
 Run from the repository root: ``.venv/bin/python bench/email_ingest.py --help``.
 """
@@ -99,6 +116,10 @@ class Result:
     connections: int
     messages: int
     seconds: float
+    mail: str = "plain"
+    # Seconds of CPU: the server process over the timed run, and parse() of the same messages.
+    server_cpu: float | None = None
+    parse_cpu: float | None = None
 
     @property
     def rate(self) -> float:
@@ -119,6 +140,46 @@ def render(message_id: str, sender: str, subject: str, parent: str | None) -> by
     ).encode()
 
 
+SAMPLES = Path(__file__).resolve().parents[1] / "tests" / "data" / "email"
+# Customers' mail: not the bounce, the vacation notice or the undecodable garbage, which take
+# other paths (kept, not answered) and would not be answered with a ticket.
+SAMPLE_FILES = (
+    "apple_mail_reply.eml",
+    "cyrillic_koi8r.eml",
+    "gmail_reply.eml",
+    "japanese_iso2022jp.eml",
+    "mislabelled_cp1251.eml",
+    "new_plain.eml",
+    "outlook_reply.eml",
+    "outlook_winmail.eml",
+    "thunderbird_reply_de.eml",
+)
+REPLACED = ("from", "to", "message-id", "in-reply-to", "references", "delivered-to", "x-original-to")
+
+
+def sample(raw: bytes, message_id: str, sender: str, subject: str, parent: str | None) -> bytes:
+    """A sample message as this run's: its sender, Message-ID and threading; a subject carrying
+    another ticket's tag (``[SUP-1]``) is replaced so it opens or threads where planned."""
+    head, _, body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
+    kept: list[bytes] = []
+    dropping = False
+    for line in head.split(b"\n"):
+        if line[:1] in (b" ", b"\t"):  # a folded continuation of the header above
+            if not dropping:
+                kept.append(line)
+            continue
+        name = line.partition(b":")[0].strip().lower().decode("ascii", "replace")
+        dropping = name in REPLACED or (name == "subject" and b"SUP-" in line.upper())
+        if not dropping:
+            kept.append(line)
+    new = [f"From: Bench Customer <{sender}>", f"To: {SUPPORT}", f"Message-ID: {message_id}"]
+    if parent:
+        new += [f"In-Reply-To: {parent}", f"References: {parent}"]
+    if not any(line.lower().startswith(b"subject:") for line in kept):
+        new.append(f"Subject: {subject}")
+    return b"\r\n".join([*(h.encode() for h in new), *kept]) + b"\r\n\r\n" + body.replace(b"\n", b"\r\n")
+
+
 def seeded_message_ids(ticket: int) -> tuple[str, str]:
     """The customer's first message on a seeded ticket, and our acknowledgement of it."""
     return f"<seed-{ticket}@customer.test>", f"<sup-{ticket}.seed@localhost>"
@@ -132,14 +193,21 @@ def seeded_requester(ticket: int, stored: int) -> str:
     return f"seed-customer-{ticket % seeded_people(stored)}@example.test"
 
 
-def plan(run: str, count: int, connections: int, stored: int) -> list[list[Mail]]:
+def plan(run: str, count: int, connections: int, stored: int, mail: str = "plain") -> list[list[Mail]]:
     """Each connection's messages: even ones open a ticket, odd ones reply.
 
     A reply names a message its own connection sent earlier (already answered,
     so its ticket is known) or, when the store was seeded, every other reply
-    names a seeded message.
+    names a seeded message. ``mail = "samples"``: each message is the next sample.
     """
     rng = random.Random(run)
+    samples = [(SAMPLES / name).read_bytes() for name in SAMPLE_FILES]
+
+    def render_mail(index: int, message_id: str, sender: str, subject: str, parent: str | None) -> bytes:
+        if mail == "samples":
+            return sample(samples[index % len(samples)], message_id, sender, subject, parent)
+        return render(message_id, sender, subject, parent)
+
     plans: list[list[Mail]] = []
     for connection in range(connections):
         share = count // connections + (1 if connection < count % connections else 0)
@@ -149,20 +217,23 @@ def plan(run: str, count: int, connections: int, stored: int) -> list[list[Mail]
             message_id = f"<{run}-{connection}-{j}@customer.test>"
             if j % 2 == 0 or not opened:
                 sender = f"customer-{run}-{(connection * share + j) % SENDERS}@example.test"
-                mail = Mail(message_id, sender, render(message_id, sender, f"VPN drops, case {j}", None))
-                opened.append(mail)
+                raw = render_mail(j, message_id, sender, f"VPN drops, case {j}", None)
+                opened.append(Mail(message_id, sender, raw))
+                mails.append(opened[-1])
+                continue
             elif stored and j % 4 == 3:
                 ticket = rng.randint(1, stored)
                 parent = rng.choice(seeded_message_ids(ticket))
                 sender = seeded_requester(ticket, stored)
                 subject = f"Re: [SUP-{ticket}] Seeded ticket {ticket}"
-                mail = Mail(message_id, sender, render(message_id, sender, subject, parent), f"SUP-{ticket}")
+                raw = render_mail(j, message_id, sender, subject, parent)
+                mails.append(Mail(message_id, sender, raw, f"SUP-{ticket}"))
+                continue
             else:
                 first = rng.choice(opened)
                 subject = f"Re: VPN drops, case {j}"
-                raw = render(message_id, first.sender, subject, first.message_id)
-                mail = Mail(message_id, first.sender, raw, expect_like=first.message_id)
-            mails.append(mail)
+                raw = render_mail(j, message_id, first.sender, subject, first.message_id)
+                mails.append(Mail(message_id, first.sender, raw, expect_like=first.message_id))
         plans.append(mails)
     return plans
 
@@ -255,6 +326,25 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU the process has used so far (``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def parse_seconds(plans: list[list[Mail]]) -> float:
+    """CPU this process spends in ``parse`` on the run's messages, as the server parses them."""
+    from channels.email.parse import parse
+
+    raws = [mail.raw for share in plans for mail in share]
+    for raw in raws[:WARMUP]:
+        parse(raw)
+    began = time.process_time()
+    for raw in raws:
+        parse(raw, envelope_sender="customer@example.test")
+    return time.process_time() - began
+
+
 def warm_up(port: int, run: str) -> None:
     """First messages pay for lazy imports and new connections; they are not timed."""
     ids = [f"<{run}-warmup-{i}@customer.test>" for i in range(WARMUP)]
@@ -282,7 +372,8 @@ def serve_do_nothing(port: int) -> None:
 
 
 @contextmanager
-def do_nothing_server() -> Iterator[int]:
+def do_nothing_server() -> Iterator[tuple[int, int]]:
+    """Its port and process id."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, str(Path(__file__).resolve()), "--do-nothing-server", str(port)],
@@ -293,7 +384,7 @@ def do_nothing_server() -> Iterator[int]:
         assert process.stdout is not None
         if process.stdout.readline().strip() != b"ready":
             raise RuntimeError("the do-nothing aiosmtpd server did not start")
-        yield port
+        yield port, process.pid
     finally:
         assert process.stdin is not None
         process.stdin.close()
@@ -303,8 +394,9 @@ def do_nothing_server() -> Iterator[int]:
 
 
 @contextmanager
-def supportbot_serve(url: str, folder: Path) -> Iterator[int]:
-    """``supportbot serve`` with SMTP on a free port and HTTP off; stopped with SIGTERM."""
+def supportbot_serve(url: str, folder: Path) -> Iterator[tuple[int, int]]:
+    """``supportbot serve`` with SMTP on a free port and HTTP off, as its port and process id;
+    stopped with SIGTERM."""
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("SUPPORTBOT_")}
     env |= {
@@ -313,14 +405,14 @@ def supportbot_serve(url: str, folder: Path) -> Iterator[int]:
         "SUPPORTBOT_HTTP_ENABLED": "false",
         "SUPPORTBOT_SMTP_PORT": str(port),
     }
-    with serve_process(env, folder, port):
-        yield port
+    with serve_process(env, folder, port) as (_, pid):
+        yield port, pid
 
 
 @contextmanager
-def serve_process(env: dict[str, str], folder: Path, smtp_port: int) -> Iterator[Path]:
-    """Start ``supportbot serve`` with ``env``, wait until its SMTP port answers, yield its log;
-    stop it with SIGTERM (then SIGKILL) however the benchmark ends."""
+def serve_process(env: dict[str, str], folder: Path, smtp_port: int) -> Iterator[tuple[Path, int]]:
+    """Start ``supportbot serve`` with ``env``, wait until its SMTP port answers, yield its log and
+    process id; stop it with SIGTERM (then SIGKILL) however the benchmark ends."""
     log = folder / "serve.log"
     folder.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as handle:
@@ -329,7 +421,7 @@ def serve_process(env: dict[str, str], folder: Path, smtp_port: int) -> Iterator
         )
     try:
         wait_for_smtp(smtp_port, process, log)
-        yield log
+        yield log, process.pid
     finally:
         process.terminate()
         try:
@@ -541,20 +633,28 @@ class PostgresStores:
 def progress(result: Result) -> None:
     stored = "-" if result.stored is None else f"{result.stored:,}"
     print(
-        f"  {result.target:<22} stored {stored:>8} x{result.connections}: {result.rate:7.1f} msg/s",
+        f"  {result.target:<22} {result.mail:<7} stored {stored:>8} x{result.connections}: "
+        f"{result.rate:7.1f} msg/s",
         file=sys.stderr,
     )
 
 
+def runs(args: argparse.Namespace, stored: int) -> list[tuple[str, int]]:
+    """(mail, connections) to time on a store with ``stored`` tickets: samples on the empty one."""
+    return [(mail, n) for mail in args.mail for n in args.connections if mail == "plain" or stored == 0]
+
+
 def measure_do_nothing(args: argparse.Namespace, notes: list[str]) -> list[Result]:
     results: list[Result] = []
-    with do_nothing_server() as port:
+    with do_nothing_server() as (port, pid):
         warm_up(port, "do-nothing")
-        for n in args.connections:
-            plans = plan(f"dn{n}", args.count, n, 0)
+        for mail, n in runs(args, 0):
+            plans = plan(f"dn{mail}{n}", args.count, n, 0, mail)
+            cpu = cpu_seconds(pid)
             seconds, replies = timed_send(port, plans)
+            cpu = cpu_seconds(pid) - cpu
             notes += check("do-nothing aiosmtpd", plans, replies)
-            results.append(Result("do-nothing aiosmtpd", None, n, args.count, seconds))
+            results.append(Result("do-nothing aiosmtpd", None, n, args.count, seconds, mail, cpu))
             progress(results[-1])
     return results
 
@@ -570,37 +670,55 @@ def measure_supportbot(
         print(
             f"  {target}: {stored:,} tickets seeded in {time.perf_counter() - began:.1f} s", file=sys.stderr
         )
-        for n in args.connections:
+        for mail, n in runs(args, stored):
             run = f"r{uuid.uuid4().hex[:6]}"
             folder = tmp / run
             url = stores.fresh(stored, folder)
-            with supportbot_serve(url, folder) as port:
+            plans = plan(run, args.count, n, stored, mail)
+            with supportbot_serve(url, folder) as (port, pid):
                 warm_up(port, run)
-                plans = plan(run, args.count, n, stored)
+                cpu = cpu_seconds(pid)
                 seconds, replies = timed_send(port, plans)
+                cpu = cpu_seconds(pid) - cpu
             notes += check(target, plans, replies)
-            results.append(Result(target, stored, n, args.count, seconds))
+            parsing = parse_seconds(plans)
+            results.append(Result(target, stored, n, args.count, seconds, mail, cpu, parsing))
             progress(results[-1])
     return results
 
 
+def _ms(seconds: float | None, messages: int) -> str:
+    return "-" if seconds is None else f"{seconds / messages * 1000:.2f}"
+
+
 def table(results: list[Result]) -> str:
-    reference = {r.connections: r.rate for r in results if r.stored is None}
-    rows = [
-        [
-            r.target,
-            "-" if r.stored is None else f"{r.stored:,}",
-            r.connections,
-            r.messages,
-            f"{r.seconds:.2f}",
-            f"{r.rate:.1f}",
-            f"{r.rate / reference[r.connections]:.3f}" if r.connections in reference else "-",
-        ]
-        for r in results
-    ]
-    headers = ["target", "tickets already stored", "connections", "messages", "seconds", "msg/s"]
-    headers.append("vs do-nothing")
-    return tabulate(rows, headers=headers, disable_numparse=True, colalign=("left",) + ("right",) * 6)
+    reference = {(r.mail, r.connections): r for r in results if r.stored is None}
+    rows = []
+    for r in results:
+        ref = reference.get((r.mail, r.connections))
+        smtp = ref.server_cpu if ref is not None else None
+        rest = None
+        if r.server_cpu is not None and r.parse_cpu is not None and smtp is not None and r.stored is not None:
+            rest = r.server_cpu - r.parse_cpu - smtp
+        rows.append(
+            [
+                r.target,
+                r.mail,
+                "-" if r.stored is None else f"{r.stored:,}",
+                r.connections,
+                r.messages,
+                f"{r.seconds:.2f}",
+                f"{r.rate:.1f}",
+                f"{r.rate / ref.rate:.3f}" if ref is not None else "-",
+                _ms(r.server_cpu, r.messages),
+                _ms(r.parse_cpu, r.messages),
+                _ms(smtp if r.stored is not None else None, r.messages),
+                _ms(rest, r.messages),
+            ]
+        )
+    headers = ["target", "mail", "tickets already stored", "connections", "messages", "seconds", "msg/s"]
+    headers += ["vs do-nothing", "server CPU ms/msg", "parse", "SMTP", "store + rest"]
+    return tabulate(rows, headers=headers, disable_numparse=True, colalign=("left", "left") + ("right",) * 10)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -618,8 +736,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default="0,100000",
         help="comma-separated tickets already in the store before a run (default 0,100000)",
     )
+    parser.add_argument(
+        "--mail",
+        default="plain,samples",
+        help="comma-separated: plain (2 KB text), samples (tests/data/email, on the empty store only); "
+        "default both",
+    )
     parser.add_argument("--do-nothing-server", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    args.mail = [name.strip() for name in args.mail.split(",") if name.strip()]
+    if not args.mail or set(args.mail) - {"plain", "samples"}:
+        parser.error(f"--mail takes plain and/or samples, not {args.mail}")
     args.targets = [name.strip() for name in args.targets.split(",") if name.strip()]
     unknown = set(args.targets) - {"do-nothing", "sqlite", "postgresql"}
     if unknown or not args.targets:

@@ -93,7 +93,7 @@ def serve(url: str | None, folder: Path, api: SlackApiStandIn) -> Iterator[Serve
             raise RuntimeError(f"supportbot db upgrade failed:\n{upgraded.stderr}")
     server = Server(f"http://127.0.0.1:{env['SUPPORTBOT_HTTP_PORT']}", int(env["SUPPORTBOT_SMTP_PORT"]), env)
     with (
-        serve_process(env, folder, server.smtp_port) as log,
+        serve_process(env, folder, server.smtp_port) as (log, _),
         httpx.Client(trust_env=False, timeout=5) as client,
     ):
         if client.get(f"{server.url}/healthz").status_code != 200:
