@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import functools
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -153,14 +154,24 @@ class NotificationView:
     sent_at: datetime | None
 
 
+@functools.cache
+def _field_names(kind: type[Any]) -> tuple[str, ...]:
+    return tuple(item.name for item in fields(kind))
+
+
 def _label(person: t.Person) -> str:
     return person.email or person.slack_user_id or person.name or f"person {person.id}"
 
 
 def to_jsonable(value: Any) -> Any:
-    """Dataclasses, tuples and datetimes as JSON-ready values (ISO 8601, UTC)."""
+    """Dataclasses, tuples and datetimes as JSON-ready values (ISO 8601, UTC).
+
+    Dataclasses are walked field by field, not through ``dataclasses.asdict``: that deep-copies
+    every leaf first (half the time of an API list went there), and the walk below makes new
+    containers anyway.
+    """
     if hasattr(value, "__dataclass_fields__"):
-        return to_jsonable(asdict(value))
+        return {name: to_jsonable(getattr(value, name)) for name in _field_names(type(value))}
     if isinstance(value, dict):
         return {key: to_jsonable(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
