@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -154,11 +153,6 @@ class NotificationView:
     sent_at: datetime | None
 
 
-@functools.cache
-def _field_names(kind: type[Any]) -> tuple[str, ...]:
-    return tuple(item.name for item in fields(kind))
-
-
 def _label(person: t.Person) -> str:
     return person.email or person.slack_user_id or person.name or f"person {person.id}"
 
@@ -171,7 +165,7 @@ def to_jsonable(value: Any) -> Any:
     containers anyway.
     """
     if hasattr(value, "__dataclass_fields__"):
-        return {name: to_jsonable(getattr(value, name)) for name in _field_names(type(value))}
+        return {item.name: to_jsonable(getattr(value, item.name)) for item in fields(value)}
     if isinstance(value, dict):
         return {key: to_jsonable(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
