@@ -42,7 +42,7 @@ Finding things in one step:
   ticket's policy (:mod:`bot.sla.policy`); :mod:`bot.tickets.sla_clocks` keeps
   it on the ticket as it changes.
 - Who decides that Slack hears about this: :mod:`bot.notify.subscriptions`
-  lists the reactions to each event; :mod:`bot.notify.slack` queues the
-  support channel's card and thread posts, :mod:`bot.notify.audience` a
-  person's DMs by their preferences.
+  lists the reactions to each event; :mod:`bot.notify.cards` keeps the support
+  channel's card and thread, :mod:`bot.notify.audience` sends a person's DMs by
+  their preferences (both queue through :mod:`bot.notify.slack`).
 """

@@ -1,10 +1,12 @@
-"""Who hears about what: the core's subscribers to :mod:`bot.events`, turning each change
-into outbox rows in the same transaction (wired in :mod:`bot.notify.subscriptions`).
+"""Which people hear about each change, and how: the core's subscribers to :mod:`bot.events`
+for people (wired in :mod:`bot.notify.subscriptions`), queueing outbox rows in the change's
+transaction. The support channel's card is :mod:`bot.notify.cards`', other systems'
+webhooks :mod:`bot.notify.webhook_events`'.
 
 People hear by email, except a requester who came by Slack, who hears by DM
-(:mod:`bot.notify.slack`); the support channel's card and thread follow every
-ticket. Dedupe keys name the change and the recipient, so doing the same
-change twice (a retry) never queues a second message.
+(:mod:`bot.notify.slack`), and as each chose per kind of event (:mod:`bot.people.prefs`).
+Dedupe keys name the change and the recipient, so doing the same change twice (a retry)
+never queues a second message.
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ from sqlalchemy import func, select
 from bot import events as ev
 from bot.audit import log as audit
 from bot.audit.kinds import AuditKind
-from bot.model import Actor, Role, Status, format_number
-from bot.notify import outbox, webhooks
+from bot.model import Actor, Role, format_number
+from bot.notify import outbox
 from bot.notify import slack as slack_notify
-from bot.notify.contexts import person_context, ticket_context
+from bot.notify.contexts import comment_of, person_context, ticket_context, ticket_of
 from bot.people import prefs
 from bot.people.robots import is_own_or_robot
 from bot.store import tables as t
@@ -34,11 +36,7 @@ MAX_REFERENCES = 20
 
 
 def ticket_opened(unit: Unit, event: ev.TicketOpened) -> None:
-    ticket, first = _ticket(unit, event.ticket_id), _comment(unit, event.comment_id)
-    slack_notify.card_posted(unit, ticket)
-    webhooks.emit(unit, webhooks.CREATED, ticket, f"ticket-{ticket.id}", comment=first)
-    if first.body.strip() != ticket.subject.strip():  # a subject-only request: the card says it all
-        slack_notify.comment_in_thread(unit, ticket, first)
+    ticket = ticket_of(unit, event.ticket_id)
     requester = ticket.requester
     if event.acknowledge and requester.role == Role.REQUESTER.value:
         # The acknowledgement limit is for email, where robots answer robots: it is
@@ -83,9 +81,7 @@ def _may_acknowledge(unit: Unit, ticket: t.Ticket, person: t.Person) -> bool:
 
 
 def comment_added(unit: Unit, event: ev.CommentAdded) -> None:
-    ticket, comment = _ticket(unit, event.ticket_id), _comment(unit, event.comment_id)
-    slack_notify.comment_in_thread(unit, ticket, comment)
-    webhooks.emit(unit, webhooks.COMMENT_ADDED, ticket, f"comment-{comment.id}", comment=comment)
+    ticket, comment = ticket_of(unit, event.ticket_id), comment_of(unit, event.comment_id)
     if not comment.public or comment.flagged:
         return
     author = comment.author
@@ -100,24 +96,15 @@ def comment_added(unit: Unit, event: ev.CommentAdded) -> None:
         _tell(unit, ticket, ticket.assignee, "customer_replied", key, extra, event="customer_replied")
 
 
-def card_changed(unit: Unit, event: ev.TicketChanged) -> None:
-    """Something the support channel's card shows changed (priority, category, SLA state)."""
-    ticket = _ticket(unit, event.ticket_id)
-    slack_notify.card_changed(unit, ticket)
-    webhooks.emit(unit, webhooks.UPDATED, ticket, webhooks.snapshot_change(unit, ticket))
-
-
 def status_changed(unit: Unit, event: ev.StatusChanged) -> None:
     if not event.announce:
         return
     ticket, before, event_id, actor = (
-        _ticket(unit, event.ticket_id),
+        ticket_of(unit, event.ticket_id),
         event.before,
         event.event_id,
         event.actor,
     )
-    slack_notify.card_changed(unit, ticket)
-    _status_hooks(unit, ticket, before, f"event-{event_id}")
     if actor.person_id == ticket.requester_id:
         return
     template = "ticket_resolved" if ticket.status == "resolved" else "status_changed"
@@ -128,9 +115,7 @@ def status_changed(unit: Unit, event: ev.StatusChanged) -> None:
 def assigned(unit: Unit, event: ev.Assigned) -> None:
     if not event.announce:
         return
-    ticket, event_id, actor = _ticket(unit, event.ticket_id), event.event_id, event.actor
-    slack_notify.card_changed(unit, ticket)
-    webhooks.emit(unit, webhooks.UPDATED, ticket, f"event-{event_id}")
+    ticket, event_id, actor = ticket_of(unit, event.ticket_id), event.event_id, event.actor
     assignee = ticket.assignee
     if assignee is None or actor.person_id == assignee.id:
         return
@@ -139,12 +124,7 @@ def assigned(unit: Unit, event: ev.Assigned) -> None:
 
 def merged(unit: Unit, event: ev.Merged) -> None:
     """Tell the merged ticket's requester where their request lives on."""
-    source, target = _ticket(unit, event.source_id), _ticket(unit, event.target_id)
-    slack_notify.card_changed(unit, source)
-    slack_notify.card_changed(unit, target)
-    merged_into = {"merged_into": format_number(unit.settings.ticket_prefix, target.id)}
-    _status_hooks(unit, source, None, f"merged-{source.id}", merged_into)
-    webhooks.emit(unit, webhooks.UPDATED, target, f"merged-{source.id}-into-{target.id}")
+    source, target = ticket_of(unit, event.source_id), ticket_of(unit, event.target_id)
     _tell(
         unit,
         target,
@@ -162,19 +142,14 @@ def merged(unit: Unit, event: ev.Merged) -> None:
 
 
 def escalated(unit: Unit, event: ev.Escalated) -> None:
-    """Agents see it in the ticket's thread; the assignee hears as they chose (email by default)."""
+    """The assignee hears as they chose (email by default); agents see it in the thread."""
     ticket, event_id, actor, reason = (
-        _ticket(unit, event.ticket_id),
+        ticket_of(unit, event.ticket_id),
         event.event_id,
         event.actor,
         event.reason,
     )
     by = {"label": actor.label}
-    escalation = {"escalation": {"reason": reason, "level": None, "threshold": None, "by": actor.label}}
-    webhooks.emit(unit, webhooks.ESCALATED, ticket, f"event-{event_id}", extra=escalation)
-    slack_notify.thread_notice(
-        unit, ticket, "escalated", f"slack:escalated:{event_id}", {"reason": reason, "by": by}
-    )
     if ticket.assignee is not None and ticket.assignee_id != actor.person_id:
         key = f"escalated:{event_id}:{ticket.assignee_id}"
         _tell(
@@ -189,22 +164,16 @@ def escalated(unit: Unit, event: ev.Escalated) -> None:
 
 
 def sla_level(unit: Unit, reached: ev.SlaLevelReached) -> None:
-    """A ladder level fired: its targets hear by their channels, the thread shows it.
-
-    Below the breach it is a warning (``sla_warning``), from the breach on an
-    escalation (``escalation``); each recipient once per ticket and level.
+    """A ladder level fired: its targets hear by their channels (the thread shows it too:
+    :func:`bot.notify.cards.sla_level`). A warning or an escalation (``Level.kind``); each
+    recipient once per ticket and level.
     """
-    ticket, level, threshold = _ticket(unit, reached.ticket_id), reached.level, reached.threshold
-    event = "escalation" if level.threshold.share is None or level.threshold.is_breach else "sla_warning"
+    ticket, level, threshold = ticket_of(unit, reached.ticket_id), reached.level, reached.threshold
+    event = level.kind
     extra = {"level": {"number": level.number, "threshold": threshold}}
     base = f"{event}:{ticket.id}:{level.number}"
-    # Other systems hear of every level, whatever people chose to hear.
-    ladder = {"escalation": {"reason": event, "level": level.number, "threshold": threshold, "by": None}}
-    webhooks.emit(unit, webhooks.ESCALATED, ticket, f"level-{ticket.id}-{level.number}", extra=ladder)
     if not getattr(unit.settings.notifications, event):
         return
-    # Agents see every level in the ticket's Slack thread, whoever else it reaches.
-    slack_notify.thread_notice(unit, ticket, event, f"slack:{base}", extra)
     for target in level.notify:
         if target == "support_channel":
             continue  # the thread post above
@@ -219,28 +188,6 @@ def sla_level(unit: Unit, reached: ev.SlaLevelReached) -> None:
         else:
             for person in recipients(unit, ticket, target):
                 _tell(unit, ticket, person, event, f"{base}:{person.id}", extra, event=event)
-
-
-def _ticket(unit: Unit, ticket_id: int) -> t.Ticket:
-    """The change's own row, from the session's identity map: no query."""
-    ticket = unit.session.get(t.Ticket, ticket_id)
-    assert ticket is not None, ticket_id
-    return ticket
-
-
-def _comment(unit: Unit, comment_id: int) -> t.Comment:
-    comment = unit.session.get(t.Comment, comment_id)
-    assert comment is not None, comment_id
-    return comment
-
-
-def _status_hooks(
-    unit: Unit, ticket: t.Ticket, before: str | None, change: str, extra: dict[str, Any] | None = None
-) -> None:
-    """A status change is also an update: subscribers to either hear of it."""
-    changed = {"previous_status": before, **(extra or {})}
-    webhooks.emit(unit, webhooks.STATUS_CHANGED, ticket, change, extra=changed)
-    webhooks.emit(unit, webhooks.UPDATED, ticket, change, extra=changed)
 
 
 def recipients(unit: Unit, ticket: t.Ticket, target: str) -> list[t.Person]:
@@ -389,9 +336,7 @@ def auto_closed(unit: Unit, event: ev.AutoClosed) -> None:
     Keyed by the close's audit event: a ticket reopened, resolved and closed
     again hears again; the same close never twice.
     """
-    ticket, event_id = _ticket(unit, event.ticket_id), event.event_id
-    slack_notify.card_changed(unit, ticket)
-    _status_hooks(unit, ticket, Status.RESOLVED.value, f"event-{event_id}")
+    ticket, event_id = ticket_of(unit, event.ticket_id), event.event_id
     key = f"auto_closed:{ticket.id}:{event_id}"
     extra = {"auto_close_days": unit.settings.auto_close_days}
     _tell(unit, ticket, ticket.requester, "auto_closed", key, extra, event="auto_close")
@@ -404,7 +349,7 @@ def ticket_expired(unit: Unit, event: ev.TicketExpired) -> None:
     One message per ticket and person, so it threads with the ticket and a
     second sweep adds nothing; a ticket is flagged expired only once.
     """
-    ticket = _ticket(unit, event.ticket_id)
+    ticket = ticket_of(unit, event.ticket_id)
     staff = (Role.AGENT.value, Role.ADMIN.value)
     people: list[t.Person] = []
     if ticket.team_id is not None:

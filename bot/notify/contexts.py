@@ -73,3 +73,16 @@ def person_context(person: t.Person | None) -> dict[str, Any] | None:
         "role": person.role,
         "slack_user_id": person.slack_user_id,
     }
+
+
+def ticket_of(unit: Unit, ticket_id: int) -> t.Ticket:
+    """An event's ticket, from the session's identity map (the change loaded it): no query."""
+    ticket = unit.session.get(t.Ticket, ticket_id)
+    assert ticket is not None, ticket_id
+    return ticket
+
+
+def comment_of(unit: Unit, comment_id: int) -> t.Comment:
+    comment = unit.session.get(t.Comment, comment_id)
+    assert comment is not None, comment_id
+    return comment

@@ -181,6 +181,12 @@ class Level:
     raise_priority: bool
     reassign_team: str
 
+    @property
+    def kind(self) -> str:
+        """Below the breach a level is a warning (``sla_warning``), from the breach on an
+        ``escalation``: its notices' template and the setting that turns them off."""
+        return "escalation" if self.threshold.share is None or self.threshold.is_breach else "sla_warning"
+
 
 def parse_threshold(text: str, option: str) -> Threshold:
     value = text.strip().lower()

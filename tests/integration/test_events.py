@@ -135,6 +135,11 @@ def test_the_composition_root_subscribes_sharing_beside_the_core(settings: Setti
     runtime = build(settings)
     try:
         heard_by = {handler.__module__ for handler in runtime.desk.subscribers.of(ev.CommentAdded)}
-        assert heard_by == {"bot.notify.audience", "bot.sharing.sync"}
+        assert heard_by == {
+            "bot.notify.cards",
+            "bot.notify.webhook_events",
+            "bot.notify.audience",
+            "bot.sharing.sync",
+        }
     finally:
         runtime.store.dispose()
