@@ -176,7 +176,7 @@ def sla_level(unit: Unit, reached: ev.SlaLevelReached) -> None:
         return
     for target in level.notify:
         if target == "support_channel":
-            continue  # the thread post above
+            continue  # the thread post: bot/notify/cards.py
         elif target.startswith("email:") or (
             target.startswith("person:") and not recipients(unit, ticket, target)
         ):
