@@ -17,6 +17,7 @@ from sqlalchemy import event
 
 from bot.desk.facade import Desk
 from bot.model import Actor, Status
+from bot.read.queries import TicketFilter
 from bot.sharing.service import Sharing
 from bot.store.db import Store
 from tests.factories import make_inbound, make_ticket
@@ -28,6 +29,8 @@ CEILINGS = {
     "receive: reply by reference": (15, 14),
     "comment by an agent": (15, 14),
     "status change": (15, 14),
+    # The page's tickets with their people, team and category; their tags; their fields.
+    "list of 50 tickets": (4, 3),
 }
 
 
@@ -95,3 +98,17 @@ def test_agent_changes_stay_within_their_statements(desk: Desk, store: Store, ag
     with counted(store) as statements:
         desk.transition(agent, number, Status.IN_PROGRESS)
     _check(store, "status change", statements)
+
+
+def test_a_list_page_reads_three_queries_however_long(desk: Desk, store: Store, agent: Actor) -> None:
+    desk.define_field(desk.actor(None), "os", "Operating system", "text")
+    for index in range(60):
+        number = make_ticket(desk, email=f"customer-{index % 7}@example.com")
+        if index % 3 == 0:
+            desk.set_tags(agent, number, add=["vip", f"tag-{index % 4}"])
+            desk.set_field(agent, number, "os", "linux")
+            desk.assign(agent, number, "agent@support.test")
+    with counted(store) as statements:
+        page = desk.list_tickets(TicketFilter(limit=50))
+    assert len(page) == 50
+    _check(store, "list of 50 tickets", statements)
