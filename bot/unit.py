@@ -71,12 +71,9 @@ class Unit:
     subscribers: Subscribers = field(default_factory=Subscribers)
     # The rules once this transaction has asked for them: looked up at most once per unit.
     memo: dict[str, Rules] = field(default_factory=dict)
-    # What happened in this transaction, in order (for subscribers that look back, and tests).
-    events: list[Event] = field(default_factory=list)
 
     def publish(self, event: Event) -> None:
         """Subscribers run now, in this transaction: what they queue commits with the change."""
-        self.events.append(event)
         for handler in self.subscribers.of(type(event)):
             handler(self, event)
 

@@ -154,7 +154,13 @@ class NotificationView:
 
 
 def _label(person: t.Person) -> str:
-    return person.email or person.slack_user_id or person.name or f"person {person.id}"
+    return person_label(person.id, person.email, person.slack_user_id, person.name)
+
+
+def person_label(person_id: int, email: str | None, slack_user_id: str | None, name: str | None) -> str:
+    """How a person is shown in a ticket's view: email, else Slack user, else name, else id;
+    from a row's columns as well as from a loaded person."""
+    return email or slack_user_id or name or f"person {person_id}"
 
 
 def to_jsonable(value: Any) -> Any:

@@ -29,6 +29,7 @@ from bot.views import (
     PersonView,
     TicketDetail,
     TicketView,
+    person_label,
 )
 
 
@@ -90,9 +91,11 @@ _TEAM = aliased(t.Team, name="list_team")
 _CATEGORY = aliased(t.Category, name="list_category")
 
 
-def _person(person: Any) -> tuple[Any, ...]:
-    """The columns a person's label is made of (:func:`_label`)."""
-    return person.id, person.email, person.slack_user_id, person.name
+def _person(person: Any, role: str) -> tuple[Any, ...]:
+    """The columns a person's label is made of (:func:`bot.views.person_label`), named
+    ``<role>_id``, ``<role>_email``, ...: requester and assignee are both people."""
+    columns = ("id", "email", "slack_user_id", "name")
+    return tuple(getattr(person, column).label(f"{role}_{column}") for column in columns)
 
 
 def _views(unit: Unit, statement: Select[Any]) -> list[TicketView]:
@@ -110,10 +113,10 @@ def _views(unit: Unit, statement: Select[Any]) -> list[TicketView]:
             ticket.status,
             ticket.priority,
             ticket.channel,
-            *_person(_REQUESTER),
-            *_person(_ASSIGNEE),
-            _TEAM.name,
-            _CATEGORY.path,
+            *_person(_REQUESTER, "requester"),
+            *_person(_ASSIGNEE, "assignee"),
+            _TEAM.name.label("team"),
+            _CATEGORY.path.label("category"),
             ticket.merged_into_id,
             ticket.created_at,
             ticket.updated_at,
@@ -128,7 +131,7 @@ def _views(unit: Unit, statement: Select[Any]) -> list[TicketView]:
         .outerjoin(_TEAM, _TEAM.id == ticket.team_id)
         .outerjoin(_CATEGORY, _CATEGORY.id == ticket.category_id)
     ).all()
-    ids = [row[0] for row in rows]
+    ids = [row.id for row in rows]
     tags: dict[int, list[str]] = {}
     if ids:
         for ticket_id, name in unit.session.execute(
@@ -141,35 +144,38 @@ def _views(unit: Unit, statement: Select[Any]) -> list[TicketView]:
     prefix = unit.settings.ticket_prefix
     return [
         TicketView(
-            id=row[0],
-            number=format_number(prefix, row[0]),
-            subject=row[1],
-            description=row[2],
-            status=row[3],
-            priority=row[4],
-            channel=row[5],
-            requester=_label(row[6], row[7], row[8], row[9]),
-            assignee=_label(row[10], row[11], row[12], row[13]) if row[10] is not None else None,
-            team=row[14],
-            category=row[15],
-            tags=tuple(sorted(tags.get(row[0], ()))),
-            custom_fields=dict(values.get(row[0]) or {}),
-            merged_into=format_number(prefix, row[16]) if row[16] else None,
-            created_at=row[17],
-            updated_at=row[18],
-            sla_status=row[19],
-            first_response_due=row[20],
-            resolution_due=row[21],
-            escalation_level=row[22],
-            expired_at=row[23],
+            id=row.id,
+            number=format_number(prefix, row.id),
+            subject=row.subject,
+            description=row.description,
+            status=row.status,
+            priority=row.priority,
+            channel=row.channel,
+            requester=person_label(
+                row.requester_id, row.requester_email, row.requester_slack_user_id, row.requester_name
+            ),
+            assignee=(
+                person_label(
+                    row.assignee_id, row.assignee_email, row.assignee_slack_user_id, row.assignee_name
+                )
+                if row.assignee_id is not None
+                else None
+            ),
+            team=row.team,
+            category=row.category,
+            tags=tuple(sorted(tags.get(row.id, ()))),
+            custom_fields=dict(values.get(row.id) or {}),
+            merged_into=format_number(prefix, row.merged_into_id) if row.merged_into_id else None,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            sla_status=row.sla_status,
+            first_response_due=row.first_response_due,
+            resolution_due=row.resolution_due,
+            escalation_level=row.escalation_level,
+            expired_at=row.expired_at,
         )
         for row in rows
     ]
-
-
-def _label(person_id: int, email: str | None, slack_user_id: str | None, name: str | None) -> str:
-    """As :class:`~bot.views.TicketView` labels a person."""
-    return email or slack_user_id or name or f"person {person_id}"
 
 
 def filtered(unit: Unit, query: TicketFilter) -> Select[t.Ticket]:

@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from bot import events as ev
 from bot.model import Actor, format_number
+from bot.notify.contexts import comment_of, ticket_of
 from bot.sharing import protocol as p
 from bot.sharing import statuses, wire
 from bot.store import tables as t
@@ -201,29 +202,18 @@ def subscribe(subscribers: Subscribers) -> None:
 
 
 def _on_comment(unit: Unit, event: ev.CommentAdded) -> None:
-    ticket, comment = (
-        unit.session.get(t.Ticket, event.ticket_id),
-        unit.session.get(t.Comment, event.comment_id),
-    )
-    assert ticket is not None and comment is not None
-    comment_added(unit, ticket, comment)
+    comment_added(unit, ticket_of(unit, event.ticket_id), comment_of(unit, event.comment_id))
 
 
 def _on_status(unit: Unit, event: ev.StatusChanged) -> None:
     """Unannounced changes too: a partner hears of the quiet ones (auto-close)."""
-    ticket = unit.session.get(t.Ticket, event.ticket_id)
-    assert ticket is not None
-    status_changed(unit, ticket, event.event_id, event.actor)
+    status_changed(unit, ticket_of(unit, event.ticket_id), event.event_id, event.actor)
 
 
 def _on_merge(unit: Unit, event: ev.Merged) -> None:
     """A partner sharing the merged ticket hears it is closed; the survivor is not shared by this."""
-    source = unit.session.get(t.Ticket, event.source_id)
-    assert source is not None
-    status_changed(unit, source, f"merged-{source.id}", event.actor)
+    status_changed(unit, ticket_of(unit, event.source_id), f"merged-{event.source_id}", event.actor)
 
 
 def _on_tags(unit: Unit, event: ev.TagsChanged) -> None:
-    ticket = unit.session.get(t.Ticket, event.ticket_id)
-    assert ticket is not None
-    tags_changed(unit, ticket, event.actor)
+    tags_changed(unit, ticket_of(unit, event.ticket_id), event.actor)
