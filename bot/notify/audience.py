@@ -28,6 +28,7 @@ from bot.notify.contexts import comment_of, person_context, ticket_context, tick
 from bot.people import prefs
 from bot.people.robots import is_own_or_robot
 from bot.store import tables as t
+from bot.tickets import threads
 from bot.unit import Unit
 
 EMAIL = "email"
@@ -321,10 +322,8 @@ def _message_id(unit: Unit, ticket: t.Ticket) -> str:
     domain = unit.settings.email.from_address.rpartition("@")[2] or "localhost"
     number = format_number(unit.settings.ticket_prefix, ticket.id).lower()
     message_id = f"<{number}.{uuid.uuid4().hex}@{domain}>"
-    unit.session.add(
-        t.ThreadRef(
-            channel=EMAIL, external_id=message_id, ticket_id=ticket.id, direction="out", created_at=unit.now
-        )
+    threads.add_ref(
+        unit.session, unit.now, channel=EMAIL, external_id=message_id, ticket_id=ticket.id, direction="out"
     )
     return message_id
 

@@ -136,17 +136,15 @@ def remember_message(unit: Unit, ticket: t.Ticket, comment: t.Comment) -> None:
     reply naming it threads here. Recorded before notifications are queued, so their
     References include it."""
     assert comment.external_id is not None
-    unit.session.add(
-        t.ThreadRef(
-            channel=comment.channel,
-            external_id=comment.external_id,
-            ticket_id=ticket.id,
-            comment_id=comment.id,
-            direction="in",
-            created_at=unit.now,
-        )
+    threads.add_ref(
+        unit.session,
+        unit.now,
+        channel=comment.channel,
+        external_id=comment.external_id,
+        ticket_id=ticket.id,
+        comment_id=comment.id,
+        direction="in",
     )
-    unit.session.flush()
 
 
 def _customer_replied(unit: Unit, ticket: t.Ticket, actor: Actor) -> None:
@@ -199,8 +197,10 @@ def change_status(
     *,
     reason: str | None = None,
     announce: bool = True,
-) -> t.Event:
-    """``announce=False`` when the caller sends its own notice instead (auto-close's note)."""
+) -> int:
+    """``announce=False`` when the caller sends its own notice instead (auto-close's note).
+
+    Answers the audit event's id, which keys the change's notifications."""
     before = ticket.status
     unit.workflow.check(Status(before), target)
     ticket.status = target.value
@@ -214,7 +214,7 @@ def change_status(
     after: dict[str, Any] = {"status": target.value}
     if reason:
         after["reason"] = reason
-    event = audit.record_now(
+    event_id = audit.record_now(
         unit,
         ticket_id=ticket.id,
         actor=actor,
@@ -224,8 +224,8 @@ def change_status(
     )
     touch(unit, ticket)
     # Published unannounced too: a partner sharing the ticket hears of the quiet ones (auto-close).
-    unit.publish(ev.StatusChanged(ticket.id, before, target.value, event.id, actor, announce))
-    return event
+    unit.publish(ev.StatusChanged(ticket.id, before, target.value, event_id, actor, announce))
+    return event_id
 
 
 REQUESTER_MOVES = (Status.RESOLVED, Status.CLOSED, Status.OPEN)
@@ -263,7 +263,7 @@ def set_assignee(
     before = _person_label(ticket.assignee)
     ticket.assignee = person
     touch(unit, ticket)
-    event = audit.record_now(
+    event_id = audit.record_now(
         unit,
         ticket_id=ticket.id,
         actor=actor,
@@ -271,7 +271,7 @@ def set_assignee(
         before={"assignee": before},
         after={"assignee": _person_label(person), "rule": rule},
     )
-    unit.publish(ev.Assigned(ticket.id, ticket.assignee_id, event.id, actor, announce))
+    unit.publish(ev.Assigned(ticket.id, ticket.assignee_id, event_id, actor, announce))
 
 
 def assign(unit: Unit, actor: Actor, number: str, email: str | None) -> t.Ticket:
@@ -345,7 +345,7 @@ def escalate(unit: Unit, actor: Actor, number: str, reason: str) -> t.Ticket:
     ticket = active(unit, number, actor)
     if not actor.role.is_staff and actor.person_id != ticket.requester_id:
         require_staff(actor, "escalate someone else's ticket")
-    event = audit.record_now(
+    event_id = audit.record_now(
         unit,
         ticket_id=ticket.id,
         actor=actor,
@@ -353,7 +353,7 @@ def escalate(unit: Unit, actor: Actor, number: str, reason: str) -> t.Ticket:
         after={"reason": reason.strip()[:2000], "level": "manual"},
     )
     touch(unit, ticket)
-    unit.publish(ev.Escalated(ticket.id, event.id, actor, reason.strip()[:2000]))
+    unit.publish(ev.Escalated(ticket.id, event_id, actor, reason.strip()[:2000]))
     return ticket
 
 

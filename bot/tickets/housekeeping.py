@@ -64,7 +64,7 @@ def auto_close(unit: Unit, *, limit: int = 500) -> list[str]:
         ticket = tickets.get(unit, ticket_id)
         if ticket.status != Status.RESOLVED.value:  # changed since it was read: not ours to close
             continue
-        event = tickets.change_status(
+        event_id = tickets.change_status(
             unit,
             ticket,
             Status.CLOSED,
@@ -72,7 +72,7 @@ def auto_close(unit: Unit, *, limit: int = 500) -> list[str]:
             reason=f"auto-closed after {days} days resolved",
             announce=False,
         )
-        unit.publish(ev.AutoClosed(ticket.id, event.id))
+        unit.publish(ev.AutoClosed(ticket.id, event_id))
         closed.append(format_number(unit.settings.ticket_prefix, ticket.id))
     if closed:
         logger.info("auto-closed %d ticket(s)", len(closed))

@@ -194,6 +194,8 @@ def open_ticket(unit: Unit, inbound: Inbound, requester: t.Person, actor: Actor)
         category=category,
         assignee=None,
         tags=[],
+        escalation_level=0,
+        sla_paused_seconds=0.0,
         created_at=unit.now,
         updated_at=unit.now,
         # The opening message is a customer's message waiting for an answer.
@@ -201,8 +203,9 @@ def open_ticket(unit: Unit, inbound: Inbound, requester: t.Person, actor: Actor)
     )
     unit.session.add(ticket)
     routing_rules.tag_new(unit, ticket, placed.tags)
-    unit.session.flush()
+    # Its clocks before its INSERT, so the row is written once, with them.
     sla_track.refresh(unit, ticket)
+    unit.session.flush()
     audit.record(
         unit,
         ticket_id=ticket.id,
@@ -319,14 +322,18 @@ def _attach(
     An inline image the ticket already has (the logo in every signature) is not
     attached again: replies would otherwise each carry the same picture.
     """
+    if not files:
+        return
     limits = unit.settings.attachments
-    seen_inline = set(
-        unit.session.scalars(
-            select(t.Attachment.sha256).where(
-                t.Attachment.ticket_id == ticket.id, t.Attachment.inline.is_(True)
+    seen_inline: set[str] = set()
+    if any(item.inline for item in files):
+        seen_inline = set(
+            unit.session.scalars(
+                select(t.Attachment.sha256).where(
+                    t.Attachment.ticket_id == ticket.id, t.Attachment.inline.is_(True)
+                )
             )
         )
-    )
     total = 0
     for item in files:
         total += len(item.data)

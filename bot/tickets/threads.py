@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from bot.store import tables as t
@@ -40,6 +40,34 @@ def root(session: Session, ticket_id: int, channel: str, conversation: str) -> s
         .limit(1)
     )
     return external_id[len(prefix) :] if external_id else None
+
+
+_INSERT_REF = insert(t.ThreadRef.__table__)
+
+
+def add_ref(
+    session: Session,
+    now: datetime,
+    *,
+    channel: str,
+    external_id: str,
+    ticket_id: int,
+    direction: str,
+    comment_id: int | None = None,
+) -> None:
+    """A new message id of the ticket's, appended with one Core ``INSERT`` (no flush): its
+    unique index refuses a second delivery, rolling back the whole transaction."""
+    session.execute(
+        _INSERT_REF,
+        {
+            "channel": channel,
+            "external_id": external_id,
+            "ticket_id": ticket_id,
+            "comment_id": comment_id,
+            "direction": direction,
+            "created_at": now,
+        },
+    )
 
 
 def remember(session: Session, now: datetime, ticket_id: int, channel: str, external_id: str) -> None:
