@@ -52,6 +52,8 @@ class DatabaseSettings:
     url: str = ""
     pool_size: int = option(5, minimum=1)
     echo: bool = False
+    # Messages arriving at once are stored in one transaction, up to this many; 1: each alone.
+    group_commit: int = option(32, minimum=1, maximum=1000)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from functools import cached_property
 
 from sqlalchemy import exc
 
 from bot.desk.base import DeskBase
+from bot.desk.group_commit import GroupCommit
 from bot.messages import Identity, Inbound, Receipt
 from bot.model import Actor, Role, format_number
 from bot.notify import outbox
@@ -21,8 +23,30 @@ logger = logging.getLogger(__name__)
 class Inbox(DeskBase):
     """What every channel's adapter calls when something arrives."""
 
+    @cached_property
+    def grouped_receive(self) -> GroupCommit[Inbound, Receipt]:
+        """Made on first use (the lock of ``cached_property`` makes it once per desk)."""
+        return GroupCommit(
+            self.receive_together, self.receive_alone, limit=self.settings.database.group_commit
+        )
+
     def receive(self, inbound: Inbound) -> Receipt:
         """Idempotent on ``(channel, key)``: a message seen before returns its first receipt.
+
+        Messages arriving at once from several threads share a transaction
+        (:mod:`bot.desk.group_commit`); each caller returns only after the commit
+        that holds its message.
+        """
+        return self.grouped_receive.submit(inbound)
+
+    def receive_together(self, inbounds: Sequence[Inbound]) -> list[Receipt]:
+        """Several messages in one transaction: all are stored or none (the caller tries each
+        alone on an error). A key seen twice in the batch is its first message's duplicate."""
+        with self.unit() as unit:
+            return [intake.receive(unit, inbound) for inbound in inbounds]
+
+    def receive_alone(self, inbound: Inbound) -> Receipt:
+        """One message in its own transaction.
 
         Two processes receiving the same key at once race on a unique index;
         the loser's transaction rolls back whole and it reports the winner's
