@@ -42,6 +42,7 @@ from channels.email.smtp_server import SupportHandler, protocol_factory
 from channels.email.workers import MailWorkers
 from channels.sharing.client import SharingClient
 from channels.sharing.endpoints import sharing_routes
+from channels.supervisor import Supervisor
 from channels.terminal_text import visible, visible_line
 from channels.webhooks.sender import WebhookSender
 
@@ -226,17 +227,46 @@ def reply_secret(settings: Settings) -> bytes:
     return path.read_bytes().strip()
 
 
-async def serve(runtime: Runtime) -> None:
+@dataclass(frozen=True, slots=True)
+class Listening:
+    """The bound ports, made before serving: by ``serve`` itself, or once by the supervisor
+    of ``serve --workers N``, whose workers all accept on the same sockets."""
+
+    http: socket.socket | None
+    smtp: socket.socket | None
+
+    def close(self) -> None:
+        for sock in (self.http, self.smtp):
+            if sock is not None:
+                sock.close()
+
+
+def listen(settings: Settings) -> Listening:
+    """Bind what the settings turn on; a taken port is a :class:`ConfigError` naming the option."""
+    http = _bind(settings.http.host, settings.http.port, "http.port") if settings.http.enabled else None
+    try:
+        smtp = _bind(settings.smtp.host, settings.smtp.port, "smtp.port") if settings.smtp.enabled else None
+    except ConfigError:
+        if http is not None:
+            http.close()
+        raise
+    return Listening(http, smtp)
+
+
+async def serve(runtime: Runtime, listening: Listening | None = None, *, worker: int = 0) -> None:
+    """All of the bot in this process; ``worker`` > 0 is one of several sharing the ports,
+    which leaves IMAP polling and Slack's Socket Mode to worker 0 (one poller per mailbox,
+    one socket to Slack); every worker runs the scheduler, whose jobs claim their work."""
     settings = runtime.settings
-    _warn_if_private_files_are_open(runtime)
+    if listening is None:  # a supervisor (``serve_workers``) has warned already
+        _warn_if_private_files_are_open(runtime)
     mail = MailWorkers(settings.email)  # SMTP's and IMAP's own threads, apart from the API's
     # Before anything starts: a missing password stops here.
-    imap = imap_pollers(runtime, runtime.environ, mail)
-    listening = _bind(settings.http.host, settings.http.port, "http.port") if settings.http.enabled else None
-    smtp_socket = (
-        _bind(settings.smtp.host, settings.smtp.port, "smtp.port") if settings.smtp.enabled else None
-    )
-    slack = slack_app(runtime)
+    imap = imap_pollers(runtime, runtime.environ, mail) if worker == 0 else PollerThreads([])
+    if listening is None:
+        listening = listen(settings)
+    smtp_socket = listening.smtp
+    slack = slack_app(runtime) if worker == 0 or not settings.slack.socket_mode else None
     if slack is not None:
         await slack.start()  # before SMTP: a refused Socket Mode token stops start-up here
     smtp_server = await _start_smtp(runtime, smtp_socket, mail) if smtp_socket else None
@@ -251,20 +281,20 @@ async def serve(runtime: Runtime) -> None:
     imap.start()
     logger.info(
         "supportbot serving: %s, %s, %s, database %s, outgoing mail to %s (Ctrl-C stops it)",
-        f"HTTP on http://{settings.http.host}:{settings.http.port}" if listening else "HTTP off",
+        f"HTTP on http://{settings.http.host}:{settings.http.port}" if listening.http else "HTTP off",
         f"SMTP on {settings.smtp.host}:{settings.smtp.port} for "
         + ", ".join(mailbox.address for mailbox in settings.mailboxes)
         if smtp_server
         else "SMTP off",
-        _slack_summary(settings, listening is not None),
+        _slack_summary(settings, listening.http is not None),
         runtime.store.url.render_as_string(hide_password=True),
         settings.outbox_path,
     )
     stop = _stop_on_signals()
     try:
-        if listening is not None:
+        if listening.http is not None:
             routes = [*(slack.routes() if slack else []), *sharing_routes(runtime.sharing)]
-            await _serve_http(runtime, listening, stop, routes)
+            await _serve_http(runtime, listening.http, stop, routes)
         else:
             await stop.wait()
     finally:
@@ -278,6 +308,28 @@ async def serve(runtime: Runtime) -> None:
         scheduler.shutdown(wait=False)
         runtime.store.dispose()
         logger.info("supportbot stopped")
+
+
+def serve_workers(settings: Settings, environ: Mapping[str, str], count: int) -> int:
+    """``serve --workers N``: checked and bound here, once, then served by N forked workers
+    (:mod:`channels.supervisor`); the exit status."""
+    # Everything a worker would refuse is refused here, before any fork: the schema (an
+    # embedded SQLite is upgraded now, by one process), passwords, the data folder.
+    runtime = build(settings, environ=environ)
+    imap_pollers(runtime, environ)
+    _warn_if_private_files_are_open(runtime)
+    runtime.store.dispose()  # no connection may cross the fork
+    listening = listen(settings)
+
+    def run_worker(index: int) -> int:
+        asyncio.run(serve(build(settings, environ=environ), listening, worker=index))
+        return 0
+
+    logger.info("supportbot serving with %d workers", count)
+    try:
+        return Supervisor(count, run_worker).run()
+    finally:
+        listening.close()
 
 
 def _slack_summary(settings: Settings, http: bool) -> str:

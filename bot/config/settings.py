@@ -155,6 +155,19 @@ class WebhooksSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ServeSettings:
+    # Processes sharing the SMTP and HTTP ports; 0: one per CPU on PostgreSQL, one on SQLite.
+    workers: int = option(0, minimum=0, maximum=64)
+
+    def worker_count(self, database: str, cpus: int | None) -> int:
+        """SQLite has one writer whatever the processes; more only share its lock (measured
+        in the README's "Capacity"). PostgreSQL takes writers in parallel."""
+        if self.workers:
+            return self.workers
+        return max(1, cpus or 1) if database == "postgresql" else 1
+
+
+@dataclass(frozen=True, slots=True)
 class LoggingSettings:
     level: str = option("INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
 
@@ -190,6 +203,7 @@ class Settings:
     sharing: SharingSettings = field(default_factory=SharingSettings)
     webhooks: WebhooksSettings = field(default_factory=WebhooksSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    serve: ServeSettings = field(default_factory=ServeSettings)
 
     @property
     def data_path(self) -> Path:

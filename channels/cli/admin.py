@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import os
 from pathlib import Path
 
 import click
@@ -17,16 +18,29 @@ from bot.store import migrate
 from bot.store.db import Store
 from bot.views import to_jsonable
 from channels.bootstrap import serve as serve_runtime
+from channels.bootstrap import serve_workers
 from channels.cli.context import CliState, emit_json, emit_table, format_option, pass_state
 from channels.cli.terminal import echo
 
 
 @click.command()
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0, max=64),
+    default=None,
+    help="Processes sharing the ports (default: [serve] workers; 0: a CPU each on PostgreSQL, 1 on SQLite).",
+)
 @pass_state
-def serve(state: CliState) -> None:
+def serve(state: CliState, workers: int | None) -> None:
     """Run the bot: HTTP, SMTP, IMAP polling and the outbox dispatcher."""
     state.serving = True
-    asyncio.run(serve_runtime(state.runtime))
+    settings = state.settings
+    chosen = dataclasses.replace(settings.serve, workers=workers) if workers is not None else settings.serve
+    count = chosen.worker_count(make_url(settings.database_url).get_backend_name(), os.cpu_count())
+    if count == 1:
+        asyncio.run(serve_runtime(state.runtime))
+        return
+    raise SystemExit(serve_workers(settings, state.environ, count))
 
 
 @click.group()
