@@ -26,12 +26,17 @@ the store's size.
 
 Where the CPU goes, per message (columns ``server CPU`` to ``store + rest``):
 ``server CPU`` is the ``supportbot serve`` process's user + system time over the
-timed run (from ``/proc``) divided by the messages; ``parse`` is
+timed run (from ``/proc``; with ``--workers`` the supervisor's and its workers')
+divided by the messages; ``parse`` is
 ``channels.email.parse.parse`` run on the same messages in this process;
 ``SMTP`` is the do-nothing server's own CPU per message in the same run (the
 conversation itself); ``store + rest`` is what remains: the transaction, the
 outbox writing acknowledgements, logging, threads. Without a do-nothing run in
 the same invocation ``SMTP`` and ``store + rest`` are left blank.
+
+``workers`` is ``serve --workers N`` (``--workers 1,2`` times both, with more than one
+connection). ``RSS MB`` is the largest resident set of a serving process (a worker,
+or the one process) at the end of the timed run.
 
 "Tickets already stored" is the size case: before the timed run the store
 holds that many tickets, seeded with bulk inserts (a requester per five
@@ -120,6 +125,9 @@ class Result:
     # Seconds of CPU: the server process over the timed run, and parse() of the same messages.
     server_cpu: float | None = None
     parse_cpu: float | None = None
+    workers: int = 1
+    # The largest resident set of a serving process at the end of the run, in MB.
+    resident: float | None = None
 
     @property
     def rate(self) -> float:
@@ -326,10 +334,39 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def process_tree(pid: int) -> list[int]:
+    """The process and its children (``serve --workers N``'s workers)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    return [pid, *(int(child) for child in children)]
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU the process has used so far (``/proc/<pid>/stat``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU the process and its live children have used so far (``/proc/<pid>/stat``)."""
+    total = 0
+    for each in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def resident_mb(pid: int) -> float:
+    """The largest resident set among the serving processes (a worker's, or the only process's)."""
+    largest = 0
+    for each in process_tree(pid)[1:] or [pid]:
+        try:
+            status = Path(f"/proc/{each}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                largest = max(largest, int(line.split()[1]))
+    return largest / 1024
 
 
 def parse_seconds(plans: list[list[Mail]]) -> float:
@@ -394,7 +431,7 @@ def do_nothing_server() -> Iterator[tuple[int, int]]:
 
 
 @contextmanager
-def supportbot_serve(url: str, folder: Path) -> Iterator[tuple[int, int]]:
+def supportbot_serve(url: str, folder: Path, workers: int = 1) -> Iterator[tuple[int, int]]:
     """``supportbot serve`` with SMTP on a free port and HTTP off, as its port and process id;
     stopped with SIGTERM."""
     port = free_port()
@@ -404,6 +441,7 @@ def supportbot_serve(url: str, folder: Path) -> Iterator[tuple[int, int]]:
         "SUPPORTBOT_DATABASE_URL": url,
         "SUPPORTBOT_HTTP_ENABLED": "false",
         "SUPPORTBOT_SMTP_PORT": str(port),
+        "SUPPORTBOT_SERVE_WORKERS": str(workers),
     }
     with serve_process(env, folder, port) as (_, pid):
         yield port, pid
@@ -644,6 +682,11 @@ def runs(args: argparse.Namespace, stored: int) -> list[tuple[str, int]]:
     return [(mail, n) for mail in args.mail for n in args.connections if mail == "plain" or stored == 0]
 
 
+def worker_counts(args: argparse.Namespace, connections: int) -> list[int]:
+    """Several workers only where several connections can keep them busy."""
+    return [w for w in args.workers if w == 1 or connections > 1]
+
+
 def measure_do_nothing(args: argparse.Namespace, notes: list[str]) -> list[Result]:
     results: list[Result] = []
     with do_nothing_server() as (port, pid):
@@ -671,19 +714,23 @@ def measure_supportbot(
             f"  {target}: {stored:,} tickets seeded in {time.perf_counter() - began:.1f} s", file=sys.stderr
         )
         for mail, n in runs(args, stored):
-            run = f"r{uuid.uuid4().hex[:6]}"
-            folder = tmp / run
-            url = stores.fresh(stored, folder)
-            plans = plan(run, args.count, n, stored, mail)
-            with supportbot_serve(url, folder) as (port, pid):
-                warm_up(port, run)
-                cpu = cpu_seconds(pid)
-                seconds, replies = timed_send(port, plans)
-                cpu = cpu_seconds(pid) - cpu
-            notes += check(target, plans, replies)
-            parsing = parse_seconds(plans)
-            results.append(Result(target, stored, n, args.count, seconds, mail, cpu, parsing))
-            progress(results[-1])
+            for workers in worker_counts(args, n):
+                run = f"r{uuid.uuid4().hex[:6]}"
+                folder = tmp / run
+                url = stores.fresh(stored, folder)
+                plans = plan(run, args.count, n, stored, mail)
+                with supportbot_serve(url, folder, workers) as (port, pid):
+                    warm_up(port, run)
+                    cpu = cpu_seconds(pid)
+                    seconds, replies = timed_send(port, plans)
+                    cpu = cpu_seconds(pid) - cpu
+                    resident = resident_mb(pid)
+                notes += check(target, plans, replies)
+                parsing = parse_seconds(plans)
+                results.append(
+                    Result(target, stored, n, args.count, seconds, mail, cpu, parsing, workers, resident)
+                )
+                progress(results[-1])
     return results
 
 
@@ -703,6 +750,7 @@ def table(results: list[Result]) -> str:
         rows.append(
             [
                 r.target,
+                "-" if r.stored is None else r.workers,
                 r.mail,
                 "-" if r.stored is None else f"{r.stored:,}",
                 r.connections,
@@ -714,11 +762,14 @@ def table(results: list[Result]) -> str:
                 _ms(r.parse_cpu, r.messages),
                 _ms(smtp if r.stored is not None else None, r.messages),
                 _ms(rest, r.messages),
+                "-" if r.resident is None else f"{r.resident:.0f}",
             ]
         )
-    headers = ["target", "mail", "tickets already stored", "connections", "messages", "seconds", "msg/s"]
-    headers += ["vs do-nothing", "server CPU ms/msg", "parse", "SMTP", "store + rest"]
-    return tabulate(rows, headers=headers, disable_numparse=True, colalign=("left", "left") + ("right",) * 10)
+    headers = ["target", "workers", "mail", "tickets already stored", "connections", "messages", "seconds"]
+    headers += ["msg/s", "vs do-nothing", "server CPU ms/msg", "parse", "SMTP", "store + rest", "RSS MB"]
+    return tabulate(
+        rows, headers=headers, disable_numparse=True, colalign=("left", "right", "left") + ("right",) * 11
+    )
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -742,6 +793,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="comma-separated: plain (2 KB text), samples (tests/data/email, on the empty store only); "
         "default both",
     )
+    parser.add_argument(
+        "--workers",
+        default="1",
+        help="comma-separated serve --workers counts, tried with more than one connection (default 1)",
+    )
     parser.add_argument("--do-nothing-server", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.mail = [name.strip() for name in args.mail.split(",") if name.strip()]
@@ -754,12 +810,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     try:
         args.connections = [int(n) for n in args.connections.split(",") if n.strip()]
         args.stored = [int(n) for n in args.stored.split(",") if n.strip()]
+        args.workers = [int(n) for n in args.workers.split(",") if n.strip()]
     except ValueError:
         parser.error("--connections and --stored take whole numbers, e.g. 1,8")
     if not args.connections or min(args.connections) < 1:
         parser.error("--connections needs client counts of at least 1")
     if not args.stored or min(args.stored) < 0:
         parser.error("--stored needs ticket counts of 0 or more")
+    if not args.workers or min(args.workers) < 1:
+        parser.error("--workers needs counts of at least 1")
     if args.count < 2 * max(args.connections):
         parser.error("--count must be at least twice the largest connection count")
     return args
