@@ -3,10 +3,10 @@ where the change's events go (:mod:`bot.events`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy.orm import Session
 
@@ -20,6 +20,17 @@ from bot.workflow import Workflow
 
 
 @dataclass(frozen=True, slots=True)
+class WebhookInterest:
+    """An active webhook subscription as the emitter filters by it (no URL, no secret)."""
+
+    id: int
+    events: frozenset[str]
+    priorities: frozenset[str]
+    category: str | None
+    include_internal: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Rules:
     """What the settings and the admins' stored rules compile to, for one version of them."""
 
@@ -29,6 +40,8 @@ class Rules:
     sla_entries: tuple[SlaPolicyOverride, ...] = ()
     routes: tuple[Route, ...] = ()
     version: int = 0
+    # Versioned with the rules, so a change notifies without reading subscriptions per change.
+    webhooks: tuple[WebhookInterest, ...] = ()
 
 
 class RuleSource(Protocol):
@@ -40,6 +53,7 @@ class RuleSource(Protocol):
 
 
 E = TypeVar("E", bound=Event)
+T = TypeVar("T")
 Handler = Callable[["Unit", Any], None]
 
 
@@ -71,6 +85,16 @@ class Unit:
     subscribers: Subscribers = field(default_factory=Subscribers)
     # The rules once this transaction has asked for them: looked up at most once per unit.
     memo: dict[str, Rules] = field(default_factory=dict)
+    # Lookups this transaction already did that its own writes cannot change (see ``once``).
+    lookups: dict[Hashable, Any] = field(default_factory=dict)
+
+    def once(self, key: Hashable, lookup: Callable[[], T]) -> T:
+        """``lookup()``'s answer, asked once per transaction: a sweep firing many levels, or a
+        batch of messages, reads a person's preferences or the managers' list once, not per
+        notification. Only for what nothing in the transaction writes."""
+        if key not in self.lookups:
+            self.lookups[key] = lookup()
+        return cast(T, self.lookups[key])
 
     def publish(self, event: Event) -> None:
         """Subscribers run now, in this transaction: what they queue commits with the change."""

@@ -22,6 +22,7 @@ IMAP and holds Slack's Socket Mode connection.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
@@ -80,12 +81,14 @@ class Supervisor:
         self._stopping = True
 
     def _start(self, worker: _Worker) -> None:
+        supervisor = os.getpid()
         pid = os.fork()
         if pid == 0:  # the worker: default signal handling, its own event loop, its own exit
             status = 1
             try:
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     signal.signal(sig, signal.SIG_DFL)
+                _end_with(supervisor)
                 status = self.run_worker(worker.index)
             except BaseException:  # noqa: BLE001 - logged; the supervisor sees the exit status
                 logger.exception("worker %d failed", worker.index)
@@ -153,6 +156,22 @@ class Supervisor:
             time.sleep(0.05)
         logger.info("supportbot stopped")
         return 1 if failed else 0
+
+
+def _end_with(supervisor: int) -> None:
+    """A worker whose supervisor is gone (killed with SIGKILL, which it cannot pass on) is sent
+    SIGTERM by the kernel and drains like any stopped worker, instead of holding the ports
+    with nobody to restart or stop it (Linux's PR_SET_PDEATHSIG)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: the supervisor's death is not noticed
+        logger.warning("workers cannot follow the supervisor's death on this system")
+    if os.getppid() != supervisor:  # it died before the line above took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+PR_SET_PDEATHSIG = 1
 
 
 def _signal(pid: int, sig: signal.Signals) -> None:

@@ -26,7 +26,7 @@ def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> None:
-    unit.session.execute(_INSERT, _row(unit, ticket_id, actor, kind, before, after))
+    unit.session.connection().execute(_INSERT, _row(unit, ticket_id, actor, kind, before, after))
 
 
 _INSERT = insert(t.Event.__table__)
@@ -63,7 +63,7 @@ def record_now(
 ) -> int:
     """Like :func:`record`, answering the event's id, for callers that key on it (dedupe keys)."""
     row = _row(unit, ticket_id, actor, kind, before, after)
-    return int(unit.session.execute(_INSERT_RETURNING, row).scalar_one())
+    return int(unit.session.connection().execute(_INSERT_RETURNING, row).scalar_one())
 
 
 # The ticket attributes recorded by :func:`changed`, each with its own kind.

@@ -206,7 +206,7 @@ def recipients(unit: Unit, ticket: t.Ticket, target: str) -> list[t.Person]:
         query = select(t.Person).where(
             t.Person.email.in_(emails) if emails else t.Person.role == Role.ADMIN.value
         )
-        return list(unit.session.scalars(query.order_by(t.Person.id)).unique())
+        return unit.once("managers", lambda: list(unit.session.scalars(query.order_by(t.Person.id)).unique()))
     if target.startswith("person:"):
         email = target.partition(":")[2].strip().lower()
         person = unit.session.scalar(select(t.Person).where(t.Person.email == email))
@@ -292,6 +292,13 @@ def _new_email_thread(unit: Unit, ticket: t.Ticket, person: t.Person) -> dict[st
     sent us, what we sent them), so their client threads the conversation and
     does not point at messages it never saw.
     """
+    # Thread refs and notifications are written by Core statements, at once; nothing pending in
+    # the session is read, so the ticket's changes are not flushed for this (they are once, later).
+    with unit.session.no_autoflush:
+        return _thread_for(unit, ticket, person)
+
+
+def _thread_for(unit: Unit, ticket: t.Ticket, person: t.Person) -> dict[str, Any]:
     theirs = unit.session.execute(
         select(t.ThreadRef.created_at, t.ThreadRef.id, t.ThreadRef.external_id)
         .join(t.Comment, t.Comment.id == t.ThreadRef.comment_id)

@@ -112,9 +112,17 @@ def enqueue(
         "next_attempt_at": now,
         "created_at": now,
     }
-    dialect = session.get_bind().dialect.name
-    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(t.Notification)
-    session.execute(statement.values(values).on_conflict_do_nothing(index_elements=["dedupe_key"]))
+    connection = session.connection()  # not session.execute: that would flush the session first
+    connection.execute(_ENQUEUE[connection.dialect.name == "postgresql"], values)
+
+
+# On the table, not the mapped class: a Core statement, so the session is not flushed for it.
+_ENQUEUE = {
+    postgres: (pg_insert if postgres else sqlite_insert)(t.Notification.__table__).on_conflict_do_nothing(
+        index_elements=["dedupe_key"]
+    )
+    for postgres in (False, True)
+}
 
 
 def backoff(attempts: int, policy: OutboxSettings) -> timedelta:

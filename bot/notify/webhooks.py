@@ -33,8 +33,9 @@ from bot.network import is_private_host
 from bot.notify import outbox
 from bot.people import directory
 from bot.people.permissions import require_admin
+from bot.policies.book import begin_change, recompile
 from bot.store import tables as t
-from bot.unit import Unit
+from bot.unit import Unit, WebhookInterest
 
 CHANNEL = "webhook"
 CREATED, UPDATED, STATUS_CHANGED, ESCALATED, COMMENT_ADDED = (
@@ -49,7 +50,6 @@ EVENTS = (CREATED, UPDATED, STATUS_CHANGED, ESCALATED, COMMENT_ADDED)
 MIN_SECRET = 16
 MAX_SECRET = 200
 MAX_URL = 2000
-_CACHE = "webhook_subscriptions"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,17 +93,6 @@ class DeliveryView:
     sent_at: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
-class _Active:
-    """A subscription as the emitter needs it; plain values, safe to cache for the transaction."""
-
-    id: int
-    events: frozenset[str]
-    priorities: frozenset[str]
-    category: str | None
-    include_internal: bool
-
-
 # -- administration -------------------------------------------------------------------
 
 
@@ -131,6 +120,7 @@ def subscribe(
             f"a webhook secret has {MIN_SECRET} to {MAX_SECRET} characters (got {len(secret)})",
             field="secret",
         )
+    version = begin_change(unit.session)  # subscriptions are compiled with the rules
     row = t.WebhookSubscription(
         url=url,
         events=wanted,
@@ -142,6 +132,7 @@ def subscribe(
     )
     unit.session.add(row)
     unit.session.flush()
+    recompile(unit, version)
     audit.record(
         unit,
         ticket_id=None,
@@ -159,7 +150,9 @@ def unsubscribe(unit: Unit, actor: Actor, subscription_id: int) -> SubscriptionV
     if row is None:
         raise NotFound(f"no webhook subscription {subscription_id}", field="id")
     view = _view(row)
+    version = begin_change(unit.session)
     unit.session.delete(row)
+    recompile(unit, version)
     audit.record(
         unit,
         ticket_id=None,
@@ -267,30 +260,12 @@ def snapshot_change(unit: Unit, ticket: t.Ticket) -> str:
     return f"ticket-{ticket.id}-{hashlib.sha256(state.encode()).hexdigest()[:16]}"
 
 
-def _active(unit: Unit) -> list[_Active]:
-    """The active subscriptions, read once per transaction (the session's info is per transaction)."""
-    cached: list[_Active] | None = unit.session.info.get(_CACHE)
-    if cached is None:
-        rows = unit.session.scalars(
-            select(t.WebhookSubscription)
-            .where(t.WebhookSubscription.active.is_(True))
-            .order_by(t.WebhookSubscription.id)
-        )
-        cached = [
-            _Active(
-                row.id,
-                frozenset(row.events),
-                frozenset(row.filters.get("priority") or ()),
-                row.filters.get("category") or None,
-                row.include_internal,
-            )
-            for row in rows
-        ]
-        unit.session.info[_CACHE] = cached
-    return cached
+def _active(unit: Unit) -> tuple[WebhookInterest, ...]:
+    """The active subscriptions, compiled with the rules (read again only when they change)."""
+    return unit.rules.webhooks
 
 
-def _wants(subscription: _Active, event: str, ticket: t.Ticket, comment: t.Comment | None) -> bool:
+def _wants(subscription: WebhookInterest, event: str, ticket: t.Ticket, comment: t.Comment | None) -> bool:
     if event not in subscription.events:
         return False
     if subscription.priorities and ticket.priority not in subscription.priorities:

@@ -41,10 +41,13 @@ def channels_for(unit: Unit, person: t.Person, event: str, *, came_by_slack: boo
     """The channels to reach ``person`` on for ``event``; empty when they (or the settings) say none."""
     if not getattr(unit.settings.notifications, event, True):
         return ()
-    chosen = unit.session.scalar(
-        select(t.NotificationPref.channels).where(
-            t.NotificationPref.person_id == person.id, t.NotificationPref.event == event
-        )
+    chosen = unit.once(
+        ("notification_pref", person.id, event),
+        lambda: unit.session.scalar(
+            select(t.NotificationPref.channels).where(
+                t.NotificationPref.person_id == person.id, t.NotificationPref.event == event
+            )
+        ),
     )
     if chosen is not None:
         return CHOICES.get(chosen, ("email",))

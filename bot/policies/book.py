@@ -24,7 +24,7 @@ from bot.sla.policy import Policies, build_ladder, layered
 from bot.sla.settings import SlaPolicyOverride
 from bot.store import tables as t
 from bot.store.rows import get_or_create
-from bot.unit import Rules, Unit
+from bot.unit import Rules, Unit, WebhookInterest
 from bot.workflow import Workflow
 
 logger = logging.getLogger(__name__)
@@ -65,12 +65,18 @@ class RuleBook:
             .where(t.RoutingRule.enabled.is_(True))
             .order_by(t.RoutingRule.position, t.RoutingRule.id)
         )
+        subscriptions = session.scalars(
+            select(t.WebhookSubscription)
+            .where(t.WebhookSubscription.active.is_(True))
+            .order_by(t.WebhookSubscription.id)
+        )
         return Rules(
             Policies(self.settings.sla, entries),
             self.ladder,
             entries,
             tuple(as_route(row) for row in routes),
             version,
+            tuple(as_interest(row) for row in subscriptions),
         )
 
     def _buildable(self, rows: Iterable[t.SlaPolicyRule]) -> list[SlaPolicyOverride]:
@@ -110,6 +116,16 @@ def recompile(unit: Unit, version: int) -> None:
     it rolls back, another change may commit under the same number."""
     unit.session.flush()
     unit.memo["rules"] = unit.source.compile(unit.session, version)
+
+
+def as_interest(row: t.WebhookSubscription) -> WebhookInterest:
+    return WebhookInterest(
+        row.id,
+        frozenset(row.events),
+        frozenset(row.filters.get("priority") or ()),
+        row.filters.get("category") or None,
+        row.include_internal,
+    )
 
 
 def as_override(row: t.SlaPolicyRule) -> SlaPolicyOverride:

@@ -62,10 +62,12 @@ def active(unit: Unit, number: str, actor: Actor | None = None) -> t.Ticket:
 
 
 def touch(unit: Unit, ticket: t.Ticket) -> None:
-    """Every change passes here: the SLA clocks follow the ticket's new state."""
+    """Every change passes here: the SLA clocks follow the ticket's new state.
+
+    Not flushed here: the ticket's row is written once, by the next query or the commit,
+    however many changes (a comment that reopens, a sweep firing three levels) touched it."""
     ticket.updated_at = unit.now
     sla_track.refresh(unit, ticket)
-    unit.session.flush()
 
 
 def _person_label(person: t.Person | None) -> str | None:

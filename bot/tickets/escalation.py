@@ -135,11 +135,17 @@ def _claim_level(unit: Unit, ticket: t.Ticket, level: Level, key: int) -> bool:
         "created_at": unit.now,
     }
     dialect = unit.session.get_bind().dialect.name
-    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(t.Escalation)
-    result = unit.session.execute(
-        statement.values(values).on_conflict_do_nothing(index_elements=["ticket_id", "level"])
-    )
+    result = unit.session.connection().execute(_CLAIM[dialect == "postgresql"], values)
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# On the table, not the mapped class: a Core statement, so the session is not flushed for it.
+_CLAIM = {
+    postgres: (pg_insert if postgres else sqlite_insert)(t.Escalation.__table__).on_conflict_do_nothing(
+        index_elements=["ticket_id", "level"]
+    )
+    for postgres in (False, True)
+}
 
 
 def _fire(unit: Unit, ticket: t.Ticket, level: Level, state: sla.SlaState) -> Fired:

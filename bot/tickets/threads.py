@@ -57,7 +57,7 @@ def add_ref(
 ) -> None:
     """A new message id of the ticket's, appended with one Core ``INSERT`` (no flush): its
     unique index refuses a second delivery, rolling back the whole transaction."""
-    session.execute(
+    session.connection().execute(
         _INSERT_REF,
         {
             "channel": channel,

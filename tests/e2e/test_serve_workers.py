@@ -128,3 +128,24 @@ def test_sigterm_lets_every_worker_finish_the_mail_it_holds(workers: Serve) -> N
     workers.start()  # a restart takes what the stop left unanswered
     resend_until_answered(workers, mails, outcomes)
     assert_stored_exactly_once(workers, mails, outcomes)
+
+
+@pytest.mark.slow
+def test_workers_end_when_their_supervisor_is_killed(workers: Serve) -> None:
+    """Nobody would restart or stop them: they drain and exit rather than hold the ports."""
+    workers.start()
+    pids = wait_until(
+        lambda: worker_pids(workers) if len(worker_pids(workers)) == 2 else None, what="2 workers"
+    )
+    workers.kill()
+    for pid in pids.values():
+        wait_until(
+            lambda pid=pid: not Path(f"/proc/{pid}").exists() or _zombie(pid), what=f"worker {pid} gone"
+        )
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
+    except OSError:
+        return True

@@ -102,3 +102,16 @@ def test_a_stored_policy_the_settings_no_longer_build_is_left_out_not_fatal(
     desk.add_sla_policy(admin, SlaPolicyOverride(priority="high", first_response="20m", resolution="2h"))
     assert [entry.priority for entry in desk.rules_in_force().sla_entries] == ["high"]
     assert desk.visible_ticket(Actor.console(), mail(desk, "Still opens")).ticket.priority == "medium"
+
+
+def test_a_webhook_added_or_removed_in_one_process_holds_in_another(
+    desk: Desk, other: Desk, admin: Actor
+) -> None:
+    """Subscriptions are compiled with the rules, so they follow the rules' version."""
+    mail(desk, "Before")  # this process has compiled the rules before the subscription
+    hook = other.add_webhook(admin, "https://hooks.example.com/a", ["ticket.created"], "s" * 20)
+    mail(desk, "After")
+    assert len(desk.webhook_deliveries(admin, hook.id)) == 1
+    other.remove_webhook(admin, hook.id)
+    mail(desk, "Removed")
+    assert len(desk.webhook_deliveries(admin, hook.id)) == 1
