@@ -13,7 +13,8 @@ worker that cannot start does not spin), and on SIGTERM or SIGINT passes
 the signal to every worker, which stops accepting, finishes the messages it
 holds (each answered after its commit) and exits; one still running after
 ``DRAIN_SECONDS`` is killed. Whatever a killed worker held unanswered, its
-sender sends again, and receipt is idempotent.
+sender sends again, and receipt is idempotent. A supervisor killed outright
+(SIGKILL, the OOM killer) takes its workers with it, as one process would go.
 
 Which jobs run where: every worker runs the scheduler (its jobs claim their
 work in the database, exactly once across processes); worker 0 alone polls
@@ -159,16 +160,17 @@ class Supervisor:
 
 
 def _end_with(supervisor: int) -> None:
-    """A worker whose supervisor is gone (killed with SIGKILL, which it cannot pass on) is sent
-    SIGTERM by the kernel and drains like any stopped worker, instead of holding the ports
-    with nobody to restart or stop it (Linux's PR_SET_PDEATHSIG)."""
+    """A worker whose supervisor is gone (killed with SIGKILL, which it cannot pass on) is
+    killed by the kernel, as the one process would have been (Linux's PR_SET_PDEATHSIG):
+    nobody is left to restart or stop it, and a supervisor started again must find the ports
+    free. What it held unanswered its senders send again; receipt is idempotent."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):  # not Linux: the supervisor's death is not noticed
         logger.warning("workers cannot follow the supervisor's death on this system")
     if os.getppid() != supervisor:  # it died before the line above took effect
-        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 PR_SET_PDEATHSIG = 1

@@ -20,6 +20,7 @@ from bot.people import directory
 from bot.people.permissions import require_party, require_staff, ticket_not_found
 from bot.routing import routes as routing
 from bot.store import tables as t
+from bot.store.inserts import insert_loaded
 from bot.tickets import sla_clocks as sla_track
 from bot.tickets import threads
 from bot.unit import Unit
@@ -92,6 +93,8 @@ def add_comment(
     reopen: bool = True,
     announce: bool = True,
     first_response: bool = True,
+    full_body: str | None = None,
+    source_sha256: str | None = None,
 ) -> t.Comment:
     """``first_response=False``: a staff reply that is not ours to count (a partner help desk's
     agent on a ticket it shared with us)."""
@@ -104,10 +107,12 @@ def add_comment(
         flagged=flagged,
         channel=channel,
         external_id=external_id,
+        full_body=full_body,
+        source_sha256=source_sha256,
         created_at=unit.now,
+        author=author,
     )
-    unit.session.add(comment)
-    unit.session.flush()
+    insert_loaded(unit.session, comment)
     if external_id:
         remember_message(unit, ticket, comment)
     audit.record(
@@ -263,7 +268,8 @@ def set_assignee(
     if ticket.assignee_id == (person.id if person else None):
         return
     before = _person_label(ticket.assignee)
-    ticket.assignee = person
+    # The key with the object: the ticket is flushed later, and the key is read before (events).
+    ticket.assignee, ticket.assignee_id = person, person.id if person else None
     touch(unit, ticket)
     event_id = audit.record_now(
         unit,

@@ -66,9 +66,10 @@ def set_category(unit: Unit, actor: Actor, number: str, path: str | None) -> t.T
     ticket = active(unit, number)
     category = directory.find_category(unit, path) if path else None
     before = ticket.category.path if ticket.category else None
-    ticket.category = category
+    # Keys set with the objects: the ticket is flushed only later, and its keys are read before.
+    ticket.category, ticket.category_id = category, category.id if category else None
     if category is not None and category.team_id is not None:
-        ticket.team = unit.session.get(t.Team, category.team_id)
+        ticket.team, ticket.team_id = unit.session.get(t.Team, category.team_id), category.team_id
     touch(unit, ticket)
     audit.changed(unit, ticket, actor, "category", before, category.path if category else None)
     auto_assign(unit, ticket, actor)

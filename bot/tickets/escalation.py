@@ -166,7 +166,7 @@ def _fire(unit: Unit, ticket: t.Ticket, level: Level, state: sla.SlaState) -> Fi
             logger.error("escalation level %d: %s", level.number, error)
         else:
             if ticket.team_id != team.id:
-                ticket.team = team
+                ticket.team, ticket.team_id = team, team.id  # the key now: auto_assign reads it
                 tickets.set_assignee(unit, ticket, None, system, rule="escalation")
                 tickets.auto_assign(unit, ticket, system)
                 changes.append(f"team -> {team.name}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 
@@ -26,6 +26,7 @@ from bot.people import directory
 from bot.people.robots import is_own_or_robot
 from bot.policies import routing as routing_rules
 from bot.store import tables as t
+from bot.store.inserts import insert_loaded
 from bot.tickets import attachments, classify, placement
 from bot.tickets import changes as tickets
 from bot.tickets import sla_clocks as sla_track
@@ -34,14 +35,16 @@ from bot.unit import Unit
 logger = logging.getLogger(__name__)
 
 
-def find_duplicate(unit: Unit, inbound: Inbound) -> Receipt | None:
+def find_duplicate(
+    unit: Unit, inbound: Inbound, known: dict[str, placement.KnownRef] | None = None
+) -> Receipt | None:
+    """The first receipt of a message seen before; ``known``: its :func:`placement.known_refs`."""
     if not inbound.key:
         return None
-    seen = unit.session.execute(
-        select(t.ThreadRef.ticket_id, t.ThreadRef.comment_id).where(
-            t.ThreadRef.channel == inbound.channel, t.ThreadRef.external_id == inbound.key
-        )
-    ).first()
+    key = _stored_key(inbound.key)
+    if known is None:
+        known = placement.known_refs(unit, replace(inbound, key=key, references=()))
+    seen = known.get(key)
     if seen is None:
         return None
     return Receipt(
@@ -63,9 +66,7 @@ def storable(inbound: Inbound) -> Inbound:
     # Subjects, names and file names are shown on one line, terminals included: no controls.
     name = one_line(inbound.sender.name) if inbound.sender.name else inbound.sender.name
     sender = replace(inbound.sender, name=name[:200] if name else name)
-    key = inbound.key
-    if key is not None and len(key) > 900:  # longer than the column: keep it unique by hash
-        key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+    key = _stored_key(inbound.key) if inbound.key is not None else None
     files = tuple(replace(f, filename=attachments.safe_filename(f.filename)) for f in inbound.attachments)
     cc = tuple(replace(i, name=one_line(i.name)) if i.name else i for i in inbound.cc)
     return replace(
@@ -81,11 +82,17 @@ def storable(inbound: Inbound) -> Inbound:
     )
 
 
+def _stored_key(key: str) -> str:
+    """Longer than the column: kept unique by its hash."""
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest() if len(key) > 900 else key
+
+
 def receive(unit: Unit, inbound: Inbound) -> Receipt:
-    duplicate = find_duplicate(unit, inbound)
+    inbound = storable(inbound)  # first: a key too long to store is looked up as it is stored
+    known = placement.known_refs(unit, inbound)
+    duplicate = find_duplicate(unit, inbound, known)
     if duplicate is not None:
         return duplicate
-    inbound = storable(inbound)
     sender = directory.ensure_person(unit, inbound.sender)
     actor = Actor(sender.id, sender.email or sender.slack_user_id or str(sender.id), Role(sender.role))
     staff = Role(sender.role).is_staff
@@ -96,7 +103,7 @@ def receive(unit: Unit, inbound: Inbound) -> Receipt:
     robot = inbound.auto_submitted or inbound.bounce or is_own_or_robot(unit, sender.email)
     # Only staff can keep what they write internal (an agent's "#note" reply).
     internal = inbound.internal and staff
-    match = placement.find_ticket(unit, inbound, sender)
+    match = placement.find_ticket(unit, inbound, sender, known)
     follows: str | None = None
     closed = match.ticket if match.ticket is not None and match.ticket.status == Status.CLOSED.value else None
     # An agent answering in a closed ticket's chat thread still writes on that ticket;
@@ -113,10 +120,13 @@ def receive(unit: Unit, inbound: Inbound) -> Receipt:
         return Receipt(
             None, None, None, created=False, duplicate=False, rule="ignored: not a ticket's thread"
         )
+    kept = _source_of(unit, inbound)
     if match.ticket is None:
         ticket = open_ticket(unit, inbound, sender, actor)
         classify.initial_fields(unit, ticket, inbound.fields, actor)
-        comment = first_comment(unit, ticket, sender, inbound, internal=internal, flagged=unvouched)
+        comment = first_comment(
+            unit, ticket, sender, inbound, internal=internal, flagged=unvouched, source=kept
+        )
         if follows:
             audit.record(
                 unit, ticket_id=ticket.id, actor=actor, kind=AuditKind.LINKED, after={"follows": follows}
@@ -141,9 +151,10 @@ def receive(unit: Unit, inbound: Inbound) -> Receipt:
             flagged=not match.trusted,
             reopen=not robot,
             announce=not robot,
+            full_body=kept.full_body,
+            source_sha256=kept.source_sha256,
         )
         created = False
-    _keep_source(unit, comment, inbound)
     _attach(unit, ticket, comment, inbound.attachments, actor)
     audit.record(
         unit,
@@ -181,7 +192,7 @@ def receive(unit: Unit, inbound: Inbound) -> Receipt:
 def open_ticket(unit: Unit, inbound: Inbound, requester: t.Person, actor: Actor) -> t.Ticket:
     placed = routing_rules.place(unit, inbound, requester)
     category = placed.category
-    # Relationships are set as objects, so nothing needs reloading after the insert.
+    # Relationships are set as objects and as keys, so nothing needs reloading after the insert.
     ticket = t.Ticket(
         subject=(one_line(inbound.subject).strip() or "(no subject)")[:1000],
         description=inbound.text,
@@ -190,10 +201,16 @@ def open_ticket(unit: Unit, inbound: Inbound, requester: t.Person, actor: Actor)
         channel=inbound.channel,
         mailbox=inbound.mailbox,
         requester=requester,
+        requester_id=requester.id,
         team=placed.team,
+        team_id=placed.team.id if placed.team else None,
         category=category,
+        category_id=category.id if category else None,
         assignee=None,
+        assignee_id=None,
+        merged_into_id=None,
         tags=[],
+        followers=[],
         escalation_level=0,
         sla_paused_seconds=0.0,
         created_at=unit.now,
@@ -201,11 +218,10 @@ def open_ticket(unit: Unit, inbound: Inbound, requester: t.Person, actor: Actor)
         # The opening message is a customer's message waiting for an answer.
         last_customer_message_at=None if Role(requester.role).is_staff else unit.now,
     )
-    unit.session.add(ticket)
-    routing_rules.tag_new(unit, ticket, placed.tags)
     # Its clocks before its INSERT, so the row is written once, with them.
     sla_track.refresh(unit, ticket)
-    unit.session.flush()
+    insert_loaded(unit.session, ticket)
+    routing_rules.tag_new(unit, ticket, placed.tags)
     audit.record(
         unit,
         ticket_id=ticket.id,
@@ -286,8 +302,16 @@ def _add_followers(unit: Unit, ticket: t.Ticket, inbound: Inbound, actor: Actor)
 
 
 def first_comment(
-    unit: Unit, ticket: t.Ticket, sender: t.Person, inbound: Inbound, *, internal: bool, flagged: bool = False
+    unit: Unit,
+    ticket: t.Ticket,
+    sender: t.Person,
+    inbound: Inbound,
+    *,
+    internal: bool,
+    flagged: bool = False,
+    source: Source | None = None,
 ) -> t.Comment:
+    source = source or Source(None, None)
     comment = t.Comment(
         ticket_id=ticket.id,
         author_id=sender.id,
@@ -297,21 +321,32 @@ def first_comment(
         flagged=flagged,
         channel=inbound.channel,
         external_id=inbound.key,
+        full_body=source.full_body,
+        source_sha256=source.source_sha256,
         created_at=unit.now,
+        author=sender,
     )
-    unit.session.add(comment)
-    unit.session.flush()
+    insert_loaded(unit.session, comment)
     if inbound.key:
         tickets.remember_message(unit, ticket, comment)
     return comment
 
 
-def _keep_source(unit: Unit, comment: t.Comment, inbound: Inbound) -> None:
-    """The message as it came stays on record, whatever parsing made of it."""
-    if inbound.full_text is not None and inbound.full_text != inbound.text:
-        comment.full_body = inbound.full_text
-    if inbound.source is not None:
-        comment.source_sha256 = unit.files.put(inbound.source)
+@dataclass(frozen=True, slots=True)
+class Source:
+    """The message as it came, kept beside its comment: the whole text (quoted history
+    included) when parsing kept less, and the raw message's file."""
+
+    full_body: str | None
+    source_sha256: str | None
+
+
+def _source_of(unit: Unit, inbound: Inbound) -> Source:
+    """Kept whatever parsing made of the message; known before the comment is written, so
+    its row is inserted whole rather than updated after."""
+    full = inbound.full_text if inbound.full_text is not None and inbound.full_text != inbound.text else None
+    digest = unit.files.put(inbound.source) if inbound.source is not None else None
+    return Source(full, digest)
 
 
 def _attach(

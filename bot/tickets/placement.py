@@ -38,14 +38,40 @@ class Match:
     trusted: bool = True
 
 
-def find_ticket(unit: Unit, inbound: Inbound, sender: t.Person) -> Match:
-    match = _place(unit, inbound, sender)
+@dataclass(frozen=True, slots=True)
+class KnownRef:
+    """A message id of the channel's that a ticket already has (``thread_refs``)."""
+
+    id: int
+    ticket_id: int
+    comment_id: int | None
+
+
+def known_refs(unit: Unit, inbound: Inbound) -> dict[str, KnownRef]:
+    """The message's own key and the ones it references, those any ticket has, in one query:
+    the first says it is a duplicate, the others which ticket it answers."""
+    names = list(dict.fromkeys([*([inbound.key] if inbound.key else []), *inbound.references]))
+    if not names:
+        return {}
+    rows = unit.session.execute(
+        select(t.ThreadRef.external_id, t.ThreadRef.id, t.ThreadRef.ticket_id, t.ThreadRef.comment_id).where(
+            t.ThreadRef.channel == inbound.channel, t.ThreadRef.external_id.in_(names)
+        )
+    )
+    return {name: KnownRef(ref_id, ticket_id, comment_id) for name, ref_id, ticket_id, comment_id in rows}
+
+
+def find_ticket(
+    unit: Unit, inbound: Inbound, sender: t.Person, known: dict[str, KnownRef] | None = None
+) -> Match:
+    """``known``: :func:`known_refs` of the message, if the caller has read them already."""
+    match = _place(unit, inbound, sender, known_refs(unit, inbound) if known is None else known)
     if match.trusted and Role(sender.role).is_staff and not inbound.authenticated:
         return Match(match.ticket, f"{match.rule} ({UNVERIFIED_STAFF})", trusted=False)
     return match
 
 
-def _place(unit: Unit, inbound: Inbound, sender: t.Person) -> Match:
+def _place(unit: Unit, inbound: Inbound, sender: t.Person, known: dict[str, KnownRef]) -> Match:
     if inbound.new_only:
         return Match(None, "new ticket")
     if inbound.ticket_number:
@@ -56,13 +82,10 @@ def _place(unit: Unit, inbound: Inbound, sender: t.Person) -> Match:
             trusted = inbound.verified and not inbound.spoofed
             rule = "ticket number" if inbound.verified else "ticket number (unverified)"
             return Match(ticket, rule + (", DMARC failed" if inbound.spoofed else ""), trusted)
-    if inbound.references:
-        ref = unit.session.scalar(
-            select(t.ThreadRef)
-            .where(t.ThreadRef.channel == inbound.channel, t.ThreadRef.external_id.in_(inbound.references))
-            .order_by(t.ThreadRef.id.desc())
-            .limit(1)
-        )
+    # The newest of the messages it references that a ticket has.
+    named = [known[name] for name in inbound.references if name in known]
+    if named:
+        ref = max(named, key=lambda known_ref: known_ref.id)
         if ref is not None:
             ticket = tickets.survivor(unit, tickets.get(unit, ref.ticket_id))
             trusted = is_participant(unit, ticket, sender) and not inbound.spoofed

@@ -108,8 +108,12 @@ def server(serve_env: dict[str, str], tmp_path: Path) -> Iterator[Server]:
         yield started
     finally:
         if process.poll() is None:
+            process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
             process.kill()
-        process.wait(timeout=10)
+            process.wait(timeout=10)
         handle.close()
 
 

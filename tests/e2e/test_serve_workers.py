@@ -132,7 +132,8 @@ def test_sigterm_lets_every_worker_finish_the_mail_it_holds(workers: Serve) -> N
 
 @pytest.mark.slow
 def test_workers_end_when_their_supervisor_is_killed(workers: Serve) -> None:
-    """Nobody would restart or stop them: they drain and exit rather than hold the ports."""
+    """Nobody would restart or stop them, and a supervisor started again needs the ports:
+    they go with it, as one process would."""
     workers.start()
     pids = wait_until(
         lambda: worker_pids(workers) if len(worker_pids(workers)) == 2 else None, what="2 workers"

@@ -41,6 +41,16 @@ def test_same_message_twice_gives_one_ticket_and_one_comment(desk, store, snapsh
     assert snapshot() == before
 
 
+def test_a_message_id_longer_than_the_column_is_still_recognised_the_second_time(desk, snapshot):
+    """Kept as its hash; looked up as its hash, so the resend is a duplicate, not a failure."""
+    message = make_inbound(key="<" + "x" * 1200 + "@example.com>")
+    first = desk.receive(message)
+    before = snapshot()
+    second = desk.receive(message)
+    assert second.duplicate and second.ticket_number == first.ticket_number
+    assert snapshot() == before
+
+
 def test_same_reply_twice_gives_one_comment(desk, snapshot):
     opened = desk.receive(make_inbound(key="<a@x>"))
     reply = make_inbound(key="<b@x>", references=("<a@x>",), text="more detail")
