@@ -166,10 +166,14 @@ class Dispatcher:
         self.policy = policy
 
     def run_once(self) -> DispatchReport:
+        lease = timedelta(seconds=self.policy.lease_seconds)
+        leased_until = self.clock.now() + lease  # read before the claim: never later than its lease
         claims = self.claim()
         sent = retried = dead = 0
         for claim in claims:
-            if not self._still_ours(claim):
+            # Surely ours while more than half the lease is left (nobody takes a row over before
+            # its lease runs out): no write. Later in a slow batch, renewed first, or given up.
+            if self.clock.now() + lease / 2 >= leased_until and not self._still_ours(claim):
                 continue
             outcome = self._deliver(claim)
             sent += outcome == SENT
