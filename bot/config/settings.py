@@ -156,15 +156,21 @@ class WebhooksSettings:
 
 @dataclass(frozen=True, slots=True)
 class ServeSettings:
-    # Processes sharing the SMTP and HTTP ports; 0: one per CPU on PostgreSQL, one on SQLite.
+    # Processes sharing the SMTP and HTTP ports; 0: one per CPU (at most 8) on PostgreSQL,
+    # one on SQLite.
     workers: int = option(0, minimum=0, maximum=64)
 
     def worker_count(self, database: str, cpus: int | None) -> int:
         """SQLite has one writer whatever the processes; more only share its lock (measured
-        in the README's "Capacity"). PostgreSQL takes writers in parallel."""
+        in the README's "Capacity"). PostgreSQL takes writers in parallel; the default stops
+        at 8 so a large host does not open more connections than a default PostgreSQL allows
+        (8 workers x a pool of 5)."""
         if self.workers:
             return self.workers
-        return max(1, cpus or 1) if database == "postgresql" else 1
+        return min(AUTO_WORKERS_MAX, max(1, cpus or 1)) if database == "postgresql" else 1
+
+
+AUTO_WORKERS_MAX = 8
 
 
 @dataclass(frozen=True, slots=True)

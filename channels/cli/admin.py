@@ -36,7 +36,10 @@ def serve(state: CliState, workers: int | None) -> None:
     state.serving = True
     settings = state.settings
     chosen = dataclasses.replace(settings.serve, workers=workers) if workers is not None else settings.serve
-    count = chosen.worker_count(make_url(settings.database_url).get_backend_name(), os.cpu_count())
+    # The CPUs this process may run on (a container's cpuset), not the host's.
+    count = chosen.worker_count(
+        make_url(settings.database_url).get_backend_name(), len(os.sched_getaffinity(0))
+    )
     if count == 1:
         asyncio.run(serve_runtime(state.runtime))
         return
