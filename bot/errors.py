@@ -41,6 +41,11 @@ class StoreUnavailable(BotError):
     """The database could not be reached; the caller should ask the sender to retry."""
 
 
+class StoreConflict(StoreUnavailable):
+    """The database gave up a transaction that met another (a deadlock, a serialization
+    failure): worth trying again at once, where an outage is not."""
+
+
 class Unauthenticated(UserError):
     """No credentials, or ones that name nobody (an unknown or revoked API token)."""
 

@@ -327,7 +327,7 @@ def serve_workers(settings: Settings, environ: Mapping[str, str], count: int) ->
 
     logger.info("supportbot serving with %d workers", count)
     try:
-        return Supervisor(count, run_worker).run()
+        return Supervisor(count, run_worker, on_stop=listening.close).run()
     finally:
         listening.close()
 

@@ -56,6 +56,10 @@ class Supervisor:
     count: int
     run_worker: Callable[[int], int]
     drain_seconds: float = DRAIN_SECONDS
+    # Run when the stop begins, before the workers are told: the supervisor lets go of the
+    # listening sockets, so once the workers close theirs a new connection is refused at
+    # once (its sender retries) instead of waiting in the queue of a port nobody serves.
+    on_stop: Callable[[], None] = lambda: None
     _workers: dict[int, _Worker] = field(default_factory=dict)
     _stopping: bool = False
 
@@ -135,6 +139,7 @@ class Supervisor:
 
     def _drain(self) -> int:
         """Every worker finishes what it holds; those still running after the drain time are killed."""
+        self.on_stop()
         running = self.pids
         logger.info("stopping %d worker(s)", len(running))
         for pid in running:

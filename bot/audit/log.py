@@ -30,7 +30,6 @@ def record(
 
 
 _INSERT = insert(t.Event.__table__)
-_INSERT_RETURNING = insert(t.Event.__table__).returning(t.Event.__table__.c.id)
 
 
 def _row(
@@ -63,7 +62,9 @@ def record_now(
 ) -> int:
     """Like :func:`record`, answering the event's id, for callers that key on it (dedupe keys)."""
     row = _row(unit, ticket_id, actor, kind, before, after)
-    return int(unit.session.connection().execute(_INSERT_RETURNING, row).scalar_one())
+    key = unit.session.connection().execute(_INSERT, row).inserted_primary_key
+    assert key is not None  # RETURNING where the database has it, else the cursor's lastrowid
+    return int(key[0])
 
 
 # The ticket attributes recorded by :func:`changed`, each with its own kind.

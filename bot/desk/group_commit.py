@@ -17,6 +17,9 @@ its message (so SMTP's ``250`` still means stored):
 * The batch commits: every caller gets its receipt.
 * The store is unreachable (:class:`~bot.errors.StoreUnavailable`): every
   caller gets that error (SMTP answers ``451``; nothing of the batch is stored).
+  A batch that the database gave up because it met another transaction (a
+  deadlock between workers, :class:`~bot.errors.StoreConflict`) is not an
+  outage: it goes the way of the next case.
 * Any other error: the batch is rolled back and every message is written
   again in its own transaction by its own caller, so a message that fails on
   its own data fails alone and its neighbours are stored.
@@ -29,7 +32,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
-from bot.errors import StoreUnavailable
+from bot.errors import StoreConflict, StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +136,10 @@ class GroupCommit(Generic[Item, Result]):
     def _write_together(self, batch: list[_Slot[Item, Result]]) -> None:
         try:
             results = self._together([slot.item for slot in batch])
+        except StoreConflict as error:  # met another transaction's locks: alone, each may pass
+            logger.info(
+                "a batch of %d messages met a conflict (%s): each is written alone", len(batch), error
+            )
         except StoreUnavailable as error:
             for slot in batch:
                 slot.error = error

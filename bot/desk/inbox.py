@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
-from functools import cached_property
 
 from sqlalchemy import exc
 
@@ -18,14 +18,24 @@ from bot.store import tables as t
 from bot.tickets import intake, threads
 
 logger = logging.getLogger(__name__)
+_MAKING = threading.Lock()  # a desk's group commit is made once
 
 
 class Inbox(DeskBase):
     """What every channel's adapter calls when something arrives."""
 
-    @cached_property
+    @property
     def grouped_receive(self) -> GroupCommit[Inbound, Receipt]:
-        """Made on first use (the lock of ``cached_property`` makes it once per desk)."""
+        """Made on first use, once per desk whichever threads ask first."""
+        group: GroupCommit[Inbound, Receipt] | None = self.__dict__.get("_grouped_receive")
+        if group is None:
+            with _MAKING:
+                group = self.__dict__.get("_grouped_receive")
+                if group is None:
+                    group = self.__dict__["_grouped_receive"] = self._new_group()
+        return group
+
+    def _new_group(self) -> GroupCommit[Inbound, Receipt]:
         return GroupCommit(
             self.receive_together, self.receive_alone, limit=self.settings.database.group_commit
         )

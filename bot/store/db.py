@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, event, exc, text
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.errors import StoreUnavailable
+from bot.errors import StoreConflict, StoreUnavailable
 from bot.store.private import create_private_file, make_private_folder
 
 logger = logging.getLogger(__name__)
@@ -76,9 +76,17 @@ def translate_outage() -> Iterator[None]:
     except (exc.OperationalError, exc.InterfaceError) as error:
         if isinstance(error, exc.DBAPIError) and _is_outage(error):
             reason = " ".join(str(error.orig).split())  # drivers' hints come on extra lines
+            if _is_conflict(error):
+                logger.info("transaction given up in a conflict: %s", reason)
+                raise StoreConflict(reason) from error
             logger.warning("store unavailable: %s", reason)
             raise StoreUnavailable(reason) from error
         raise
+
+
+def _is_conflict(error: exc.DBAPIError) -> bool:
+    message = str(error.orig).lower()
+    return "deadlock" in message or "could not serialize" in message
 
 
 def _is_outage(error: exc.DBAPIError) -> bool:

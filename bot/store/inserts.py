@@ -26,7 +26,9 @@ Row = TypeVar("Row")
 
 @cache
 def _statement(table: Table) -> Insert:
-    return insert(table).returning(table.c.id)
+    # The new key as the dialect gives it best: RETURNING where the database has it,
+    # the cursor's lastrowid on an SQLite older than 3.35.
+    return insert(table)
 
 
 def insert_loaded(session: Session, obj: Row) -> Row:
@@ -44,6 +46,8 @@ def insert_loaded(session: Session, obj: Row) -> Row:
                 setattr(obj, prop.key, column.default.arg)
             elif column.default is None and column.server_default is None:
                 setattr(obj, prop.key, None)  # what the INSERT leaves it
+            else:  # computed by a function or the database: only the caller can know it
+                raise ValueError(f"{type(obj).__name__}.{prop.key}: set it before inserting")
         if prop.key in state.dict:
             values[column.key] = state.dict[prop.key]
     for relationship in mapper.relationships:
@@ -51,7 +55,9 @@ def insert_loaded(session: Session, obj: Row) -> Row:
             raise ValueError(f"{relationship.key} has members: insert {type(obj).__name__} with the session")
     table = mapper.local_table
     assert isinstance(table, Table)
-    new_id = session.connection().execute(_statement(table), values).scalar_one()
+    key = session.connection().execute(_statement(table), values).inserted_primary_key
+    assert key is not None
+    new_id = key[0]
     obj.id = new_id  # type: ignore[attr-defined]
     make_transient_to_detached(obj)
     session.add(obj)

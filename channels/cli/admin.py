@@ -15,7 +15,7 @@ import bot
 from bot.config.settings import secret_options
 from bot.notify import outbox as outbox_service
 from bot.store import migrate
-from bot.store.db import Store
+from bot.store.db import Store, normalize_url
 from bot.views import to_jsonable
 from channels.bootstrap import serve as serve_runtime
 from channels.bootstrap import serve_workers
@@ -36,14 +36,17 @@ def serve(state: CliState, workers: int | None) -> None:
     state.serving = True
     settings = state.settings
     chosen = dataclasses.replace(settings.serve, workers=workers) if workers is not None else settings.serve
-    # The CPUs this process may run on (a container's cpuset), not the host's.
-    count = chosen.worker_count(
-        make_url(settings.database_url).get_backend_name(), len(os.sched_getaffinity(0))
-    )
+    count = chosen.worker_count(normalize_url(settings.database_url).get_backend_name(), _usable_cpus())
     if count == 1:
         asyncio.run(serve_runtime(state.runtime))
         return
     raise SystemExit(serve_workers(settings, state.environ, count))
+
+
+def _usable_cpus() -> int | None:
+    """The CPUs this process may run on (a container's cpuset), not the host's, where known."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count()
 
 
 @click.group()

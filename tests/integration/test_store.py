@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 import warnings
 from datetime import datetime
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import text, update
 
-from bot.errors import StoreUnavailable
+from bot.errors import StoreConflict, StoreUnavailable
 from bot.model import Actor
 from bot.store import migrate
+from bot.store import tables as t
 from bot.store.db import Store
 from bot.store.tables import Base
 from tests.factories import make_ticket
@@ -76,3 +78,30 @@ def test_unopenable_sqlite_file_is_an_outage(tmp_path):
 
 def test_postgres_url_without_a_driver_uses_psycopg3():
     assert Store("postgresql://u@h/db").url.drivername == "postgresql+psycopg"
+
+
+def test_a_deadlock_is_a_conflict_to_retry_not_an_outage(postgres_url):
+    """Two transactions locking two rows in opposite orders: PostgreSQL gives one up."""
+    store = Store(postgres_url)
+    try:
+        with store.transaction() as session:
+            session.add_all([t.JobMark(name="a", value=0), t.JobMark(name="b", value=0)])
+        first_locked, errors = threading.Barrier(2), []
+
+        def lock(first: str, second: str) -> None:
+            try:
+                with store.transaction() as session:
+                    session.execute(update(t.JobMark).where(t.JobMark.name == first).values(value=1))
+                    first_locked.wait(10)
+                    session.execute(update(t.JobMark).where(t.JobMark.name == second).values(value=2))
+            except Exception as error:  # noqa: BLE001 - the test looks at it
+                errors.append(error)
+
+        threads = [threading.Thread(target=lock, args=pair) for pair in (("a", "b"), ("b", "a"))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert len(errors) == 1 and isinstance(errors[0], StoreConflict), errors
+    finally:
+        store.dispose()
