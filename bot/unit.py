@@ -87,6 +87,9 @@ class Unit:
     memo: dict[str, Rules] = field(default_factory=dict)
     # Lookups this transaction already did that its own writes cannot change (see ``once``).
     lookups: dict[Hashable, Any] = field(default_factory=dict)
+    # Audit rows recorded and not yet written: one statement for all, before the commit
+    # (:func:`bot.audit.log.write_pending`).
+    audit_rows: list[dict[str, Any]] = field(default_factory=list)
 
     def once(self, key: Hashable, lookup: Callable[[], T]) -> T:
         """``lookup()``'s answer, asked once per transaction: a sweep firing many levels, or a

@@ -1,8 +1,11 @@
 """The audit log: one event per change, with actor, time, before and after.
 
-Rows are appended with one Core ``INSERT`` each, executed at once on the
-transaction's connection: an audit row is never read back as an object, so it
-costs no unit-of-work flush (the hot paths write two or three per change).
+Rows are written by Core, never as objects: an audit row is not read back by
+the change that makes it. They are kept on the unit as recorded and written
+together, one ``INSERT`` for all, just before the transaction commits (a sweep
+firing forty levels writes their forty rows in one statement). Anything that
+reads the log in a transaction that wrote to it (a ticket's history), or needs
+an event's id, writes what is pending first, so ids stay in the order recorded.
 """
 
 from __future__ import annotations
@@ -26,7 +29,14 @@ def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> None:
-    unit.session.connection().execute(_INSERT, _row(unit, ticket_id, actor, kind, before, after))
+    unit.audit_rows.append(_row(unit, ticket_id, actor, kind, before, after))
+
+
+def write_pending(unit: Unit) -> None:
+    """The rows recorded so far, written in one statement; called before the commit."""
+    if unit.audit_rows:
+        unit.session.connection().execute(_INSERT, unit.audit_rows)
+        unit.audit_rows.clear()
 
 
 _INSERT = insert(t.Event.__table__)
@@ -61,6 +71,7 @@ def record_now(
     after: dict[str, Any] | None = None,
 ) -> int:
     """Like :func:`record`, answering the event's id, for callers that key on it (dedupe keys)."""
+    write_pending(unit)  # first: ids follow the order the events happened in
     row = _row(unit, ticket_id, actor, kind, before, after)
     key = unit.session.connection().execute(_INSERT, row).inserted_primary_key
     assert key is not None  # RETURNING where the database has it, else the cursor's lastrowid

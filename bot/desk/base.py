@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import TypeVar
 
+from bot.audit import log as audit
 from bot.config.settings import Settings
 from bot.notify import subscriptions as notify_subscriptions
 from bot.policies.book import RuleBook
@@ -43,7 +44,7 @@ class DeskBase:
         for facades beside the desk (sharing) as much as for the desk's own methods."""
         scope = self.store.transaction() if write else self.store.read()
         with scope as session:
-            yield Unit(
+            unit = Unit(
                 session,
                 now or self.clock.now(),
                 self.settings,
@@ -52,6 +53,9 @@ class DeskBase:
                 self.book,
                 self.subscribers,
             )
+            yield unit
+            if write:
+                audit.write_pending(unit)  # the change's audit rows, in one statement, before the commit
 
     def _write(self, work: Callable[[Unit], T]) -> T:
         with self.unit() as unit:

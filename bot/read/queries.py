@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import aliased
 
+from bot.audit import log as audit
 from bot.errors import UserError
 from bot.model import Actor, clean_tag, format_number, parse_priority, parse_status
 from bot.people import directory
@@ -305,6 +306,7 @@ def _full_detail(unit: Unit, number: str) -> TicketDetail:
             files.setdefault(row.comment_id, []).append(
                 AttachmentView(row.id, row.filename, row.content_type, row.size, row.sha256)
             )
+    audit.write_pending(unit)  # a change just made in this transaction shows in its history
     events = unit.session.scalars(
         select(t.Event).where(t.Event.ticket_id == ticket.id).order_by(t.Event.id)
     ).all()

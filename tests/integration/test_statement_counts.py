@@ -25,16 +25,17 @@ from tests.fakes import FakeClock
 
 # (SQLite, PostgreSQL) ceilings, statements per operation, transaction control included.
 CEILINGS = {
-    "receive: new ticket, new sender": (19, 18),
-    "receive: new ticket, known sender": (15, 14),
-    "receive: reply by reference": (12, 11),
+    "receive: new ticket, new sender": (18, 17),
+    "receive: new ticket, known sender": (14, 13),
+    "receive: reply by reference": (11, 10),
     "comment by an agent": (14, 13),
     "status change": (14, 13),
     # The page's tickets with their people, team and category; their tags; their fields.
     "list of 50 tickets": (4, 3),
-    # Ten tickets far past their targets: the ladder's four levels fire for each, each
-    # with its escalation row, audit event, and an email to the admin with its thread ref.
-    "SLA sweep firing 40 levels": (178, 176),
+    # Ten tickets far past their targets: the ladder's four levels fire for each, each with
+    # its escalation row and, for two of them, an email to the admin with its thread ref;
+    # the forty audit events are one statement.
+    "SLA sweep firing 40 levels": (139, 137),
 }
 
 
