@@ -718,6 +718,9 @@ def measure_supportbot(
                 run = f"r{uuid.uuid4().hex[:6]}"
                 folder = tmp / run
                 url = stores.fresh(stored, folder)
+                # The copy of a large seeded store is still being written back to disk: let it
+                # finish, or the run's own fsyncs queue behind it and measure the copy.
+                os.sync()
                 plans = plan(run, args.count, n, stored, mail)
                 with supportbot_serve(url, folder, workers) as (port, pid):
                     warm_up(port, run)
