@@ -39,7 +39,7 @@ def write_pending(unit: Unit) -> None:
         unit.audit_rows.clear()
 
 
-_INSERT = insert(t.Event.__table__)
+_INSERT = insert(t.table_of(t.Event))
 
 
 def _row(

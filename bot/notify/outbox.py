@@ -118,7 +118,7 @@ def enqueue(
 
 # On the table, not the mapped class: a Core statement, so the session is not flushed for it.
 _ENQUEUE = {
-    postgres: (pg_insert if postgres else sqlite_insert)(t.Notification.__table__).on_conflict_do_nothing(
+    postgres: (pg_insert if postgres else sqlite_insert)(t.table_of(t.Notification)).on_conflict_do_nothing(
         index_elements=["dedupe_key"]
     )
     for postgres in (False, True)

@@ -41,6 +41,13 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JsonType}
 
 
+def table_of(model: type[Base]) -> Table:
+    """A mapped class's table, typed as one, for the hot paths' Core statements."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
 class Team(Base):
     __tablename__ = "teams"
     id: Mapped[int] = mapped_column(primary_key=True)

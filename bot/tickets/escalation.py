@@ -136,12 +136,12 @@ def _claim_level(unit: Unit, ticket: t.Ticket, level: Level, key: int) -> bool:
     }
     dialect = unit.session.get_bind().dialect.name
     result = unit.session.connection().execute(_CLAIM[dialect == "postgresql"], values)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)
 
 
 # On the table, not the mapped class: a Core statement, so the session is not flushed for it.
 _CLAIM = {
-    postgres: (pg_insert if postgres else sqlite_insert)(t.Escalation.__table__).on_conflict_do_nothing(
+    postgres: (pg_insert if postgres else sqlite_insert)(t.table_of(t.Escalation)).on_conflict_do_nothing(
         index_elements=["ticket_id", "level"]
     )
     for postgres in (False, True)

@@ -42,7 +42,7 @@ def root(session: Session, ticket_id: int, channel: str, conversation: str) -> s
     return external_id[len(prefix) :] if external_id else None
 
 
-_INSERT_REF = insert(t.ThreadRef.__table__)
+_INSERT_REF = insert(t.table_of(t.ThreadRef))
 
 
 def add_ref(
