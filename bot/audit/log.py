@@ -10,6 +10,8 @@ an event's id, writes what is pending first, so ids stay in the order recorded.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Literal
 
 from sqlalchemy import insert
@@ -30,6 +32,18 @@ def record(
     after: dict[str, Any] | None = None,
 ) -> None:
     unit.audit_rows.append(_row(unit, ticket_id, actor, kind, before, after))
+
+
+@contextmanager
+def savepoint(unit: Unit) -> Iterator[None]:
+    """A savepoint whose audit rows go with it when it rolls back, as its other rows do."""
+    mark = len(unit.audit_rows)
+    try:
+        with unit.session.begin_nested():
+            yield
+    except BaseException:
+        del unit.audit_rows[mark:]
+        raise
 
 
 def write_pending(unit: Unit) -> None:
@@ -55,8 +69,9 @@ def _row(
         "actor_id": actor.person_id,
         "actor": actor.label,
         "kind": kind,
-        "before": before,
-        "after": after,
+        # Copies: the row is written at the commit, and the caller's dicts may change by then.
+        "before": dict(before) if before is not None else None,
+        "after": dict(after) if after is not None else None,
         "created_at": unit.now,
     }
 

@@ -56,6 +56,8 @@ class DeskBase:
             yield unit
             if write:
                 audit.write_pending(unit)  # the change's audit rows, in one statement, before the commit
+            else:
+                assert not unit.audit_rows, "a read transaction recorded audit rows it cannot keep"
 
     def _write(self, work: Callable[[Unit], T]) -> T:
         with self.unit() as unit:

@@ -74,7 +74,7 @@ def translate_outage() -> Iterator[None]:
     try:
         yield
     except (exc.OperationalError, exc.InterfaceError) as error:
-        if isinstance(error, exc.DBAPIError) and _is_outage(error):
+        if isinstance(error, exc.DBAPIError) and (_is_outage(error) or _is_conflict(error)):
             reason = " ".join(str(error.orig).split())  # drivers' hints come on extra lines
             if _is_conflict(error):
                 logger.info("transaction given up in a conflict: %s", reason)
@@ -84,7 +84,13 @@ def translate_outage() -> Iterator[None]:
         raise
 
 
+# PostgreSQL's serialization_failure and deadlock_detected, whatever the server's language.
+CONFLICT_STATES = frozenset({"40001", "40P01"})
+
+
 def _is_conflict(error: exc.DBAPIError) -> bool:
+    if getattr(error.orig, "sqlstate", None) in CONFLICT_STATES:
+        return True
     message = str(error.orig).lower()
     return "deadlock" in message or "could not serialize" in message
 

@@ -1,4 +1,4 @@
-"""A new row written by one prepared Core ``INSERT ... RETURNING id``, its object kept as loaded.
+"""A new row written by one prepared Core ``INSERT``, its object kept as loaded.
 
 The hot paths create a ticket and a comment per message. Through the unit of
 work each costs a flush (dependency sort, state bookkeeping, history), about

@@ -124,7 +124,7 @@ def initial_fields(unit: Unit, ticket: t.Ticket, values: Mapping[str, Any], acto
     """
     for key, value in values.items():
         try:
-            with unit.session.begin_nested():
+            with audit.savepoint(unit):
                 _store_field(unit, ticket, directory.find_field(unit, key), value, actor)
         except UserError as error:
             audit.record(
