@@ -47,10 +47,24 @@ class KnownRef:
     comment_id: int | None
 
 
+# Message ids of a References header looked up at most: its first (In-Reply-To comes first)
+# and its last, the newest. The header is the sender's to make as long as the size limit
+# lets it; the database's limit on one query's values is not theirs to reach.
+MAX_LOOKED_UP = 100
+FIRST_LOOKED_UP = 10
+
+
+def looked_up(references: tuple[str, ...]) -> tuple[str, ...]:
+    if len(references) <= MAX_LOOKED_UP:
+        return references
+    return references[:FIRST_LOOKED_UP] + references[-(MAX_LOOKED_UP - FIRST_LOOKED_UP) :]
+
+
 def known_refs(unit: Unit, inbound: Inbound) -> dict[str, KnownRef]:
     """The message's own key and the ones it references, those any ticket has, in one query:
     the first says it is a duplicate, the others which ticket it answers."""
-    names = list(dict.fromkeys([*([inbound.key] if inbound.key else []), *inbound.references]))
+    references = looked_up(inbound.references)
+    names = list(dict.fromkeys([*([inbound.key] if inbound.key else []), *references]))
     if not names:
         return {}
     rows = unit.session.execute(
@@ -86,10 +100,9 @@ def _place(unit: Unit, inbound: Inbound, sender: t.Person, known: dict[str, Know
     named = [known[name] for name in inbound.references if name in known]
     if named:
         ref = max(named, key=lambda known_ref: known_ref.id)
-        if ref is not None:
-            ticket = tickets.survivor(unit, tickets.get(unit, ref.ticket_id))
-            trusted = is_participant(unit, ticket, sender) and not inbound.spoofed
-            return Match(ticket, "references" + (", DMARC failed" if inbound.spoofed else ""), trusted)
+        ticket = tickets.survivor(unit, tickets.get(unit, ref.ticket_id))
+        trusted = is_participant(unit, ticket, sender) and not inbound.spoofed
+        return Match(ticket, "references" + (", DMARC failed" if inbound.spoofed else ""), trusted)
     tag = subject_tag(unit.settings.ticket_prefix, inbound.subject)
     if tag and not inbound.spoofed:
         ticket = _existing(unit, tag)

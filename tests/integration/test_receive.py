@@ -51,6 +51,17 @@ def test_a_message_id_longer_than_the_column_is_still_recognised_the_second_time
     assert snapshot() == before
 
 
+def test_a_reply_with_a_huge_references_header_still_threads_on_its_newest_known_message(desk):
+    """300,000 ids (about 9 MB, within the size limit), more than one query may carry on
+    either database: the first and the newest are looked up."""
+    opened = desk.receive(make_inbound(key="<root@x>"))
+    filler = tuple(f"<noise-{n}@spam.example>" for n in range(300_000))
+    reply = desk.receive(make_inbound(key="<huge@x>", references=(*filler, "<root@x>")))
+    assert reply.ticket_number == opened.ticket_number and not reply.created
+    buried = desk.receive(make_inbound(key="<buried@x>", references=("<root@x>", *filler)))
+    assert buried.ticket_number == opened.ticket_number and not buried.created
+
+
 def test_same_reply_twice_gives_one_comment(desk, snapshot):
     opened = desk.receive(make_inbound(key="<a@x>"))
     reply = make_inbound(key="<b@x>", references=("<a@x>",), text="more detail")
