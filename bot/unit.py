@@ -83,9 +83,7 @@ class Unit:
     files: FileStore
     source: RuleSource
     subscribers: Subscribers = field(default_factory=Subscribers)
-    # The rules once this transaction has asked for them: looked up at most once per unit.
-    memo: dict[str, Rules] = field(default_factory=dict)
-    # Lookups this transaction already did that its own writes cannot change (see ``once``).
+    # Lookups this transaction already did (see ``once``), the rules among them.
     lookups: dict[Hashable, Any] = field(default_factory=dict)
     # Audit rows recorded and not yet written: one statement for all, before the commit
     # (:func:`bot.audit.log.write_pending`).
@@ -94,7 +92,8 @@ class Unit:
     def once(self, key: Hashable, lookup: Callable[[], T]) -> T:
         """``lookup()``'s answer, asked once per transaction: a sweep firing many levels, or a
         batch of messages, reads a person's preferences or the managers' list once, not per
-        notification. Only for what nothing in the transaction writes."""
+        notification. Only for what nothing in the transaction writes, or what the writer
+        puts back itself (the rules an admin just changed: :func:`bot.policies.book.recompile`)."""
         if key not in self.lookups:
             self.lookups[key] = lookup()
         return cast(T, self.lookups[key])
@@ -107,7 +106,7 @@ class Unit:
     @property
     def rules(self) -> Rules:
         """Asked for lazily, so transactions that never need them (reads, lists) do not pay."""
-        rules = self.memo.get("rules")
-        if rules is None:
-            rules = self.memo["rules"] = self.source.current(self.session)
-        return rules
+        return self.once(RULES, lambda: self.source.current(self.session))
+
+
+RULES = "rules"  # the key of the rules in force among a unit's lookups

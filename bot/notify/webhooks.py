@@ -223,7 +223,8 @@ def emit(
     ``change`` names what happened (``event-12``, ``comment-7``, ...) so the
     same change queues one delivery per subscription however often it is told.
     """
-    matching = [s for s in _active(unit) if _wants(s, event, ticket, comment)]
+    # Compiled with the rules: read again only when they change.
+    matching = [s for s in unit.rules.webhooks if _wants(s, event, ticket, comment)]
     if not matching:
         return 0
     payload: dict[str, Any] = {
@@ -258,11 +259,6 @@ def snapshot_change(unit: Unit, ticket: t.Ticket) -> str:
     """
     state = json.dumps([unit.now.isoformat(), _ticket(unit, ticket)], sort_keys=True, default=str)
     return f"ticket-{ticket.id}-{hashlib.sha256(state.encode()).hexdigest()[:16]}"
-
-
-def _active(unit: Unit) -> tuple[WebhookInterest, ...]:
-    """The active subscriptions, compiled with the rules (read again only when they change)."""
-    return unit.rules.webhooks
 
 
 def _wants(subscription: WebhookInterest, event: str, ticket: t.Ticket, comment: t.Comment | None) -> bool:

@@ -24,7 +24,7 @@ from bot.sla.policy import Policies, build_ladder, layered
 from bot.sla.settings import SlaPolicyOverride
 from bot.store import tables as t
 from bot.store.rows import get_or_create
-from bot.unit import Rules, Unit, WebhookInterest
+from bot.unit import RULES, Rules, Unit, WebhookInterest
 from bot.workflow import Workflow
 
 logger = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ def recompile(unit: Unit, version: int) -> None:
     """The changed rules for the rest of this transaction only, never the shared cache: if
     it rolls back, another change may commit under the same number."""
     unit.session.flush()
-    unit.memo["rules"] = unit.source.compile(unit.session, version)
+    unit.lookups[RULES] = unit.source.compile(unit.session, version)
 
 
 def as_interest(row: t.WebhookSubscription) -> WebhookInterest:
