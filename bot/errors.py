@@ -50,6 +50,10 @@ class Unauthenticated(UserError):
     """No credentials, or ones that name nobody (an unknown or revoked API token)."""
 
 
+class TooManyAttempts(Unauthenticated):
+    """Sign-in refused without checking: too many failures lately from this address or client."""
+
+
 class Forbidden(UserError):
     """The person is known but their role does not allow this."""
 

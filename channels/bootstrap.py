@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import secrets
 import signal
 import socket
@@ -294,7 +295,14 @@ async def serve(runtime: Runtime, listening: Listening | None = None, *, worker:
     try:
         if listening.http is not None:
             routes = [*(slack.routes() if slack else []), *sharing_routes(runtime.sharing)]
-            await _serve_http(runtime, listening.http, stop, routes)
+            limits: list[tuple[re.Pattern[str], int]] = []
+            if settings.web.enabled:
+                from channels.web.app import web_routes
+
+                web = web_routes(runtime.desk, settings)
+                routes += web.routes
+                limits = web.upload_paths
+            await _serve_http(runtime, listening.http, stop, routes, limits)
         else:
             await stop.wait()
     finally:
@@ -382,7 +390,11 @@ def _stop_on_signals() -> asyncio.Event:
 
 
 async def _serve_http(
-    runtime: Runtime, listening: socket.socket, stop: asyncio.Event, routes: Sequence[BaseRoute]
+    runtime: Runtime,
+    listening: socket.socket,
+    stop: asyncio.Event,
+    routes: Sequence[BaseRoute],
+    limits: Sequence[tuple[re.Pattern[str], int]] = (),
 ) -> None:
     # Imported here: other commands need neither, and they cost half a second to load.
     import uvicorn
@@ -399,7 +411,8 @@ async def _serve_http(
 
     # The body limit is create_app's outermost layer; header time-outs and the connection
     # limit are uvicorn_config's.
-    server = _Server(uvicorn_config(create_app(runtime.store, routes, runtime.desk), runtime.settings.http))
+    app = create_app(runtime.store, routes, runtime.desk, limits=limits)
+    server = _Server(uvicorn_config(app, runtime.settings.http))
     serving = asyncio.create_task(server.serve(sockets=[listening]))
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)

@@ -64,6 +64,9 @@ class AuditKind(StrEnum):
     # Access and integrations.
     TOKEN_CREATED = "token_created"
     TOKEN_REVOKED = "token_revoked"
+    PASSWORD_SET = "password_set"
+    SIGNED_IN = "signed_in"
+    SESSIONS_ENDED = "sessions_ended"
     WEBHOOK_ADDED = "webhook_added"
     WEBHOOK_REMOVED = "webhook_removed"
     API_REQUEST = "api_request"

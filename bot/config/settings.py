@@ -174,6 +174,62 @@ AUTO_WORKERS_MAX = 8
 
 
 @dataclass(frozen=True, slots=True)
+class OidcSettings:
+    """OpenID Connect single sign-on for the web desk; off while ``issuer`` is empty."""
+
+    # The issuer's URL: its discovery document is ``<issuer>/.well-known/openid-configuration``.
+    issuer: str = ""
+    client_id: str = ""
+    # From the environment: SUPPORTBOT_WEB_OIDC_CLIENT_SECRET.
+    client_secret: str = field(default="", repr=False, metadata={"secret": True})
+    # What the sign-in button says.
+    name: str = "Single sign-on"
+    scopes: str = "openid email profile"
+    # People signing in for the first time become agents when their verified email is in one
+    # of these domains (comma-separated), requesters otherwise.
+    agent_domains: str = ""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.issuer)
+
+    def agent_domain_set(self) -> frozenset[str]:
+        return frozenset(d.strip().lower().lstrip("@") for d in self.agent_domains.split(",") if d.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class WebSettings:
+    """The web desk served on the HTTP port: the requesters' portal, the agents' workspace."""
+
+    enabled: bool = True
+    # Where people reach the desk (links in sign-in mail, the SSO redirect); https makes the
+    # session cookie Secure. Empty: http://<http.host>:<http.port>.
+    public_url: str = ""
+    # A session ends this long after it was last used, and at most max_session_days after sign-in.
+    session_idle_hours: int = option(12, minimum=1)
+    max_session_days: int = option(14, minimum=1)
+    # Requesters may set a new ticket's priority in the portal (otherwise the desk's default).
+    requesters_choose_priority: bool = True
+    # Failed sign-ins counted over this window, per address and per client address.
+    failure_window_minutes: int = option(15, minimum=1)
+    max_failures_per_address: int = option(5, minimum=1)
+    max_failures_per_client: int = option(20, minimum=1)
+    # How often an open page's live connection looks for changes (server-sent events).
+    live_poll_ms: int = option(1000, minimum=100)
+    oidc: OidcSettings = field(default_factory=OidcSettings)
+
+    def base_url(self, http: HttpSettings) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = f"[{http.host}]" if ":" in http.host else http.host
+        return f"http://{host}:{http.port}"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.public_url.lower().startswith("https://")
+
+
+@dataclass(frozen=True, slots=True)
 class LoggingSettings:
     level: str = option("INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
 
@@ -210,6 +266,7 @@ class Settings:
     webhooks: WebhooksSettings = field(default_factory=WebhooksSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     serve: ServeSettings = field(default_factory=ServeSettings)
+    web: WebSettings = field(default_factory=WebSettings)
 
     @property
     def data_path(self) -> Path:
@@ -319,6 +376,7 @@ def _check(settings: Settings) -> None:
     _check_http(settings.http)
     _check_slack(settings.slack)
     _check_sharing(settings.sharing)
+    _check_web(settings.web)
     # Built once at load time, so a bad value stops start-up rather than a sweep.
     Policies(settings.sla, settings.sla_policies)
     build_ladder(settings.escalation_levels)
@@ -326,6 +384,22 @@ def _check(settings: Settings) -> None:
         raise ConfigError(
             f"email.from_address = {settings.email.from_address!r} needs a domain, e.g. support@example.com"
         )
+
+
+def _check_web(web: WebSettings) -> None:
+    if web.public_url and not re.fullmatch(r"https?://[^\s/]+(/[^\s]*)?", web.public_url):
+        raise ConfigError(f"web.public_url = {web.public_url!r} must be an http(s) URL")
+    oidc = web.oidc
+    if oidc.enabled:
+        if not re.fullmatch(r"https?://[^\s]+", oidc.issuer):
+            raise ConfigError(f"web.oidc.issuer = {oidc.issuer!r} must be an http(s) URL")
+        if not oidc.client_id or not oidc.client_secret:
+            raise ConfigError(
+                "web.oidc.issuer is set: set web.oidc.client_id, and the client secret in "
+                "$SUPPORTBOT_WEB_OIDC_CLIENT_SECRET"
+            )
+        if "openid" not in oidc.scopes.split():
+            raise ConfigError(f"web.oidc.scopes = {oidc.scopes!r} must include openid")
 
 
 def _check_http(http: HttpSettings) -> None:
@@ -380,7 +454,15 @@ def secret_options() -> list[str]:
     for f in dataclasses.fields(Settings):
         kind = hints[f.name]
         if dataclasses.is_dataclass(kind):
-            names += [f"{f.name}.{i.name}" for i in dataclasses.fields(kind) if i.metadata.get("secret")]
+            inner_hints = get_type_hints(kind)
+            for i in dataclasses.fields(kind):
+                if dataclasses.is_dataclass(inner_hints[i.name]):
+                    leaves = dataclasses.fields(inner_hints[i.name])
+                    names += [
+                        f"{f.name}.{i.name}.{leaf.name}" for leaf in leaves if leaf.metadata.get("secret")
+                    ]
+                elif i.metadata.get("secret"):
+                    names.append(f"{f.name}.{i.name}")
         elif f.metadata.get("secret"):
             names.append(f.name)
     return names
@@ -392,9 +474,11 @@ def _apply_environment(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
             continue
         value = environ[name]
         if section:
-            target = raw.setdefault(section, {})
-            if not isinstance(target, dict):
-                raise ConfigError(f"[{section}] must be a table")
+            target = raw
+            for part in section.split("."):
+                target = target.setdefault(part, {})
+                if not isinstance(target, dict):
+                    raise ConfigError(f"[{section}] must be a table")
             target[key] = _EnvValue(value)
         else:
             raw[key] = _EnvValue(value)
@@ -413,7 +497,13 @@ def _environment_names() -> dict[str, tuple[str, str]]:
     for f in dataclasses.fields(Settings):
         kind = hints[f.name]
         if dataclasses.is_dataclass(kind):
+            inner_hints = get_type_hints(kind)
             for inner in dataclasses.fields(kind):
+                if dataclasses.is_dataclass(inner_hints[inner.name]):  # [web.oidc]
+                    for leaf in dataclasses.fields(inner_hints[inner.name]):
+                        env = f"{ENV_PREFIX}{f.name}_{inner.name}_{leaf.name}".upper()
+                        names[env] = (f"{f.name}.{inner.name}", leaf.name)
+                    continue
                 env = f"{ENV_PREFIX}{f.name}_{inner.name}".upper()
                 names[env] = (f.name, inner.name)
         else:

@@ -13,9 +13,11 @@ from bot.desk.changes import Changes
 from bot.desk.inbox import Inbox
 from bot.desk.jobs import TimedJobs
 from bot.desk.reading import Reading
+from bot.desk.sign_in import SignIn
 
 
-class Desk(Inbox, Changes, Reading, TimedJobs, Administration):
+class Desk(Inbox, Changes, Reading, TimedJobs, Administration, SignIn):
     """Messages in (:class:`Inbox`), people's changes (:class:`Changes`), reading back
     (:class:`Reading`), the scheduler's jobs (:class:`TimedJobs`) and administration
-    (:class:`Administration`), over one store, clock, settings and set of subscribers."""
+    (:class:`Administration`), signing in to the web desk (:class:`SignIn`), over one store,
+    clock, settings and set of subscribers."""

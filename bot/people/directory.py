@@ -6,7 +6,7 @@ from email.errors import HeaderParseError
 from email.headerregistry import Address
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from bot.audit import log as audit
 from bot.audit.kinds import AuditKind
@@ -153,8 +153,13 @@ def update_person(
     before = {"name": person.name, "role": person.role, "team": person.team.name if person.team else None}
     if name is not None:
         person.name = one_line(name).strip()
-    if role is not None:
+    if role is not None and role.value != person.role:
         person.role = role.value
+        # Sessions carry the role they were opened with and stop at a change anyway; this
+        # forgets them at once.
+        unit.session.connection().execute(
+            delete(t.table_of(t.WebSession)).where(t.table_of(t.WebSession).c.person_id == person.id)
+        )
     if team is not None:
         person.team = find_team(unit, team) if team else None
     unit.session.flush()

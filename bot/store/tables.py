@@ -70,6 +70,8 @@ class Person(Base):
     role: Mapped[str] = mapped_column(String(20), default="requester")
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
     created_at: Mapped[datetime]
+    # argon2id, for signing in to the web desk; None: no password (a link or SSO only).
+    password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
     team: Mapped[Team | None] = relationship(foreign_keys=[team_id], lazy="joined")
 
 
@@ -309,6 +311,43 @@ class Escalation(Base):
     level: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime]
+
+
+class WebSession(Base):
+    """A signed-in browser: the cookie's SHA-256, whose person, and the role it was opened
+    with (a session whose person's role has changed since is over)."""
+
+    __tablename__ = "web_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class SignInLink(Base):
+    """A one-time sign-in link sent by email: its token's SHA-256 and the address it went to."""
+
+    __tablename__ = "sign_in_links"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    used_at: Mapped[datetime | None]
+
+
+class SignInAttempt(Base):
+    """A failed sign-in (or a link asked for), counted per address and per client for a while:
+    shared by every process, so the limits hold behind a load balancer too."""
+
+    __tablename__ = "sign_in_attempts"
+    __table_args__ = (Index("ix_sign_in_attempts_key_at", "key", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(400))
+    at: Mapped[datetime]
 
 
 class ApiToken(Base):

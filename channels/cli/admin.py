@@ -254,8 +254,10 @@ def config_show(state: CliState) -> None:
             hide_password=True
         )
     for name in secret_options():
-        section, _, key = name.rpartition(".")
-        holder = settings[section] if section else settings
+        *sections, key = name.split(".")
+        holder = settings
+        for section in sections:
+            holder = holder[section]
         if holder[key]:
             holder[key] = "********"
     settings["effective_database_url"] = make_url(state.settings.database_url).render_as_string(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from bot.errors import UserError
@@ -63,6 +65,32 @@ def update_command(
         emit_json(person)
     else:
         echo(f"updated {person.email}: {person.role}, team {person.team or '-'}")
+
+
+@people.command("set-password")
+@click.argument("email")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from standard input (for scripts) instead of asking twice.",
+)
+@click.option("--remove", is_flag=True, help="Remove the password: a sign-in link or SSO only.")
+@pass_state
+def set_password_command(state: CliState, email: str, password_stdin: bool, remove: bool) -> None:
+    """Set the password an agent or admin signs in to the web desk with (argon2id-hashed).
+
+    Asked at the prompt, never taken as an argument: arguments show in the process list
+    and the shell history. The person's open web sessions end."""
+    desk = state.runtime.desk
+    password: str | None
+    if remove:
+        password = None
+    elif password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    desk.set_password(desk.actor(None), email, password)
+    echo(f"password {'removed' if remove else 'set'} for {email.strip().lower()}")
 
 
 @people.command("list")

@@ -67,7 +67,8 @@ def compose(outbound: Outbound, renderer: Renderer, sender: Sender, date: object
     auto = AUTO_SUBMITTED.get(outbound.template, "auto-generated")
     if auto:
         message["Auto-Submitted"] = auto
-    message["X-Supportbot-Ticket"] = str(outbound.context.get("ticket", {}).get("number", ""))
+    if number:
+        message["X-Supportbot-Ticket"] = number
     message.set_content(text)
     if html is not None:
         message.add_alternative(html, subtype="html")
@@ -75,7 +76,9 @@ def compose(outbound: Outbound, renderer: Renderer, sender: Sender, date: object
 
 
 def _subject(outbound: Outbound) -> str:
-    ticket = outbound.context.get("ticket", {})
+    ticket = outbound.context.get("ticket")
+    if not ticket:  # mail about no ticket (a sign-in link) names its own subject
+        return " ".join(str(outbound.context.get("subject", "")).split())
     subject = " ".join(str(ticket.get("subject", "")).split())  # no CR/LF, no runs of blanks
     return f"[{ticket.get('number', '')}] {subject}".strip()
 

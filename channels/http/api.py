@@ -35,13 +35,18 @@ UPLOAD_FROM_ROOT = re.compile(API_ROOT + attachments.UPLOAD_PATH.pattern.removep
 
 
 def create_app(
-    store: Store, routes: Sequence[BaseRoute] = (), desk: Desk | None = None, api: FastAPI | None = None
+    store: Store,
+    routes: Sequence[BaseRoute] = (),
+    desk: Desk | None = None,
+    api: FastAPI | None = None,
+    limits: Sequence[tuple[re.Pattern[str], int]] = (),
 ) -> FastAPI:
     """``routes`` are other channels' endpoints served here too (Slack's ``/slack/events``);
     the composition root hands them in, so this module never imports another channel.
     Without a ``desk`` only the health check is served. ``api`` is an API application
     built before (:func:`api_application`), bound here to ``desk``: building one costs
-    a few tenths of a second, which a test suite pays once instead of per test."""
+    a few tenths of a second, which a test suite pays once instead of per test. ``limits``
+    are other channels' paths that take larger bodies (the web desk's forms with files)."""
     app = FastAPI(title="Supportbot", docs_url=None, redoc_url=None, openapi_url=None)
     app.router.routes.extend(routes)
 
@@ -78,6 +83,7 @@ def create_app(
             (sharing, max(MAX_BODY, desk.settings.sharing.max_body_bytes) + MAX_BODY),
         ]
         counted_only = [API_PATH, sharing]
+    paths += list(limits)
     # Counted as the bytes arrive, on every route. Where routes answer their own limit
     # (the API's middleware, sharing's 422), this is a ceiling a megabyte above it, so
     # theirs comes first.

@@ -1,0 +1,77 @@
+"""Signing in to the web desk, for the web channel and ``supportbot people set-password``.
+
+A failed sign-in is committed before it is raised: the failure is what the limits count,
+and a rolled-back failure would let an attacker guess for ever.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from bot.desk.base import DeskBase
+from bot.errors import Unauthenticated
+from bot.model import Actor
+from bot.notify import outbox
+from bot.people import sign_in
+from bot.people.sign_in import SignedIn
+from bot.unit import Unit
+
+T = TypeVar("T")
+
+
+class SignIn(DeskBase):
+    def set_password(self, actor: Actor, email: str, password: str | None) -> None:
+        self._write(lambda u: sign_in.set_password(u, actor, email, password))
+
+    def sign_in_with_password(self, email: str, password: str, client: str) -> SignedIn:
+        return self._counted(lambda u: sign_in.sign_in_with_password(u, email, password, client))
+
+    def sign_in_with_link(self, token: str, client: str) -> SignedIn:
+        return self._counted(lambda u: sign_in.sign_in_with_link(u, token, client))
+
+    def sign_in_verified_email(self, email: str, name: str, agent_domains: frozenset[str]) -> SignedIn:
+        return self._write(lambda u: sign_in.sign_in_verified_email(u, email, name, agent_domains))
+
+    def request_sign_in_link(self, email: str, client: str, base_url: str) -> None:
+        """Mails the link through the outbox (in the default set-up, an .eml in the outbox
+        folder); says nothing about whether the address is known."""
+
+        def work(u: Unit) -> None:
+            made = sign_in.request_link(u, email, client)
+            if made is None:
+                return
+            token, address = made
+            outbox.enqueue(
+                u.session,
+                now=u.now,
+                channel="email",
+                recipient=address,
+                template="sign_in_link",
+                context={
+                    "subject": "Your sign-in link",
+                    "link": f"{base_url}/signin/link/{token}",
+                    "minutes": int(sign_in.LINK_TTL.total_seconds() // 60),
+                    "desk": self.settings.email.from_name,
+                    "recipient": {"email": address},
+                },
+                dedupe_key=f"sign-in:{sign_in.digest(token)}",
+            )
+
+        self._counted(work)
+
+    def session_actor(self, token: str) -> Actor | None:
+        with self.unit() as unit:
+            return sign_in.session_actor(unit, token)
+
+    def sign_out(self, token: str) -> None:
+        self._write(lambda u: sign_in.end_session(u, token))
+
+    def _counted(self, work: Callable[[Unit], T]) -> T:
+        refused: Unauthenticated | None = None
+        with self.unit() as unit:
+            try:
+                return work(unit)
+            except Unauthenticated as error:
+                refused = error  # leave the block normally: the failure's rows commit
+        raise refused

@@ -1,0 +1,73 @@
+/* Supportbot web desk: what htmx does not (keyboard navigation, live updates, local times).
+   Loaded from this site only (the Content-Security-Policy allows no inline script). */
+(function () {
+  "use strict";
+
+  function typing(target) {
+    if (!target) return false;
+    var tag = target.tagName;
+    return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || target.isContentEditable;
+  }
+
+  // -- local times: <time datetime="..."> shown in the reader's zone ----------------------
+  function localTimes(root) {
+    (root || document).querySelectorAll("time[datetime]").forEach(function (el) {
+      var d = new Date(el.getAttribute("datetime"));
+      if (!isNaN(d)) { el.title = el.textContent; el.textContent = d.toLocaleString(); }
+    });
+  }
+
+  // -- keyboard: j/k move in a list, Enter opens, r reply, n internal note ----------------
+  function rows() { return Array.prototype.slice.call(document.querySelectorAll("[data-nav-item]")); }
+  function select(index) {
+    var all = rows();
+    if (!all.length) return;
+    index = Math.max(0, Math.min(all.length - 1, index));
+    all.forEach(function (row, i) { row.classList.toggle("selected", i === index); });
+    all[index].scrollIntoView({ block: "nearest" });
+    document.body.dataset.navIndex = String(index);
+  }
+  function current() { return parseInt(document.body.dataset.navIndex || "-1", 10); }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
+    var key = event.key;
+    if (key === "j" && rows().length) { select(current() + 1); event.preventDefault(); }
+    else if (key === "k" && rows().length) { select(current() - 1); event.preventDefault(); }
+    else if (key === "Enter" && current() >= 0) {
+      var row = rows()[current()];
+      var link = row && row.querySelector("a[data-open]");
+      if (link) { link.click(); event.preventDefault(); }
+    } else if (key === "r" || key === "n") {
+      var box = document.querySelector(key === "r" ? "[data-key-reply]" : "[data-key-note]");
+      if (box) {
+        var details = box.closest("details");
+        if (details) details.open = true;
+        box.focus(); event.preventDefault();
+      }
+    }
+  });
+
+  // -- live updates: the server says "changed", the page refreshes its live parts ---------
+  // A page names its stream in <body data-live="/live/..."> and its live regions carry
+  // hx-trigger="sb:changed from:body". Nothing but the signal travels on the stream.
+  function live() {
+    var url = document.body.dataset.live;
+    if (!url || !window.EventSource) return;
+    var source = new EventSource(url);
+    source.addEventListener("changed", function (event) {
+      if (window.htmx) window.htmx.trigger(document.body, "sb:changed", { stamp: event.data });
+      else document.body.dispatchEvent(new CustomEvent("sb:changed", { detail: { stamp: event.data } }));
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    localTimes(document);
+    live();
+    if (rows().length && document.body.dataset.navAutoselect !== "off") select(0);
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    localTimes(event.target);
+    if (rows().length) select(Math.min(Math.max(current(), 0), rows().length - 1));
+  });
+})();

@@ -1,0 +1,111 @@
+"""Signing in: links by email, passwords, sessions, CSRF, and the limits on failures."""
+
+from __future__ import annotations
+
+from bot.model import Actor, Role
+from tests.fakes import FakeClock
+from tests.integration.web.conftest import (
+    PASSWORD,
+    Browser,
+    last_link,
+    sign_in_with_link,
+    sign_in_with_password,
+    staff,
+)
+
+
+def test_a_requester_signs_in_with_a_link_once(browser: Browser, store, desk) -> None:
+    page = browser.get("/signin")
+    assert page.status_code == 200
+    assert "Email me a sign-in link" in page.text
+    sent = browser.submit("/signin/link", {"email": "Rita@Customer.test"})
+    assert "a sign-in link is on its way" in sent.text
+    path = last_link(store, "rita@customer.test")
+    confirm = browser.get(path)  # a mail scanner's GET spends nothing
+    assert confirm.status_code == 200 and "Continue to sign in" in confirm.text
+    signed = browser.submit(path)
+    assert signed.status_code == 303 and signed.headers["location"] == "/"
+    cookie = signed.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" not in cookie
+    assert browser.get("/signin").status_code == 303  # signed in: on to the portal
+    # The same link again is refused, even from a fresh browser.
+    other = Browser(base_url=str(browser.base_url))
+    other.get(path)
+    assert other.submit(path).status_code == 401
+    other.close()
+
+
+def test_asking_for_a_link_never_says_whether_the_address_is_known(browser: Browser, desk) -> None:
+    staff(desk, "known@support.test")
+    known = browser.submit("/signin/link", {"email": "known@support.test"})
+    unknown = browser.submit("/signin/link", {"email": "nobody@nowhere.test"})
+    assert known.status_code == unknown.status_code == 200
+    assert known.text.replace("known@support.test", "X") == unknown.text.replace("nobody@nowhere.test", "X")
+
+
+def test_a_link_expires_after_fifteen_minutes(browser: Browser, store, desk, clock: FakeClock) -> None:
+    browser.submit("/signin/link", {"email": "late@customer.test"})
+    path = last_link(store, "late@customer.test")
+    clock.advance(minutes=15, seconds=1)
+    browser.get(path)
+    assert browser.submit(path).status_code == 401
+
+
+def test_an_agent_signs_in_with_a_password_and_out(browser: Browser, desk) -> None:
+    staff(desk, "ann@support.test")
+    signed = sign_in_with_password(browser, "ann@support.test")
+    assert signed.status_code == 303 and signed.headers["location"] == "/desk"
+    assert browser.get("/signin").status_code == 303  # signed in already
+    browser.get("/desk")  # the page after sign-in: its forms carry the session's CSRF token
+    out = browser.submit("/signout")
+    assert out.status_code == 303
+    assert browser.get("/signin").status_code == 200
+
+
+def test_a_wrong_password_is_refused_and_failures_are_limited(browser: Browser, desk) -> None:
+    staff(desk, "ann@support.test")
+    for _ in range(desk.settings.web.max_failures_per_address):
+        assert sign_in_with_password(browser, "ann@support.test", "wrong password!").status_code == 401
+    # Now even the right password waits: the address is limited.
+    assert sign_in_with_password(browser, "ann@support.test").status_code == 429
+
+
+def test_a_form_without_its_csrf_token_changes_nothing(browser: Browser, desk) -> None:
+    staff(desk, "ann@support.test")
+    browser.get("/signin")
+    refused = browser.post("/signin/password", data={"email": "ann@support.test", "password": PASSWORD})
+    assert refused.status_code == 403
+    forged = browser.post(
+        "/signin/password", data={"email": "ann@support.test", "password": PASSWORD, "csrf": "0" * 40}
+    )
+    assert forged.status_code == 403
+    assert "sb_session" not in browser.cookies
+
+
+def test_sessions_end_when_the_role_changes(browser: Browser, desk) -> None:
+    staff(desk, "ann@support.test")
+    sign_in_with_password(browser, "ann@support.test")
+    assert browser.get("/signin").status_code == 303
+    desk.update_person(Actor.console(), "ann@support.test", role=Role.REQUESTER)
+    assert browser.get("/signin").status_code == 200  # signed out
+
+
+def test_pages_carry_the_security_headers(browser: Browser) -> None:
+    page = browser.get("/signin")
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+    assert page.headers["x-content-type-options"] == "nosniff"
+
+
+def test_static_files_have_hashed_names_and_are_cached_for_good(browser: Browser, web) -> None:
+    url = web.site.static.url("app.js")
+    assert url.startswith("/static/app.") and url.endswith(".js")
+    served = browser.get(url)
+    assert served.status_code == 200
+    assert "immutable" in served.headers["cache-control"] and "max-age=31536000" in served.headers["cache-control"]
+    assert browser.get("/static/app.js").status_code == 404
+
+
+def test_a_requester_with_a_link_session_is_no_agent(browser: Browser, store, desk) -> None:
+    sign_in_with_link(browser, store, "rita@customer.test")
+    assert browser.get("/signin").status_code == 303
