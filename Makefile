@@ -28,10 +28,15 @@ run: $(VENV)/.installed
 ## (pytest-xdist): each worker has its own PostgreSQL schema, SQLite files and ports.
 # The IMAP tests need a real Dovecot (Debian's dovecot-imapd); the test fixture starts its own on a
 # free loopback port, so a system Dovecot the package may start on port 143 does not matter.
+# The browser tests drive Debian's Chromium (package chromium) through Playwright; no browser
+# is ever downloaded.
 test: $(VENV)/.installed-dev lint
 	@[ -x /usr/sbin/dovecot ] || command -v dovecot >/dev/null 2>&1 || \
 		($(SUDO) apt-get update -qq && \
 		 $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd)
+	@[ -x /usr/bin/chromium ] || \
+		($(SUDO) apt-get update -qq && \
+		 $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 	$(BIN)/pytest -n auto --durations=15
 
 lint: $(VENV)/.installed-dev
@@ -47,6 +52,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/slack_ack.py
 	$(BIN)/python bench/sla_sweep.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/web.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -49,10 +49,12 @@ async def sweep_sla(desk: Desk) -> None:
 
 
 async def housekeeping(desk: Desk) -> None:
-    """Hourly: close long-resolved tickets, flag expired ones, export the audit log when due."""
+    """Hourly: close long-resolved tickets, flag expired ones, export the audit log when due,
+    forget ended web sessions and spent sign-in links."""
     closed = await run_job("auto-close", desk.auto_close)
     expired = await run_job("expiry", desk.flag_expired)
     exported = await run_job("audit export", desk.export_audit)
+    await run_job("sign-in sweep", desk.sweep_sign_ins)
     if closed or expired or exported:
         logger.info(
             "housekeeping: %d closed, %d flagged expired, audit export %s",

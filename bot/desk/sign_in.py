@@ -67,6 +67,10 @@ class SignIn(DeskBase):
     def sign_out(self, token: str) -> None:
         self._write(lambda u: sign_in.end_session(u, token))
 
+    def sweep_sign_ins(self) -> int:
+        """Expired sessions, spent links and old failed attempts: housekeeping's."""
+        return self._write(sign_in.sweep)
+
     def _counted(self, work: Callable[[Unit], T]) -> T:
         refused: Unauthenticated | None = None
         with self.unit() as unit:

@@ -96,7 +96,8 @@ def set_password(unit: Unit, actor: Actor, email: str, password: str | None) -> 
 def sign_in_with_password(unit: Unit, email: str, password: str, client: str) -> SignedIn:
     """A session for the person, or Unauthenticated (the same words for every failure).
 
-    Only agents and admins have passwords; requesters sign in with a link."""
+    Agents and admins have passwords; requesters sign in with a link, unless an admin
+    gave them a password too."""
     address = _address_or_none(email)
     _check_limits(unit, address, client)
     person = (

@@ -22,6 +22,12 @@ def test_shipped_file_lists_every_option():
         if dataclasses.is_dataclass(value):
             assert f"[{field.name}]" in text
             for inner in dataclasses.fields(value):
+                nested = getattr(value, inner.name)
+                if dataclasses.is_dataclass(nested):  # [web.oidc]
+                    assert f"[{field.name}.{inner.name}]" in text
+                    for leaf in dataclasses.fields(nested):
+                        assert f"\n{leaf.name} = " in text, f"[{field.name}.{inner.name}] {leaf.name} missing"
+                    continue
                 assert f"\n{inner.name} = " in text, f"[{field.name}] {inner.name} missing"
         elif isinstance(value, tuple):
             assert f"[[{field.name}]]" in text, f"[[{field.name}]] missing"
@@ -71,6 +77,26 @@ def test_every_option_has_an_environment_name():
     names = environment_names()
     assert {"SUPPORTBOT_DATABASE_URL", "SUPPORTBOT_HTTP_PORT", "SUPPORTBOT_DATA_DIR"} <= set(names)
     assert "SUPPORTBOT_OUTBOX_MAX_ATTEMPTS" in names
+    assert "SUPPORTBOT_WEB_OIDC_CLIENT_SECRET" in names
+
+
+def test_a_nested_section_takes_its_options_from_the_environment_and_keeps_secrets_secret():
+    settings = load(
+        None,
+        {
+            "SUPPORTBOT_WEB_OIDC_ISSUER": "https://id.example.com",
+            "SUPPORTBOT_WEB_OIDC_CLIENT_ID": "desk",
+            "SUPPORTBOT_WEB_OIDC_CLIENT_SECRET": "s3cret",
+        },
+    )
+    assert settings.web.oidc.enabled and settings.web.oidc.client_secret == "s3cret"
+    assert "web.oidc.client_secret" in secret_options()
+    assert "s3cret" not in repr(settings)
+
+
+def test_sso_without_its_client_secret_stops_start_up():
+    with pytest.raises(ConfigError, match="SUPPORTBOT_WEB_OIDC_CLIENT_SECRET"):
+        load(None, {"SUPPORTBOT_WEB_OIDC_ISSUER": "https://id.example.com", "SUPPORTBOT_WEB_OIDC_CLIENT_ID": "x"})
 
 
 def test_critical_is_a_valid_default_priority():

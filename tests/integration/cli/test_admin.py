@@ -9,7 +9,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from sqlalchemy import select
+
 from bot.store import migrate
+from bot.store import tables as t
+from channels.cli import cli as supportbot
 from tests.integration.cli.support import (
     AGENT,
     REQUESTER,
@@ -176,3 +180,19 @@ def test_tokens_create_shows_the_token_once_and_stores_only_its_hash(cli: Cli) -
     assert "revoked" in cli.ok("tokens", "revoke", str(created["id"]))
     assert cli.json("tokens", "list")[0]["revoked_at"] is not None
     assert "no person" in cli.fails("tokens", "create", "--person", "nobody@example.com")
+
+
+def test_people_set_password_stores_an_argon2id_hash_and_refuses_a_short_one(cli: Cli, store) -> None:
+    cli.ok("people", "add", "--email", AGENT, "--role", "agent")
+    args = ["people", "set-password", AGENT, "--password-stdin"]
+    short = cli.runner.invoke(supportbot, args, input="too short\n", env=cli.env)
+    assert short.exit_code == 1 and "at least 10 characters" in short.stderr
+    typed = cli.runner.invoke(
+        supportbot, ["people", "set-password", AGENT], input="a good long one\n" * 2, env=cli.env
+    )
+    assert typed.exit_code == 0, typed.stderr
+    assert "a good long one" not in typed.stdout
+    with store.read() as session:
+        stored = session.scalar(select(t.Person.password_hash).where(t.Person.email == AGENT))
+    assert stored is not None and stored.startswith("$argon2id$")
+    assert cli.ok("people", "set-password", AGENT, "--remove").startswith("password removed")

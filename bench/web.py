@@ -1,0 +1,293 @@
+"""Web desk page latencies against the REST API calls they match, at 100k and 1M tickets.
+
+The store is filled as ``bench/api.py`` fills it (same rows, same search index), and
+the real app ``supportbot serve`` builds (the API and the web desk's routes) is served
+by uvicorn in a child process (this script with ``--serve``) on a free loopback port.
+An agent signs in to the web desk with a password through the sign-in form (so every
+page pays the session lookup a browser's request pays) and also holds an API token.
+
+Each page is measured beside the API call that reads the same data, in the same run:
+
+- the queue page (``/desk?queue=all``: 50 rows, newest first) against
+  ``GET /api/v1/tickets?limit=50``, and against the same list narrowed to open high
+  priority tickets;
+- a ticket's page (``/desk/tickets/SUP-n``, a random ticket) against
+  ``GET /api/v1/tickets/SUP-n``;
+- a requester's "My tickets" (``/``) against ``GET /api/v1/tickets?limit=50`` with the
+  requester's token.
+
+``GET /healthz`` is the floor (the HTTP stack and one ping of the store). Requests go
+one at a time; each row is a few warm-up requests then up to ``--requests`` timed ones
+(fewer if ``--budget`` seconds run out first). The ratio column is the page's p50 over
+its API call's p50 (the issue's target: at most 2).
+
+Run from the repository root: ``.venv/bin/python bench/web.py --help``.
+Progress goes to stderr, the table to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from api import free_port, grow, latencies  # bench/ is the script's folder
+from scratch_postgres import postgres_schema
+from sla_sweep import seed_people, settings_for
+from tabulate import tabulate
+
+from bot.clock import SystemClock
+from bot.desk.facade import Desk
+from bot.model import Actor, Role
+from bot.store import migrate
+from bot.store.db import Store
+
+SIZES = (100_000, 1_000_000)
+REQUESTS = 50
+BUDGET_S = 20.0
+SEED = 20251205
+AGENT = "web-agent@support.test"
+REQUESTER = "requester@example.test"  # bench/sla_sweep.py's seed_people: every ticket is theirs
+PASSWORD = "bench password, not a secret"
+CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    store: str
+    tickets: int
+    request: str
+    n: int
+    p50: float
+    p95: float
+    ratio: str = ""
+
+
+def serve(url: str, data_dir: str, port: int) -> None:
+    """The child process: the API and the web desk over the given database, until killed."""
+    import uvicorn
+
+    from channels.http.api import create_app
+    from channels.web.app import web_routes
+
+    store = Store(url)
+    settings = settings_for(Path(data_dir), url)
+    desk = Desk(store, SystemClock(), settings)
+    web = web_routes(desk, settings)
+    app = create_app(store, web.routes, desk=desk, limits=web.upload_paths)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+class Server:
+    def __init__(self, url: str, tmp: Path) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        command = [sys.executable, __file__, "--serve", url, "--data-dir", str(tmp), "--port", str(self.port)]
+        self.process = subprocess.Popen(command)
+
+    def __enter__(self) -> Server:
+        deadline = time.monotonic() + 30
+        with httpx.Client(trust_env=False) as client:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"the server exited with {self.process.returncode}")
+                try:
+                    if client.get(self.base + "/healthz").status_code == 200:
+                        return self
+                except httpx.TransportError:
+                    time.sleep(0.1)
+        raise RuntimeError("the server did not answer /healthz within 30 s")
+
+    def __exit__(self, *_: object) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def signed_in(base: str, email: str) -> httpx.Client:
+    """A browser-like client with a session cookie, signed in through the form."""
+    client = httpx.Client(base_url=base, trust_env=False, timeout=120)
+    page = client.get("/signin")
+    found = CSRF.search(page.text)
+    assert found, "no CSRF token on the sign-in page"
+    answer = client.post(
+        "/signin/password", data={"csrf": found.group(1), "email": email, "password": PASSWORD, "next": "/"}
+    )
+    if answer.status_code != 303:
+        raise RuntimeError(f"sign-in as {email} failed: {answer.status_code}")
+    return client
+
+
+def measure_size(
+    name: str, size: int, server: Server, tokens: dict[str, str], args: argparse.Namespace
+) -> list[Row]:
+    rng = random.Random(SEED + size)
+    number = [1]
+
+    def pick() -> int:
+        number[0] = rng.randint(1, size)
+        return number[0]
+
+    api = httpx.Client(
+        base_url=server.base,
+        headers={"Authorization": f"Bearer {tokens['agent']}"},
+        trust_env=False,
+        timeout=120,
+    )
+    own = httpx.Client(
+        base_url=server.base,
+        headers={"Authorization": f"Bearer {tokens['requester']}"},
+        trust_env=False,
+        timeout=120,
+    )
+    agent_web = signed_in(server.base, AGENT)
+    requester_web = signed_in(server.base, REQUESTER)
+    pairs: list[tuple[str, httpx.Client, Callable[[], str], str, httpx.Client, Callable[[], str]]] = [
+        (
+            "queue, all",
+            agent_web,
+            lambda: "/desk?queue=all",
+            "API list limit=50",
+            api,
+            lambda: "/api/v1/tickets?limit=50",
+        ),
+        (
+            "queue, open high",
+            agent_web,
+            lambda: "/desk?queue=all&status=open&priority=high",
+            "API list status=open&priority=high",
+            api,
+            lambda: "/api/v1/tickets?status=open&priority=high&limit=50",
+        ),
+        (
+            "ticket page",
+            agent_web,
+            lambda: f"/desk/tickets/SUP-{pick()}",
+            "API get ticket",
+            api,
+            lambda: f"/api/v1/tickets/SUP-{pick()}",
+        ),
+        (
+            "my tickets (requester)",
+            requester_web,
+            lambda: "/",
+            "API list as requester",
+            own,
+            lambda: "/api/v1/tickets?limit=50",
+        ),
+    ]
+    results: list[Row] = []
+    try:
+        n, p50, p95 = latencies(api, "GET /healthz (floor)", lambda: "/healthz", args)
+        results.append(Row(name, size, "GET /healthz (floor)", n, p50, p95))
+        for page_label, page_client, page_path, api_label, api_client, api_path in pairs:
+            n, api50, api95 = latencies(api_client, api_label, api_path, args)
+            results.append(Row(name, size, api_label, n, api50, api95))
+            n, p50, p95 = latencies(page_client, "page: " + page_label, page_path, args)
+            results.append(Row(name, size, "page: " + page_label, n, p50, p95, f"{p50 / api50:.2f}x"))
+    finally:
+        for client in (api, own, agent_web, requester_web):
+            client.close()
+    return results
+
+
+def run(name: str, url: str, tmp: Path, args: argparse.Namespace) -> list[Row]:
+    store = Store(url)
+    try:
+        migrate.upgrade(store)
+        desk = Desk(store, SystemClock(), settings_for(tmp, url))
+        requester = seed_people(store)
+        desk.add_person(Actor.console(), AGENT, name="Web Agent", role=Role.AGENT)
+        for email in (AGENT, REQUESTER):
+            desk.set_password(Actor.console(), email, PASSWORD)
+        tokens = {
+            "agent": desk.create_token(Actor.console(), AGENT, "bench")[1],
+            "requester": desk.create_token(Actor.console(), REQUESTER, "bench")[1],
+        }
+        policy = desk.rules_in_force().policies.for_ticket("medium", None).name
+        rng = random.Random(SEED)
+        results: list[Row] = []
+        have = 0
+        for size in args.sizes:
+            began = time.perf_counter()
+            grow(store, have, size, requester, policy, rng)
+            have = size
+            print(
+                f"  {name} {size:,} tickets: loaded in {time.perf_counter() - began:.1f} s", file=sys.stderr
+            )
+            with Server(url, tmp) as server:
+                results += measure_size(name, size, server, tokens, args)
+        return results
+    finally:
+        store.dispose()
+
+
+def table(results: list[Row]) -> str:
+    rows = [
+        [r.store, f"{r.tickets:,}", r.request, r.n, f"{r.p50:.1f}", f"{r.p95:.1f}", r.ratio] for r in results
+    ]
+    headers = ["store", "tickets", "request", "n", "p50 ms", "p95 ms", "page/API p50"]
+    return tabulate(rows, headers=headers, tablefmt="github")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--sizes", default=",".join(str(n) for n in SIZES), help="ticket counts, ascending")
+    parser.add_argument(
+        "--stores", default="sqlite,postgresql", help="sqlite and/or postgresql (default both)"
+    )
+    parser.add_argument("--requests", type=int, default=REQUESTS, help=f"timed requests per row ({REQUESTS})")
+    parser.add_argument(
+        "--budget", type=float, default=BUDGET_S, help=f"seconds per row at most ({BUDGET_S:g})"
+    )
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        return args
+    args.stores = [name.strip() for name in args.stores.split(",") if name.strip()]
+    if set(args.stores) - {"sqlite", "postgresql"} or not args.stores:
+        parser.error(f"--stores takes sqlite and/or postgresql, not {args.stores}")
+    args.sizes = [int(n.replace("_", "")) for n in args.sizes.split(",") if n.strip()]
+    if not args.sizes or args.sizes != sorted(set(args.sizes)) or args.sizes[0] < 100:
+        parser.error("--sizes needs distinct ascending counts of at least 100")
+    if args.requests < 10:
+        parser.error("--requests needs at least 10")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.serve:
+        serve(args.serve, args.data_dir, args.port)
+        return
+    results: list[Row] = []
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="sbbench-") as folder:
+        tmp = Path(folder)
+        if "sqlite" in args.stores:
+            results += run("sqlite", f"sqlite:///{tmp / 'web.db'}", tmp, args)
+        if "postgresql" in args.stores:
+            with postgres_schema(notes) as url:
+                if url is not None:
+                    results += run("postgresql", url, tmp, args)
+    if results:
+        print(table(results))
+    for note in notes:
+        print(note)
+
+
+if __name__ == "__main__":
+    main()
