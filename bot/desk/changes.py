@@ -16,7 +16,7 @@ from bot.tickets import attachments, classify
 from bot.tickets import changes as tickets
 from bot.tickets.classify import TicketChanges
 from bot.unit import Unit
-from bot.views import CommentView, TicketView
+from bot.views import AttachmentView, CommentView, TicketView
 
 
 class Changes(DeskBase):
@@ -31,6 +31,7 @@ class Changes(DeskBase):
         public: bool = True,
         channel: str = "cli",
         external_id: str | None = None,
+        files: Sequence[IncomingFile] = (),
     ) -> CommentView:
         """The comment written, with the ticket it landed on (a merged ticket's survivor).
 
@@ -38,6 +39,7 @@ class Changes(DeskBase):
         ``external_id`` (a request's own key) a retry answers with the comment the first
         one wrote and writes nothing. Two at once race on the thread refs' unique index:
         the loser's transaction rolls back whole and it answers with the winner's.
+        ``files`` go on the comment itself, all or none (``TooLarge`` over the limits).
         """
 
         def work(u: Unit) -> CommentView:
@@ -47,10 +49,12 @@ class Changes(DeskBase):
                 )
                 if earlier is not None:
                     return earlier
-            written = tickets.comment(
+            ticket, written = tickets.comment(
                 u, actor, number, body, public=public, channel=channel, external_id=external_id
-            )[1]
-            return queries.comment_view(written, self.settings.ticket_prefix)
+            )
+            kept = attachments.keep_all(u, ticket, written, files) if files else []
+            views = [AttachmentView(a.id, a.filename, a.content_type, a.size, a.sha256) for a in kept]
+            return queries.comment_view(written, self.settings.ticket_prefix, views)
 
         try:
             return self._write(work)

@@ -32,7 +32,7 @@ from bot.store.rows import get_or_create
 from bot.unit import Unit
 
 # The channels that open tickets, as a rule's ``channel`` names them.
-CHANNELS = ("email", "slack", "api", "cli", "sharing")
+CHANNELS = ("email", "slack", "api", "cli", "sharing", "web")
 MAX_KEYWORDS = 50
 MAX_TAGS = 20
 MAX_POSITION = 2**31 - 1  # the column is a 32-bit integer on PostgreSQL

@@ -11,7 +11,8 @@ from __future__ import annotations
 import mimetypes
 import re
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.audit import log as audit
@@ -79,6 +80,26 @@ def keep(unit: Unit, ticket: t.Ticket, comment: t.Comment, item: IncomingFile, d
     )
     unit.session.add(row)
     return row
+
+
+def keep_all(
+    unit: Unit, ticket: t.Ticket, comment: t.Comment, items: Sequence[IncomingFile]
+) -> list[t.Attachment]:
+    """Files on a comment just written (a web form's reply), all or none: one over the limits
+    refuses them all (``TooLarge``) and, raised, the caller's transaction with them."""
+    total = 0
+    for item in items:
+        total += len(item.data)
+        limit = limit_broken(unit.settings.attachments, len(item.data), total)
+        if limit is not None:
+            name = safe_filename(item.filename)
+            raise TooLarge(f"{name} is over the limit of {limit} bytes", field="files")
+    rows: list[t.Attachment] = []
+    for item in items:
+        named = replace(item, filename=safe_filename(item.filename))
+        rows.append(keep(unit, ticket, comment, named, unit.files.put(item.data)))
+    unit.session.flush()
+    return rows
 
 
 def safe_filename(name: str) -> str:
