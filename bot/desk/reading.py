@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
 from bot.desk.base import DeskBase
 from bot.model import Actor
 from bot.people.permissions import require_staff
-from bot.read import files, metrics, queries, reports
+from bot.read import files, live, metrics, queries, reports
+from bot.read.dashboard import DashboardView, read_dashboard
 from bot.tickets import attachments, classify
 from bot.views import CardView, TicketDetail, TicketView
 
@@ -31,6 +32,19 @@ class Reading(DeskBase):
         their own tickets without internal notes or the log; another's is "no ticket"."""
         with self.unit(write=False) as unit:
             return queries.visible_ticket(unit, actor, number)
+
+    def change_stamp(self, ticket_id: int | None = None, *, public_only: bool = False) -> str | None:
+        """What an open page polls (:mod:`bot.read.live`): a ticket's stamp (None: no such ticket;
+        ``public_only``: a requester's, moved only by what they may see), or the queue's."""
+        with self.unit(write=False) as unit:
+            if ticket_id is None:
+                return live.queue_stamp(unit)
+            return live.ticket_stamp(unit, ticket_id, public_only=public_only)
+
+    def count_tickets(self, filters: Sequence[queries.TicketFilter]) -> list[int]:
+        """How many tickets each filter selects, one COUNT each, in one read transaction."""
+        with self.unit(write=False) as unit:
+            return live.count_tickets(unit, filters)
 
     def ticket_card(self, ticket_id: int) -> CardView:
         """The ticket as its chat card shows it, read at sending time."""
@@ -80,3 +94,9 @@ class Reading(DeskBase):
         week, and per ``period`` (day or week)."""
         with self.unit(write=False) as unit:
             return reports.build(unit, since, by, period)
+
+    def dashboard(self, actor: Actor) -> DashboardView:
+        """The web desk's key figures (open queue, the last 30 days' flow and SLA), read now."""
+        require_staff(actor, "read the dashboard")
+        with self.unit(write=False) as unit:
+            return read_dashboard(unit)

@@ -61,6 +61,8 @@ class TicketFilter:
     # Full-text search (bot/read/search.py); ``text_public_only`` leaves internal notes out.
     text: str | None = None
     text_public_only: bool = False
+    # The team a ticket is with, by name (a queue of one team's tickets).
+    team: str | None = None
 
 
 def list_tickets(unit: Unit, query: TicketFilter) -> list[TicketView]:
@@ -219,6 +221,10 @@ def filtered(unit: Unit, query: TicketFilter) -> Select[t.Ticket]:
         )
     if query.sla_status:
         statement = statement.where(t.Ticket.sla_status == parse_sla_status(query.sla_status))
+    if query.team:
+        statement = statement.where(
+            t.Ticket.team_id.in_(select(t.Team.id).where(t.Team.name == query.team.strip()))
+        )
     if query.created_after is not None:
         statement = statement.where(t.Ticket.created_at >= query.created_after)
     if query.created_before is not None:

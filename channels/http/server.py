@@ -44,6 +44,9 @@ logger = logging.getLogger(__name__)
 
 LINGER_SECONDS = 2.0
 LINGER_BYTES = 16 * 1024 * 1024
+# At shutdown, what still runs this long after the listening sockets closed is cancelled:
+# an event stream (a web desk page's live updates) never ends by itself.
+SHUTDOWN_GRACE_SECONDS = 5
 
 
 def _busy_response() -> bytes:
@@ -240,4 +243,5 @@ def uvicorn_config(app: Any, http: HttpSettings) -> uvicorn.Config:
         log_config=None,
         access_log=False,
         lifespan="off",
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )

@@ -12,8 +12,9 @@
   // -- local times: <time datetime="..."> shown in the reader's zone ----------------------
   function localTimes(root) {
     (root || document).querySelectorAll("time[datetime]").forEach(function (el) {
+      if (el.dataset.local) return;  // shown in the reader's zone already
       var d = new Date(el.getAttribute("datetime"));
-      if (!isNaN(d)) { el.title = el.textContent; el.textContent = d.toLocaleString(); }
+      if (!isNaN(d)) { el.title = el.textContent; el.textContent = d.toLocaleString(); el.dataset.local = "1"; }
     });
   }
 
@@ -57,15 +58,42 @@
     var source = new EventSource(url);
     source.addEventListener("changed", function (event) {
       if (window.htmx) window.htmx.trigger(document.body, "sb:changed", { stamp: event.data });
-      else document.body.dispatchEvent(new CustomEvent("sb:changed", { detail: { stamp: event.data } }));
+      else document.body.dispatchEvent(new CustomEvent("sb:changed", { bubbles: true, detail: { stamp: event.data } }));
     });
   }
+
+  // -- what a live refresh must not destroy ------------------------------------------------
+  // A queue whose rows are ticked for a bulk change keeps them: it says it changed instead
+  // (its region is marked data-keep-if-checked). A reply or note being written is never in a
+  // live region; when the ticket changes under it, a banner says so.
+  function writing() {
+    return Array.prototype.some.call(
+      document.querySelectorAll("[data-key-reply], [data-key-note]"),
+      function (box) { return box.value.trim() !== ""; });
+  }
+  function reveal(selector, root) {
+    var el = (root || document).querySelector(selector);
+    if (el) el.hidden = false;
+  }
+  document.addEventListener("htmx:confirm", function (event) {
+    var detail = event.detail || {};
+    var elt = detail.elt;
+    if (!detail.triggeringEvent || detail.triggeringEvent.type !== "sb:changed" || !elt) return;
+    if (elt.hasAttribute("data-keep-if-checked") && elt.querySelector("input[type=checkbox]:checked")) {
+      event.preventDefault();  // the request is not made
+      reveal("[data-queue-changed]", elt);
+    }
+  });
+  document.addEventListener("sb:changed", function () {
+    if (writing()) reveal("[data-changed-banner]");
+  });
 
   document.addEventListener("DOMContentLoaded", function () {
     localTimes(document);
     live();
     if (rows().length && document.body.dataset.navAutoselect !== "off") select(0);
   });
+  document.addEventListener("htmx:oobAfterSwap", function () { localTimes(document); });
   document.addEventListener("htmx:afterSwap", function (event) {
     localTimes(event.target);
     if (rows().length) select(Math.min(Math.max(current(), 0), rows().length - 1));
