@@ -1,0 +1,333 @@
+"""The web desk in a real headless Chromium against the real ``supportbot serve``.
+
+The server runs as ``make run`` runs it (its own data folder, SQLite or a fresh
+PostgreSQL schema, mail to the outbox folder), set up with the CLI in another
+process. Each person has a browser context of their own; sign-in links are read from
+the ``.eml`` files the outbox writes, as a person would read their mail. What is
+checked is what the page shows and does (``window`` state for script injection), not
+only the HTML the server sent.
+"""
+
+from __future__ import annotations
+
+import email
+import json
+import re
+import smtplib
+import subprocess
+from collections.abc import Callable, Iterator
+from email import policy
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from tests.e2e.browser import chromium, playwright, screenshot  # noqa: F401 (fixtures)
+from tests.e2e.process import SUPPORTBOT, clean_environment, healthy, supportbot
+from tests.e2e.test_serve import Server, wait_for
+from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, OidcProvider
+from tests.ports import free_port
+
+AGENT = "ann@support.test"
+OTHER_AGENT = "bo@support.test"
+REQUESTER = "rita@customer.test"
+PASSWORD = "correct horse battery staple"
+LINK = re.compile(r"https?://\S+/signin/link/[A-Za-z0-9_-]+")
+WAIT_MS = 15_000
+
+pytestmark = pytest.mark.slow
+expect.set_options(timeout=WAIT_MS)
+
+
+@pytest.fixture
+def provider() -> Iterator[OidcProvider]:
+    with OidcProvider() as running:
+        yield running
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def desk_server(request: pytest.FixtureRequest, tmp_path: Path, provider: OidcProvider) -> Iterator[Server]:
+    port = free_port()
+    env = clean_environment() | {
+        "SUPPORTBOT_DATA_DIR": str(tmp_path / "data"),
+        "SUPPORTBOT_HTTP_PORT": str(port),
+        "SUPPORTBOT_SMTP_PORT": str(free_port()),
+        "SUPPORTBOT_OUTBOX_INTERVAL_SECONDS": "1",
+        "SUPPORTBOT_WEB_LIVE_POLL_MS": "250",
+        "SUPPORTBOT_WEB_OIDC_ISSUER": provider.issuer,
+        "SUPPORTBOT_WEB_OIDC_CLIENT_ID": CLIENT_ID,
+        "SUPPORTBOT_WEB_OIDC_CLIENT_SECRET": CLIENT_SECRET,
+        "SUPPORTBOT_WEB_OIDC_NAME": "Example SSO",
+        "SUPPORTBOT_WEB_OIDC_AGENT_DOMAINS": "support.test",
+    }
+    if request.param == "postgresql":
+        env["SUPPORTBOT_DATABASE_URL"] = request.getfixturevalue("empty_schema")
+    upgraded = supportbot(env, "db", "upgrade")
+    assert upgraded.returncode == 0, upgraded.stderr
+    for args in (
+        ("teams", "add", "Ops"),
+        ("people", "add", "--email", AGENT, "--name", "Ann Agent", "--role", "agent", "--team", "Ops"),
+        ("people", "add", "--email", OTHER_AGENT, "--name", "Bo Agent", "--role", "agent", "--team", "Ops"),
+        ("fields", "add", "order", "--label", "Order number", "--type", "text"),
+        ("categories", "add", "Hardware", "--team", "Ops"),
+        ("categories", "add", "Hardware/Printers"),
+    ):
+        done = supportbot(env, *args)
+        assert done.returncode == 0, (args, done.stderr)
+    for person in (AGENT, OTHER_AGENT):
+        done = subprocess.run(
+            [str(SUPPORTBOT), "people", "set-password", person, "--password-stdin"],
+            input=PASSWORD + "\n",
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+    log = tmp_path / "serve.log"
+    handle = log.open("wb")
+    process = subprocess.Popen([str(SUPPORTBOT), "serve"], env=env, stdout=handle, stderr=subprocess.STDOUT)
+    started = Server(process, f"http://127.0.0.1:{port}", env, tmp_path / "data", log)
+    try:
+        wait_for(lambda: healthy(started.url), seconds=20, what="200 from /healthz", server=started)
+        yield started
+    finally:
+        if process.poll() is None:
+            process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        handle.close()
+
+
+@pytest.fixture
+def person(chromium: Browser, desk_server: Server) -> Iterator[Callable[[], Page]]:  # noqa: F811
+    """A new browser context (its own cookies) and page per call: one per person."""
+    contexts: list[BrowserContext] = []
+
+    def open_page() -> Page:
+        context = chromium.new_context(base_url=desk_server.url, viewport={"width": 1280, "height": 860})
+        context.set_default_timeout(WAIT_MS)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def outbox_mail(server: Server, template: str, to: str) -> list[email.message.EmailMessage]:
+    found = []
+    for path in sorted((server.data_dir / "outbox").glob(f"*-{template}.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        if to in str(message["To"]):
+            found.append(message)
+    return found  # type: ignore[return-value]
+
+
+def sign_in_by_link(page: Page, server: Server, address: str) -> None:
+    """As a requester does it: ask, read the mail, open the link, press the button."""
+    page.goto("/")
+    expect(page).to_have_url(re.compile(r"/signin"))
+    page.fill("#link-email", address)
+    page.get_by_role("button", name="Email me a sign-in link").click()
+    expect(page.locator("[role=status]")).to_contain_text("on its way")
+    mails = wait_for(
+        lambda: outbox_mail(server, "sign_in_link", address) or None,
+        seconds=15,
+        what=f"a sign-in link for {address} in the outbox",
+        server=server,
+    )
+    body = mails[-1].get_body(preferencelist=("plain",))
+    assert body is not None
+    link = LINK.search(body.get_content())
+    assert link, body.get_content()
+    page.goto(link.group(0))
+    page.get_by_role("button", name="Sign in").click()
+
+
+def sign_in_with_password(page: Page, address: str) -> None:
+    page.goto("/signin")
+    page.locator("summary").click()
+    page.fill("#pw-email", address)
+    page.fill("#pw-password", PASSWORD)
+    page.locator("form[action='/signin/password'] button[type=submit]").click()
+    expect(page).to_have_url(re.compile(r"/desk"))
+
+
+def open_ticket_as_requester(page: Page, subject: str) -> str:
+    page.get_by_role("navigation").get_by_role("link", name="New ticket").click()
+    page.fill("#subject", subject)
+    page.fill("#description", "The printer on floor 3 prints blank pages.")
+    page.fill("#f-order", "A-1234")
+    page.select_option("#category", "Hardware/Printers")
+    page.set_input_files(
+        "#files", files=[{"name": "receipt.txt", "mimeType": "text/plain", "buffer": b"order A-1234\n" * 10}]
+    )
+    page.get_by_role("button", name="Open ticket").click()
+    expect(page.locator("h1")).to_contain_text(subject)
+    number = re.search(r"/tickets/([A-Z]+-\d+)", page.url)
+    assert number, page.url
+    return number.group(1)
+
+
+def test_a_requester_and_an_agent_work_a_ticket_in_the_browser(
+    desk_server: Server, person: Callable[[], Page], tmp_path: Path
+) -> None:
+    shots = tmp_path / "screenshots"
+    rita = person()
+    sign_in_by_link(rita, desk_server, REQUESTER)
+    expect(rita).to_have_url(desk_server.url + "/")
+    number = open_ticket_as_requester(rita, "Printer prints blank pages")
+    expect(rita.locator("body")).to_contain_text("A-1234")
+    expect(rita.get_by_role("link", name="receipt.txt")).to_be_visible()
+    rita.goto("/")
+    expect(rita.locator("body")).to_contain_text("Printer prints blank pages")
+    screenshot(rita, shots, "portal")
+    rita.get_by_role("link", name="Printer prints blank pages").click()
+    rita.fill("#reply-body", "It also smells of toner.")
+    rita.get_by_role("button", name="Send reply").click()
+    expect(rita.locator("body")).to_contain_text("It also smells of toner.")
+
+    ann = person()
+    sign_in_with_password(ann, AGENT)
+    ann.get_by_role("link", name=re.compile("^All open")).click()
+    expect(ann.locator("[data-nav-item]").first).to_contain_text("Printer prints blank pages")
+    screenshot(ann, shots, "queue")
+    # The keyboard: the first row is selected; Enter opens it, r replies, n writes a note.
+    ann.keyboard.press("j")
+    ann.keyboard.press("k")
+    ann.keyboard.press("Enter")
+    expect(ann).to_have_url(re.compile(rf"/desk/tickets/{number}$"))
+    ann.keyboard.press("r")
+    expect(ann.locator("#reply-body")).to_be_focused()
+    ann.keyboard.type("Please switch it off and on again.")
+    ann.locator("#reply-body").press("Tab")
+    ann.get_by_role("button", name="Send reply").click()
+    expect(ann.locator("body")).to_contain_text("Please switch it off and on again.")
+    ann.keyboard.press("n")
+    expect(ann.locator("#note-body")).to_be_focused()
+    ann.keyboard.type("Toner smell: check the fuser before Monday.")
+    ann.get_by_role("button", name="Add internal note").click()
+    expect(ann.locator(".comment.internal")).to_contain_text("check the fuser")
+    ann.select_option("#assignee", AGENT)
+    ann.get_by_role("button", name="Assign", exact=True).click()
+    expect(ann.locator("body")).to_contain_text("Ann")
+    ann.select_option("#status", "waiting_customer")
+    ann.get_by_role("button", name="Set status").click()
+    expect(ann.locator("body")).to_contain_text("waiting")
+    screenshot(ann, shots, "ticket")
+
+    # The requester's open page shows the answer without a reload, and never the note.
+    expect(rita.locator("body")).to_contain_text("Please switch it off and on again.", timeout=WAIT_MS)
+    assert "check the fuser" not in rita.content()
+    # ... and the answer reaches them by email too.
+    wait_for(
+        lambda: outbox_mail(desk_server, "agent_replied", REQUESTER) or None,
+        seconds=15,
+        what="the agent's reply mailed to the requester",
+        server=desk_server,
+    )
+    ann.goto("/dashboard")
+    expect(ann.locator("svg").first).to_be_visible()
+    screenshot(ann, shots, "dashboard")
+
+
+def test_two_agents_on_one_ticket_see_each_others_changes(
+    desk_server: Server, person: Callable[[], Page]
+) -> None:
+    mail_ticket(desk_server, "Laptop will not boot", "It beeps three times.")
+    ann, bo = person(), person()
+    sign_in_with_password(ann, AGENT)
+    sign_in_with_password(bo, OTHER_AGENT)
+    ann.goto("/desk/tickets/SUP-1")
+    bo.goto("/desk/tickets/SUP-1")
+    bo.fill("#reply-body", "Which model is it?")  # Bo starts writing ...
+    ann.fill("#reply-body", "Three beeps is the memory: reseat it.")
+    ann.get_by_role("button", name="Send reply").click()
+    # ... Ann's reply appears on Bo's page without a reload, and Bo's draft is still there.
+    expect(bo.locator("body")).to_contain_text("Three beeps is the memory", timeout=WAIT_MS)
+    expect(bo.locator("#reply-body")).to_have_value("Which model is it?")
+    bo.get_by_role("button", name="Send reply").click()
+    # Bo's reply, written against the older state, is kept, and the page says what changed.
+    expect(bo.locator("body")).to_contain_text("Which model is it?")
+    expect(bo.locator("div.changed-banner")).to_contain_text("Ann Agent replied")
+    expect(ann.locator("body")).to_contain_text("Which model is it?", timeout=WAIT_MS)
+
+
+def mail_ticket(server: Server, subject: str, text: str, html: str | None = None) -> None:
+    message = email.message.EmailMessage()
+    message["From"] = f"Rita <{REQUESTER}>"
+    message["To"] = "support@localhost"
+    message["Subject"] = subject
+    message.set_content(text)
+    if html is not None:
+        message.add_alternative(html, subtype="html")
+    with smtplib.SMTP("127.0.0.1", int(server.env["SUPPORTBOT_SMTP_PORT"]), timeout=30) as client:
+        client.send_message(message)
+
+
+def test_hostile_content_is_inert_and_forged_or_foreign_requests_change_nothing(
+    desk_server: Server, person: Callable[[], Page]
+) -> None:
+    mail_ticket(
+        desk_server,
+        "<script>window.__xss = 1</script>Help",
+        "See the picture.",
+        html=(
+            '<p>See the picture.</p><img src="x" onerror="window.__xss = 2"><script>window.__xss = 3</script>'
+        ),
+    )
+    mail_ticket(desk_server, "Someone else's ticket", "Private.")  # SUP-2, Rita's too
+    supportbot(
+        desk_server.env, "tickets", "create", "--subject", "Zed's secret", "--requester", "zed@else.test"
+    )
+
+    ann = person()
+    sign_in_with_password(ann, AGENT)
+    ann.goto("/desk/tickets/SUP-1")
+    expect(ann.locator("h1")).to_contain_text("<script>window.__xss = 1</script>Help")
+    assert ann.evaluate("window.__xss") is None
+    ann.goto("/desk")
+    assert ann.evaluate("window.__xss") is None
+    # A state change posted without the page's CSRF token is refused and changes nothing.
+    status = ann.evaluate(
+        """async () => (await fetch('/desk/tickets/SUP-1/status', {method: 'POST',
+            headers: {'content-type': 'application/x-www-form-urlencoded'}, body: 'status=closed'})).status"""
+    )
+    assert status == 403
+    shown = supportbot(desk_server.env, "tickets", "show", "SUP-1", "--format", "json")
+    assert json.loads(shown.stdout)["status"] == "open"
+
+    rita = person()
+    sign_in_by_link(rita, desk_server, REQUESTER)
+    rita.goto("/tickets/SUP-1")
+    expect(rita.locator("h1")).to_contain_text("<script>")
+    assert rita.evaluate("window.__xss") is None
+    # Another requester's ticket, the agents' pages and the queue's live stream: not found.
+    for path in ("/tickets/SUP-3", "/desk/tickets/SUP-1", "/desk", "/live/queue", "/tickets/SUP-99"):
+        answer = rita.goto(path)
+        assert answer is not None and answer.status == 404, path
+    assert "Zed's secret" not in rita.content()
+
+
+def test_an_agent_signs_in_through_single_sign_on_and_a_tampered_token_is_refused(
+    desk_server: Server, person: Callable[[], Page], provider: OidcProvider
+) -> None:
+    provider.sign_in_as("new.agent@support.test", name="New Agent")
+    page = person()
+    page.goto("/signin")
+    page.get_by_role("link", name="Sign in with Example SSO").click()
+    expect(page).to_have_url(re.compile(r"/desk"))
+    expect(page.locator("header")).to_contain_text("new.agent@support.test")
+
+    other = person()
+    provider.claims = {"nonce": "not-the-one-we-sent"}
+    other.goto("/signin")
+    other.get_by_role("link", name="Sign in with Example SSO").click()
+    expect(other.locator("body")).to_contain_text("nonce")
+    other.goto("/desk")
+    expect(other).to_have_url(re.compile(r"/signin"))
