@@ -96,7 +96,10 @@ def test_a_nested_section_takes_its_options_from_the_environment_and_keeps_secre
 
 def test_sso_without_its_client_secret_stops_start_up():
     with pytest.raises(ConfigError, match="SUPPORTBOT_WEB_OIDC_CLIENT_SECRET"):
-        load(None, {"SUPPORTBOT_WEB_OIDC_ISSUER": "https://id.example.com", "SUPPORTBOT_WEB_OIDC_CLIENT_ID": "x"})
+        load(
+            None,
+            {"SUPPORTBOT_WEB_OIDC_ISSUER": "https://id.example.com", "SUPPORTBOT_WEB_OIDC_CLIENT_ID": "x"},
+        )
 
 
 def test_critical_is_a_valid_default_priority():

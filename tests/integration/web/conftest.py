@@ -30,7 +30,9 @@ class Browser(httpx.Client):
 
     def request(self, method: str, url: Any, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
         response = super().request(method, url, **kwargs)
-        found = CSRF.search(response.text) if "text/html" in response.headers.get("content-type", "") else None
+        found = (
+            CSRF.search(response.text) if "text/html" in response.headers.get("content-type", "") else None
+        )
         if found:
             self.csrf = found.group(1)
         return response

@@ -102,7 +102,10 @@ def test_static_files_have_hashed_names_and_are_cached_for_good(browser: Browser
     assert url.startswith("/static/app.") and url.endswith(".js")
     served = browser.get(url)
     assert served.status_code == 200
-    assert "immutable" in served.headers["cache-control"] and "max-age=31536000" in served.headers["cache-control"]
+    assert (
+        "immutable" in served.headers["cache-control"]
+        and "max-age=31536000" in served.headers["cache-control"]
+    )
     assert browser.get("/static/app.js").status_code == 404
 
 
