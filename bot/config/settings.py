@@ -216,6 +216,9 @@ class WebSettings:
     max_failures_per_client: int = option(20, minimum=1)
     # How often an open page's live connection looks for changes (server-sent events).
     live_poll_ms: int = option(1000, minimum=100)
+    # Queue tab counts are exact while nothing changes; on a busy desk they are counted again
+    # at most this often per process (0: at every change).
+    queue_counts_max_age_seconds: int = option(5, minimum=0)
     oidc: OidcSettings = field(default_factory=OidcSettings)
 
     def base_url(self, http: HttpSettings) -> str:

@@ -41,10 +41,11 @@ class Reading(DeskBase):
                 return live.queue_stamp(unit)
             return live.ticket_stamp(unit, ticket_id, public_only=public_only)
 
-    def count_tickets(self, filters: Sequence[queries.TicketFilter]) -> list[int]:
-        """How many tickets each filter selects, one COUNT each, in one read transaction."""
+    def count_tickets(self, filters: Sequence[queries.TicketFilter], cap: int | None = None) -> list[int]:
+        """How many tickets each filter selects (at most ``cap`` + 1), one COUNT each, in one
+        read transaction."""
         with self.unit(write=False) as unit:
-            return live.count_tickets(unit, filters)
+            return live.count_tickets(unit, filters, cap)
 
     def ticket_card(self, ticket_id: int) -> CardView:
         """The ticket as its chat card shows it, read at sending time."""

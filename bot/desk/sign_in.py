@@ -6,11 +6,13 @@ and a rolled-back failure would let an attacker guess for ever.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from functools import cached_property
 from typing import TypeVar
 
 from bot.desk.base import DeskBase
-from bot.errors import Unauthenticated
+from bot.errors import TooManyAttempts, Unauthenticated
 from bot.model import Actor
 from bot.notify import outbox
 from bot.people import sign_in
@@ -18,14 +20,36 @@ from bot.people.sign_in import SignedIn
 from bot.unit import Unit
 
 T = TypeVar("T")
+PASSWORD_CHECKS_AT_ONCE = 2
+PASSWORD_CHECK_WAIT_SECONDS = 5.0
 
 
 class SignIn(DeskBase):
     def set_password(self, actor: Actor, email: str, password: str | None) -> None:
         self._write(lambda u: sign_in.set_password(u, actor, email, password))
 
+    @cached_property
+    def _verifying(self) -> threading.BoundedSemaphore:
+        """Password checks at once in this process: each takes 64 MiB and a fifth of a second
+        of CPU, so a flood of sign-ins must not take every thread the desk's callers share."""
+        return threading.BoundedSemaphore(PASSWORD_CHECKS_AT_ONCE)
+
     def sign_in_with_password(self, email: str, password: str, client: str) -> SignedIn:
-        return self._counted(lambda u: sign_in.sign_in_with_password(u, email, password, client))
+        """Three short steps, none holding a transaction while the hash is checked: count the
+        attempt (committed, so it counts even if the process dies), check the password, then
+        open the session and forget the attempt."""
+        attempt = self._counted(lambda u: sign_in.reserve_attempt(u, email, client))
+        with self.unit(write=False) as unit:
+            stored = sign_in.stored_password(unit, attempt.address)
+        if not self._verifying.acquire(timeout=PASSWORD_CHECK_WAIT_SECONDS):
+            raise TooManyAttempts("the desk is busy checking sign-ins; try again in a moment")
+        try:
+            right = sign_in.verify_password(stored, password)
+        finally:
+            self._verifying.release()
+        if not right or stored is None:
+            raise Unauthenticated("that email and password do not match", field="password")
+        return self._write(lambda u: sign_in.finish_password_sign_in(u, stored, attempt, password))
 
     def sign_in_with_link(self, token: str, client: str) -> SignedIn:
         return self._counted(lambda u: sign_in.sign_in_with_link(u, token, client))
@@ -61,8 +85,18 @@ class SignIn(DeskBase):
         self._counted(work)
 
     def session_actor(self, token: str) -> Actor | None:
-        with self.unit() as unit:
-            return sign_in.session_actor(unit, token)
+        """Asked on every page: a read, and a write only every few minutes per session."""
+        with self.unit(write=False) as unit:
+            found = sign_in.session_actor(unit, token)
+        if found is None:
+            return None
+        if found.touch_due:
+            self._write(lambda u: sign_in.touch_session(u, found.session_id))
+        return found.actor
+
+    def sign_in_link_address(self, token: str) -> str | None:
+        with self.unit(write=False) as unit:
+            return sign_in.link_address(unit, token)
 
     def sign_out(self, token: str) -> None:
         self._write(lambda u: sign_in.end_session(u, token))

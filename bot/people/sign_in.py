@@ -20,6 +20,7 @@ web desk keep one set of rules.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import secrets
 from dataclasses import dataclass
@@ -46,6 +47,9 @@ MIN_PASSWORD = 10
 MAX_PASSWORD = 1024  # argon2 hashes any length; a megabyte "password" is only a slow request
 # Links asked for per address within the failure window: enough for a lost mail or two.
 MAX_LINKS_PER_ADDRESS = 3
+# Links mailed by the whole desk within the failure window: a bound on what strangers can
+# make the desk send to addresses of their choosing.
+MAX_LINKS_IN_ALL = 500
 # Checked against when the address has no password, so an unknown address takes as long
 # to refuse as a known one (no timing answer to "is this address known?").
 _hasher = PasswordHasher()
@@ -54,6 +58,7 @@ _DUMMY_HASH = _hasher.hash("no password has this hash " + secrets.token_hex(8))
 SESSIONS = t.table_of(t.WebSession)
 PEOPLE = t.table_of(t.Person)
 ATTEMPTS = t.table_of(t.SignInAttempt)
+LINKS = t.table_of(t.SignInLink)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,28 +98,72 @@ def set_password(unit: Unit, actor: Actor, email: str, password: str | None) -> 
     )
 
 
-def sign_in_with_password(unit: Unit, email: str, password: str, client: str) -> SignedIn:
-    """A session for the person, or Unauthenticated (the same words for every failure).
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """A password sign-in under way: counted as a failure until it succeeds."""
 
-    Agents and admins have passwords; requesters sign in with a link, unless an admin
-    gave them a password too."""
+    address: str | None
+    attempt_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPassword:
+    person_id: int
+    password_hash: str | None
+
+
+def reserve_attempt(unit: Unit, email: str, client: str) -> Attempt:
+    """Count this attempt as a failure first, then check the limits with it counted.
+
+    Recording before checking closes the race of parallel guesses that would all pass a
+    check made before any of them failed. The desk commits the rows even when this refuses,
+    and removes them when the password turns out right."""
     address = _address_or_none(email)
-    _check_limits(unit, address, client)
-    person = (
-        unit.session.scalar(select(t.Person).where(t.Person.email == address))
-        if address is not None
-        else None
+    keys = [f"ip:{client_key(client)}"] + ([f"fail:{address}"] if address is not None else [])
+    _serialize(unit, keys[-1])
+    ids = tuple(
+        int(
+            unit.session.connection()
+            .execute(insert(ATTEMPTS).values(key=key, at=unit.now).returning(ATTEMPTS.c.id))
+            .scalar_one()
+        )
+        for key in keys
     )
-    stored = person.password_hash if person is not None else None
+    web = unit.settings.web
+    if _recent(unit, keys[0]) > web.max_failures_per_client:
+        raise TooManyAttempts("too many failed sign-ins from your address; try again later")
+    if address is not None and _recent(unit, f"fail:{address}") > web.max_failures_per_address:
+        raise TooManyAttempts("too many failed sign-ins for this address; try again later", field="email")
+    return Attempt(address, ids)
+
+
+def stored_password(unit: Unit, address: str | None) -> StoredPassword | None:
+    if address is None:
+        return None
+    row = unit.session.execute(
+        select(PEOPLE.c.id, PEOPLE.c.password_hash).where(PEOPLE.c.email == address)
+    ).first()
+    return StoredPassword(row.id, row.password_hash) if row is not None else None
+
+
+def verify_password(stored: StoredPassword | None, password: str) -> bool:
+    """Run outside any transaction (a check takes a fifth of a second and 64 MiB): an unknown
+    address is checked against a dummy hash, so it takes as long to refuse as a known one."""
+    hashed = stored.password_hash if stored is not None else None
     try:
-        _hasher.verify(stored or _DUMMY_HASH, password[:MAX_PASSWORD])
-        ok = stored is not None
+        _hasher.verify(hashed or _DUMMY_HASH, password[:MAX_PASSWORD])
     except (VerifyMismatchError, VerificationError, InvalidHashError):
-        ok = False
-    if not ok or person is None:
-        _record_failure(unit, address, client)
+        return False
+    return hashed is not None
+
+
+def finish_password_sign_in(unit: Unit, stored: StoredPassword, attempt: Attempt, password: str) -> SignedIn:
+    """The password was right: the attempt is no failure, and a session opens."""
+    unit.session.connection().execute(delete(ATTEMPTS).where(ATTEMPTS.c.id.in_(attempt.attempt_ids)))
+    person = unit.session.get(t.Person, stored.person_id)
+    if person is None or person.password_hash != stored.password_hash:
         raise Unauthenticated("that email and password do not match", field="password")
-    if _hasher.check_needs_rehash(stored or ""):
+    if person.password_hash and _hasher.check_needs_rehash(person.password_hash):
         person.password_hash = _hasher.hash(password)
     return _open(unit, person, "password")
 
@@ -129,14 +178,15 @@ def request_link(unit: Unit, email: str, client: str) -> tuple[str, str] | None:
     address = _address_or_none(email)
     if address is None:
         raise UserError("that is not an email address", field="email")
-    window = unit.now - _window(unit)
-    asked = unit.session.scalar(
-        select(func.count()).where(ATTEMPTS.c.key == f"link:{address}", ATTEMPTS.c.at > window)
-    )
-    if asked and asked >= MAX_LINKS_PER_ADDRESS:
-        logger.info("sign-in link not sent: %d asked for this address lately", asked)
+    asker = f"link-ip:{client_key(client)}"
+    keys = (f"link:{address}", asker, "link:*")
+    _serialize(unit, keys[0])
+    unit.session.connection().execute(insert(ATTEMPTS), [{"key": key, "at": unit.now} for key in keys])
+    if _recent(unit, asker) > unit.settings.web.max_failures_per_client:
+        raise TooManyAttempts("too many sign-in links asked for from your address; try again later")
+    if _recent(unit, f"link:{address}") > MAX_LINKS_PER_ADDRESS or _recent(unit, "link:*") > MAX_LINKS_IN_ALL:
+        logger.info("sign-in link not sent: too many asked for lately")
         return None
-    _check_client(unit, client)
     if _is_own_or_robot(unit, address):
         return None
     token = secrets.token_urlsafe(32)
@@ -167,6 +217,16 @@ def sign_in_with_link(unit: Unit, token: str, client: str) -> SignedIn:
     return _open(unit, person, "link")
 
 
+def link_address(unit: Unit, token: str) -> str | None:
+    """The address a live link signs in as, for the page that asks to confirm it: someone
+    sent a link of their own account cannot be signed in as them without seeing whose it is."""
+    return unit.session.scalar(
+        select(LINKS.c.email).where(
+            LINKS.c.token_hash == digest(token), LINKS.c.used_at.is_(None), LINKS.c.expires_at > unit.now
+        )
+    )
+
+
 # -- single sign-on ----------------------------------------------------------------------
 
 
@@ -187,10 +247,17 @@ def sign_in_verified_email(unit: Unit, email: str, name: str, agent_domains: fro
 # -- sessions ----------------------------------------------------------------------------
 
 
-def session_actor(unit: Unit, token: str) -> Actor | None:
+@dataclass(frozen=True, slots=True)
+class LiveSession:
+    actor: Actor
+    session_id: int
+    # Last use is written at most every few minutes (by :func:`touch_session`), not per request.
+    touch_due: bool
+
+
+def session_actor(unit: Unit, token: str) -> LiveSession | None:
     """Who holds this session cookie, or None: unknown, expired, idle too long, or the
-    person's role changed since it was opened. One query; last use is written at most
-    every few minutes, not per request."""
+    person's role changed since it was opened. One query, in a read transaction."""
     if not token or len(token) > 100:
         return None
     row = unit.session.execute(
@@ -211,11 +278,15 @@ def session_actor(unit: Unit, token: str) -> Actor | None:
     idle = timedelta(hours=unit.settings.web.session_idle_hours)
     if row.expires_at <= unit.now or row.last_seen_at + idle <= unit.now:
         return None
-    if unit.now - row.last_seen_at > min(idle / 10, timedelta(minutes=5)):
-        unit.session.connection().execute(
-            update(SESSIONS).where(SESSIONS.c.id == row.id).values(last_seen_at=unit.now)
-        )
-    return Actor(row.person_id, row.email or f"person {row.person_id}", Role(row.person_role))
+    actor = Actor(row.person_id, row.email or f"person {row.person_id}", Role(row.person_role))
+    due = unit.now - row.last_seen_at > min(idle / 10, timedelta(minutes=5))
+    return LiveSession(actor, row.id, due)
+
+
+def touch_session(unit: Unit, session_id: int) -> None:
+    unit.session.connection().execute(
+        update(SESSIONS).where(SESSIONS.c.id == session_id).values(last_seen_at=unit.now)
+    )
 
 
 def end_session(unit: Unit, token: str) -> None:
@@ -266,30 +337,43 @@ def _window(unit: Unit) -> timedelta:
     return timedelta(minutes=unit.settings.web.failure_window_minutes)
 
 
-def _check_limits(unit: Unit, address: str | None, client: str) -> None:
-    _check_client(unit, client)
-    if address is None:
-        return
-    failures = unit.session.scalar(
-        select(func.count()).where(
-            ATTEMPTS.c.key == f"fail:{address}", ATTEMPTS.c.at > unit.now - _window(unit)
-        )
+def client_key(client: str) -> str:
+    """Whom a client's attempts count against: an IPv4 address, or an IPv6 /64 (what one
+    host or one customer line usually holds whole, as the HTTP server counts connections)."""
+    try:
+        ip = ipaddress.ip_address(client.split("%", 1)[0])
+    except ValueError:
+        return client[:100]
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    if isinstance(ip, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
+def _serialize(unit: Unit, key: str) -> None:
+    """Attempts on one address take turns (until their transaction ends), so parallel guesses
+    each see the others counted. SQLite has one writer at a time already."""
+    if unit.session.get_bind().dialect.name == "postgresql":
+        lock = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+        unit.session.connection().execute(select(func.pg_advisory_xact_lock(lock)))
+
+
+def _recent(unit: Unit, key: str) -> int:
+    since = unit.now - _window(unit)
+    return int(
+        unit.session.scalar(select(func.count()).where(ATTEMPTS.c.key == key, ATTEMPTS.c.at > since)) or 0
     )
-    if failures and failures >= unit.settings.web.max_failures_per_address:
-        raise TooManyAttempts("too many failed sign-ins for this address; try again later", field="email")
 
 
 def _check_client(unit: Unit, client: str) -> None:
-    failures = unit.session.scalar(
-        select(func.count()).where(ATTEMPTS.c.key == f"ip:{client}", ATTEMPTS.c.at > unit.now - _window(unit))
-    )
-    if failures and failures >= unit.settings.web.max_failures_per_client:
+    if _recent(unit, f"ip:{client_key(client)}") >= unit.settings.web.max_failures_per_client:
         raise TooManyAttempts("too many failed sign-ins from your address; try again later")
 
 
 def _record_failure(unit: Unit, address: str | None, client: str) -> None:
     """Written even though the caller fails: the desk commits the unit before raising."""
-    rows = [{"key": f"ip:{client}", "at": unit.now}]
+    rows = [{"key": f"ip:{client_key(client)}", "at": unit.now}]
     if address is not None:
         rows.append({"key": f"fail:{address}", "at": unit.now})
     unit.session.connection().execute(insert(ATTEMPTS), rows)

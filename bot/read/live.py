@@ -73,11 +73,16 @@ def queue_stamp(unit: Unit) -> str:
     return _opaque(tuple(row))
 
 
-def count_tickets(unit: Unit, filters: Sequence[queries.TicketFilter]) -> list[int]:
-    """How many tickets each filter selects (limits and cursors ignored): one COUNT each."""
+def count_tickets(unit: Unit, filters: Sequence[queries.TicketFilter], cap: int | None = None) -> list[int]:
+    """How many tickets each filter selects (limits and cursors ignored): one COUNT each.
+
+    ``cap``: count at most this many and one more (a queue tab says "10,000+"), so a tab over a
+    million tickets reads ten thousand index entries, not a million."""
     counts = []
     for query in filters:
         selected = queries.filtered(unit, query).with_only_columns(t.Ticket.id).order_by(None)
+        if cap is not None:
+            selected = selected.limit(cap + 1)
         counts.append(int(unit.session.scalar(select(func.count()).select_from(selected.subquery())) or 0))
     return counts
 

@@ -20,6 +20,7 @@ import asyncio
 import logging
 import re
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -30,7 +31,7 @@ from starlette.routing import BaseRoute, Route
 from bot.desk.facade import Desk
 from bot.errors import NotFound, StoreUnavailable, UserError
 from bot.model import format_number, parse_number
-from channels.web.site import Site, guarded
+from channels.web.site import Site, Viewer, guarded
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,8 @@ UPLOAD_PATHS: list[str] = []
 RETRY_MS = 3000  # how long the browser waits before it opens a closed stream again
 HEARTBEAT_SECONDS = 15.0  # a comment line, so proxies keep a quiet stream open
 LIFETIME_SECONDS = 300.0
+# Live pages one person may hold open in one process (tabs, two browsers, a phone).
+MAX_STREAMS_PER_PERSON = 12
 STAMP = re.compile(r"[0-9a-f]{1,64}")
 Key = tuple[int | None, bool]  # (ticket id or None for the queue, public_only)
 
@@ -89,6 +92,7 @@ class Stamps:
 def routes(site: Site) -> list[BaseRoute]:
     desk = site.desk
     stamps = Stamps(desk, site.settings.web.live_poll_ms / 1000)
+    streams = OpenStreams()
 
     async def ticket(request: Request) -> Response:
         viewer = await site.signed_in(request)
@@ -98,16 +102,23 @@ def routes(site: Site) -> list[BaseRoute]:
         # A requester may watch their own tickets only: the desk answers "no ticket" otherwise.
         detail = await site.call(desk.visible_ticket, viewer.actor, format_number(prefix, _id(prefix, raw)))
         key: Key = (detail.ticket.id, not viewer.is_staff)
-        return _stream(site, request, lambda now: stamps.stamp(key, now=now))
+        return _stream(site, request, lambda now: stamps.stamp(key, now=now), streams, _person(viewer))
 
     async def queue(request: Request) -> Response:
-        await site.signed_in(request, staff=True)
-        return _stream(site, request, lambda now: stamps.stamp((None, False), now=now))
+        viewer = await site.signed_in(request, staff=True)
+        return _stream(
+            site, request, lambda now: stamps.stamp((None, False), now=now), streams, _person(viewer)
+        )
 
     return [
         Route("/live/ticket/{number}", guarded(site, ticket), methods=["GET"]),
         Route("/live/queue", guarded(site, queue), methods=["GET"]),
     ]
+
+
+def _person(viewer: Viewer) -> int:
+    assert viewer.actor is not None and viewer.actor.person_id is not None, "a signed-in person"
+    return viewer.actor.person_id
 
 
 def _id(prefix: str, raw: str) -> int:
@@ -120,12 +131,46 @@ def _id(prefix: str, raw: str) -> int:
 Read = Callable[[bool], Awaitable[str | None]]  # True: read it now, not from a moment ago
 
 
-def _stream(site: Site, request: Request, read: Read) -> Response:
+class OpenStreams:
+    """Streams each person holds open in this process: each holds a connection for minutes,
+    and anyone can become a requester by asking for a sign-in link, so a few people must not
+    take every connection the server has. Used from the event loop only."""
+
+    def __init__(self, cap: int = MAX_STREAMS_PER_PERSON) -> None:
+        self.cap = cap
+        self.held: Counter[int] = Counter()
+
+    def take(self, person_id: int) -> bool:
+        if self.held[person_id] >= self.cap:
+            return False
+        self.held[person_id] += 1
+        return True
+
+    def release(self, person_id: int) -> None:
+        self.held[person_id] -= 1
+        if self.held[person_id] <= 0:
+            del self.held[person_id]
+
+
+def _stream(site: Site, request: Request, read: Read, streams: OpenStreams, person_id: int) -> Response:
+    if not streams.take(person_id):
+        logger.info("web: live stream refused for person %s: %d open already", person_id, streams.cap)
+        busy = Response("too many live pages open\n", status_code=429, media_type="text/plain")
+        busy.headers["retry-after"] = "30"
+        return site.finish(request, busy)
     interval = site.settings.web.live_poll_ms / 1000
     last_seen = request.headers.get("last-event-id", "")
     since = last_seen if STAMP.fullmatch(last_seen) else None
+
+    async def held() -> AsyncIterator[str]:
+        try:
+            async for event in _events(request, read, interval, since):
+                yield event
+        finally:
+            streams.release(person_id)
+
     response = StreamingResponse(
-        _events(request, read, interval, since),
+        held(),
         media_type="text/event-stream",
         headers={"cache-control": "no-store", "x-accel-buffering": "no"},
     )

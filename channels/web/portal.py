@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from bot.config.settings import AttachmentSettings
@@ -32,6 +32,7 @@ from bot.read.queries import TicketFilter
 from bot.tickets.attachments import content_type_of
 from bot.tickets.classify import TicketChanges
 from bot.views import CommentView, TicketDetail
+from channels.web import downloads
 from channels.web.site import Site, guarded
 
 # Bodies of these paths may carry attachments: the server allows them max_total_bytes more.
@@ -200,16 +201,7 @@ def routes(site: Site) -> list[BaseRoute]:
         number = _number(site, request)
         file_id: int = request.path_params["file_id"]
         stored, body = await site.call(desk.open_file, _actor(viewer.actor), number, file_id)
-        response = StreamingResponse(
-            body,
-            media_type=stored.content_type,
-            headers={
-                "content-disposition": content_disposition(stored.filename),
-                "content-length": str(stored.size),
-                "x-content-type-options": "nosniff",
-            },
-        )
-        return site.finish(request, response)
+        return site.finish(request, downloads.download(stored, body))
 
     return [
         Route("/", guarded(site, home), methods=["GET"]),
@@ -432,10 +424,3 @@ def human_bytes(size: int) -> str:
         if size >= scale:
             return f"{size / scale:.1f} {unit}"
     return f"{size} bytes"
-
-
-def content_disposition(filename: str) -> str:
-    """``attachment`` (never shown inline, so an uploaded page cannot run in this origin), with
-    an ASCII fallback name and the exact one per RFC 6266 / 5987."""
-    fallback = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\;' else "_" for ch in filename)
-    return f"attachment; filename=\"{fallback or 'attachment'}\"; filename*=UTF-8''{quote(filename, safe='')}"

@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from bot.errors import TooManyAttempts, Unauthenticated, UserError
 from bot.people.sign_in import SignedIn
-from channels.web.site import SESSION_COOKIE, Site, guarded, local_path
+from channels.web.site import Site, guarded, local_path
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,11 @@ def routes(site: Site) -> list[Route]:
     async def link_page(request: Request) -> Response:
         await site.viewer(request)
         token = request.path_params["token"]
-        return site.page(request, "signin/link.html", {"token": token})
+        address = await site.call(site.desk.sign_in_link_address, token)
+        if address is None:
+            message = "this sign-in link is used, expired or unknown; ask for a new one"
+            return site.page(request, "signin/link.html", {"token": None, "error": message}, status=401)
+        return site.page(request, "signin/link.html", {"token": token, "address": address})
 
     async def use_link(request: Request) -> Response:
         form = await site.form(request)
@@ -81,12 +85,14 @@ def routes(site: Site) -> list[Route]:
         return start_session(site, request, signed, target)
 
     async def sign_out(request: Request) -> Response:
-        await site.form(request)
         viewer = await site.viewer(request)
-        if viewer.session_token:
+        if viewer.session_token:  # a live session ends only by a form of this site's
+            await site.form(request)
             await site.call(site.desk.sign_out, viewer.session_token)
         response = site.redirect(request, "/signin")
-        response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=site.secure)
+        response.delete_cookie(
+            site.session_cookie, path="/", httponly=True, samesite="lax", secure=site.secure
+        )
         return response
 
     return [
@@ -106,7 +112,7 @@ def start_session(site: Site, request: Request, signed: SignedIn, target: str) -
     logger.info("web: person %s signed in", signed.actor.person_id)
     response = site.redirect(request, target)
     # A session cookie (no Max-Age): the store decides when the session ends.
-    site.set_cookie(response, SESSION_COOKIE, signed.token, max_age=None)
+    site.set_cookie(response, site.session_cookie, signed.token, max_age=None)
     return response
 
 

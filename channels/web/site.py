@@ -131,6 +131,12 @@ class Site:
         self.templates.filters["ago"] = ago
         self.base_url = settings.web.base_url(settings.http)
         self.secure = settings.web.secure_cookies
+        # Over https the cookies carry the __Host- prefix: the browser then takes them only
+        # from this host, over https, for path /, so a sibling subdomain or a network attacker
+        # on plain http cannot plant one (a planted browser cookie would forge sign-in CSRF).
+        prefix = "__Host-" if self.secure else ""
+        self.session_cookie = prefix + SESSION_COOKIE
+        self.browser_cookie = prefix + BROWSER_COOKIE
 
     # -- who is asking ----------------------------------------------------------------
 
@@ -139,9 +145,9 @@ class Site:
         cached: Viewer | None = getattr(request.state, "viewer", None)
         if cached is not None:
             return cached
-        token = request.cookies.get(SESSION_COOKIE) or None
+        token = request.cookies.get(self.session_cookie) or None
         actor = await self.call(self.desk.session_actor, token) if token else None
-        browser = request.cookies.get(BROWSER_COOKIE) or ""
+        browser = request.cookies.get(self.browser_cookie) or ""
         new_browser = not (16 <= len(browser) <= 100)
         if new_browser:
             browser = secrets.token_urlsafe(24)
@@ -208,9 +214,11 @@ class Site:
     def finish(self, request: Request, response: Response) -> Response:
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        if self.secure:
+            response.headers.setdefault("strict-transport-security", "max-age=31536000")
         viewer: Viewer | None = getattr(request.state, "viewer", None)
         if viewer is not None and viewer.new_browser_cookie:
-            self.set_cookie(response, BROWSER_COOKIE, viewer.browser_token, max_age=None)
+            self.set_cookie(response, self.browser_cookie, viewer.browser_token, max_age=None)
         return response
 
     def set_cookie(self, response: Response, name: str, value: str, max_age: int | None) -> None:

@@ -22,7 +22,7 @@ from urllib.parse import quote, urlencode
 
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from bot.config.settings import AttachmentSettings
@@ -38,7 +38,8 @@ from bot.sharing.service import Sharing
 from bot.tickets.attachments import content_type_of
 from bot.tickets.classify import TicketChanges
 from bot.views import EventView, PersonView, TicketDetail
-from channels.web.portal import content_disposition
+from channels.web import downloads, queue_counts
+from channels.web.queue_counts import QueueCounts
 from channels.web.site import Site, Viewer, guarded, local_path
 
 # A reply or a note may carry files: the server allows these bodies max_total_bytes more.
@@ -159,11 +160,12 @@ class BulkResult:
 def routes(site: Site) -> list[BaseRoute]:
     desk = site.desk
     sharing = Sharing(desk)  # subscribing twice to one desk's events is harmless (bot.unit)
+    counter = QueueCounts(desk, site.settings.web.queue_counts_max_age_seconds)
 
     async def queue_page(request: Request) -> Response:
         actor = _actor(await site.signed_in(request, staff=True))
         listing = Listing.of(request)
-        context = await site.call(_queue_context, desk, actor, listing)
+        context = await site.call(_queue_context, desk, counter, actor, listing)
         region = request.headers.get("hx-target") == "queue"
         # htmx swaps only successful answers: the list region says what was wrong itself.
         status = 422 if context["error"] and not region else 200
@@ -198,12 +200,7 @@ def routes(site: Site) -> list[BaseRoute]:
         stored, body = await site.call(
             desk.open_file, actor, _number(site, request), request.path_params["file_id"]
         )
-        headers = {
-            "content-disposition": content_disposition(stored.filename),
-            "content-length": str(stored.size),
-            "x-content-type-options": "nosniff",
-        }
-        return site.finish(request, StreamingResponse(body, media_type=stored.content_type, headers=headers))
+        return site.finish(request, downloads.download(stored, body))
 
     async def act(request: Request) -> Response:
         viewer = await site.signed_in(request, staff=True)
@@ -309,15 +306,14 @@ def routes(site: Site) -> list[BaseRoute]:
 # -- the queues -------------------------------------------------------------------------
 
 
-def _queue_context(desk: Desk, actor: Actor, listing: Listing) -> dict[str, Any]:
+def _queue_context(desk: Desk, counter: QueueCounts, actor: Actor, listing: Listing) -> dict[str, Any]:
     """The tabs with their counts, one page of the chosen queue, and the filters' choices."""
     staff = _staff(desk)
     me = next((person for person in staff if person.id == actor.person_id), None)
     tabs = queues_for(actor, me.team if me else None)
     queue = next((tab for tab in tabs if tab.key == listing.queue), tabs[0])
-    counts = dict(
-        zip((tab.key for tab in tabs), desk.count_tickets([tab.filter for tab in tabs]), strict=True)
-    )
+    counted = counter.counts([tab.filter for tab in tabs])
+    counts = {tab.key: queue_counts.shown(count) for tab, count in zip(tabs, counted, strict=True)}
     tickets: list[Any] = []
     next_cursor, error = None, None
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -46,7 +47,9 @@ class Browser(httpx.Client):
 
 @pytest.fixture
 def web(desk: Desk) -> WebDesk:
-    return web_routes(desk, desk.settings)
+    """Queue counts recounted at every change, so a test sees its own changes counted."""
+    settings = replace(desk.settings, web=replace(desk.settings.web, queue_counts_max_age_seconds=0))
+    return web_routes(desk, settings)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -17,9 +18,11 @@ from bot.store.db import Store
 from channels.http.api import create_app
 from channels.http.server import SHUTDOWN_GRACE_SECONDS
 from channels.web.app import WebDesk, web_routes
+from channels.web.live import MAX_STREAMS_PER_PERSON
 from tests.factories import make_ticket
 from tests.integration.web.conftest import Browser, sign_in_with_link, sign_in_with_password, staff
 from tests.live_http import LiveServer
+from tests.waiting import wait_until
 
 ANN = "ann@support.test"
 BO = "bo@support.test"
@@ -170,3 +173,21 @@ def test_an_open_stream_does_not_hold_the_server_when_it_stops(
     assert time.monotonic() - started < SHUTDOWN_GRACE_SECONDS + 3
     watcher.join(5)
     browser.close()
+
+
+def test_one_person_may_hold_only_so_many_live_pages_open(browser: Browser, desk: Desk) -> None:
+    staff(desk, ANN)
+    sign_in_with_password(browser, ANN)
+    with contextlib.ExitStack() as held:
+        for _ in range(MAX_STREAMS_PER_PERSON):
+            response = held.enter_context(browser.stream("GET", "/live/queue", timeout=READ))
+            assert response.status_code == 200
+        refused = browser.get("/live/queue", timeout=READ)
+        assert refused.status_code == 429 and refused.headers["retry-after"]
+    # Closed streams give their places back.
+    wait_until(lambda: _opens(browser), seconds=10, what="a live stream opens again")
+
+
+def _opens(browser: Browser) -> bool:
+    with browser.stream("GET", "/live/queue", timeout=READ) as response:
+        return response.status_code == 200

@@ -413,3 +413,20 @@ def test_files_larger_than_an_ordinary_body_go_through_the_upload_forms(
         len(big),
         len(big),
     ]
+
+
+def test_a_file_declared_as_script_or_page_downloads_as_inert_bytes(browser: Browser, store: Store) -> None:
+    signed_in(browser, store)
+    files = [
+        ("files", ("evil.js", b"window.__xss = 1", "text/javascript")),
+        ("files", ("page.html", b"<script>alert(1)</script>", "text/html")),
+    ]
+    assert open_ticket(browser, {"subject": "Files"}, files).status_code == 303
+    page = browser.get("/tickets/SUP-1").text
+    for name in ("evil.js", "page.html"):
+        link = re.search(rf'href="(/tickets/SUP-1/files/\d+)"[^>]*>{re.escape(name)}<', page)
+        assert link is not None, name
+        served = browser.get(link.group(1))
+        assert served.headers["content-type"] == "application/octet-stream"
+        assert served.headers["content-security-policy"].startswith("sandbox")
+        assert served.headers["cross-origin-resource-policy"] == "same-origin"

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+from dataclasses import replace
+
+from bot.desk.facade import Desk
+from bot.errors import TooManyAttempts, Unauthenticated
 from bot.model import Actor, Role
+from bot.people.sign_in import client_key
+from channels.http.api import create_app
+from channels.web.app import web_routes
 from tests.fakes import FakeClock
 from tests.integration.web.conftest import (
     PASSWORD,
@@ -12,6 +20,7 @@ from tests.integration.web.conftest import (
     sign_in_with_password,
     staff,
 )
+from tests.live_http import LiveServer
 
 
 def test_a_requester_signs_in_with_a_link_once(browser: Browser, store, desk) -> None:
@@ -112,3 +121,62 @@ def test_static_files_have_hashed_names_and_are_cached_for_good(browser: Browser
 def test_a_requester_with_a_link_session_is_no_agent(browser: Browser, store, desk) -> None:
     sign_in_with_link(browser, store, "rita@customer.test")
     assert browser.get("/signin").status_code == 303
+
+
+def test_right_passwords_are_no_failures_and_parallel_guesses_stay_within_the_limit(desk) -> None:
+    staff(desk, "ann@support.test")
+    limit = desk.settings.web.max_failures_per_address
+    for _ in range(limit + 2):  # each success forgets its attempt
+        desk.sign_in_with_password("ann@support.test", PASSWORD, "192.0.2.1")
+    outcomes: list[str] = []
+
+    def guess() -> None:
+        try:
+            desk.sign_in_with_password("ann@support.test", "not the password", "192.0.2.1")
+        except TooManyAttempts:
+            outcomes.append("limited")
+        except Unauthenticated:
+            outcomes.append("checked")
+
+    threads = [threading.Thread(target=guess) for _ in range(3 * limit)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(outcomes) == 3 * limit
+    assert outcomes.count("checked") <= limit  # never more guesses checked than the limit
+
+
+def test_a_client_counts_by_its_ipv6_slash_64() -> None:
+    assert client_key("2001:db8:1:2::1") == client_key("2001:db8:1:2:ffff::9") == "2001:db8:1:2::/64"
+    assert client_key("::ffff:192.0.2.7") == "192.0.2.7"
+    assert client_key("198.51.100.4") == "198.51.100.4"
+
+
+def test_the_link_page_says_whose_account_it_signs_in_to(browser: Browser, store) -> None:
+    browser.submit("/signin/link", {"email": "rita@customer.test"})
+    path = last_link(store, "rita@customer.test")
+    page = browser.get(path)
+    assert "rita@customer.test" in page.text
+    browser.submit(path)
+    assert browser.get(path).status_code == 401  # spent: the page says so before any click
+
+
+def test_over_https_the_cookies_are_host_only_and_secure(desk, store) -> None:
+    settings = replace(desk.settings, web=replace(desk.settings.web, public_url="https://help.example.test"))
+    web = web_routes(Desk(store, desk.clock, settings), settings)
+    app = create_app(store, web.routes, desk, limits=web.upload_paths)
+    with LiveServer(app) as live, Browser(base_url=f"http://127.0.0.1:{live.port}") as client:
+        page = client.get("/signin")
+    cookie = page.headers["set-cookie"]
+    assert cookie.startswith("__Host-sb_browser=") and "Secure" in cookie and "Path=/" in cookie
+    assert page.headers["strict-transport-security"].startswith("max-age=")
+
+
+def test_signing_out_with_an_ended_session_clears_the_cookie(browser: Browser, desk) -> None:
+    staff(desk, "ann@support.test")
+    sign_in_with_password(browser, "ann@support.test")
+    browser.get("/desk")
+    desk.update_person(Actor.console(), "ann@support.test", role=Role.REQUESTER)  # the session ends
+    out = browser.post("/signout", data={})
+    assert out.status_code == 303 and "sb_session" not in browser.cookies
