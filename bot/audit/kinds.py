@@ -66,7 +66,6 @@ class AuditKind(StrEnum):
     TOKEN_REVOKED = "token_revoked"
     PASSWORD_SET = "password_set"
     SIGNED_IN = "signed_in"
-    SESSIONS_ENDED = "sessions_ended"
     WEBHOOK_ADDED = "webhook_added"
     WEBHOOK_REMOVED = "webhook_removed"
     API_REQUEST = "api_request"

@@ -56,6 +56,8 @@ STORED = {
     "sla_policy_removed",
     "token_created",
     "token_revoked",
+    "password_set",
+    "signed_in",
     "webhook_added",
     "webhook_removed",
     "api_request",
