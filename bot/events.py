@@ -73,10 +73,11 @@ class Assigned:
 @dataclass(frozen=True, slots=True)
 class TicketChanged:
     """Something a ticket's card shows changed: its priority, its category (and with it
-    perhaps its team), or its SLA state or escalation level (the sweep's, ``actor`` system)."""
+    perhaps its team), its team, or its SLA state or escalation level (the sweep's, ``actor``
+    system)."""
 
     ticket_id: int
-    what: Literal["priority", "category", "sla"]
+    what: Literal["priority", "category", "team", "sla"]
     actor: Actor
 
 

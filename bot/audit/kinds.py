@@ -30,6 +30,7 @@ class AuditKind(StrEnum):
     EXPIRED = "expired"
     PRIORITY_CHANGED = "priority_changed"
     CATEGORY_CHANGED = "category_changed"
+    TEAM_CHANGED = "team_changed"
     TAGS_CHANGED = "tags_changed"
     SUBJECT_CHANGED = "subject_changed"
     FIELD_CHANGED = "field_changed"

@@ -94,10 +94,11 @@ def record_now(
 
 
 # The ticket attributes recorded by :func:`changed`, each with its own kind.
-Attribute = Literal["priority", "category", "tags", "subject"]
+Attribute = Literal["priority", "category", "team", "tags", "subject"]
 _CHANGED: dict[Attribute, AuditKind] = {
     "priority": AuditKind.PRIORITY_CHANGED,
     "category": AuditKind.CATEGORY_CHANGED,
+    "team": AuditKind.TEAM_CHANGED,
     "tags": AuditKind.TAGS_CHANGED,
     "subject": AuditKind.SUBJECT_CHANGED,
 }

@@ -89,6 +89,9 @@ class Changes(DeskBase):
     def set_category(self, actor: Actor, number: str, path: str | None) -> TicketView:
         return self._write(lambda u: queries.ticket_view(u, classify.set_category(u, actor, number, path)))
 
+    def set_team(self, actor: Actor, number: str, team: str | None) -> TicketView:
+        return self._write(lambda u: queries.ticket_view(u, classify.set_team(u, actor, number, team)))
+
     def set_tags(
         self, actor: Actor, number: str, *, add: Sequence[str] = (), remove: Sequence[str] = ()
     ) -> TicketView:

@@ -23,7 +23,7 @@ def comment_added(unit: Unit, event: ev.CommentAdded) -> None:
 
 
 def ticket_changed(unit: Unit, event: ev.TicketChanged) -> None:
-    """Priority, category, SLA state or level: all on the card."""
+    """Priority, category, team, SLA state or level: all on the card."""
     slack.card_changed(unit, ticket_of(unit, event.ticket_id))
 
 

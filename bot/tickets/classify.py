@@ -17,16 +17,18 @@ from bot.people import directory, fields
 from bot.people.permissions import require_staff
 from bot.store import tables as t
 from bot.store.rows import get_or_create
-from bot.tickets.changes import active, auto_assign, touch
+from bot.tickets.changes import active, auto_assign, set_assignee, touch
 from bot.unit import Unit
 
 
 @dataclass(frozen=True, slots=True)
 class TicketChanges:
-    """Several changes that succeed or fail together. ``category=""`` clears the category."""
+    """Several changes that succeed or fail together. ``category=""`` clears the category,
+    ``team=""`` the team."""
 
     priority: Priority | None = None
     category: str | None = None
+    team: str | None = None
     add_tags: Sequence[str] = ()
     remove_tags: Sequence[str] = ()
     fields: Mapping[str, Any] = field(default_factory=dict)
@@ -38,6 +40,8 @@ def update(unit: Unit, actor: Actor, number: str, changes: TicketChanges) -> t.T
         set_priority(unit, actor, number, changes.priority)
     if changes.category is not None:
         set_category(unit, actor, number, changes.category or None)
+    if changes.team is not None:
+        set_team(unit, actor, number, changes.team or None)
     if changes.add_tags or changes.remove_tags:
         set_tags(unit, actor, number, add=changes.add_tags, remove=changes.remove_tags)
     for key, value in changes.fields.items():
@@ -74,6 +78,26 @@ def set_category(unit: Unit, actor: Actor, number: str, path: str | None) -> t.T
     audit.changed(unit, ticket, actor, "category", before, category.path if category else None)
     auto_assign(unit, ticket, actor)
     unit.publish(ev.TicketChanged(ticket.id, "category", actor))
+    return ticket
+
+
+def set_team(unit: Unit, actor: Actor, number: str, name: str | None) -> t.Ticket:
+    """Hand the ticket to a team (None: to no team). An assignee outside the new team lets
+    go of it, and the team's assignment rule picks one of its agents, as a category's team does."""
+    require_staff(actor, "move tickets between teams")
+    ticket = active(unit, number)
+    team = directory.find_team(unit, name) if name else None
+    if ticket.team_id == (team.id if team else None):
+        return ticket
+    before = ticket.team.name if ticket.team else None
+    ticket.team, ticket.team_id = team, team.id if team else None
+    touch(unit, ticket)
+    audit.changed(unit, ticket, actor, "team", before, team.name if team else None)
+    assignee = ticket.assignee
+    if team is not None and assignee is not None and assignee.team_id != team.id:
+        set_assignee(unit, ticket, None, actor)
+    auto_assign(unit, ticket, actor)
+    unit.publish(ev.TicketChanged(ticket.id, "team", actor))
     return ticket
 
 

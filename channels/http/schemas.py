@@ -62,6 +62,11 @@ class TicketPatch(Strict):
     priority: Str | None = Field(default=None, max_length=20)
     assignee: Str | None = Field(default=None, max_length=320, description="Email; null unassigns.")
     category: Str | None = Field(default=None, max_length=500, description="Path; null clears it.")
+    team: Str | None = Field(
+        default=None,
+        max_length=200,
+        description="A team's name: the ticket moves there (an assignee outside it lets go); null clears it.",
+    )
     add_tags: list[Str] = Field(default_factory=list, max_length=100)
     remove_tags: list[Str] = Field(default_factory=list, max_length=100)
     fields: FieldValues = Field(default_factory=dict)

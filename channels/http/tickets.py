@@ -211,6 +211,7 @@ def change_ticket(number: str, body: TicketPatch, actor: CurrentActor, desk: Cur
     changes = TicketChanges(
         priority=parse_priority(body.priority) if body.priority is not None else None,
         category=(body.category or "") if "category" in given else None,
+        team=(body.team or "") if "team" in given else None,
         add_tags=body.add_tags,
         remove_tags=body.remove_tags,
         fields=body.fields,

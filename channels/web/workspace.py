@@ -39,6 +39,7 @@ from bot.tickets.attachments import content_type_of
 from bot.tickets.classify import TicketChanges
 from bot.views import EventView, PersonView, TicketDetail
 from channels.web import downloads, queue_counts
+from channels.web.history import CHANNELS, describe
 from channels.web.queue_counts import QueueCounts
 from channels.web.site import Site, Viewer, guarded, local_path
 
@@ -53,6 +54,7 @@ FILTERS = ("status", "priority", "category", "tag", "assignee", "requester")
 WRITES = {"reply": True, "note": False}  # the action, and whether it is public
 CHANGES = (
     "assign",
+    "team",
     "status",
     "priority",
     "category",
@@ -63,14 +65,6 @@ CHANGES = (
     "share",
     "unshare",
 )
-CHANNELS = {
-    "email": "email",
-    "slack": "Slack",
-    "web": "web",
-    "api": "API",
-    "cli": "console",
-    "sharing": "partner",
-}
 SORTS = {
     "-number": "Newest first",
     "number": "Oldest first",
@@ -337,6 +331,7 @@ def _queue_context(desk: Desk, counter: QueueCounts, actor: Actor, listing: List
         "staff": staff,
         "names": _names(staff),
         "categories": [str(row["path"]) for row in desk.list_categories()],
+        "teams": [str(row["name"]) for row in desk.list_teams()],
         "statuses": [s.value for s in Status],
         "priorities": [p.value for p in Priority],
         "sorts": SORTS,
@@ -386,6 +381,8 @@ def _bulk(
         elif action == "assign":
             who = _one(values, "assignee")
             assign, assignee = True, actor.label if who == "me" else who or None
+        elif action == "team":
+            changes = TicketChanges(team=_one(values, "team", 200))
         elif action == "status":
             status = parse_status(_one(values, "status", 30))
         elif action == "priority":
@@ -442,6 +439,7 @@ def _ticket_context(
     context.update(
         staff=staff,
         categories=[str(row["path"]) for row in desk.list_categories()],
+        teams=[str(row["name"]) for row in desk.list_teams()],
         fields=fields,
         statuses=[s.value for s in Status],
         priorities=[p.value for p in Priority],
@@ -482,6 +480,8 @@ def _change(
     if action == "assign":
         who = _one(values, "assignee")
         desk.assign(actor, number, actor.label if who == "me" else who or None)
+    elif action == "team":
+        desk.set_team(actor, number, _one(values, "team", 200) or None)
     elif action == "status":
         desk.transition(actor, number, parse_status(_one(values, "status", 30)))
     elif action == "priority":
@@ -551,44 +551,6 @@ def _history(detail: TicketDetail, names: Mapping[str, str], seen: int | None) -
         for event in detail.events
         if event.kind not in NOT_CHANGES
     ]
-
-
-def describe(event: EventView, names: Mapping[str, str]) -> str:
-    """An audit event as a sentence: "Bo replied", "Bo changed the status to resolved"."""
-    who = {"system": "The desk", "cli": "An operator"}.get(event.actor) or names.get(event.actor, event.actor)
-    after, kind = event.after or {}, event.kind
-    if kind == "commented":
-        return f"{who} {'replied' if after.get('public', True) else 'added an internal note'}"
-    if kind == "status_changed":
-        return f"{who} changed the status to {str(after.get('status', '?')).replace('_', ' ')}"
-    if kind == "assigned":
-        target = after.get("assignee")
-        return f"{who} assigned it to {names.get(target, target)}" if target else f"{who} unassigned it"
-    if kind == "priority_changed":
-        return f"{who} set the priority to {after.get('priority')}"
-    if kind == "category_changed":
-        category = after.get("category")
-        return f"{who} set the category to {category}" if category else f"{who} cleared the category"
-    if kind == "tags_changed":
-        tags = after.get("tags") or []
-        return f"{who} set the tags to {', '.join(tags)}" if tags else f"{who} removed every tag"
-    if kind == "field_changed":
-        return f"{who} changed {', '.join(after) or 'a field'}"
-    if kind == "escalated":
-        reason = after.get("reason")
-        if after.get("level") not in (None, "manual"):
-            return f"{who} escalated it to level {after.get('level')}"
-        return f"{who} escalated it" + (f": {reason}" if reason else "")
-    if kind == "merged":
-        return f"{who} merged it into {after.get('merged_into')}"
-    if kind == "merged_from":
-        return f"{who} merged {after.get('merged_from')} into it"
-    if kind == "created":
-        return f"{who} opened it"
-    if kind == "received":
-        channel = str(after.get("channel", ""))
-        return f"{who} wrote in by {CHANNELS.get(channel, channel or 'a channel')}"
-    return f"{who}: {kind.replace('_', ' ')}"
 
 
 def _field_values(detail: TicketDetail, fields: Sequence[Mapping[str, object]]) -> list[tuple[str, str]]:

@@ -26,6 +26,7 @@ STORED = {
     "expired",
     "priority_changed",
     "category_changed",
+    "team_changed",
     "tags_changed",
     "subject_changed",
     "field_changed",

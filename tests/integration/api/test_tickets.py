@@ -130,6 +130,21 @@ def test_patch_changes_everything_or_nothing(world: World, desk: Desk) -> None:
     assert set(sla) == {"sla_status", "first_response_due", "resolution_due", "escalation_level"}
 
 
+def test_patch_moves_a_ticket_to_a_team_and_out_of_it(world: World, desk: Desk) -> None:
+    agent = world.headers("agent")
+    desk.add_team(Actor.console(), "Network")
+    moved = world.client.patch(f"/api/v1/tickets/{world.own}", json={"team": "Network"}, headers=agent)
+    assert moved.status_code == 200 and moved.json()["team"] == "Network"
+    unknown = world.client.patch(f"/api/v1/tickets/{world.own}", json={"team": "Nowhere"}, headers=agent)
+    assert unknown.status_code == 404 and unknown.json()["error"]["field"] == "team"
+    cleared = world.client.patch(f"/api/v1/tickets/{world.own}", json={"team": None}, headers=agent)
+    assert cleared.json()["team"] is None
+    requester = world.client.patch(
+        f"/api/v1/tickets/{world.own}", json={"team": "Network"}, headers=world.headers("requester")
+    )
+    assert requester.status_code == 403
+
+
 def test_openapi_document_is_served(world: World) -> None:
     document = world.client.get("/api/v1/openapi.json").json()
     assert "/tickets/{number}/comments" in document["paths"]

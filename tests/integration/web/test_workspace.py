@@ -193,6 +193,27 @@ def test_an_agent_assigns_and_changes_status_and_priority(browser: Browser, desk
     assert ticket.tags == ("billing",) and ticket.assignee is None
 
 
+def test_a_ticket_moves_to_a_team_alone_and_in_bulk(browser: Browser, desk: Desk) -> None:
+    desk.add_team(Actor.console(), "Ops")
+    desk.add_team(Actor.console(), "Network")
+    _agent(browser, desk, team="Ops")
+    staff(desk, BO, team="Network")
+    number, other = make_ticket(desk), make_ticket(desk)
+    browser.get(f"/desk/tickets/{number}")
+    assert browser.submit(f"/desk/tickets/{number}/assign", {"assignee": "me"}).status_code == 303
+    # To Network: Ann (of Ops) lets go, and Network's round robin hands it to Bo.
+    assert browser.submit(f"/desk/tickets/{number}/team", {"team": "Network"}).status_code == 303
+    ticket = desk.visible_ticket(Actor.console(), number).ticket
+    assert (ticket.team, ticket.assignee) == ("Network", BO)
+    assert "Ann moved it to team Network" in browser.get(f"/desk/tickets/{number}").text
+    refused = browser.submit(f"/desk/tickets/{number}/team", {"team": "Nowhere"})
+    assert refused.status_code == 422 and "Nowhere" in refused.text
+    browser.get("/desk?queue=all")
+    moved = browser.submit("/desk/bulk", {"numbers": [number, other], "action": "team", "team": "Ops"})
+    assert moved.status_code == 200 and "2 of 2 changed." in moved.text
+    assert {desk.visible_ticket(Actor.console(), n).ticket.team for n in (number, other)} == {"Ops"}
+
+
 def test_a_refused_action_is_shown_beside_its_form(browser: Browser, desk: Desk) -> None:
     _agent(browser, desk)
     number = make_ticket(desk)
