@@ -13,8 +13,8 @@ Each page is measured beside the API call that reads the same data, in the same 
   priority tickets;
 - a ticket's page (``/desk/tickets/SUP-n``, a random ticket) against
   ``GET /api/v1/tickets/SUP-n``;
-- a requester's "My tickets" (``/``) against ``GET /api/v1/tickets?limit=50`` with the
-  requester's token.
+- a requester's "My tickets" (``/``: 25 rows) against ``GET /api/v1/tickets?limit=25``
+  with the requester's token.
 
 ``GET /healthz`` is the floor (the HTTP stack and one ping of the store). Requests go
 one at a time; each row is a few warm-up requests then up to ``--requests`` timed ones
@@ -182,9 +182,9 @@ def measure_size(
             "my tickets (requester)",
             requester_web,
             lambda: "/",
-            "API list as requester",
+            "API list as requester, limit=25",
             own,
-            lambda: "/api/v1/tickets?limit=50",
+            lambda: "/api/v1/tickets?limit=25",
         ),
     ]
     results: list[Row] = []
