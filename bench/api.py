@@ -261,10 +261,12 @@ def memory_mb(pid: int, key: str) -> float:
 
 
 class Server:
-    def __init__(self, url: str, tmp: Path) -> None:
+    """``script --serve``: this one, or another bench's that serves more (bench/web.py)."""
+
+    def __init__(self, url: str, tmp: Path, script: str = __file__) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        command = [sys.executable, __file__, "--serve", url, "--data-dir", str(tmp), "--port", str(self.port)]
+        command = [sys.executable, script, "--serve", url, "--data-dir", str(tmp), "--port", str(self.port)]
         self.process = subprocess.Popen(command)
 
     def __enter__(self) -> Server:

@@ -10,6 +10,7 @@ scheduler as an ``.eml`` file.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import json
 import signal
@@ -89,18 +90,17 @@ def serve_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def server(serve_env: dict[str, str], tmp_path: Path) -> Iterator[Server]:
+@contextlib.contextmanager
+def serving(env: dict[str, str], tmp_path: Path) -> Iterator[Server]:
+    """``supportbot serve`` on ``env``, until /healthz answers; stopped with SIGTERM after."""
     log = tmp_path / "serve.log"
     handle = log.open("wb")
-    process = subprocess.Popen(
-        [str(SUPPORTBOT), "serve"], env=serve_env, stdout=handle, stderr=subprocess.STDOUT
-    )
+    process = subprocess.Popen([str(SUPPORTBOT), "serve"], env=env, stdout=handle, stderr=subprocess.STDOUT)
     started = Server(
         process=process,
-        url=f"http://127.0.0.1:{serve_env['SUPPORTBOT_HTTP_PORT']}",
-        env=serve_env,
-        data_dir=Path(serve_env["SUPPORTBOT_DATA_DIR"]),
+        url=f"http://127.0.0.1:{env['SUPPORTBOT_HTTP_PORT']}",
+        env=env,
+        data_dir=Path(env["SUPPORTBOT_DATA_DIR"]),
         log=log,
     )
     try:
@@ -115,6 +115,12 @@ def server(serve_env: dict[str, str], tmp_path: Path) -> Iterator[Server]:
             process.kill()
             process.wait(timeout=10)
         handle.close()
+
+
+@pytest.fixture
+def server(serve_env: dict[str, str], tmp_path: Path) -> Iterator[Server]:
+    with serving(serve_env, tmp_path) as started:
+        yield started
 
 
 @pytest.mark.slow

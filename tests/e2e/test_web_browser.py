@@ -14,7 +14,6 @@ import email
 import json
 import re
 import smtplib
-import subprocess
 from collections.abc import Callable, Iterator
 from email import policy
 from pathlib import Path
@@ -29,8 +28,8 @@ from bot.model import Actor, Role
 from bot.store import migrate
 from bot.store.db import Store
 from tests.e2e.browser import chromium, playwright, screenshot  # noqa: F401 (fixtures)
-from tests.e2e.process import SUPPORTBOT, clean_environment, healthy, supportbot
-from tests.e2e.test_serve import Server, wait_for
+from tests.e2e.process import clean_environment, supportbot
+from tests.e2e.test_serve import Server, serving, wait_for
 from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, OidcProvider
 from tests.ports import free_port
 
@@ -69,22 +68,8 @@ def desk_server(request: pytest.FixtureRequest, tmp_path: Path, provider: OidcPr
     if request.param == "postgresql":
         env["SUPPORTBOT_DATABASE_URL"] = request.getfixturevalue("empty_schema")
     seed(load(None, env))
-    log = tmp_path / "serve.log"
-    handle = log.open("wb")
-    process = subprocess.Popen([str(SUPPORTBOT), "serve"], env=env, stdout=handle, stderr=subprocess.STDOUT)
-    started = Server(process, f"http://127.0.0.1:{port}", env, tmp_path / "data", log)
-    try:
-        wait_for(lambda: healthy(started.url), seconds=20, what="200 from /healthz", server=started)
+    with serving(env, tmp_path) as started:
         yield started
-    finally:
-        if process.poll() is None:
-            process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        handle.close()
 
 
 def seed(settings: Settings) -> None:
