@@ -46,12 +46,14 @@ import httpx
 from api import Server, grow, latencies  # bench/ is the script's folder
 from scratch_postgres import postgres_schema
 from sla_sweep import seed_people, settings_for
+from sqlalchemy import select, text, update
 from tabulate import tabulate
 
 from bot.clock import SystemClock
 from bot.desk.facade import Desk
 from bot.model import Actor, Role
 from bot.store import migrate
+from bot.store import tables as t
 from bot.store.db import Store
 from channels.web.queue_counts import CAP
 from channels.web.workspace import queues_for
@@ -64,6 +66,7 @@ AGENT = "web-agent@support.test"
 REQUESTER = "requester@example.test"  # bench/sla_sweep.py's seed_people: every ticket is theirs
 PASSWORD = "bench password, not a secret"
 COUNT_RUNS = 20
+AGENTS = 20
 CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
 
 
@@ -180,6 +183,21 @@ def measure_size(
     return results
 
 
+def assign(store: Store, have: int, size: int) -> None:
+    """Four tickets in five go to one of the agents (bench/api.py's rows have nobody): a
+    desk's real spread, which the planners' statistics then see (all unassigned, SQLite
+    would read every ticket to count an agent's queue)."""
+    with store.engine.begin() as conn:
+        agents = sorted(conn.scalars(select(t.Person.id).where(t.Person.role == Role.AGENT.value)))
+        assert agents == list(range(agents[0], agents[0] + AGENTS)), agents
+        conn.execute(
+            update(t.Ticket)
+            .where(t.Ticket.id > have, t.Ticket.id <= size, t.Ticket.id % 5 != 0)
+            .values(assignee_id=agents[0] + t.Ticket.id % AGENTS)
+        )
+        conn.execute(text("ANALYZE"))
+
+
 def time_counts(name: str, size: int, desk: Desk) -> Row:
     """What the queue page costs when its tabs are counted again (after a change, at most
     every ``queue_counts_max_age_seconds`` per process; the page rows above reuse them)."""
@@ -203,6 +221,8 @@ def run(name: str, url: str, tmp: Path, args: argparse.Namespace) -> list[Row]:
         desk = Desk(store, SystemClock(), settings_for(tmp, url))
         requester = seed_people(store)
         desk.add_person(Actor.console(), AGENT, name="Web Agent", role=Role.AGENT)
+        for n in range(1, AGENTS):
+            desk.add_person(Actor.console(), f"agent{n}@support.test", role=Role.AGENT)
         for email in (AGENT, REQUESTER):
             desk.set_password(Actor.console(), email, PASSWORD)
         tokens = {
@@ -216,6 +236,7 @@ def run(name: str, url: str, tmp: Path, args: argparse.Namespace) -> list[Row]:
         for size in args.sizes:
             began = time.perf_counter()
             grow(store, have, size, requester, policy, rng)
+            assign(store, have, size)
             have = size
             print(
                 f"  {name} {size:,} tickets: loaded in {time.perf_counter() - began:.1f} s", file=sys.stderr

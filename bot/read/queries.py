@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, text
 from sqlalchemy.orm import aliased
 
 from bot.audit import log as audit
@@ -220,7 +220,10 @@ def filtered(unit: Unit, query: TicketFilter) -> Select[t.Ticket]:
             t.Ticket.category_id.in_(select(t.Category.id).where(t.Category.path == query.category.strip()))
         )
     if query.sla_status:
-        statement = statement.where(t.Ticket.sla_status == parse_sla_status(query.sla_status))
+        sla_status = parse_sla_status(query.sla_status)
+        statement = statement.where(t.Ticket.sla_status == sla_status)
+        if sla_status in ("at_risk", "breached"):  # the partial index's condition, to the letter
+            statement = statement.where(text(t.SLA_ATTENTION))
     if query.team:
         statement = statement.where(
             t.Ticket.team_id.in_(select(t.Team.id).where(t.Team.name == query.team.strip()))
