@@ -188,10 +188,20 @@ class OidcSettings:
     # People signing in for the first time become agents when their verified email is in one
     # of these domains (comma-separated), requesters otherwise.
     agent_domains: str = ""
+    # Claims every ID token must carry, as claim=value pairs, comma-separated: hd=example.com
+    # for one Google Workspace, tid=<tenant id> for one Entra ID tenant. A provider open to
+    # everyone (Google, multi-tenant Entra) vouches for any verified address without them.
+    required_claims: str = ""
+    # Agents and admins sign in only through SSO (no password, no emailed link) while it is on.
+    staff_sso_only: bool = False
 
     @property
     def enabled(self) -> bool:
         return bool(self.issuer)
+
+    def required_claim_pairs(self) -> tuple[tuple[str, str], ...]:
+        pairs = (item.partition("=") for item in self.required_claims.split(",") if item.strip())
+        return tuple((name.strip(), value.strip()) for name, _, value in pairs)
 
     def agent_domain_set(self) -> frozenset[str]:
         return frozenset(d.strip().lower().lstrip("@") for d in self.agent_domains.split(",") if d.strip())
@@ -401,6 +411,12 @@ def _check_web(web: WebSettings) -> None:
                 "web.oidc.issuer is set: set web.oidc.client_id, and the client secret in "
                 "$SUPPORTBOT_WEB_OIDC_CLIENT_SECRET"
             )
+        for item in (i for i in oidc.required_claims.split(",") if i.strip()):
+            name, sep, value = item.partition("=")
+            if not sep or not name.strip() or not value.strip():
+                raise ConfigError(
+                    f"web.oidc.required_claims: {item.strip()!r} is not claim=value (e.g. hd=example.com)"
+                )
         if "openid" not in oidc.scopes.split():
             raise ConfigError(f"web.oidc.scopes = {oidc.scopes!r} must include openid")
 

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable
 from functools import cached_property
 from typing import TypeVar
+from urllib.parse import quote
 
 from bot.desk.base import DeskBase
 from bot.errors import TooManyAttempts, Unauthenticated
@@ -57,7 +58,7 @@ class SignIn(DeskBase):
     def sign_in_verified_email(self, email: str, name: str, agent_domains: frozenset[str]) -> SignedIn:
         return self._write(lambda u: sign_in.sign_in_verified_email(u, email, name, agent_domains))
 
-    def request_sign_in_link(self, email: str, client: str, base_url: str) -> None:
+    def request_sign_in_link(self, email: str, client: str, base_url: str, target: str = "/") -> None:
         """Mails the link through the outbox (in the default set-up, an .eml in the outbox
         folder); says nothing about whether the address is known."""
 
@@ -74,7 +75,8 @@ class SignIn(DeskBase):
                 template="sign_in_link",
                 context={
                     "subject": "Your sign-in link",
-                    "link": f"{base_url}/signin/link/{token}",
+                    "link": f"{base_url}/signin/link/{token}"
+                    + (f"?next={quote(target, safe='')}" if target != "/" else ""),
                     "minutes": int(sign_in.LINK_TTL.total_seconds() // 60),
                     "desk": self.settings.email.from_name,
                     "recipient": {"email": address},

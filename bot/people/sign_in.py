@@ -163,6 +163,7 @@ def finish_password_sign_in(unit: Unit, stored: StoredPassword, attempt: Attempt
     person = unit.session.get(t.Person, stored.person_id)
     if person is None or person.password_hash != stored.password_hash:
         raise Unauthenticated("that email and password do not match", field="password")
+    _sso_only_staff(unit, person)
     if person.password_hash and _hasher.check_needs_rehash(person.password_hash):
         person.password_hash = _hasher.hash(password)
     return _open(unit, person, "password")
@@ -187,17 +188,13 @@ def request_link(unit: Unit, email: str, client: str) -> tuple[str, str] | None:
     if _recent(unit, f"link:{address}") > MAX_LINKS_PER_ADDRESS or _recent(unit, "link:*") > MAX_LINKS_IN_ALL:
         logger.info("sign-in link not sent: too many asked for lately")
         return None
-    if _is_own_or_robot(unit, address):
+    if _is_own_or_robot(unit, address) or _staff_must_use_sso(unit, address):
         return None
     token = secrets.token_urlsafe(32)
     unit.session.add(
         t.SignInLink(
             token_hash=digest(token), email=address, created_at=unit.now, expires_at=unit.now + LINK_TTL
         )
-    )
-    unit.session.connection().execute(
-        insert(ATTEMPTS),
-        [{"key": f"link:{address}", "at": unit.now}, {"key": f"ip:{client}", "at": unit.now}],
     )
     return token, address
 
@@ -206,14 +203,26 @@ def sign_in_with_link(unit: Unit, token: str, client: str) -> SignedIn:
     """Use a link: once, before it expires, as the person at the address it was sent to
     (a requester is created for an address new to the desk)."""
     _check_client(unit, client)
-    link = unit.session.scalar(select(t.SignInLink).where(t.SignInLink.token_hash == digest(token)))
-    if link is None or link.used_at is not None or link.expires_at <= unit.now:
+    # Spent by the statement that checks it: two clicks at once cannot both sign in.
+    spent = (
+        unit.session.connection()
+        .execute(
+            update(LINKS)
+            .where(
+                LINKS.c.token_hash == digest(token), LINKS.c.used_at.is_(None), LINKS.c.expires_at > unit.now
+            )
+            .values(used_at=unit.now)
+            .returning(LINKS.c.email)
+        )
+        .first()
+    )
+    if spent is None:
         _record_failure(unit, None, client)
         raise Unauthenticated(
             "this sign-in link is used, expired or unknown; ask for a new one", field="token"
         )
-    link.used_at = unit.now
-    person = directory.ensure_person(unit, Identity(email=link.email))
+    person = directory.ensure_person(unit, Identity(email=spent.email))
+    _sso_only_staff(unit, person)
     return _open(unit, person, "link")
 
 
@@ -377,6 +386,25 @@ def _record_failure(unit: Unit, address: str | None, client: str) -> None:
     if address is not None:
         rows.append({"key": f"fail:{address}", "at": unit.now})
     unit.session.connection().execute(insert(ATTEMPTS), rows)
+
+
+def _sso_only(unit: Unit) -> bool:
+    oidc = unit.settings.web.oidc
+    return oidc.enabled and oidc.staff_sso_only
+
+
+def _sso_only_staff(unit: Unit, person: t.Person) -> None:
+    """``[web.oidc] staff_sso_only``: staff sign in where the organisation's MFA applies."""
+    if _sso_only(unit) and Role(person.role).is_staff:
+        raise Unauthenticated("agents and admins sign in with single sign-on here", field="email")
+
+
+def _staff_must_use_sso(unit: Unit, address: str) -> bool:
+    """No link is mailed to staff who must use SSO (the answer to the asker stays the same)."""
+    if not _sso_only(unit):
+        return False
+    role = unit.session.scalar(select(PEOPLE.c.role).where(PEOPLE.c.email == address))
+    return role is not None and Role(role).is_staff
 
 
 def _address_or_none(email: str) -> str | None:

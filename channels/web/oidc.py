@@ -384,6 +384,9 @@ def routes(site: Site) -> list[BaseRoute]:
             raise Refused("the provider did not say the person's email address (is the email scope allowed?)")
         if verified is not True:
             raise Refused("the provider has not verified this person's email address")
+        for claim, wanted in settings.required_claim_pairs():
+            if str(claims.get(claim, "")) != wanted:
+                raise Refused(f"this account is not one the desk accepts ({claim} is not {wanted})")
         try:
             signed = await site.call(
                 site.desk.sign_in_verified_email,

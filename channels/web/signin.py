@@ -38,7 +38,7 @@ def routes(site: Site) -> list[Route]:
         target = local_path(str(form.get("next", "")))
         client = _client(request)
         try:
-            await site.call(site.desk.request_sign_in_link, email, client, site.base_url)
+            await site.call(site.desk.request_sign_in_link, email, client, site.base_url, target)
         except TooManyAttempts:
             pass  # answered like every other request: whether anything was sent is not said
         except UserError as error:
@@ -53,7 +53,8 @@ def routes(site: Site) -> list[Route]:
         if address is None:
             message = "this sign-in link is used, expired or unknown; ask for a new one"
             return site.page(request, "signin/link.html", {"token": None, "error": message}, status=401)
-        return site.page(request, "signin/link.html", {"token": token, "address": address})
+        target = local_path(request.query_params.get("next"))
+        return site.page(request, "signin/link.html", {"token": token, "address": address, "next": target})
 
     async def use_link(request: Request) -> Response:
         form = await site.form(request)
@@ -62,8 +63,7 @@ def routes(site: Site) -> list[Route]:
             signed = await site.call(site.desk.sign_in_with_link, token, _client(request))
         except Unauthenticated as error:
             return site.page(request, "signin/link.html", {"token": None, "error": error.message}, status=401)
-        del form
-        return start_session(site, request, signed, "/")
+        return start_session(site, request, signed, local_path(str(form.get("next", ""))))
 
     async def with_password(request: Request) -> Response:
         form = await site.form(request)

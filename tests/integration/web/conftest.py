@@ -92,8 +92,9 @@ def sign_in_with_password(browser: Browser, email: str, password: str = PASSWORD
     return browser.submit("/signin/password", {"email": email, "password": password, "next": "/"})
 
 
-def last_link(store: Store, email: str) -> str:
-    """The sign-in link mailed to ``email`` last, as the outbox holds it."""
+def last_link(store: Store, email: str, *, whole: bool = False) -> str:
+    """The sign-in link mailed to ``email`` last, as the outbox holds it: its path, or
+    ``whole``, the link itself."""
     with store.read() as session:
         row = session.scalars(
             select(t.Notification)
@@ -101,7 +102,7 @@ def last_link(store: Store, email: str) -> str:
             .order_by(t.Notification.id.desc())
         ).first()
     assert row is not None, f"no sign-in link for {email}"
-    return str(httpx.URL(row.context["link"]).path)
+    return str(row.context["link"]) if whole else str(httpx.URL(row.context["link"]).path)
 
 
 def sign_in_with_link(browser: Browser, store: Store, email: str) -> httpx.Response:

@@ -53,7 +53,20 @@ def desk_port() -> int:
 
 
 @pytest.fixture
-def desk(store: Store, clock: FakeClock, settings: Settings, provider: OidcProvider, desk_port: int) -> Desk:
+def oidc_extra() -> dict[str, Any]:
+    """More [web.oidc] options: a test parametrizes this to change them."""
+    return {}
+
+
+@pytest.fixture
+def desk(
+    store: Store,
+    clock: FakeClock,
+    settings: Settings,
+    provider: OidcProvider,
+    desk_port: int,
+    oidc_extra: dict[str, Any],
+) -> Desk:
     oidc = replace(
         settings.web.oidc,
         issuer=provider.issuer,
@@ -61,6 +74,7 @@ def desk(store: Store, clock: FakeClock, settings: Settings, provider: OidcProvi
         client_secret=CLIENT_SECRET,
         name="Example ID",
         agent_domains=f"@{AGENT_DOMAIN.upper()}, partner.test",
+        **oidc_extra,
     )
     web = replace(settings.web, public_url=f"http://127.0.0.1:{desk_port}", oidc=oidc)
     return Desk(store, clock, replace(settings, web=web))
@@ -424,3 +438,33 @@ def test_without_an_issuer_there_is_no_button_and_the_routes_are_not_found(
             assert "/signin/oidc" not in client.get("/signin").text
             assert client.get("/signin/oidc?next=/").status_code == 404
             assert client.get("/signin/oidc/callback?code=x&state=y").status_code == 404
+
+
+@pytest.mark.parametrize("oidc_extra", [{"required_claims": "hd=support.test"}])
+def test_an_account_without_the_required_claims_is_refused(
+    browser: Browser, provider: OidcProvider, store: Store
+) -> None:
+    provider.sign_in_as("ex.employee@support.test")
+    provider.claims = {"hd": "gmail.com"}
+    assert_refused(sso(browser), browser, store, "ex.employee@support.test", "hd is not support.test")
+    provider.claims = {"hd": "support.test"}
+    assert sso(browser).status_code == 303
+
+
+@pytest.mark.parametrize("oidc_extra", [{"staff_sso_only": True}])
+def test_staff_who_must_use_sso_have_no_password_or_link_sign_in(
+    browser: Browser, provider: OidcProvider, desk: Desk, store: Store
+) -> None:
+    agent = f"ann@{AGENT_DOMAIN}"
+    desk.add_person(Actor.console(), agent, role=Role.AGENT)
+    desk.set_password(Actor.console(), agent, "correct horse battery staple")
+    browser.get("/signin")
+    refused = browser.submit("/signin/password", {"email": agent, "password": "correct horse battery staple"})
+    assert refused.status_code == 401 and "single sign-on" in refused.text
+    browser.get("/signin")
+    assert "on its way" in browser.submit("/signin/link", {"email": agent}).text  # the same answer ...
+    with store.read() as session:  # ... but no link was mailed
+        mailed = session.scalars(select(t.Notification).where(t.Notification.recipient == agent)).all()
+    assert mailed == []
+    provider.sign_in_as(agent)
+    assert sso(browser).headers["location"] == "/desk"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 
+import httpx
+
 from bot.desk.facade import Desk
 from bot.errors import TooManyAttempts, Unauthenticated
 from bot.model import Actor, Role
@@ -180,3 +182,15 @@ def test_signing_out_with_an_ended_session_clears_the_cookie(browser: Browser, d
     desk.update_person(Actor.console(), "ann@support.test", role=Role.REQUESTER)  # the session ends
     out = browser.post("/signout", data={})
     assert out.status_code == 303 and "sb_session" not in browser.cookies
+
+
+def test_a_sign_in_link_takes_the_requester_where_they_were_going(browser: Browser, store) -> None:
+    browser.get("/signin?next=%2Ftickets%2FSUP-7")
+    browser.submit("/signin/link", {"email": "rita@customer.test", "next": "/tickets/SUP-7"})
+    link = httpx.URL(last_link(store, "rita@customer.test", whole=True))
+    assert link.params["next"] == "/tickets/SUP-7"
+    path = link.path
+    page = browser.get(link.raw_path.decode())
+    assert 'name="next" value="/tickets/SUP-7"' in page.text
+    signed = browser.submit(path, {"next": "/tickets/SUP-7"})
+    assert signed.headers["location"] == "/tickets/SUP-7"
