@@ -36,6 +36,16 @@ class PersonView:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkChoices:
+    """The choices a workspace page offers (assignees, categories, teams, fields)."""
+
+    staff: tuple[PersonView, ...]
+    categories: tuple[str, ...]
+    teams: tuple[str, ...]
+    fields: tuple[dict[str, object], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class AttachmentView:
     id: int
     filename: str

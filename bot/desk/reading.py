@@ -12,7 +12,7 @@ from bot.people.permissions import require_staff
 from bot.read import files, live, metrics, queries, reports
 from bot.read.dashboard import DashboardView, read_dashboard
 from bot.tickets import attachments, classify
-from bot.views import CardView, TicketDetail, TicketView
+from bot.views import CardView, TicketDetail, TicketView, WorkChoices
 
 
 class Reading(DeskBase):
@@ -40,6 +40,10 @@ class Reading(DeskBase):
             if ticket_id is None:
                 return live.queue_stamp(unit)
             return live.ticket_stamp(unit, ticket_id, public_only=public_only)
+
+    def work_choices(self) -> WorkChoices:
+        with self.unit(write=False) as unit:
+            return queries.work_choices(unit)
 
     def count_tickets(self, filters: Sequence[queries.TicketFilter], cap: int | None = None) -> list[int]:
         """How many tickets each filter selects (at most ``cap`` + 1), one COUNT each, in one

@@ -12,7 +12,7 @@ from sqlalchemy.orm import aliased
 
 from bot.audit import log as audit
 from bot.errors import UserError
-from bot.model import Actor, clean_tag, format_number, parse_priority, parse_status
+from bot.model import Actor, Role, clean_tag, format_number, parse_priority, parse_status
 from bot.people import directory
 from bot.people.permissions import require_party
 from bot.read import search, sorting
@@ -30,6 +30,7 @@ from bot.views import (
     PersonView,
     TicketDetail,
     TicketView,
+    WorkChoices,
     person_label,
 )
 
@@ -347,6 +348,20 @@ def list_people(unit: Unit, role: str | None = None) -> list[PersonView]:
     if role:
         statement = statement.where(t.Person.role == role)
     return [PersonView.of(person) for person in unit.session.scalars(statement).unique()]
+
+
+def work_choices(unit: Unit) -> WorkChoices:
+    """What a workspace page offers to choose from, in one read: the staff by name, the
+    categories, the teams, the custom fields."""
+    staff = unit.session.scalars(
+        select(t.Person).where(t.Person.role.in_((Role.AGENT.value, Role.ADMIN.value)))
+    ).unique()
+    return WorkChoices(
+        staff=tuple(sorted((PersonView.of(p) for p in staff), key=lambda p: (p.name or p.label).lower())),
+        categories=tuple(unit.session.scalars(select(t.Category.path).order_by(t.Category.path))),
+        teams=tuple(unit.session.scalars(select(t.Team.name).order_by(t.Team.name))),
+        fields=tuple(list_fields(unit)),
+    )
 
 
 def list_teams(unit: Unit) -> list[dict[str, object]]:

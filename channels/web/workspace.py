@@ -302,7 +302,8 @@ def routes(site: Site) -> list[BaseRoute]:
 
 def _queue_context(desk: Desk, counter: QueueCounts, actor: Actor, listing: Listing) -> dict[str, Any]:
     """The tabs with their counts, one page of the chosen queue, and the filters' choices."""
-    staff = _staff(desk)
+    choices = desk.work_choices()
+    staff = list(choices.staff)
     me = next((person for person in staff if person.id == actor.person_id), None)
     tabs = queues_for(actor, me.team if me else None)
     queue = next((tab for tab in tabs if tab.key == listing.queue), tabs[0])
@@ -330,8 +331,8 @@ def _queue_context(desk: Desk, counter: QueueCounts, actor: Actor, listing: List
         "error": error,
         "staff": staff,
         "names": _names(staff),
-        "categories": [str(row["path"]) for row in desk.list_categories()],
-        "teams": [str(row["name"]) for row in desk.list_teams()],
+        "categories": list(choices.categories),
+        "teams": list(choices.teams),
         "statuses": [s.value for s in Status],
         "priorities": [p.value for p in Priority],
         "sorts": SORTS,
@@ -415,9 +416,10 @@ def _ticket_context(
     """The ticket as the desk shows it to this agent; with ``sharing``, the whole page's
     choices too (the live regions need only the ticket and people's names)."""
     detail = desk.visible_ticket(actor, number)
-    staff = _staff(desk)
+    choices = desk.work_choices()
+    staff = list(choices.staff)
     names = _names(staff)
-    fields = desk.list_fields()
+    fields = [dict(definition) for definition in choices.fields]
     last = max((event.id for event in detail.events), default=0)
     history = _history(detail, names, seen)
     context: dict[str, Any] = {
@@ -438,8 +440,8 @@ def _ticket_context(
     admin = actor.role is Role.ADMIN
     context.update(
         staff=staff,
-        categories=[str(row["path"]) for row in desk.list_categories()],
-        teams=[str(row["name"]) for row in desk.list_teams()],
+        categories=list(choices.categories),
+        teams=list(choices.teams),
         fields=fields,
         statuses=[s.value for s in Status],
         priorities=[p.value for p in Priority],
@@ -563,12 +565,6 @@ def _field_values(detail: TicketDetail, fields: Sequence[Mapping[str, object]]) 
 
 
 # -- shared by the pages ----------------------------------------------------------------
-
-
-def _staff(desk: Desk) -> list[PersonView]:
-    """The agents and admins, by name: the choices of every assignee list."""
-    people = desk.list_people(Role.AGENT.value) + desk.list_people(Role.ADMIN.value)
-    return sorted(people, key=lambda person: (person.name or person.label).lower())
 
 
 def _names(staff: Sequence[PersonView]) -> dict[str, str]:
