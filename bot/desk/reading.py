@@ -41,13 +41,17 @@ class Reading(DeskBase):
                 return live.queue_stamp(unit)
             return live.ticket_stamp(unit, ticket_id, public_only=public_only)
 
-    def work_choices(self) -> WorkChoices:
+    def work_choices(self, actor: Actor) -> WorkChoices:
+        require_staff(actor, "work tickets")
         with self.unit(write=False) as unit:
             return queries.work_choices(unit)
 
-    def count_tickets(self, filters: Sequence[queries.TicketFilter], cap: int | None = None) -> list[int]:
+    def count_tickets(
+        self, actor: Actor, filters: Sequence[queries.TicketFilter], cap: int | None = None
+    ) -> list[int]:
         """How many tickets each filter selects (at most ``cap`` + 1), one COUNT each, in one
-        read transaction."""
+        read transaction: the queues' sizes, the staff's to know."""
+        require_staff(actor, "count the queues")
         with self.unit(write=False) as unit:
             return live.count_tickets(unit, filters, cap)
 

@@ -58,9 +58,10 @@ class SignIn(DeskBase):
     def sign_in_verified_email(self, email: str, name: str, agent_domains: frozenset[str]) -> SignedIn:
         return self._write(lambda u: sign_in.sign_in_verified_email(u, email, name, agent_domains))
 
-    def request_sign_in_link(self, email: str, client: str, base_url: str, target: str = "/") -> None:
-        """Mails the link through the outbox (in the default set-up, an .eml in the outbox
-        folder); says nothing about whether the address is known."""
+    def request_sign_in_link(self, email: str, client: str, link_base: str, target: str = "/") -> None:
+        """Mails the link (``link_base`` + token, the channel's page that spends it) through
+        the outbox (in the default set-up, an .eml in the outbox folder); says nothing about
+        whether the address is known."""
 
         def work(u: Unit) -> None:
             made = sign_in.request_link(u, email, client)
@@ -75,7 +76,7 @@ class SignIn(DeskBase):
                 template="sign_in_link",
                 context={
                     "subject": "Your sign-in link",
-                    "link": f"{base_url}/signin/link/{token}"
+                    "link": f"{link_base}{token}"
                     + (f"?next={quote(target, safe='')}" if target != "/" else ""),
                     "minutes": int(sign_in.LINK_TTL.total_seconds() // 60),
                     "desk": self.settings.email.from_name,

@@ -19,6 +19,7 @@ web desk keep one set of rules.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import logging
@@ -53,7 +54,14 @@ MAX_LINKS_IN_ALL = 500
 # Checked against when the address has no password, so an unknown address takes as long
 # to refuse as a known one (no timing answer to "is this address known?").
 _hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash("no password has this hash " + secrets.token_hex(8))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Made at the first password check, not at import (a hash takes 64 MiB and a fifth of a
+    second, which every command and test process would pay)."""
+    return _hasher.hash("no password has this hash " + secrets.token_hex(8))
+
 
 SESSIONS = t.table_of(t.WebSession)
 PEOPLE = t.table_of(t.Person)
@@ -151,7 +159,7 @@ def verify_password(stored: StoredPassword | None, password: str) -> bool:
     address is checked against a dummy hash, so it takes as long to refuse as a known one."""
     hashed = stored.password_hash if stored is not None else None
     try:
-        _hasher.verify(hashed or _DUMMY_HASH, password[:MAX_PASSWORD])
+        _hasher.verify(hashed or _dummy_hash(), password[:MAX_PASSWORD])
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
     return hashed is not None

@@ -25,6 +25,9 @@ from bot.unit import Unit
 
 # Reading a ticket over the API is put on record on the ticket; it changes nothing on it.
 NOT_CHANGES = (AuditKind.API_REQUEST.value,)
+# Changes a requester's ticket page shows that its own columns do not (tags are the
+# agents' labels: the portal does not show them).
+SHOWN_TO_REQUESTERS = (AuditKind.CATEGORY_CHANGED.value, AuditKind.FIELD_CHANGED.value)
 
 
 def ticket_stamp(unit: Unit, ticket_id: int, *, public_only: bool) -> str | None:
@@ -36,12 +39,19 @@ def ticket_stamp(unit: Unit, ticket_id: int, *, public_only: bool) -> str | None
             .where(t.Comment.ticket_id == ticket_id, t.Comment.public.is_(True), t.Comment.flagged.is_(False))
             .scalar_subquery()
         )
+        # What the requester's page shows besides these columns: its category and fields.
+        shown_change = (
+            select(func.max(t.Event.id))
+            .where(t.Event.ticket_id == ticket_id, t.Event.kind.in_(SHOWN_TO_REQUESTERS))
+            .scalar_subquery()
+        )
         columns: tuple[Any, ...] = (
             ticket.status,
             ticket.priority,
             ticket.assignee_id,
             ticket.merged_into_id,
             last_comment,
+            shown_change,
         )
     else:
         last_event = (

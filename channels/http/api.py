@@ -1,7 +1,8 @@
 """The ASGI application served by ``supportbot serve``: health, metrics and the REST API.
 
-Its outermost layer is the body limit (limits.py), so every route served here,
-the API's and the ones other channels hand in (Slack, sharing), is bounded.
+Its outermost layers are the security headers (headers.py) and the body limit
+(limits.py), so every route served here, the API's and the ones other channels hand in
+(Slack, sharing, the web desk), carries them and is bounded.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from channels.http.access import AccessLog
 from channels.http.asgi import desk_of
 from channels.http.auth import BearerGate
 from channels.http.denials import Denials
+from channels.http.headers import SecurityHeaders
 from channels.http.limits import BodyLimit
 from channels.http.metrics import metrics_endpoint
 
@@ -88,6 +90,8 @@ def create_app(
     # (the API's middleware, sharing's 422), this is a ceiling a megabyte above it, so
     # theirs comes first.
     app.add_middleware(BodyLimit, limit=MAX_BODY, paths=paths, counted_only=counted_only)
+    # Outermost: the body limit's refusals and the server's own errors carry them too.
+    app.add_middleware(SecurityHeaders)
     return app
 
 

@@ -31,7 +31,6 @@ from bot.views import PersonView
 from channels.web.admin_forms import ACTIONS, MAX_ROW_ID, Action, Failed, Ids, Values
 from channels.web.site import Site, guarded
 
-UPLOAD_PATHS: list[str] = []
 SECTIONS = (
     ("people", "People"),
     ("teams", "Teams"),

@@ -29,7 +29,6 @@ from bot.read.dashboard import DAYS, DashboardView, Share
 from channels.web.charts import Bar, Series, bar_chart, daily_chart
 from channels.web.site import Site, guarded
 
-UPLOAD_PATHS: list[str] = []
 FRESH_SECONDS = 1.0
 # Agents drawn in the load chart; the table beside it lists them all.
 CHART_AGENTS = 20

@@ -23,10 +23,12 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 
 from bot.desk.facade import Desk
 from bot.errors import NotFound, StoreUnavailable, UserError
@@ -35,7 +37,6 @@ from channels.web.site import Site, Viewer, guarded
 
 logger = logging.getLogger(__name__)
 
-UPLOAD_PATHS: list[str] = []
 
 RETRY_MS = 3000  # how long the browser waits before it opens a closed stream again
 HEARTBEAT_SECONDS = 15.0  # a comment line, so proxies keep a quiet stream open
@@ -161,20 +162,28 @@ def _stream(site: Site, request: Request, read: Read, streams: OpenStreams, pers
     interval = site.settings.web.live_poll_ms / 1000
     last_seen = request.headers.get("last-event-id", "")
     since = last_seen if STAMP.fullmatch(last_seen) else None
-
-    async def held() -> AsyncIterator[str]:
-        try:
-            async for event in _events(request, read, interval, since):
-                yield event
-        finally:
-            streams.release(person_id)
-
-    response = StreamingResponse(
-        held(),
+    response = _HeldStream(
+        _events(request, read, interval, since),
+        lambda: streams.release(person_id),
         media_type="text/event-stream",
         headers={"cache-control": "no-store", "x-accel-buffering": "no"},
     )
     return site.finish(request, response)
+
+
+class _HeldStream(StreamingResponse):
+    """Gives its person's place back however the response ends: done, cancelled, or the
+    client gone before the first event (a generator never started runs no ``finally``)."""
+
+    def __init__(self, content: AsyncIterator[str], release: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self._release = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
 
 
 async def _events(request: Request, read: Read, interval: float, since: str | None) -> AsyncIterator[str]:

@@ -10,42 +10,36 @@ a missing one, on every page and fragment here. Staff opening these pages go to 
 
 from __future__ import annotations
 
-import re
-import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from bot.config.settings import AttachmentSettings
 from bot.desk.facade import Desk
 from bot.errors import Forbidden, NotFound, UserError
 from bot.messages import Identity, Inbound, IncomingFile
-from bot.model import Actor, Priority, Status, format_number, parse_number, parse_priority, parse_status
+from bot.model import Actor, Priority, Status, parse_priority, parse_status
 from bot.read import sorting
 from bot.read.queries import TicketFilter
-from bot.tickets.attachments import content_type_of
 from bot.tickets.classify import TicketChanges
 from bot.views import CommentView, TicketDetail
-from channels.web import downloads
+from channels.web import downloads, forms
 from channels.web.site import Site, guarded
 
 # Bodies of these paths may carry attachments: the server allows them max_total_bytes more.
 UPLOAD_PATHS = [r"^/new$", r"^/tickets/[^/]+/reply$"]
 
 PAGE = 25
-FILES = "files"
 FIELD_PREFIX = "field."
 SUBJECT_MAX = 1000
 TEXT_MAX = 100_000
 # The form's own idempotency key: a double submit (or a retry after a lost answer) sends it
 # twice, and the desk keeps one ticket (or one reply) for it.
-KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
 RETRY_CONFLICT = "idempotency-key"  # bot.read.retries.KEY_FIELD: the key came with another text
 
 
@@ -71,6 +65,9 @@ class NewTicket:
 
 
 def routes(site: Site) -> list[BaseRoute]:
+    def number_in(request: Request) -> str:
+        return forms.path_number(site.settings.ticket_prefix, request)
+
     desk = site.desk
 
     async def home(request: Request) -> Response:
@@ -91,20 +88,20 @@ def routes(site: Site) -> list[BaseRoute]:
     async def new_form(request: Request) -> Response:
         await site.signed_in(request)
         choices = await site.call(_choices, desk)
-        return _new_page(site, request, NewTicket(key=_new_key()), choices)
+        return _new_page(site, request, NewTicket(key=forms.new_key()), choices)
 
     async def submit(request: Request) -> Response:
         viewer = await site.signed_in(request)
-        actor = _actor(viewer.actor)
+        actor = forms.person(viewer.actor)
         form = await site.form(request)
         try:
             choices = await site.call(_choices, desk)
             typed = _read_new(form, choices, site.settings.web.requesters_choose_priority)
-            files, file_error = await _read_files(form, site.settings.attachments)
+            files, file_error = await forms.read_files(form, site.settings.attachments)
         finally:
             await form.close()
         if file_error:
-            typed.errors[FILES] = file_error
+            typed.errors[forms.FILES] = file_error
         given = {k: v for k, v in typed.values.items() if v not in ("", [], None)}
         checked, field_errors = await site.call(_check_fields, desk, given)
         typed.errors.update({FIELD_PREFIX + key: message for key, message in field_errors.items()})
@@ -134,30 +131,30 @@ def routes(site: Site) -> list[BaseRoute]:
 
     async def ticket_page(request: Request) -> Response:
         viewer = await site.signed_in(request)
-        number = _number(site, request)
+        number = number_in(request)
         if viewer.is_staff:
             return site.redirect(request, f"/desk/tickets/{quote(number, safe='')}")
-        return await _ticket_page(site, request, _actor(viewer.actor), number)
+        return await _ticket_page(site, request, forms.person(viewer.actor), number)
 
     async def conversation(request: Request) -> Response:
         """The live region alone (with the facts beside it, swapped out of band)."""
         viewer = await site.signed_in(request)
-        actor = _actor(viewer.actor)
-        detail, labels = await site.call(_read_ticket, desk, actor, _number(site, request))
+        actor = forms.person(viewer.actor)
+        detail, labels = await site.call(_read_ticket, desk, actor, number_in(request))
         context = _ticket_context(site, actor, detail, labels)
         return site.page(request, "portal/_conversation.html", {**context, "errors": {}, "oob": True})
 
     async def reply(request: Request) -> Response:
         viewer = await site.signed_in(request)
-        actor = _actor(viewer.actor)
-        number = _number(site, request)
+        actor = forms.person(viewer.actor)
+        number = number_in(request)
         form = await site.form(request)
         try:
-            body, key = _text(form, "body", TEXT_MAX), _key(form)
-            files, file_error = await _read_files(form, site.settings.attachments)
+            body, key = _text(form, "body", TEXT_MAX), forms.kept_key(_text(form, "key", 100))
+            files, file_error = await forms.read_files(form, site.settings.attachments)
         finally:
             await form.close()
-        errors = {FILES: file_error} if file_error else {}
+        errors = {forms.FILES: file_error} if file_error else {}
         text = body if body.strip() or not files else "Attached " + ", ".join(f.filename for f in files)
         if not text.strip():
             errors["body"] = "Write a reply, or attach a file."
@@ -168,22 +165,22 @@ def routes(site: Site) -> list[BaseRoute]:
                 raise
             except UserError as error:
                 if error.field == RETRY_CONFLICT:  # the page sent again after an edit: a new reply
-                    key = _new_key()
+                    key = forms.new_key()
                     errors["body"] = "This form was sent before. Check your reply and send it again."
                 else:
-                    errors[FILES if error.field == FILES else "body"] = error.message
+                    errors[forms.FILES if error.field == forms.FILES else "body"] = error.message
             else:
                 return site.redirect(request, f"/tickets/{written.ticket_number}#c{written.id}")
         if files:
-            errors.setdefault(FILES, "Choose the files again: a browser does not keep them.")
+            errors.setdefault(forms.FILES, "Choose the files again: a browser does not keep them.")
         extra = {"errors": errors, "reply_body": body, "reply_key": key}
         return await _ticket_page(site, request, actor, number, extra, status=422)
 
     async def change_status(request: Request) -> Response:
         """Resolve or reopen, as the API's PATCH does it; the desk says who may."""
         viewer = await site.signed_in(request)
-        actor = _actor(viewer.actor)
-        number = _number(site, request)
+        actor = forms.person(viewer.actor)
+        number = number_in(request)
         form = await site.form(request)
         target = _text(form, "status", 30)
         try:
@@ -198,9 +195,9 @@ def routes(site: Site) -> list[BaseRoute]:
 
     async def download(request: Request) -> Response:
         viewer = await site.signed_in(request)
-        number = _number(site, request)
+        number = number_in(request)
         file_id: int = request.path_params["file_id"]
-        stored, body = await site.call(desk.open_file, _actor(viewer.actor), number, file_id)
+        stored, body = await site.call(desk.open_file, forms.person(viewer.actor), number, file_id)
         return site.finish(request, downloads.download(stored, body))
 
     return [
@@ -231,7 +228,7 @@ async def _ticket_page(
         **_ticket_context(site, actor, detail, labels),
         "errors": {},
         "reply_body": "",
-        "reply_key": _new_key(),
+        "reply_key": forms.new_key(),
         **(extra or {}),
     }
     return site.page(request, "portal/ticket.html", context, status=status)
@@ -276,16 +273,6 @@ def _ticket_context(
     }
 
 
-def _number(site: Site, request: Request) -> str:
-    """The ticket number in the path, spelled as the desk spells it; a malformed one is a
-    missing ticket like any other, not a different error."""
-    raw: str = request.path_params["number"]
-    try:
-        return format_number(site.settings.ticket_prefix, parse_number(site.settings.ticket_prefix, raw))
-    except UserError:
-        raise NotFound(f"no ticket {raw[:40]}", field="number") from None
-
-
 # -- the new-ticket form ------------------------------------------------------------------
 
 
@@ -311,7 +298,7 @@ def _choices(desk: Desk) -> Choices:
 
 def _read_new(form: FormData, choices: Choices, choose_priority: bool) -> NewTicket:
     typed = NewTicket(
-        key=_key(form),
+        key=forms.kept_key(_text(form, "key", 100)),
         subject=" ".join(_text(form, "subject", SUBJECT_MAX + 1).split()),
         description=_text(form, "description", TEXT_MAX + 1),
         priority=_text(form, "priority", 20) if choose_priority else "",
@@ -359,8 +346,8 @@ def _check_fields(desk: Desk, values: dict[str, Any]) -> tuple[dict[str, Any], d
 
 
 def _files_again(typed: NewTicket, files: Sequence[IncomingFile]) -> NewTicket:
-    if files and FILES not in typed.errors:
-        typed.errors[FILES] = "Choose the files again: a browser does not keep them."
+    if files and forms.FILES not in typed.errors:
+        typed.errors[forms.FILES] = "Choose the files again: a browser does not keep them."
     return typed
 
 
@@ -373,36 +360,6 @@ def _text(form: FormData, name: str, limit: int) -> str:
     return value[:limit].replace("\x00", "") if isinstance(value, str) else ""
 
 
-def _key(form: FormData) -> str:
-    key = _text(form, "key", 100)
-    return key if KEY.fullmatch(key) else _new_key()
-
-
-def _new_key() -> str:
-    return secrets.token_urlsafe(18)
-
-
-async def _read_files(form: FormData, limits: AttachmentSettings) -> tuple[list[IncomingFile], str | None]:
-    """The files chosen, or why they are refused. The server's body limit has already bounded
-    what came; each file is checked against ``max_bytes`` and all of them against the total."""
-    files: list[IncomingFile] = []
-    total = 0
-    for item in form.getlist(FILES):
-        if not isinstance(item, UploadFile) or not item.filename:
-            continue  # a file input left empty still sends a part, with no name
-        name = item.filename.replace("\x00", "")
-        data = await item.read(limits.max_bytes + 1)
-        if len(data) > limits.max_bytes:
-            return [], f"{name} is larger than {human_bytes(limits.max_bytes)}, the limit for one file."
-        total += len(data)
-        if total > limits.max_total_bytes:
-            return [], f"Together the files are larger than {human_bytes(limits.max_total_bytes)}."
-        files.append(
-            IncomingFile(filename=name, content_type=content_type_of(name, item.content_type), data=data)
-        )
-    return files, None
-
-
 def _after(before: str | None) -> sorting.Position | None:
     """Where the previous page ended (the id of its last ticket); anything else starts over."""
     if not before or not before.isascii() or not before.isdigit() or len(before) > 10:
@@ -411,16 +368,3 @@ def _after(before: str | None) -> sorting.Position | None:
         return sorting.position(sorting.DEFAULT, int(before), int(before))
     except ValueError:
         return None
-
-
-def _actor(actor: Actor | None) -> Actor:
-    assert actor is not None, "signed_in answers only with a person"
-    return actor
-
-
-def human_bytes(size: int) -> str:
-    """As the pages' ``filesizeformat`` writes sizes (decimal units), so a limit reads the same."""
-    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
-        if size >= scale:
-            return f"{size / scale:.1f} {unit}"
-    return f"{size} bytes"

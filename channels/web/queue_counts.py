@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 
 from bot.desk.facade import Desk
+from bot.model import Actor
 from bot.read.queries import TicketFilter
 
 CAP = 10_000
@@ -30,7 +31,7 @@ class QueueCounts:
         self._lock = threading.Lock()
         self._kept: dict[TicketFilter, tuple[float, str | None, int]] = {}
 
-    def counts(self, filters: Sequence[TicketFilter]) -> list[int]:
+    def counts(self, actor: Actor, filters: Sequence[TicketFilter]) -> list[int]:
         now = time.monotonic()
         stamp = self.desk.change_stamp()
         fresh: dict[TicketFilter, int] = {}
@@ -41,7 +42,7 @@ class QueueCounts:
                     fresh[query] = kept[2]
         missing = [f for f in filters if f not in fresh]
         if missing:
-            counted = self.desk.count_tickets(missing, cap=CAP)
+            counted = self.desk.count_tickets(actor, missing, cap=CAP)
             with self._lock:
                 if len(self._kept) > KEPT:
                     self._kept.clear()

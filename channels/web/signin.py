@@ -38,7 +38,8 @@ def routes(site: Site) -> list[Route]:
         target = local_path(str(form.get("next", "")))
         client = _client(request)
         try:
-            await site.call(site.desk.request_sign_in_link, email, client, site.base_url, target)
+            link_base = f"{site.base_url}/signin/link/"
+            await site.call(site.desk.request_sign_in_link, email, client, link_base, target)
         except TooManyAttempts:
             pass  # answered like every other request: whether anything was sent is not said
         except UserError as error:

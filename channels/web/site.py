@@ -27,6 +27,8 @@ from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -45,7 +47,9 @@ SESSION_COOKIE = "sb_session"
 BROWSER_COOKIE = "sb_browser"  # before sign-in: what the sign-in forms' CSRF token derives from
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "x-csrf-token"
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# A form's parts: enough for a ticket with files and every custom field, a queue's selection.
+MAX_FILES = 20
+MAX_FIELDS = 200
 
 # No inline script or style anywhere: htmx is configured (base.html) not to inject styles.
 CSP = (
@@ -178,12 +182,16 @@ class Site:
         in the body. Either way nothing is done with the form until the token matched."""
         viewer = await self.viewer(request)
         header = request.headers.get(CSRF_HEADER)
-        if header is not None and not hmac.compare_digest(header, viewer.csrf):
+        if header is not None and not _same(header, viewer.csrf):
             raise CsrfRefused()
-        form = await request.form(max_files=20, max_fields=200)
+        try:
+            form = await request.form(max_files=MAX_FILES, max_fields=MAX_FIELDS)
+        except (MultiPartException, HTTPException) as error:
+            detail = getattr(error, "message", None) or getattr(error, "detail", "")
+            raise UserError(f"this form could not be read: {detail}".rstrip(": ")) from None
         if header is None:
             field = form.get(CSRF_FIELD)
-            if not isinstance(field, str) or not hmac.compare_digest(field, viewer.csrf):
+            if not isinstance(field, str) or not _same(field, viewer.csrf):
                 await form.close()
                 raise CsrfRefused()
         return form
@@ -237,6 +245,11 @@ class Site:
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
+def _same(given: str, expected: str) -> bool:
+    """Constant-time, and for any text a client sends (compare_digest refuses non-ASCII str)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode())
+
+
 def guarded(site: Site, endpoint: Endpoint) -> Endpoint:
     """Every page's refusals as pages: sign-in first, 404 for what the person may not see
     (never saying whether it exists), 403, 503 while the store is away."""
@@ -268,6 +281,8 @@ def guarded(site: Site, endpoint: Endpoint) -> Endpoint:
             )
             response.headers["retry-after"] = "5"
             return response
+        except HTTPException as error:  # Starlette's own refusals, as pages too
+            return site.error(request, error.status_code, str(error.detail))
 
     return run
 

@@ -14,18 +14,16 @@ showed (``seen``). The reply is posted whatever happened since, and the answer n
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from bot.config.settings import AttachmentSettings
 from bot.desk.facade import Desk
 from bot.errors import NotFound, UserError
 from bot.messages import IncomingFile
@@ -35,19 +33,20 @@ from bot.read.live import NOT_CHANGES
 from bot.read.queries import TicketFilter
 from bot.read.retries import KEY_FIELD
 from bot.sharing.service import Sharing
-from bot.tickets.attachments import content_type_of
 from bot.tickets.classify import TicketChanges
 from bot.views import EventView, PersonView, TicketDetail
-from channels.web import downloads, queue_counts
+from channels.web import downloads, forms, queue_counts
 from channels.web.history import CHANNELS, describe
 from channels.web.queue_counts import QueueCounts
-from channels.web.site import Site, Viewer, guarded, local_path
+from channels.web.site import Site, guarded, local_path
 
 # A reply or a note may carry files: the server allows these bodies max_total_bytes more.
 UPLOAD_PATHS = [r"^/desk/tickets/[^/]+/(reply|note)$"]
 
 PAGE = 50
-MAX_BULK = 1000  # tickets per bulk change, as the API takes them
+# Tickets per bulk change: a queue page's selection (the API's bulk endpoint takes 1,000;
+# a form takes at most site.MAX_FIELDS fields).
+MAX_BULK = 100
 TEXT_MAX = 100_000  # a comment, as the API takes it
 SHORT = 320
 FILTERS = ("status", "priority", "category", "tag", "assignee", "requester")
@@ -152,12 +151,15 @@ class BulkResult:
 
 
 def routes(site: Site) -> list[BaseRoute]:
+    def number_in(request: Request) -> str:
+        return forms.path_number(site.settings.ticket_prefix, request)
+
     desk = site.desk
     sharing = Sharing(desk)  # subscribing twice to one desk's events is harmless (bot.unit)
     counter = QueueCounts(desk, site.settings.web.queue_counts_max_age_seconds)
 
     async def queue_page(request: Request) -> Response:
-        actor = _actor(await site.signed_in(request, staff=True))
+        actor = forms.person((await site.signed_in(request, staff=True)).actor)
         listing = Listing.of(request)
         context = await site.call(_queue_context, desk, counter, actor, listing)
         region = request.headers.get("hx-target") == "queue"
@@ -166,7 +168,7 @@ def routes(site: Site) -> list[BaseRoute]:
         return site.page(request, "desk/_queue.html" if region else "desk/queue.html", context, status)
 
     async def bulk(request: Request) -> Response:
-        actor = _actor(await site.signed_in(request, staff=True))
+        actor = forms.person((await site.signed_in(request, staff=True)).actor)
         form = await site.form(request)
         try:
             values = _values(form)
@@ -179,32 +181,39 @@ def routes(site: Site) -> list[BaseRoute]:
         return site.page(request, "desk/bulk.html", context, status=422 if error else 200)
 
     async def ticket_page(request: Request) -> Response:
-        actor = _actor(await site.signed_in(request, staff=True))
-        return await _ticket_page(request, actor, _number(site, request))
+        actor = forms.person((await site.signed_in(request, staff=True)).actor)
+        return await _ticket_page(request, actor, number_in(request))
 
     async def regions(request: Request) -> Response:
         """The live regions, swapped out of band: conversation, facts and history."""
-        actor = _actor(await site.signed_in(request, staff=True))
+        actor = forms.person((await site.signed_in(request, staff=True)).actor)
         seen = _event_id(request.query_params.get("seen"))
-        context = await site.call(_ticket_context, desk, None, actor, _number(site, request), seen)
+        context = await site.call(_ticket_context, desk, None, actor, number_in(request), seen)
         return site.page(request, "desk/_regions.html", {**context, "oob": True})
 
     async def download(request: Request) -> Response:
-        actor = _actor(await site.signed_in(request, staff=True))
+        actor = forms.person((await site.signed_in(request, staff=True)).actor)
         stored, body = await site.call(
-            desk.open_file, actor, _number(site, request), request.path_params["file_id"]
+            desk.open_file,
+            actor,
+            number_in(request),
+            request.path_params["file_id"],
         )
         return site.finish(request, downloads.download(stored, body))
 
     async def act(request: Request) -> Response:
         viewer = await site.signed_in(request, staff=True)
-        actor, number, action = _actor(viewer), _number(site, request), request.path_params["action"]
+        actor, number, action = (
+            forms.person(viewer.actor),
+            number_in(request),
+            request.path_params["action"],
+        )
         if action not in WRITES and action not in CHANGES:
             raise NotFound("no such page")
         form = await site.form(request)
         try:
             values = _values(form)
-            files, file_error = await _read_files(form, site.settings.attachments)
+            files, file_error = await forms.read_files(form, site.settings.attachments)
         finally:
             await form.close()
         if action in WRITES:
@@ -227,7 +236,7 @@ def routes(site: Site) -> list[BaseRoute]:
         """A reply or an internal note; posted even when the ticket changed since the page
         was opened, and then answered with what changed."""
         body = (values.get("body") or [""])[0]  # as written: indentation may matter
-        key, seen = _key(values), _event_id(_one(values, "seen"))
+        key, seen = forms.kept_key(_one(values, "key", 100)), _event_id(_one(values, "seen"))
         error = file_error
         if error is None and len(body) > TEXT_MAX:
             error = f"Keep it under {TEXT_MAX:,} characters; attach longer text as a file."
@@ -250,7 +259,10 @@ def routes(site: Site) -> list[BaseRoute]:
                 )
             except UserError as refused:
                 if refused.field == KEY_FIELD:  # this form was sent before, with other text
-                    key, error = _new_key(), "This form was sent before. Check the text and send it again."
+                    key, error = (
+                        forms.new_key(),
+                        "This form was sent before. Check the text and send it again.",
+                    )
                 else:
                     error = refused.message
             else:
@@ -302,12 +314,12 @@ def routes(site: Site) -> list[BaseRoute]:
 
 def _queue_context(desk: Desk, counter: QueueCounts, actor: Actor, listing: Listing) -> dict[str, Any]:
     """The tabs with their counts, one page of the chosen queue, and the filters' choices."""
-    choices = desk.work_choices()
+    choices = desk.work_choices(actor)
     staff = list(choices.staff)
     me = next((person for person in staff if person.id == actor.person_id), None)
     tabs = queues_for(actor, me.team if me else None)
     queue = next((tab for tab in tabs if tab.key == listing.queue), tabs[0])
-    counted = counter.counts([tab.filter for tab in tabs])
+    counted = counter.counts(actor, [tab.filter for tab in tabs])
     counts = {tab.key: queue_counts.shown(count) for tab, count in zip(tabs, counted, strict=True)}
     tickets: list[Any] = []
     next_cursor, error = None, None
@@ -382,8 +394,10 @@ def _bulk(
         elif action == "assign":
             who = _one(values, "assignee")
             assign, assignee = True, actor.label if who == "me" else who or None
-        elif action == "team":
+        elif action == "team" and _one(values, "team", 200):
             changes = TicketChanges(team=_one(values, "team", 200))
+        elif action == "team":
+            return [], "Choose the team to move the tickets to."
         elif action == "status":
             status = parse_status(_one(values, "status", 30))
         elif action == "priority":
@@ -397,7 +411,7 @@ def _bulk(
     except UserError as refused:
         return [], refused.message
     results = []
-    for number in dict.fromkeys(numbers):
+    for number in dict.fromkeys(_spelled(desk, n) for n in numbers):
         try:
             desk.change_ticket(actor, number, changes, status=status, assign=assign, assignee=assignee)
         except UserError as refused:
@@ -416,7 +430,7 @@ def _ticket_context(
     """The ticket as the desk shows it to this agent; with ``sharing``, the whole page's
     choices too (the live regions need only the ticket and people's names)."""
     detail = desk.visible_ticket(actor, number)
-    choices = desk.work_choices()
+    choices = desk.work_choices(actor)
     staff = list(choices.staff)
     names = _names(staff)
     fields = [dict(definition) for definition in choices.fields]
@@ -468,7 +482,7 @@ def _render_ticket(
     extra = {
         "errors": dict(errors or {}),
         "drafts": dict(drafts or {}),
-        "keys": {action: (keys or {}).get(action) or _new_key() for action in WRITES},
+        "keys": {action: (keys or {}).get(action) or forms.new_key() for action in WRITES},
         "changes": list(changes),
         "oob": False,
     }
@@ -572,18 +586,14 @@ def _names(staff: Sequence[PersonView]) -> dict[str, str]:
     return {person.label: person.name or person.label for person in staff}
 
 
-def _actor(viewer: Viewer) -> Actor:
-    assert viewer.actor is not None, "signed_in answers only with a person"
-    return viewer.actor
-
-
-def _number(site: Site, request: Request) -> str:
-    """The number in the path, spelled as the desk spells it; a malformed one is a missing ticket."""
-    raw: str = request.path_params["number"]
+def _spelled(desk: Desk, number: str) -> str:
+    """A number as the desk spells it (``sup-1`` is ``SUP-1``: one ticket, changed once);
+    one that is no number is left as typed, for the desk to refuse by name."""
+    prefix = desk.settings.ticket_prefix
     try:
-        return format_number(site.settings.ticket_prefix, parse_number(site.settings.ticket_prefix, raw))
+        return format_number(prefix, parse_number(prefix, number))
     except UserError:
-        raise NotFound(f"no ticket {raw[:40]}", field="number") from None
+        return number[:40]
 
 
 def _values(form: FormData) -> dict[str, list[str]]:
@@ -609,33 +619,3 @@ def _agreement(text: str) -> int:
     if not text.isascii() or not text.isdigit() or not 0 < int(text) < 2**31:
         raise UserError("Choose a sharing agreement.", field="agreement")
     return int(text)
-
-
-def _key(values: Mapping[str, list[str]]) -> str:
-    """The form's own key: sent twice (a double click), it writes one comment."""
-    key = _one(values, "key", 100)
-    return key if 16 <= len(key) <= 64 and key.replace("-", "").replace("_", "").isalnum() else _new_key()
-
-
-def _new_key() -> str:
-    return secrets.token_urlsafe(18)
-
-
-async def _read_files(form: FormData, limits: AttachmentSettings) -> tuple[list[IncomingFile], str | None]:
-    """The files chosen, or why they are refused; the server's body limit bounded what came."""
-    files: list[IncomingFile] = []
-    total = 0
-    for item in form.getlist("files"):
-        if not isinstance(item, UploadFile) or not item.filename:
-            continue  # an empty file input still sends a part, without a name
-        name = item.filename.replace("\x00", "")
-        data = await item.read(limits.max_bytes + 1)
-        total += len(data)
-        if len(data) > limits.max_bytes:
-            return [], f"{name} is over the limit of {limits.max_bytes} bytes for one file."
-        if total > limits.max_total_bytes:
-            return [], f"Together the files are over the limit of {limits.max_total_bytes} bytes."
-        files.append(
-            IncomingFile(filename=name, content_type=content_type_of(name, item.content_type), data=data)
-        )
-    return files, None

@@ -9,6 +9,11 @@
     return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || target.isContentEditable;
   }
 
+  // Enter on a link, a button or a summary is theirs, not the selected row's.
+  function interactive(target) {
+    return !!(target && target.closest && target.closest("a, button, summary, label"));
+  }
+
   // -- local times: <time datetime="..."> shown in the reader's zone ----------------------
   function localTimes(root) {
     (root || document).querySelectorAll("time[datetime]").forEach(function (el) {
@@ -35,7 +40,7 @@
     var key = event.key;
     if (key === "j" && rows().length) { select(current() + 1); event.preventDefault(); }
     else if (key === "k" && rows().length) { select(current() - 1); event.preventDefault(); }
-    else if (key === "Enter" && current() >= 0) {
+    else if (key === "Enter" && current() >= 0 && !interactive(event.target)) {
       var row = rows()[current()];
       var link = row && row.querySelector("a[data-open]");
       if (link) { link.click(); event.preventDefault(); }

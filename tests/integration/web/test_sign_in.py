@@ -194,3 +194,27 @@ def test_a_sign_in_link_takes_the_requester_where_they_were_going(browser: Brows
     assert 'name="next" value="/tickets/SUP-7"' in page.text
     signed = browser.submit(path, {"next": "/tickets/SUP-7"})
     assert signed.headers["location"] == "/tickets/SUP-7"
+
+
+def test_every_answer_carries_the_security_headers_even_a_404_of_no_route(browser: Browser) -> None:
+    for answer in (browser.get("/no/such/page"), browser.get("/signout"), browser.get("/tickets/1/files/x")):
+        assert answer.headers["x-content-type-options"] == "nosniff", answer.url
+        assert "frame-ancestors 'none'" in answer.headers["content-security-policy"], answer.url
+
+
+def test_a_csrf_token_in_any_script_is_refused_not_a_crash(browser: Browser) -> None:
+    browser.get("/signin")
+    token = "jeton-\u00e9t\u00e9"
+    in_header = browser.post(
+        "/signin/link", data={"email": "x@example.test"}, headers={"X-CSRF-Token": token.encode("latin-1")}
+    )
+    in_field = browser.post("/signin/link", data={"email": "x@example.test", "csrf": token})
+    assert in_header.status_code == in_field.status_code == 403
+
+
+def test_a_form_the_server_cannot_read_is_answered_with_a_page(browser: Browser) -> None:
+    browser.get("/signin")
+    fields = {f"f{n}": "x" for n in range(300)}
+    answer = browser.post("/signin/link", data={"csrf": browser.csrf, **fields})
+    assert answer.status_code == 422 and "could not be read" in answer.text
+    assert answer.headers["content-type"].startswith("text/html")
