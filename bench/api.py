@@ -482,21 +482,30 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def each_store(
+    args: argparse.Namespace, run: Callable[[str, str, Path, argparse.Namespace], list[Any]], db: str
+) -> tuple[list[Any], list[str]]:
+    """``run`` on each of ``--stores``: SQLite as ``db`` in a temporary folder, PostgreSQL in a
+    scratch schema (dropped after; a note says so if the server is not there)."""
+    results: list[Any] = []
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="sbbench-") as folder:
+        tmp = Path(folder)
+        if "sqlite" in args.stores:
+            results += run("sqlite", f"sqlite:///{tmp / db}", tmp, args)
+        if "postgresql" in args.stores:
+            with postgres_schema(notes) as url:
+                if url is not None:
+                    results += run("postgresql", url, tmp, args)
+    return results, notes
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     if args.serve:
         serve(args.serve, args.data_dir, args.port)
         return
-    results: list[Row] = []
-    notes: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="sbbench-") as folder:
-        tmp = Path(folder)
-        if "sqlite" in args.stores:
-            results += run("sqlite", f"sqlite:///{tmp / 'api.db'}", tmp, args)
-        if "postgresql" in args.stores:
-            with postgres_schema(notes) as url:
-                if url is not None:
-                    results += run("postgresql", url, tmp, args)
+    results, notes = each_store(args, run, "api.db")
     if results:
         print(table(results))
     for note in notes:
