@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Mapping
 
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
@@ -16,6 +17,7 @@ from bot.model import Actor, format_number, parse_number
 from bot.tickets.attachments import content_type_of
 
 FILES = "files"
+SHORT = 320  # a one-line field: an address, a name, a choice
 KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
@@ -71,3 +73,19 @@ async def read_files(form: FormData, limits: AttachmentSettings) -> tuple[list[I
             IncomingFile(filename=name, content_type=content_type_of(name, item.content_type), data=data)
         )
     return files, None
+
+
+def values_of(form: FormData) -> dict[str, list[str]]:
+    """The form's text fields, each a list (checkboxes and multiple selects repeat a name);
+    NUL characters, which no store keeps, go."""
+    values: dict[str, list[str]] = {}
+    for name, value in form.multi_items():
+        if isinstance(value, str):
+            values.setdefault(name, []).append(value.replace("\x00", ""))
+    return values
+
+
+def one(values: Mapping[str, list[str]], name: str, limit: int = SHORT) -> str:
+    """A field's first value, cut to ``limit`` and stripped; "" when it was not sent."""
+    given = values.get(name)
+    return given[0][:limit].strip() if given else ""

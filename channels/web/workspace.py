@@ -19,7 +19,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -27,7 +26,7 @@ from starlette.routing import BaseRoute, Route
 from bot.desk.facade import Desk
 from bot.errors import NotFound, UserError
 from bot.messages import IncomingFile
-from bot.model import Actor, Priority, Role, Status, format_number, parse_number, parse_priority, parse_status
+from bot.model import Actor, Priority, Role, Status, parse_priority, parse_status
 from bot.read import search, sorting
 from bot.read.live import NOT_CHANGES
 from bot.read.queries import TicketFilter
@@ -35,7 +34,7 @@ from bot.read.retries import KEY_FIELD
 from bot.sharing.service import Sharing
 from bot.tickets.classify import TicketChanges
 from bot.views import EventView, PersonView, TicketDetail
-from channels.web import downloads, forms, queue_counts
+from channels.web import bulk, downloads, forms, queue_counts
 from channels.web.history import CHANNELS, describe
 from channels.web.queue_counts import QueueCounts
 from channels.web.site import Site, guarded, local_path
@@ -44,11 +43,7 @@ from channels.web.site import Site, guarded, local_path
 UPLOAD_PATHS = [r"^/desk/tickets/[^/]+/(reply|note)$"]
 
 PAGE = 50
-# Tickets per bulk change: a queue page's selection (the API's bulk endpoint takes 1,000;
-# a form takes at most site.MAX_FIELDS fields).
-MAX_BULK = 100
 TEXT_MAX = 100_000  # a comment, as the API takes it
-SHORT = 320
 FILTERS = ("status", "priority", "category", "tag", "assignee", "requester")
 WRITES = {"reply": True, "note": False}  # the action, and whether it is public
 CHANGES = (
@@ -115,7 +110,7 @@ class Listing:
     @classmethod
     def of(cls, request: Request) -> Listing:
         params = request.query_params
-        given = {name: params.get(name, "")[:SHORT].strip() for name in FILTERS}
+        given = {name: params.get(name, "")[: forms.SHORT].strip() for name in FILTERS}
         return cls(
             queue=params.get("queue", "mine")[:20],
             filters={name: value for name, value in given.items() if value},
@@ -143,13 +138,6 @@ class Change:
     new: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class BulkResult:
-    number: str
-    ok: bool
-    error: str | None = None
-
-
 def routes(site: Site) -> list[BaseRoute]:
     def number_in(request: Request) -> str:
         return forms.path_number(site.settings.ticket_prefix, request)
@@ -167,16 +155,16 @@ def routes(site: Site) -> list[BaseRoute]:
         status = 422 if context["error"] and not region else 200
         return site.page(request, "desk/_queue.html" if region else "desk/queue.html", context, status)
 
-    async def bulk(request: Request) -> Response:
+    async def bulk_page(request: Request) -> Response:
         actor = forms.person((await site.signed_in(request, staff=True)).actor)
         form = await site.form(request)
         try:
-            values = _values(form)
+            values = forms.values_of(form)
         finally:
             await form.close()
         numbers = [n.strip() for n in values.get("numbers", []) if n.strip()]
-        results, error = await site.call(_bulk, desk, actor, numbers, values)
-        back = local_path(_one(values, "back", 2000), "/desk")
+        results, error = await site.call(bulk.apply, desk, actor, numbers, values)
+        back = local_path(forms.one(values, "back", 2000), "/desk")
         context = {"results": results, "error": error, "back": back}
         return site.page(request, "desk/bulk.html", context, status=422 if error else 200)
 
@@ -212,7 +200,7 @@ def routes(site: Site) -> list[BaseRoute]:
             raise NotFound("no such page")
         form = await site.form(request)
         try:
-            values = _values(form)
+            values = forms.values_of(form)
             files, file_error = await forms.read_files(form, site.settings.attachments)
         finally:
             await form.close()
@@ -236,7 +224,7 @@ def routes(site: Site) -> list[BaseRoute]:
         """A reply or an internal note; posted even when the ticket changed since the page
         was opened, and then answered with what changed."""
         body = (values.get("body") or [""])[0]  # as written: indentation may matter
-        key, seen = forms.kept_key(_one(values, "key", 100)), _event_id(_one(values, "seen"))
+        key, seen = forms.kept_key(forms.one(values, "key", 100)), _event_id(forms.one(values, "seen"))
         error = file_error
         if error is None and len(body) > TEXT_MAX:
             error = f"Keep it under {TEXT_MAX:,} characters; attach longer text as a file."
@@ -301,7 +289,7 @@ def routes(site: Site) -> list[BaseRoute]:
 
     return [
         Route("/desk", guarded(site, queue_page), methods=["GET"]),
-        Route("/desk/bulk", guarded(site, bulk), methods=["POST"]),
+        Route("/desk/bulk", guarded(site, bulk_page), methods=["POST"]),
         Route("/desk/tickets/{number}", guarded(site, ticket_page), methods=["GET"]),
         Route("/desk/tickets/{number}/regions", guarded(site, regions), methods=["GET"]),
         Route("/desk/tickets/{number}/files/{file_id:int}", guarded(site, download), methods=["GET"]),
@@ -377,50 +365,6 @@ def _position(cursor: str) -> sorting.Position:
         raise UserError("that page link is not one this desk made; start again from the first page") from None
 
 
-def _bulk(
-    desk: Desk, actor: Actor, numbers: Sequence[str], values: Mapping[str, list[str]]
-) -> tuple[list[BulkResult], str | None]:
-    """What the API's bulk endpoint does: the same change on each ticket, each in its own
-    transaction, so one refusal leaves the others done; the results say which."""
-    if not numbers:
-        return [], "Select at least one ticket."
-    if len(numbers) > MAX_BULK:
-        return [], f"Select at most {MAX_BULK} tickets at a time."
-    action = _one(values, "action", 20)
-    changes, status, assign, assignee = TicketChanges(), None, False, None
-    try:
-        if action == "assign_me":
-            assign, assignee = True, actor.label
-        elif action == "assign":
-            who = _one(values, "assignee")
-            assign, assignee = True, actor.label if who == "me" else who or None
-        elif action == "team" and _one(values, "team", 200):
-            changes = TicketChanges(team=_one(values, "team", 200))
-        elif action == "team":
-            return [], "Choose the team to move the tickets to."
-        elif action == "status":
-            status = parse_status(_one(values, "status", 30))
-        elif action == "priority":
-            changes = TicketChanges(priority=parse_priority(_one(values, "priority", 20)))
-        elif action == "tag" and _one(values, "tag", 100):
-            changes = TicketChanges(add_tags=[_one(values, "tag", 100)])
-        elif action == "tag":
-            return [], "Write the tag to add."
-        else:
-            return [], "Choose what to do with the selected tickets."
-    except UserError as refused:
-        return [], refused.message
-    results = []
-    for number in dict.fromkeys(_spelled(desk, n) for n in numbers):
-        try:
-            desk.change_ticket(actor, number, changes, status=status, assign=assign, assignee=assignee)
-        except UserError as refused:
-            results.append(BulkResult(number, False, refused.message))
-        else:
-            results.append(BulkResult(number, True))
-    return results, None
-
-
 # -- one ticket -------------------------------------------------------------------------
 
 
@@ -494,18 +438,18 @@ def _change(
 ) -> str:
     """One of the ticket's small forms, as the API's call for it; the ticket to show next."""
     if action == "assign":
-        who = _one(values, "assignee")
+        who = forms.one(values, "assignee")
         desk.assign(actor, number, actor.label if who == "me" else who or None)
     elif action == "team":
-        desk.set_team(actor, number, _one(values, "team", 200) or None)
+        desk.set_team(actor, number, forms.one(values, "team", 200) or None)
     elif action == "status":
-        desk.transition(actor, number, parse_status(_one(values, "status", 30)))
+        desk.transition(actor, number, parse_status(forms.one(values, "status", 30)))
     elif action == "priority":
-        desk.set_priority(actor, number, parse_priority(_one(values, "priority", 20)))
+        desk.set_priority(actor, number, parse_priority(forms.one(values, "priority", 20)))
     elif action == "category":
-        desk.set_category(actor, number, _one(values, "category", 500) or None)
+        desk.set_category(actor, number, forms.one(values, "category", 500) or None)
     elif action == "tags":
-        add = [tag for tag in _one(values, "add", 2000).split(",") if tag.strip()]
+        add = [tag for tag in forms.one(values, "add", 2000).split(",") if tag.strip()]
         remove = [tag for tag in values.get("remove", []) if tag.strip()]
         if not add and not remove:
             raise UserError("Write a tag to add, or tick one to remove.", field="tags")
@@ -515,13 +459,13 @@ def _change(
         if changed:
             desk.update(actor, number, TicketChanges(fields=changed))
     elif action == "merge":
-        return desk.merge(actor, number, _one(values, "into", 50)).number
+        return desk.merge(actor, number, forms.one(values, "into", 50)).number
     elif action == "escalate":
-        desk.escalate(actor, number, _one(values, "reason", 2000))
+        desk.escalate(actor, number, forms.one(values, "reason", 2000))
     elif action == "share":
-        sharing.share(actor, number, _agreement(_one(values, "agreement", 20)))
+        sharing.share(actor, number, _agreement(forms.one(values, "agreement", 20)))
     elif action == "unshare":
-        sharing.unshare(actor, number, _agreement(_one(values, "agreement", 20)))
+        sharing.unshare(actor, number, _agreement(forms.one(values, "agreement", 20)))
     return number
 
 
@@ -584,31 +528,6 @@ def _field_values(detail: TicketDetail, fields: Sequence[Mapping[str, object]]) 
 def _names(staff: Sequence[PersonView]) -> dict[str, str]:
     """How the desk's labels (emails) of staff are shown: by name."""
     return {person.label: person.name or person.label for person in staff}
-
-
-def _spelled(desk: Desk, number: str) -> str:
-    """A number as the desk spells it (``sup-1`` is ``SUP-1``: one ticket, changed once);
-    one that is no number is left as typed, for the desk to refuse by name."""
-    prefix = desk.settings.ticket_prefix
-    try:
-        return format_number(prefix, parse_number(prefix, number))
-    except UserError:
-        return number[:40]
-
-
-def _values(form: FormData) -> dict[str, list[str]]:
-    """The form's text fields, each a list (checkboxes and multiple selects repeat a name);
-    NUL characters, which no store keeps, go."""
-    values: dict[str, list[str]] = {}
-    for name, value in form.multi_items():
-        if isinstance(value, str):
-            values.setdefault(name, []).append(value.replace("\x00", ""))
-    return values
-
-
-def _one(values: Mapping[str, list[str]], name: str, limit: int = SHORT) -> str:
-    given = values.get(name)
-    return given[0][:limit].strip() if given else ""
 
 
 def _event_id(text: str | None) -> int | None:
