@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -44,7 +45,9 @@ UPLOAD_PATHS = [r"^/desk/tickets/[^/]+/(reply|note)$"]
 
 PAGE = 50
 TEXT_MAX = 100_000  # a comment, as the API takes it
-FILTERS = ("status", "priority", "category", "tag", "assignee", "requester")
+# The API's created_after ... updated_before, picked as days.
+DATE_FILTERS = ("created_after", "created_before", "updated_after", "updated_before")
+FILTERS = ("status", "priority", "category", "tag", "assignee", "requester", *DATE_FILTERS)
 WRITES = {"reply": True, "note": False}  # the action, and whether it is public
 CHANGES = (
     "assign",
@@ -346,9 +349,23 @@ def _query(base: TicketFilter, listing: Listing, actor: Actor) -> TicketFilter:
         raise UserError("the search has no words to look for", field="q")
     # The filters narrow the queue: what one leaves empty stays as the queue has it.
     narrowed: dict[str, Any] = {name: value for name, value in given.items() if value}
+    for name in DATE_FILTERS:
+        if name in narrowed:
+            narrowed[name] = _day(name, narrowed[name])
     if narrowed.get("assignee") == "me":
         narrowed["assignee"] = actor.label
     return replace(base, **narrowed, text=listing.q or None, sort=listing.sort or None)
+
+
+def _day(name: str, text: str) -> datetime:
+    """A date picked in the filters, as the API's bound: from the start of that day (UTC),
+    or, for a "before" bound, up to its end (the day is included)."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"{text!r} is not a date (YYYY-MM-DD)", field=name) from None
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return start + timedelta(days=1) if name.endswith("_before") else start
 
 
 def _cursor(at: sorting.Position) -> str:

@@ -11,6 +11,7 @@ from bot.model import Actor, Priority, Role, Status
 from bot.store import tables as t
 from bot.store.db import Store
 from tests.factories import make_ticket
+from tests.fakes import FakeClock
 from tests.integration.web.conftest import Browser, sign_in_with_link, sign_in_with_password, staff
 
 ANN = "ann@support.test"
@@ -90,6 +91,21 @@ def test_filters_sort_and_search_narrow_the_queue(browser: Browser, desk: Desk) 
     assert _rows(region.text) == [vpn] and "<html" not in region.text
     refused = browser.get("/desk?queue=open&q=%21%21%21")
     assert refused.status_code == 422 and "no words" in refused.text
+
+
+def test_the_queue_filters_by_the_days_tickets_were_opened_and_changed(
+    browser: Browser, desk: Desk, clock: FakeClock
+) -> None:
+    old = make_ticket(desk, subject="Opened on the 2nd")  # the clock starts on 2026-03-02
+    clock.advance(days=3)
+    new = make_ticket(desk, subject="Opened on the 5th")
+    _agent(browser, desk)  # signed in now: a session idle for three days would have ended
+    assert _rows(browser.get("/desk?queue=all&created_after=2026-03-03").text) == [new]
+    assert _rows(browser.get("/desk?queue=all&created_before=2026-03-02").text) == [old]  # the day included
+    on_the_5th = "updated_after=2026-03-05&updated_before=2026-03-05"
+    assert _rows(browser.get(f"/desk?queue=all&{on_the_5th}").text) == [new]
+    bad = browser.get("/desk?queue=all&created_after=yesterday")
+    assert bad.status_code == 422 and "is not a date" in bad.text
 
 
 def test_the_queue_pages_with_a_cursor(browser: Browser, desk: Desk) -> None:
