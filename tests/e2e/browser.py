@@ -43,11 +43,12 @@ def chromium(playwright: Playwright) -> Iterator[Browser]:
     browser.close()
 
 
-def screenshot(page: Page, folder: Path, name: str) -> Path:
-    """Saved beside the test's files, and kept in ``$SUPPORTBOT_SCREENSHOTS`` if set."""
+def screenshot(page: Page, folder: Path, name: str, *, whole: bool = False) -> Path:
+    """Saved beside the test's files, and kept in ``$SUPPORTBOT_SCREENSHOTS`` if set;
+    ``whole``: the whole page, not only what the window shows."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.png"
-    page.screenshot(path=str(path), full_page=False)
+    page.screenshot(path=str(path), full_page=whole)
     keep = os.environ.get("SUPPORTBOT_SCREENSHOTS")
     if keep:
         Path(keep).mkdir(parents=True, exist_ok=True)

@@ -221,7 +221,7 @@ def test_a_requester_and_an_agent_work_a_ticket_in_the_browser(
     )
     ann.goto("/dashboard")
     expect(ann.locator("svg").first).to_be_visible()
-    screenshot(ann, shots, "dashboard")
+    screenshot(ann, shots, "dashboard", whole=True)
 
 
 def test_two_agents_on_one_ticket_see_each_others_changes(
