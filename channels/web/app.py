@@ -5,7 +5,8 @@ Pages, by who uses them:
 - ``/signin`` ... sign-in and sign-out (signin.py, oidc.py)
 - ``/``, ``/new``, ``/tickets/N`` the requesters' portal (portal.py); staff opening
   ``/tickets/N`` get the workspace's ticket page
-- ``/desk`` ... the agents' workspace: queues, ticket pages, bulk actions (workspace.py)
+- ``/desk`` the agents' queues and bulk changes (workspace.py), ``/desk/tickets/N`` one
+  ticket with every action (agent_ticket.py)
 - ``/dashboard`` live key metrics (dashboard.py)
 - ``/admin`` ... administration, admins only (admin.py)
 - ``/live/...`` server-sent events that tell an open page something changed (live.py)
@@ -21,7 +22,7 @@ from starlette.routing import BaseRoute
 
 from bot.config.settings import Settings
 from bot.desk.facade import Desk
-from channels.web import admin, dashboard, live, oidc, portal, signin, workspace
+from channels.web import admin, agent_ticket, dashboard, live, oidc, portal, signin, workspace
 from channels.web.site import Site
 
 
@@ -40,10 +41,11 @@ def web_routes(desk: Desk, settings: Settings) -> WebDesk:
     routes += oidc.routes(site)
     routes += portal.routes(site)
     routes += workspace.routes(site)
+    routes += agent_ticket.routes(site)
     routes += dashboard.routes(site)
     routes += admin.routes(site)
     routes += live.routes(site)
     uploads = settings.attachments.max_total_bytes + 1024 * 1024
     return WebDesk(
-        routes, [(re.compile(p), uploads) for p in portal.UPLOAD_PATHS + workspace.UPLOAD_PATHS], site
+        routes, [(re.compile(p), uploads) for p in portal.UPLOAD_PATHS + agent_ticket.UPLOAD_PATHS], site
     )

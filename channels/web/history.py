@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
-from bot.views import EventView
+from bot.views import EventView, PersonView
 
 # How a comment's channel is marked on the page.
 CHANNELS = {
@@ -56,3 +56,8 @@ def describe(event: EventView, names: Mapping[str, str]) -> str:
         channel = str(after.get("channel", ""))
         return f"{who} wrote in by {CHANNELS.get(channel, channel or 'a channel')}"
     return f"{who}: {kind.replace('_', ' ')}"
+
+
+def names_of(staff: Sequence[PersonView]) -> dict[str, str]:
+    """How the desk's labels (emails) of staff are shown in sentences and lists: by name."""
+    return {person.label: person.name or person.label for person in staff}
