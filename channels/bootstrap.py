@@ -282,7 +282,12 @@ async def serve(runtime: Runtime, listening: Listening | None = None, *, worker:
     imap.start()
     logger.info(
         "supportbot serving: %s, %s, %s, database %s, outgoing mail to %s (Ctrl-C stops it)",
-        f"HTTP on http://{settings.http.host}:{settings.http.port}" if listening.http else "HTTP off",
+        (
+            f"HTTP on http://{settings.http.host}:{settings.http.port}"
+            + (f" (web desk at {settings.web.base_url(settings.http)}/)" if settings.web.enabled else "")
+        )
+        if listening.http
+        else "HTTP off",
         f"SMTP on {settings.smtp.host}:{settings.smtp.port} for "
         + ", ".join(mailbox.address for mailbox in settings.mailboxes)
         if smtp_server
