@@ -53,6 +53,10 @@ class AttachmentView:
     size: int
     sha256: str
 
+    @classmethod
+    def of(cls, row: t.Attachment) -> AttachmentView:
+        return cls(row.id, row.filename, row.content_type, row.size, row.sha256)
+
 
 @dataclass(frozen=True, slots=True)
 class CommentView:

@@ -53,7 +53,7 @@ class Changes(DeskBase):
                 u, actor, number, body, public=public, channel=channel, external_id=external_id
             )
             kept = attachments.keep_all(u, ticket, written, files) if files else []
-            views = [AttachmentView(a.id, a.filename, a.content_type, a.size, a.sha256) for a in kept]
+            views = [AttachmentView.of(row) for row in kept]
             return queries.comment_view(written, self.settings.ticket_prefix, views)
 
         try:

@@ -157,15 +157,20 @@ def update_person(
         person.role = role.value
         # Sessions carry the role they were opened with and stop at a change anyway; this
         # forgets them at once.
-        unit.session.connection().execute(
-            delete(t.table_of(t.WebSession)).where(t.table_of(t.WebSession).c.person_id == person.id)
-        )
+        end_sessions_of(unit, person.id)
     if team is not None:
         person.team = find_team(unit, team) if team else None
     unit.session.flush()
     after = {"name": person.name, "role": person.role, "team": person.team.name if person.team else None}
     audit.record(unit, ticket_id=None, actor=actor, kind=AuditKind.PERSON_UPDATED, before=before, after=after)
     return person
+
+
+def end_sessions_of(unit: Unit, person_id: int) -> int:
+    """Every web session of a person (a role change, a new password): the person's own rows."""
+    sessions = t.table_of(t.WebSession)
+    result = unit.session.connection().execute(delete(sessions).where(sessions.c.person_id == person_id))
+    return int(result.rowcount or 0)
 
 
 def set_team_lead(unit: Unit, actor: Actor, name: str, email: str | None) -> str:

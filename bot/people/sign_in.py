@@ -96,7 +96,7 @@ def set_password(unit: Unit, actor: Actor, email: str, password: str | None) -> 
             raise UserError(f"a password may have at most {MAX_PASSWORD} characters", field="password")
     person.password_hash = _hasher.hash(password) if password is not None else None
     # Whoever knew the old password may hold a session: they all end (the caller signs in again).
-    end_sessions_of(unit, person.id)
+    directory.end_sessions_of(unit, person.id)
     audit.record(
         unit,
         ticket_id=None,
@@ -308,12 +308,6 @@ def touch_session(unit: Unit, session_id: int) -> None:
 
 def end_session(unit: Unit, token: str) -> None:
     unit.session.connection().execute(delete(SESSIONS).where(SESSIONS.c.token_hash == digest(token)))
-
-
-def end_sessions_of(unit: Unit, person_id: int) -> int:
-    """Every session of a person (a role change, a new password, removal)."""
-    result = unit.session.connection().execute(delete(SESSIONS).where(SESSIONS.c.person_id == person_id))
-    return int(result.rowcount or 0)
 
 
 def sweep(unit: Unit) -> int:

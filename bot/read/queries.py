@@ -313,9 +313,7 @@ def _full_detail(unit: Unit, number: str) -> TicketDetail:
         select(t.Attachment).where(t.Attachment.ticket_id == ticket.id).order_by(t.Attachment.id)
     ):
         if row.comment_id is not None:
-            files.setdefault(row.comment_id, []).append(
-                AttachmentView(row.id, row.filename, row.content_type, row.size, row.sha256)
-            )
+            files.setdefault(row.comment_id, []).append(AttachmentView.of(row))
     audit.write_pending(unit)  # a change just made in this transaction shows in its history
     events = unit.session.scalars(
         select(t.Event).where(t.Event.ticket_id == ticket.id).order_by(t.Event.id)

@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Route
 from bot.desk.facade import Desk
 from bot.errors import UserError
 from bot.model import Actor, Priority, Status
-from bot.read import search, sorting
+from bot.read import cursors, search, sorting
 from bot.read.queries import TicketFilter
 from channels.web import bulk, forms, queue_counts
 from channels.web.history import names_of
@@ -150,11 +150,11 @@ def _queue_context(desk: Desk, counter: QueueCounts, actor: Actor, listing: List
     try:
         query = _query(queue.filter, listing, actor)
         order = sorting.parse(query.sort)
-        after = _position(listing.cursor) if listing.cursor else None
+        after = cursors.decode(listing.cursor) if listing.cursor else None
         views = desk.list_tickets(replace(query, after=after, limit=PAGE + 1))
         tickets = views[:PAGE]
         if len(views) > PAGE:
-            next_cursor = _cursor(sorting.position_of(order, tickets[-1]))
+            next_cursor = cursors.encode(sorting.position_of(order, tickets[-1]))
     except UserError as refused:
         error = refused.message
     return {
@@ -199,17 +199,3 @@ def _day(name: str, text: str) -> datetime:
         raise UserError(f"{text!r} is not a date (YYYY-MM-DD)", field=name) from None
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     return start + timedelta(days=1) if name.endswith("_before") else start
-
-
-def _cursor(at: sorting.Position) -> str:
-    """Where a page ended, for the next page's link: keyset paging, as the API's cursors."""
-    return f"{at.sort},{at.value},{at.ticket_id}"
-
-
-def _position(cursor: str) -> sorting.Position:
-    """A page link's cursor read back; the desk then checks it belongs to the list's order."""
-    try:
-        sort, value, ticket_id = cursor.split(",")
-        return sorting.position(sort, int(value), int(ticket_id))
-    except (ValueError, UserError):
-        raise UserError("that page link is not one this desk made; start again from the first page") from None
