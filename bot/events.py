@@ -31,12 +31,28 @@ from bot.sla.policy import Level
 
 
 @dataclass(frozen=True, slots=True)
+class PlacedChange:
+    """One thing a rule set on a new ticket (``field`` from ``before`` to ``after``), or, with
+    ``error``, why the rule was skipped; ``dry_run``: what it would have set."""
+
+    action: str
+    field: str | None = None
+    before: object = None
+    after: object = None
+    error: str | None = None
+    dry_run: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class TicketOpened:
     """A new ticket with its first comment; ``acknowledge`` is False for robots and partners."""
 
     ticket_id: int
     comment_id: int
     acknowledge: bool
+    # What the "ticket created" automation rules did when placing it (bot.policies.placement),
+    # for the rules' own later actions and their log: ``(rule id, changes)`` in the order run.
+    placed_by: tuple[tuple[int, tuple[PlacedChange, ...]], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +84,7 @@ class Assigned:
     event_id: int
     actor: Actor
     announce: bool = True
+    previous_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +96,9 @@ class TicketChanged:
     ticket_id: int
     what: Literal["priority", "category", "team", "sla"]
     actor: Actor
+    # As the ticket shows them: a priority, a category's path, a team's name, an SLA status.
+    before: str | None = None
+    after: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from bot.config.settings import Settings
 from bot.events import Event
-from bot.routing.routes import Route
+from bot.rules.ruleset import RuleSet
 from bot.sla.policy import Level, Policies
 from bot.sla.settings import SlaPolicyOverride
 from bot.store.files import FileStore
@@ -38,7 +38,8 @@ class Rules:
     ladder: tuple[Level, ...]
     # The SLA policies in force, file and stored ones layered (what ``policies`` was built from).
     sla_entries: tuple[SlaPolicyOverride, ...] = ()
-    routes: tuple[Route, ...] = ()
+    # The enabled automation rules (routing rules among them: bot.policies.automations).
+    automations: RuleSet = RuleSet()
     version: int = 0
     # Versioned with the rules, so a change notifies without reading subscriptions per change.
     webhooks: tuple[WebhookInterest, ...] = ()
@@ -88,6 +89,10 @@ class Unit:
     # Audit rows recorded and not yet written: one statement for all, before the commit
     # (:func:`bot.audit.log.write_pending`).
     audit_rows: list[dict[str, Any]] = field(default_factory=list)
+    # Tickets opened in this transaction whose TicketOpened is not yet published: events of
+    # their own setup (routing's assignee, Cc followers) are part of opening, not updates
+    # (automation rules on "ticket updated" do not hear them).
+    opening: set[int] = field(default_factory=set)
 
     def once(self, key: Hashable, lookup: Callable[[], T]) -> T:
         """``lookup()``'s answer, asked once per transaction: a sweep firing many levels, or a

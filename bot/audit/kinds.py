@@ -34,6 +34,8 @@ class AuditKind(StrEnum):
     TAGS_CHANGED = "tags_changed"
     SUBJECT_CHANGED = "subject_changed"
     FIELD_CHANGED = "field_changed"
+    # Rules woke rules for too long on this ticket: the chain was cut (bot.automation.engine).
+    AUTOMATION_CHAIN_STOPPED = "automation_chain_stopped"
     FIELD_REFUSED = "field_refused"
     # Sharing tickets with a partner help desk.
     SHARED = "shared"
@@ -59,6 +61,9 @@ class AuditKind(StrEnum):
     ROUTING_RULE_ADDED = "routing_rule_added"
     ROUTING_RULE_CHANGED = "routing_rule_changed"
     ROUTING_RULE_REMOVED = "routing_rule_removed"
+    AUTOMATION_RULE_ADDED = "automation_rule_added"
+    AUTOMATION_RULE_CHANGED = "automation_rule_changed"
+    AUTOMATION_RULE_REMOVED = "automation_rule_removed"
     SLA_POLICY_ADDED = "sla_policy_added"
     SLA_POLICY_CHANGED = "sla_policy_changed"
     SLA_POLICY_REMOVED = "sla_policy_removed"

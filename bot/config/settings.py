@@ -109,6 +109,17 @@ class RoutingSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AutomationSettings:
+    """Automation rules (``supportbot automations``; see ``bot.automation``)."""
+
+    # A rule's change may trigger other rules, whose changes may trigger more: a chain
+    # stops, on record, after this many rounds, so no two rules can loop.
+    max_depth: int = option(5, minimum=1, maximum=20)
+    # How often the scheduler looks for time-based rules that are due.
+    sweep_interval_seconds: int = option(60, minimum=5)
+
+
+@dataclass(frozen=True, slots=True)
 class SharingSettings:
     """Ticket sharing with other help desks (see ``bot.sharing``)."""
 
@@ -275,6 +286,7 @@ class Settings:
     notifications: NotificationSettings = field(default_factory=NotificationSettings)
     attachments: AttachmentSettings = field(default_factory=AttachmentSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
+    automation: AutomationSettings = field(default_factory=AutomationSettings)
     sharing: SharingSettings = field(default_factory=SharingSettings)
     webhooks: WebhooksSettings = field(default_factory=WebhooksSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)

@@ -11,15 +11,15 @@ from typing import Any
 
 from bot.audit import log as audit
 from bot.audit.kinds import AuditKind
+from bot.automation import routing_rules
+from bot.automation.routing_rules import RuleInput
 from bot.desk.base import DeskBase
 from bot.errors import UserError
 from bot.model import Actor, Role
 from bot.notify import webhooks
 from bot.people import directory, prefs, tokens
 from bot.people.permissions import require_admin, require_staff
-from bot.policies import routing as routing_rules
 from bot.policies import sla as sla_overrides
-from bot.policies.routing import RuleInput
 from bot.read import queries
 from bot.sla.settings import SlaPolicyOverride
 from bot.tickets import changes as tickets

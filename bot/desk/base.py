@@ -1,6 +1,6 @@
 """What every desk facade shares: the store, the clock, the settings, the rules in force
-(a :class:`bot.policies.book.RuleBook`), the event subscribers (the core's notifications;
-sharing adds its own when it is built beside the desk), and how one method becomes one
+(a :class:`bot.policies.book.RuleBook`), the event subscribers (the core's notifications
+and automation rules; sharing adds its own when it is built beside the desk), and how one method becomes one
 transaction (a :class:`bot.unit.Unit`)."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from bot.audit import log as audit
+from bot.automation import engine as automation_engine
 from bot.config.settings import Settings
 from bot.notify import subscriptions as notify_subscriptions
 from bot.policies.book import RuleBook
@@ -37,6 +38,8 @@ class DeskBase:
         # The core's own reactions to its events; the sharing facade adds its own.
         self.subscribers = Subscribers()
         notify_subscriptions.subscribe(self.subscribers)
+        # Rules after the notifications: a new ticket's acknowledgement goes out first.
+        automation_engine.subscribe(self.subscribers)
 
     @contextmanager
     def unit(self, *, write: bool = True, now: datetime | None = None) -> Iterator[Unit]:

@@ -9,6 +9,7 @@ synchronous; an asyncio channel runs them with ``asyncio.to_thread``.
 from __future__ import annotations
 
 from bot.desk.admin import Administration
+from bot.desk.automations import Automations
 from bot.desk.changes import Changes
 from bot.desk.inbox import Inbox
 from bot.desk.jobs import TimedJobs
@@ -16,8 +17,8 @@ from bot.desk.reading import Reading
 from bot.desk.sign_in import SignIn
 
 
-class Desk(Inbox, Changes, Reading, TimedJobs, Administration, SignIn):
+class Desk(Inbox, Changes, Reading, TimedJobs, Administration, Automations, SignIn):
     """Messages in (:class:`Inbox`), people's changes (:class:`Changes`), reading back
     (:class:`Reading`), the scheduler's jobs (:class:`TimedJobs`) and administration
-    (:class:`Administration`), signing in to the web desk (:class:`SignIn`), over one store,
-    clock, settings and set of subscribers."""
+    (:class:`Administration`), automation rules (:class:`Automations`), signing in to the web
+    desk (:class:`SignIn`), over one store, clock, settings and set of subscribers."""

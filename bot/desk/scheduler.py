@@ -48,6 +48,12 @@ async def sweep_sla(desk: Desk) -> None:
         logger.info("SLA sweep: %d ticket(s) checked, %d level(s) fired", report.checked, len(report.fired))
 
 
+async def sweep_automations(desk: Desk) -> None:
+    report = await run_job("automation sweep", desk.automation_sweep)
+    if report is not None and report.fired:
+        logger.info("automation sweep: %d ticket(s) checked, %d rule(s) fired", report.checked, report.fired)
+
+
 async def housekeeping(desk: Desk) -> None:
     """Hourly: close long-resolved tickets, flag expired ones, export the audit log when due,
     forget ended web sessions and spent sign-in links."""
@@ -91,6 +97,14 @@ def create_scheduler(
     if desk is not None:
         scheduler.add_job(
             sweep_sla, "interval", seconds=sla_interval_seconds, args=[desk], id="sla_sweep", **common
+        )
+        scheduler.add_job(
+            sweep_automations,
+            "interval",
+            seconds=desk.settings.automation.sweep_interval_seconds,
+            args=[desk],
+            id="automation_sweep",
+            **common,
         )
         scheduler.add_job(
             housekeeping, "interval", seconds=HOUSEKEEPING_SECONDS, args=[desk], id="housekeeping", **common

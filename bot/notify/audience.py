@@ -182,7 +182,7 @@ def sla_level(unit: Unit, reached: ev.SlaLevelReached) -> None:
             target.startswith("person:") and not recipients(unit, ticket, target)
         ):
             # A list, or a person we do not know: mailed as an address.
-            _email_address(unit, ticket, target.partition(":")[2].strip(), event, f"{base}:{target}", extra)
+            email_address(unit, ticket, target.partition(":")[2].strip(), event, f"{base}:{target}", extra)
         elif target.startswith("slack:"):
             channel = target.partition(":")[2]
             slack_notify.channel_post(unit, ticket, channel, event, f"slack:{base}:{target}", extra)
@@ -233,10 +233,10 @@ def _tell(
         if channel == "slack" and person.slack_user_id and unit.settings.slack.enabled:
             slack_notify.direct(unit, ticket, person, template, f"{dedupe_key}:slack", extra)
         elif channel == "email" and (may_email is None or may_email()):
-            _email(unit, ticket, person, template, dedupe_key, extra)
+            email_person(unit, ticket, person, template, dedupe_key, extra)
 
 
-def _email_address(
+def email_address(
     unit: Unit, ticket: t.Ticket, address: str, template: str, dedupe_key: str, extra: dict[str, Any]
 ) -> None:
     """To an address that is no person of ours (an escalation list)."""
@@ -258,7 +258,7 @@ def _email_address(
     )
 
 
-def _email(
+def email_person(
     unit: Unit,
     ticket: t.Ticket,
     person: t.Person,
@@ -377,4 +377,4 @@ def ticket_expired(unit: Unit, event: ev.TicketExpired) -> None:
         "opened_on": ticket.created_at.strftime("%Y-%m-%d"),
     }
     for person in people:
-        _email(unit, ticket, person, "tickets_expired", f"expired:{ticket.id}:{person.id}", extra)
+        email_person(unit, ticket, person, "tickets_expired", f"expired:{ticket.id}:{person.id}", extra)

@@ -251,6 +251,33 @@ def emit(
     return len(matching)
 
 
+# What an automation rule's "call webhook" action sends, whatever the subscription's events.
+RULE_CALLED = "automation.rule"
+
+
+def emit_to(unit: Unit, subscription_id: int, ticket: t.Ticket, rule: dict[str, Any], change: str) -> None:
+    """One delivery to one subscription, asked for by an automation rule; a subscription
+    removed or paused since the rule was written is the rule's failure, not a silent skip."""
+    if not any(s.id == subscription_id for s in unit.rules.webhooks):
+        raise NotFound(f"no active webhook subscription {subscription_id}", field="subscription")
+    outbox.enqueue(
+        unit.session,
+        now=unit.now,
+        channel=CHANNEL,
+        recipient=str(subscription_id),
+        template=RULE_CALLED,
+        context={
+            "id": str(uuid.uuid4()),
+            "event": RULE_CALLED,
+            "created_at": unit.now.isoformat(),
+            "ticket": _ticket(unit, ticket),
+            "rule": rule,
+        },
+        dedupe_key=f"webhook:{subscription_id}:{RULE_CALLED}:{change}",
+        ticket_id=ticket.id,
+    )
+
+
 def snapshot_change(unit: Unit, ticket: t.Ticket) -> str:
     """A change id for an update that has no event of its own: the ticket's state at this moment.
 

@@ -1,5 +1,5 @@
-"""The rules in force: the settings file's, with the SLA policies and routing rules
-admins stored over the API on top.
+"""The rules in force: the settings file's, with the SLA policies and automation rules
+admins stored on top.
 
 Compiling them (time zones, holiday calendars) is too slow for every transaction,
 and a change made in one process must hold in all of them. So every change
@@ -18,8 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.config.settings import Settings
-from bot.errors import ConfigError
-from bot.routing.routes import Route
+from bot.errors import ConfigError, UserError
+from bot.rules.model import FieldSpec, Rule
+from bot.rules.parse import parse_rule
+from bot.rules.ruleset import RuleSet
 from bot.sla.policy import Policies, build_ladder, layered
 from bot.sla.settings import SlaPolicyOverride
 from bot.store import tables as t
@@ -60,11 +62,11 @@ class RuleBook:
     def compile(self, session: Session, version: int) -> Rules:
         stored = session.scalars(select(t.SlaPolicyRule).order_by(t.SlaPolicyRule.id))
         entries = layered(self.settings.sla_policies, self._buildable(stored))
-        routes = session.scalars(
-            select(t.RoutingRule)
-            .where(t.RoutingRule.enabled.is_(True))
-            .order_by(t.RoutingRule.position, t.RoutingRule.id)
-        )
+        automations = session.scalars(
+            select(t.AutomationRule)
+            .where(t.AutomationRule.enabled.is_(True))
+            .order_by(t.AutomationRule.position, t.AutomationRule.id)
+        ).all()
         subscriptions = session.scalars(
             select(t.WebhookSubscription)
             .where(t.WebhookSubscription.active.is_(True))
@@ -74,10 +76,22 @@ class RuleBook:
             Policies(self.settings.sla, entries),
             self.ladder,
             entries,
-            tuple(as_route(row) for row in routes),
+            RuleSet.of(self._parsed(session, automations)),
             version,
             tuple(as_interest(row) for row in subscriptions),
         )
+
+    def _parsed(self, session: Session, rows: Iterable[t.AutomationRule]) -> list[Rule]:
+        """Stored rules were checked when written; one a later change broke (a custom field
+        removed) is left out and logged rather than failing every transaction."""
+        specs = field_specs(session) if rows else {}
+        parsed = []
+        for row in rows:
+            try:
+                parsed.append(parse_rule(row.definition, rule_id=row.id, fields=specs, position=row.position))
+            except UserError as error:
+                logger.error("automation rule %s (%s) is not applied: %s", row.id, row.name, error)
+        return parsed
 
     def _buildable(self, rows: Iterable[t.SlaPolicyRule]) -> list[SlaPolicyOverride]:
         """Stored policies were checked when written, but a later settings change (a default
@@ -142,17 +156,9 @@ def as_override(row: t.SlaPolicyRule) -> SlaPolicyOverride:
     )
 
 
-def as_route(row: t.RoutingRule) -> Route:
-    """A stored rule as the pure matcher takes it (ids for its team and category)."""
-    return Route(
-        id=row.id,
-        name=row.name,
-        channel=row.channel,
-        mailbox=row.mailbox,
-        sender=row.sender,
-        keywords=tuple(row.keywords),
-        team_id=row.team_id,
-        category_id=row.category_id,
-        priority=row.priority,
-        tags=tuple(row.tags),
-    )
+def field_specs(session: Session) -> dict[str, FieldSpec]:
+    """The custom fields as rules name them (``field.<key>``), typed for their operators."""
+    return {
+        row.key: FieldSpec(row.key, row.type, tuple(row.options.get("choices") or ()))
+        for row in session.scalars(select(t.CustomField))
+    }

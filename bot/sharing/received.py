@@ -116,7 +116,9 @@ def _open(unit: Unit, agreement: t.SharingAgreement, incoming: p.TicketIn) -> No
         subject=incoming.subject or text.splitlines()[0],
         text=text,
     )
-    ticket = intake.open_ticket(unit, inbound, requester, actor)
+    ticket, placed = intake.open_ticket(unit, inbound, requester, actor)
+    if placed.fields:  # what a "ticket created" rule set
+        classify.initial_fields(unit, ticket, dict(placed.fields), actor)
     link = t.SharedTicket(
         agreement_id=agreement.id,
         ticket_id=ticket.id,
@@ -148,7 +150,8 @@ def _open(unit: Unit, agreement: t.SharingAgreement, incoming: p.TicketIn) -> No
         },
     )
     _fields(unit, agreement, link, ticket, incoming, actor)
-    unit.publish(ev.TicketOpened(ticket.id, comment.id, acknowledge=False))
+    unit.opening.discard(ticket.id)
+    unit.publish(ev.TicketOpened(ticket.id, comment.id, False, placed.placed_by))
     for item in rest:
         _add(unit, agreement, link, ticket, item)
     _status(unit, ticket, incoming, actor)

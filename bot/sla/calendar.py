@@ -381,3 +381,12 @@ def evaluate(clock: SlaClock, policy: Policy, now: datetime) -> SlaState:
         active_target=active,
         next_change_at=next_change,
     )
+
+
+def is_working(calendar: Calendar, at: datetime) -> bool:
+    """Whether ``at`` falls in working time (an automation rule's "within business hours")."""
+    if calendar.always_open:
+        return True
+    at = _utc(at)
+    opens, _closes = next(_intervals(calendar, at))
+    return opens <= at

@@ -124,6 +124,8 @@ class Ticket(Base):
         # The tickets that need attention, few among many: the at-risk and breached queues.
         # Partial, with the condition queries repeat word for word (read.queries), so SQLite's
         # planner, which knows no value's share of a column, still sees a small index.
+        # The automation sweep likewise reads only tickets with a time-based rule due.
+        Index("ix_tickets_automation_check_at", "automation_check_at"),
         Index(
             "ix_tickets_sla_attention",
             "sla_status",
@@ -168,6 +170,14 @@ class Ticket(Base):
     escalation_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_customer_message_at: Mapped[datetime | None]
     expired_at: Mapped[datetime | None]
+    # When each state began, for time-based automation rules ("waiting_customer for 3 days",
+    # "unassigned for 30 minutes") and their "hours since" conditions; set with the change.
+    status_changed_at: Mapped[datetime | None]
+    assignment_changed_at: Mapped[datetime | None]
+    requester_replied_at: Mapped[datetime | None]
+    agent_replied_at: Mapped[datetime | None]
+    # The next instant a time-based rule may be due for this ticket (bot.automation.timers).
+    automation_check_at: Mapped[datetime | None]
 
     requester: Mapped[Person] = relationship(foreign_keys=[requester_id], lazy="joined")
     assignee: Mapped[Person | None] = relationship(foreign_keys=[assignee_id], lazy="joined")
@@ -495,27 +505,51 @@ class SlaPolicyRule(Base):
     updated_at: Mapped[datetime]
 
 
-class RoutingRule(Base):
-    """Where a new ticket goes: the first enabled rule (by position, then id) whose
-    conditions all hold sets its team, category, priority and tags."""
+class AutomationRule(Base):
+    """An admin's rule: on a trigger, when its conditions hold, its actions run in order.
 
-    __tablename__ = "routing_rules"
+    The whole rule is kept as its JSON (:meth:`bot.rules.model.Rule.as_json`); the
+    columns beside it are what lists sort and filter by. Teams, people and categories
+    are named, not keyed: one removed later makes the rule fail for a ticket, on
+    record, rather than silently change what it does."""
+
+    __tablename__ = "automation_rules"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     position: Mapped[int] = mapped_column(Integer, default=0)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    # Conditions; an empty one does not narrow. sender: an address or "@domain".
-    channel: Mapped[str] = mapped_column(String(20), default="")
-    mailbox: Mapped[str] = mapped_column(String(320), default="")
-    sender: Mapped[str] = mapped_column(String(320), default="")
-    # Any of these words or phrases in the subject or the first message.
-    keywords: Mapped[list[str]] = mapped_column(JsonType)
-    # Actions: what the rule sets (a removed team or category drops out of the rule).
-    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
-    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id", ondelete="SET NULL"))
-    priority: Mapped[str] = mapped_column(String(20), default="")
-    tags: Mapped[list[str]] = mapped_column(JsonType)
+    trigger: Mapped[str] = mapped_column(String(30))
+    definition: Mapped[dict[str, Any]] = mapped_column(JsonType)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
-    team: Mapped[Team | None] = relationship(lazy="joined")
-    category: Mapped[Category | None] = relationship(lazy="joined")
+
+
+class AutomationRun(Base):
+    """The execution log: one row per rule that matched a ticket (or failed, or was held
+    back by the chain's bounds), with what each action changed. A plain rule id, not a
+    key: the log outlives a removed rule."""
+
+    __tablename__ = "automation_runs"
+    __table_args__ = (Index("ix_automation_runs_rule", "rule_id", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule_id: Mapped[int] = mapped_column(Integer)
+    rule_name: Mapped[str] = mapped_column(String(200))
+    ticket_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    trigger: Mapped[str] = mapped_column(String(30))
+    # applied | dry_run | failed | skipped
+    outcome: Mapped[str] = mapped_column(String(20))
+    changes: Mapped[list[dict[str, Any]]] = mapped_column(JsonType)
+    reason: Mapped[str | None] = mapped_column(Text)
+    depth: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+
+
+class AutomationFiring(Base):
+    """A time-based rule fired for a ticket's episode (when its state began): once, however
+    many processes sweep."""
+
+    __tablename__ = "automation_firings"
+    rule_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    episode: Mapped[datetime] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime]

@@ -21,8 +21,8 @@ from bot.people.permissions import require_party, require_staff, ticket_not_foun
 from bot.routing import routes as routing
 from bot.store import tables as t
 from bot.store.inserts import insert_loaded
+from bot.tickets import automation_timers, threads
 from bot.tickets import sla_clocks as sla_track
-from bot.tickets import threads
 from bot.unit import Unit
 
 OPEN_STATUSES = (Status.OPEN.value, Status.IN_PROGRESS.value, Status.WAITING_CUSTOMER.value)
@@ -63,12 +63,14 @@ def active(unit: Unit, number: str, actor: Actor | None = None) -> t.Ticket:
 
 
 def touch(unit: Unit, ticket: t.Ticket) -> None:
-    """Every change passes here: the SLA clocks follow the ticket's new state.
+    """Every change passes here: the SLA clocks and the time-based rules' next check follow
+    the ticket's new state.
 
     Not flushed here: the ticket's row is written once, by the next query or the commit,
     however many changes (a comment that reopens, a sweep firing three levels) touched it."""
     ticket.updated_at = unit.now
     sla_track.refresh(unit, ticket)
+    ticket.automation_check_at = automation_timers.next_check(unit, ticket)
 
 
 def _person_label(person: t.Person | None) -> str | None:
@@ -127,9 +129,12 @@ def add_comment(
             # The first public answer by an agent, on any channel, meets first response.
             sla_track.first_response(unit, ticket)
             ticket.last_customer_message_at = None
+            ticket.agent_replied_at = unit.now
         elif reopen and (author.id == ticket.requester_id or author in ticket.followers):
             # A person waiting on us; an out-of-office reply (reopen=False) is no one waiting.
             ticket.last_customer_message_at = unit.now
+            if author.id == ticket.requester_id:
+                ticket.requester_replied_at = unit.now
     if public and not flagged and reopen and author is not None and author.id == ticket.requester_id:
         _customer_replied(unit, ticket, actor)
     touch(unit, ticket)
@@ -211,6 +216,7 @@ def change_status(
     before = ticket.status
     unit.workflow.check(Status(before), target)
     ticket.status = target.value
+    ticket.status_changed_at = unit.now
     if target is Status.RESOLVED:
         ticket.resolved_at = unit.now
     elif target is Status.CLOSED:
@@ -268,6 +274,8 @@ def set_assignee(
     if ticket.assignee_id == (person.id if person else None):
         return
     before = _person_label(ticket.assignee)
+    previous_id = ticket.assignee_id
+    ticket.assignment_changed_at = unit.now
     # The key with the object: the ticket is flushed later, and the key is read before (events).
     ticket.assignee, ticket.assignee_id = person, person.id if person else None
     touch(unit, ticket)
@@ -279,7 +287,7 @@ def set_assignee(
         before={"assignee": before},
         after={"assignee": _person_label(person), "rule": rule},
     )
-    unit.publish(ev.Assigned(ticket.id, ticket.assignee_id, event_id, actor, announce))
+    unit.publish(ev.Assigned(ticket.id, ticket.assignee_id, event_id, actor, announce, previous_id))
 
 
 def assign(unit: Unit, actor: Actor, number: str, email: str | None) -> t.Ticket:
@@ -306,14 +314,20 @@ def auto_assign(unit: Unit, ticket: t.Ticket, actor: Actor, *, announce: bool = 
     strategy = unit.settings.routing.assignment
     if strategy == "none" or ticket.team_id is None or ticket.assignee_id is not None:
         return
+    chosen = pick_agent(unit, ticket.team_id, strategy)
+    if chosen is not None:
+        set_assignee(unit, ticket, chosen, actor, rule=strategy, announce=announce)
+
+
+def pick_agent(unit: Unit, team_id: int, strategy: str) -> t.Person | None:
+    """The team's next agent by ``strategy`` (``round_robin`` or ``least_loaded``); None
+    when it has none. Round-robin moves the team's cursor: call it only to assign."""
     # populate_existing: the team may already be in the session from earlier in this
     # transaction; the cursor must be the one read under the lock, not that copy.
     # key_share (PostgreSQL's FOR NO KEY UPDATE): the new ticket's foreign key already
     # holds a KEY SHARE lock on the team, and a plain FOR UPDATE would deadlock with
     # another transaction doing the same.
-    team = unit.session.get(
-        t.Team, ticket.team_id, with_for_update={"key_share": True}, populate_existing=True
-    )
+    team = unit.session.get(t.Team, team_id, with_for_update={"key_share": True}, populate_existing=True)
     assert team is not None
     agents = list(
         unit.session.scalars(
@@ -334,9 +348,9 @@ def auto_assign(unit: Unit, ticket: t.Ticket, actor: Actor, *, announce: bool = 
         counts.update({agent: count for agent, count in rows if agent is not None})
         chosen = routing.least_loaded(counts)
     if chosen is None:
-        return
+        return None
     team.last_assigned_id = chosen
-    set_assignee(unit, ticket, unit.session.get(t.Person, chosen), actor, rule=strategy, announce=announce)
+    return unit.session.get(t.Person, chosen)
 
 
 # -- escalation -------------------------------------------------------------------
@@ -401,6 +415,7 @@ def merge(unit: Unit, actor: Actor, source_number: str, target_number: str) -> t
     before = source.status
     source.status = Status.CLOSED.value
     source.closed_at = unit.now
+    source.status_changed_at = unit.now
     source.merged_into_id = target.id
     prefix = unit.settings.ticket_prefix
     audit.record(

@@ -60,7 +60,7 @@ def set_priority(unit: Unit, actor: Actor, number: str, priority: Priority) -> t
         ticket.priority = priority.value
         audit.changed(unit, ticket, actor, "priority", before, priority.value)
         touch(unit, ticket)
-        unit.publish(ev.TicketChanged(ticket.id, "priority", actor))
+        unit.publish(ev.TicketChanged(ticket.id, "priority", actor, before, priority.value))
     return ticket
 
 
@@ -75,9 +75,10 @@ def set_category(unit: Unit, actor: Actor, number: str, path: str | None) -> t.T
     if category is not None and category.team_id is not None:
         ticket.team, ticket.team_id = unit.session.get(t.Team, category.team_id), category.team_id
     touch(unit, ticket)
-    audit.changed(unit, ticket, actor, "category", before, category.path if category else None)
+    after = category.path if category else None
+    audit.changed(unit, ticket, actor, "category", before, after)
     auto_assign(unit, ticket, actor)
-    unit.publish(ev.TicketChanged(ticket.id, "category", actor))
+    unit.publish(ev.TicketChanged(ticket.id, "category", actor, before, after))
     return ticket
 
 
@@ -97,7 +98,7 @@ def set_team(unit: Unit, actor: Actor, number: str, name: str | None) -> t.Ticke
     if team is not None and assignee is not None and assignee.team_id != team.id:
         set_assignee(unit, ticket, None, actor)
     auto_assign(unit, ticket, actor)
-    unit.publish(ev.TicketChanged(ticket.id, "team", actor))
+    unit.publish(ev.TicketChanged(ticket.id, "team", actor, before, team.name if team else None))
     return ticket
 
 

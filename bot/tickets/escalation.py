@@ -100,7 +100,8 @@ def sweep(unit: Unit, *, limit: int | None = 500) -> SweepReport:
         fired += fire_due_levels(unit, ticket)
         sla_track.refresh(unit, ticket)
         if (ticket.sla_status, ticket.escalation_level) != before:
-            unit.publish(ev.TicketChanged(ticket.id, "sla", Actor.system()))  # the card shows them
+            # The card shows them; rules on "SLA changed" hear the status.
+            unit.publish(ev.TicketChanged(ticket.id, "sla", Actor.system(), before[0], ticket.sla_status))
         if ticket.sla_next_check_at is not None and ticket.sla_next_check_at <= unit.now:
             ticket.sla_next_check_at = unit.now + RECHECK
     unit.session.flush()
@@ -159,6 +160,7 @@ def _fire(unit: Unit, ticket: t.Ticket, level: Level, state: sla.SlaState) -> Fi
             ticket.priority = higher.value
             audit.changed(unit, ticket, system, "priority", before, higher.value)
             changes.append(f"priority {before} -> {higher.value}")
+            unit.publish(ev.TicketChanged(ticket.id, "priority", system, before, higher.value))
     if level.reassign_team:
         try:
             team = directory.find_team(unit, level.reassign_team)
@@ -166,7 +168,9 @@ def _fire(unit: Unit, ticket: t.Ticket, level: Level, state: sla.SlaState) -> Fi
             logger.error("escalation level %d: %s", level.number, error)
         else:
             if ticket.team_id != team.id:
+                was = ticket.team.name if ticket.team else None
                 ticket.team, ticket.team_id = team, team.id  # the key now: auto_assign reads it
+                unit.publish(ev.TicketChanged(ticket.id, "team", system, was, team.name))
                 tickets.set_assignee(unit, ticket, None, system, rule="escalation")
                 tickets.auto_assign(unit, ticket, system)
                 changes.append(f"team -> {team.name}")

@@ -24,10 +24,10 @@ from bot.messages import Inbound, IncomingFile, Receipt
 from bot.model import Actor, Role, Status, format_number
 from bot.people import directory
 from bot.people.robots import is_own_or_robot
-from bot.policies import routing as routing_rules
+from bot.policies import new_ticket
 from bot.store import tables as t
 from bot.store.inserts import insert_loaded
-from bot.tickets import attachments, classify, placement
+from bot.tickets import attachments, automation_timers, classify, placement
 from bot.tickets import changes as tickets
 from bot.tickets import sla_clocks as sla_track
 from bot.unit import Unit
@@ -122,8 +122,8 @@ def receive(unit: Unit, inbound: Inbound) -> Receipt:
         )
     kept = _source_of(unit, inbound)
     if match.ticket is None:
-        ticket = open_ticket(unit, inbound, sender, actor)
-        classify.initial_fields(unit, ticket, inbound.fields, actor)
+        ticket, placed = open_ticket(unit, inbound, sender, actor)
+        classify.initial_fields(unit, ticket, {**inbound.fields, **dict(placed.fields)}, actor)
         comment = first_comment(
             unit, ticket, sender, inbound, internal=internal, flagged=unvouched, source=kept
         )
@@ -134,7 +134,8 @@ def receive(unit: Unit, inbound: Inbound) -> Receipt:
         if not unvouched:
             _add_followers(unit, ticket, inbound, actor)
         _record_submitter(unit, ticket, inbound, sender)
-        unit.publish(ev.TicketOpened(ticket.id, comment.id, acknowledge=not robot))
+        unit.opening.discard(ticket.id)
+        unit.publish(ev.TicketOpened(ticket.id, comment.id, not robot, placed.placed_by))
         created = True
     else:
         ticket = match.ticket
@@ -189,14 +190,18 @@ def receive(unit: Unit, inbound: Inbound) -> Receipt:
     )
 
 
-def open_ticket(unit: Unit, inbound: Inbound, requester: t.Person, actor: Actor) -> t.Ticket:
-    placed = routing_rules.place(unit, inbound, requester)
+def open_ticket(
+    unit: Unit, inbound: Inbound, requester: t.Person, actor: Actor
+) -> tuple[t.Ticket, new_ticket.Placement]:
+    """The new ticket where the "ticket created" rules placed it; with their placement, whose
+    fields and later actions the caller sees to."""
+    placed = new_ticket.place(unit, inbound, requester)
     category = placed.category
     # Relationships are set as objects and as keys, so nothing needs reloading after the insert.
     ticket = t.Ticket(
         subject=(one_line(inbound.subject).strip() or "(no subject)")[:1000],
         description=inbound.text,
-        status=Status.OPEN.value,
+        status=placed.status.value,
         priority=placed.priority.value,
         channel=inbound.channel,
         mailbox=inbound.mailbox,
@@ -217,11 +222,17 @@ def open_ticket(unit: Unit, inbound: Inbound, requester: t.Person, actor: Actor)
         updated_at=unit.now,
         # The opening message is a customer's message waiting for an answer.
         last_customer_message_at=None if Role(requester.role).is_staff else unit.now,
+        status_changed_at=unit.now,
+        assignment_changed_at=unit.now,
+        requester_replied_at=None if Role(requester.role).is_staff else unit.now,
+        agent_replied_at=None,
     )
     # Its clocks before its INSERT, so the row is written once, with them.
     sla_track.refresh(unit, ticket)
+    ticket.automation_check_at = automation_timers.next_check(unit, ticket, conditions=False)
     insert_loaded(unit.session, ticket)
-    routing_rules.tag_new(unit, ticket, placed.tags)
+    unit.opening.add(ticket.id)  # until its TicketOpened: see Unit.opening
+    new_ticket.tag_new(unit, ticket, placed.tags)
     audit.record(
         unit,
         ticket_id=ticket.id,
@@ -238,8 +249,22 @@ def open_ticket(unit: Unit, inbound: Inbound, requester: t.Person, actor: Actor)
             **({"routing_rule": placed.rule, "tags": list(placed.tags)} if placed.rule else {}),
         },
     )
-    tickets.auto_assign(unit, ticket, Actor.system(), announce=False)
-    return ticket
+    _assign_new(unit, ticket, placed.assignee)
+    return ticket, placed
+
+
+def _assign_new(unit: Unit, ticket: t.Ticket, choice: new_ticket.AssigneeChoice | None) -> None:
+    """The rule's choice of assignee, else the team's rule; the new ticket's notice tells them."""
+    if choice is None:
+        tickets.auto_assign(unit, ticket, Actor.system(), announce=False)
+        return
+    actor = Actor(None, f"rule: {choice.rule}")
+    if choice.person is not None:
+        tickets.set_assignee(unit, ticket, choice.person, actor, rule=choice.rule, announce=False)
+    elif choice.team is not None:
+        person = tickets.pick_agent(unit, choice.team.id, choice.strategy or "round_robin")
+        if person is not None:
+            tickets.set_assignee(unit, ticket, person, actor, rule=choice.rule, announce=False)
 
 
 def _record_submitter(unit: Unit, ticket: t.Ticket, inbound: Inbound, requester: t.Person) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from bot.policies.routing import CHANNELS, RuleInput
+from bot.automation.routing_rules import CHANNELS, RuleInput
 from channels.cli.context import CliState, as_option, emit_json, emit_table, format_option, pass_state
 from channels.cli.terminal import echo
 

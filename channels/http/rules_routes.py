@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from bot.policies.routing import CHANNELS, MAX_KEYWORDS, MAX_TAGS, RuleInput
+from bot.automation.routing_rules import CHANNELS, MAX_KEYWORDS, MAX_TAGS, RuleInput
 from bot.sla.settings import SlaPolicyOverride
 from channels.http.auth import CurrentActor, CurrentDesk
 from channels.http.config_routes import ERRORS

@@ -21,12 +21,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from bot.automation.routing_rules import CHANNELS
 from bot.config.settings import Settings, secret_options
 from bot.desk.facade import Desk
 from bot.errors import Forbidden, NotFound, Unauthenticated, UserError
 from bot.model import Actor, FieldType, Priority, Role
 from bot.notify.webhooks import EVENTS
-from bot.policies.routing import CHANNELS
 from bot.views import PersonView
 from channels.web.admin_forms import ACTIONS, MAX_ROW_ID, Action, Failed, Ids, Values
 from channels.web.site import Site, guarded

@@ -15,11 +15,11 @@ from typing import Any
 
 from starlette.datastructures import FormData
 
+from bot.automation.routing_rules import MAX_KEYWORDS, MAX_TAGS, RuleInput
 from bot.desk.facade import Desk
 from bot.errors import UserError
 from bot.model import Actor, Role, parse_role
 from bot.notify.webhooks import EVENTS
-from bot.policies.routing import MAX_KEYWORDS, MAX_TAGS, RuleInput
 from bot.sla.settings import SlaPolicyOverride
 
 # Never put back into a form after a refusal, nor anywhere else on a page.

@@ -139,6 +139,7 @@ def test_the_composition_root_subscribes_sharing_beside_the_core(settings: Setti
             "bot.notify.cards",
             "bot.notify.webhook_events",
             "bot.notify.audience",
+            "bot.automation.engine",
             "bot.sharing.sync",
         }
     finally:

@@ -11,12 +11,12 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bot.automation.routing_rules import RuleInput
 from bot.config.settings import Settings
 from bot.desk.facade import Desk
 from bot.errors import UserError
 from bot.messages import Identity, Inbound
 from bot.model import Actor
-from bot.policies.routing import RuleInput
 from bot.sla.settings import SlaPolicyOverride
 from bot.store import tables as t
 from bot.store.db import Store

@@ -121,7 +121,7 @@ def test_mailbox_defaults_apply_to_its_tickets(smtp, desk, admin):
 
 
 def test_a_routing_rule_wins_over_the_mailbox_defaults(smtp, desk, admin):
-    from bot.policies.routing import RuleInput
+    from bot.automation.routing_rules import RuleInput
 
     desk.add_team(admin, "Billing")
     desk.add_team(admin, "Finance")
