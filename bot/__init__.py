@@ -12,18 +12,23 @@ import-linter contract, with no cycles between any two of them):
 - ``sharing/``: sharing tickets with other help desks; above the core, it
   subscribes to the core's events and never the reverse.
 - ``desk/``: the facade channels call, one class per concern (messages in,
-  changes, reading, timed jobs, administration).
+  changes, reading, timed jobs, administration, automation rules).
+- ``automation/``: admins' automation rules heard on the core's events and on
+  time (the time-based sweep); their actions go through ``tickets`` and
+  ``notify`` like any change, and every run is logged.
 - ``read/``: queries, search, sorting, files, reports, metrics, retries.
 - ``notify/``: who hears about what (the core's event subscribers), Slack
   cards, webhooks, templates and the outbox.
 - ``tickets/``: intake and placement of messages, changes, classification,
   attachments, SLA clocks, the escalation sweep, housekeeping.
-- ``policies/``: routing rules and SLA policies admins keep; the rule book.
+- ``policies/``: SLA policies admins keep, a new ticket's placement by its
+  "ticket created" rules; the rule book.
 - ``people/``: people, teams, categories, field definitions, permissions,
   preferences, tokens.
 - ``audit/``: the audit log and its typed kinds.
 - ``unit`` (the transaction a service works in, and where its events go),
-  ``config/`` (settings), ``sla/`` and ``routing/`` (pure rules), ``store/``.
+  ``config/`` (settings), ``sla/``, ``routing/`` and ``rules/`` (pure rules: SLA
+  clocks, assignment, automation rules' conditions and timing), ``store/``.
 
 Beside the layers, the shared vocabulary any of them may use: ``model``,
 ``messages``, ``events`` (which names a ladder level of ``sla``), ``errors``,

@@ -10,7 +10,8 @@ with the change, so nothing is lost and a retry sends nothing twice.
 Who subscribes is decided in one place each: the core's notifications in
 :func:`bot.notify.subscriptions.subscribe` (wired by the desk), ticket sharing
 in :func:`bot.sharing.sync.subscribe` (wired by the sharing facade). The core
-never names a subscriber; automation rules subscribe to the same events.
+never names a subscriber; automation rules subscribe to the same events
+(:mod:`bot.automation.engine`).
 Events come in the order things happen: a new ticket's own setup (routing's
 assignment, its Cc followers, a partner's tags) is published before its
 :class:`TicketOpened`.

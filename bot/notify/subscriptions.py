@@ -5,7 +5,8 @@ channel's card (:mod:`bot.notify.cards`), other systems' webhooks
 
 Every handler runs inside the change's transaction (:meth:`bot.unit.Unit.publish`) and
 only queues outbox rows. Ticket sharing subscribes beside these
-(:func:`bot.sharing.sync.subscribe`); automation rules will too.
+(:func:`bot.sharing.sync.subscribe`), and automation rules after these
+(:func:`bot.automation.engine.subscribe`).
 """
 
 from __future__ import annotations

@@ -12,4 +12,7 @@
 - ``escalation``: the SLA sweep; the ladder fires once a level.
 - ``housekeeping``: auto-close, expiry, the audit export.
 - ``threads``: a ticket's threads on chat channels.
+- ``facts``: a ticket as automation rules' conditions see it;
+  ``automation_timers``: when a time-based rule may next be due for it (kept
+  on the ticket by every change, like the SLA's next check).
 """

@@ -223,6 +223,9 @@ def open_ticket(
         # The opening message is a customer's message waiting for an answer.
         last_customer_message_at=None if Role(requester.role).is_staff else unit.now,
         status_changed_at=unit.now,
+        # A "ticket created" rule may open it straight as resolved (a notice needing no answer).
+        resolved_at=unit.now if placed.status is Status.RESOLVED else None,
+        closed_at=unit.now if placed.status is Status.CLOSED else None,
         assignment_changed_at=unit.now,
         requester_replied_at=None if Role(requester.role).is_staff else unit.now,
         agent_replied_at=None,

@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 
 from bot.views import EventView, PersonView
 
+# How the audit log names an automation rule that made a change.
+RULE_ACTOR = "rule: "
 # How a comment's channel is marked on the page.
 CHANNELS = {
     "email": "email",
@@ -14,13 +16,18 @@ CHANNELS = {
     "api": "API",
     "cli": "console",
     "sharing": "partner",
+    "automation": "automation rule",
 }
 
 
 def describe(event: EventView, names: Mapping[str, str]) -> str:
     """An audit event as a sentence: "Bo replied", "Bo changed the status to resolved"."""
     who = {"system": "The desk", "cli": "An operator"}.get(event.actor) or names.get(event.actor, event.actor)
+    if event.actor.startswith(RULE_ACTOR):  # bot.automation.actions.actor_of
+        who = f"The rule “{event.actor.removeprefix(RULE_ACTOR)}”"
     after, kind = event.after or {}, event.kind
+    if kind == "automation_chain_stopped":
+        return f"Automation rules stopped after {after.get('depth')} rounds of changing this ticket"
     if kind == "commented":
         return f"{who} {'replied' if after.get('public', True) else 'added an internal note'}"
     if kind == "status_changed":

@@ -1,0 +1,311 @@
+"""Automation rules over the API: admins keep them, staff read them, try them and read
+what they did.
+
+A rule's body is the rule's JSON as admins write it (README, "Automation rules"),
+taken as it comes and checked whole by the core, which names the part at fault
+(``conditions.all[1].op``, ``actions[0].template``) in a 422 and stores nothing.
+Each endpoint calls one desk method; who may do what is the desk's rule.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Query
+from pydantic import AfterValidator, BaseModel, Field
+
+from bot.automation.dry_run import MAX_TICKETS
+from bot.automation.runs import OUTCOMES, RunView
+from bot.desk.facade import Desk
+from bot.errors import UserError
+from bot.model import Actor
+from bot.read.queries import TicketFilter
+from bot.rules.durations import parse_duration
+from bot.views import to_jsonable
+from channels.http.auth import CurrentActor, CurrentDesk
+from channels.http.config_routes import ERRORS
+from channels.http.schemas import Str, Strict, no_nul
+
+router = APIRouter(responses=ERRORS)
+RowId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+Outcome = Literal["applied", "dry_run", "failed", "skipped"]
+assert set(OUTCOMES) == {"applied", "dry_run", "failed", "skipped"}
+
+EXAMPLE = {
+    "name": "Urgent network tickets to Network",
+    "trigger": {"on": "ticket_created"},
+    "conditions": {
+        "all": [
+            {"field": "priority", "op": "is", "value": "urgent"},
+            {"field": "category", "op": "is", "value": "Network"},
+        ]
+    },
+    "actions": [{"do": "set_team", "value": "Network"}],
+}
+RULE_HELP = (
+    "The rule as JSON: `name`, `position`, `enabled`, `mode` (`live` or `dry_run`), `stop`, "
+    "`trigger`, `conditions` (`all`, `any`), `actions` and `match_all`. The core checks it whole "
+    "and names the part at fault (`conditions.all[1].op`)."
+)
+RuleBody = Annotated[
+    dict[str, Any],
+    Body(description=RULE_HELP, openapi_examples={"route": {"summary": "Place a ticket", "value": EXAMPLE}}),
+]
+
+
+# -- bodies ------------------------------------------------------------------------------
+
+
+class AutomationRunsOut(BaseModel):
+    applied: int
+    dry_run: int
+    failed: int
+    skipped: int
+
+
+class AutomationConditionsOut(BaseModel):
+    all: list[dict[str, Any]]
+    any: list[dict[str, Any]]
+
+
+class AutomationOut(BaseModel):
+    id: int
+    name: str
+    position: int
+    enabled: bool
+    mode: Literal["live", "dry_run"]
+    stop: bool
+    trigger: dict[str, Any]
+    conditions: AutomationConditionsOut
+    actions: list[dict[str, Any]]
+    match_all: bool
+    created_at: datetime
+    updated_at: datetime
+    runs: AutomationRunsOut = Field(description="How many runs of each outcome the log holds.")
+
+
+class AutomationPatch(Strict):
+    enabled: bool | None = None
+    mode: Literal["live", "dry_run"] | None = Field(
+        default=None, description="`dry_run`: evaluated on live events, its actions only logged."
+    )
+    position: int | None = Field(default=None, ge=0, le=2**31 - 1, description="Lower runs first.")
+
+
+class TicketFilterIn(Strict):
+    """Which stored tickets to try the rule on, as the ticket list filters them."""
+
+    status: Str | None = Field(default=None, max_length=30)
+    priority: Str | None = Field(default=None, max_length=20)
+    assignee: Str | None = Field(default=None, max_length=320, description="Email, or `none`.")
+    requester: Str | None = Field(default=None, max_length=320)
+    tag: Str | None = Field(default=None, max_length=100)
+    category: Str | None = Field(default=None, max_length=500)
+    team: Str | None = Field(default=None, max_length=200)
+    sla_status: Str | None = Field(default=None, max_length=20)
+    text: Str | None = Field(default=None, max_length=1000, description="Words searched in the tickets.")
+
+    def ticket_filter(self) -> TicketFilter:
+        return TicketFilter(**self.model_dump())
+
+
+class AutomationTestIn(Strict):
+    rule: dict[str, Any] | None = Field(default=None, description="A new or changed rule: " + RULE_HELP)
+    rule_id: RowId | None = Field(default=None, description="A stored rule, enabled or not.")
+    since: Str | None = Field(
+        default=None,
+        max_length=50,
+        description="`30d`, `12h` (that long ago) or an ISO date and time; default: 30 days ago.",
+    )
+    filter: TicketFilterIn | None = None
+    limit: int = Field(default=MAX_TICKETS, ge=1, le=MAX_TICKETS, description="At most this many tickets.")
+
+
+class AutomationTestMatchOut(BaseModel):
+    ticket: str
+    trigger: str
+    at: datetime | None = Field(description="The event it would have run on; null: none recorded.")
+    changes: list[dict[str, Any]] = Field(description="What each action would change, before and after.")
+    note: str | None
+
+
+class AutomationTestOut(BaseModel):
+    rule: dict[str, Any] = Field(description="The rule as it was tried.")
+    since: datetime
+    examined: int
+    matched: int
+    truncated: bool = Field(description="More tickets or matches than shown.")
+    matches: list[AutomationTestMatchOut]
+
+
+class AutomationRunOut(BaseModel):
+    id: int
+    rule_id: int
+    rule: str = Field(description="The rule's name when it ran.")
+    ticket: str | None
+    trigger: str
+    outcome: Outcome
+    changes: list[dict[str, Any]]
+    reason: str | None
+    depth: int = Field(description="0: run on the originating event; 1 and up: on a rule's change.")
+    at: datetime
+
+
+class AutomationLogOut(BaseModel):
+    items: list[AutomationRunOut]
+    next: int | None = Field(description="Pass as `before` for the next page; null: this is the last.")
+
+
+# -- rules -------------------------------------------------------------------------------
+
+
+@router.get("/automations", tags=["configuration"], response_model=list[AutomationOut])
+def list_automations(actor: CurrentActor, desk: CurrentDesk) -> list[dict[str, Any]]:
+    """Staff: every rule in the order they run, disabled ones included, with their run counts."""
+    return desk.list_automations(actor)
+
+
+@router.post("/automations", tags=["configuration"], status_code=201, response_model=AutomationOut)
+def add_automation(body: RuleBody, actor: CurrentActor, desk: CurrentDesk) -> dict[str, Any]:
+    """Admins. Without a position the rule runs after the others; every process runs it
+    from its next transaction."""
+    return desk.add_automation(actor, _text_safe(body))
+
+
+@router.post("/automations/test", tags=["configuration"], response_model=AutomationTestOut)
+def test_automation(body: AutomationTestIn, actor: CurrentActor, desk: CurrentDesk) -> dict[str, Any]:
+    """Staff: which stored tickets a new or stored rule would match (on their recorded
+    events since ``since``), and what each of its actions would change. Nothing is written."""
+    if (body.rule is None) == (body.rule_id is None):
+        raise UserError("give either a rule or a rule_id", field="rule")
+    rule: dict[str, Any] | int = _text_safe(body.rule) if body.rule is not None else int(body.rule_id or 0)
+    report = desk.test_automation(
+        actor,
+        rule,
+        since=_since(desk, body.since),
+        filters=body.filter.ticket_filter() if body.filter is not None else None,
+        limit=body.limit,
+    )
+    out: dict[str, Any] = to_jsonable(report)
+    return out
+
+
+@router.get("/automations/log", tags=["configuration"], response_model=AutomationLogOut)
+def automation_log(
+    actor: CurrentActor,
+    desk: CurrentDesk,
+    rule: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="A rule's id")] = None,
+    ticket: Annotated[
+        str | None, Query(max_length=50, description="A ticket's number"), AfterValidator(no_nul)
+    ] = None,
+    outcome: Outcome | None = None,
+    before: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="`next` of the page before")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> dict[str, Any]:
+    """Staff: what the rules did, newest first: each run's ticket, trigger, outcome, and the
+    changes it made (before and after) or why it made none."""
+    return _log(desk, actor, rule, ticket, outcome, before, limit)
+
+
+@router.get("/automations/{rule_id}", tags=["configuration"], response_model=AutomationOut)
+def get_automation(rule_id: RowId, actor: CurrentActor, desk: CurrentDesk) -> dict[str, Any]:
+    """Staff."""
+    return desk.get_automation(actor, rule_id)
+
+
+@router.put("/automations/{rule_id}", tags=["configuration"], response_model=AutomationOut)
+def change_automation(
+    rule_id: RowId, body: RuleBody, actor: CurrentActor, desk: CurrentDesk
+) -> dict[str, Any]:
+    """Admins: the whole rule is replaced; without a position it keeps its place."""
+    return desk.change_automation(actor, rule_id, _text_safe(body))
+
+
+@router.patch("/automations/{rule_id}", tags=["configuration"], response_model=AutomationOut)
+def patch_automation(
+    rule_id: RowId, body: AutomationPatch, actor: CurrentActor, desk: CurrentDesk
+) -> dict[str, Any]:
+    """Admins: enable or disable a rule, switch it between live and dry-run, or move it."""
+    if body.enabled is None and body.mode is None and body.position is None:
+        raise UserError("give enabled, mode or position", field="body")
+    return desk.patch_automation(
+        actor, rule_id, enabled=body.enabled, mode=body.mode, position=body.position
+    )
+
+
+@router.delete("/automations/{rule_id}", tags=["configuration"], response_model=AutomationOut)
+def remove_automation(rule_id: RowId, actor: CurrentActor, desk: CurrentDesk) -> dict[str, Any]:
+    """Admins. Its log stays: what it did is still on record."""
+    return desk.remove_automation(actor, rule_id)
+
+
+@router.get("/automations/{rule_id}/log", tags=["configuration"], response_model=AutomationLogOut)
+def one_automation_log(
+    rule_id: RowId,
+    actor: CurrentActor,
+    desk: CurrentDesk,
+    ticket: Annotated[
+        str | None, Query(max_length=50, description="A ticket's number"), AfterValidator(no_nul)
+    ] = None,
+    outcome: Outcome | None = None,
+    before: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="`next` of the page before")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> dict[str, Any]:
+    """Staff: one rule's runs, newest first (a removed rule's too, by its old id)."""
+    return _log(desk, actor, rule_id, ticket, outcome, before, limit)
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def _log(
+    desk: Desk,
+    actor: Actor,
+    rule_id: int | None,
+    ticket: str | None,
+    outcome: str | None,
+    before: int | None,
+    limit: int,
+) -> dict[str, Any]:
+    runs: list[RunView] = desk.automation_log(
+        actor, rule_id=rule_id, ticket=ticket, outcome=outcome, before_id=before, limit=limit
+    )
+    return {
+        "items": to_jsonable(runs),
+        "next": runs[-1].id if len(runs) == limit else None,
+    }
+
+
+def _since(desk: Desk, text: str | None) -> datetime | None:
+    """``30d`` ago, or the instant written out (UTC when it names no offset)."""
+    if text is None or not text.strip():
+        return None
+    text = text.strip()
+    if text[0].isdigit() and text[-1].isalpha() and "-" not in text:
+        return desk.clock.now() - timedelta(seconds=parse_duration(text, field="since"))
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise UserError(
+            f"since: {text[:40]!r} is neither a duration like 30d nor an ISO date and time", field="since"
+        ) from None
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def _text_safe(value: Any, path: str = "") -> Any:
+    """The rule is stored as JSON, which PostgreSQL refuses with NUL in any key or string:
+    say where, as the core names a part."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise UserError(f"{path or 'rule'}: must not contain NUL characters", field=path or "rule")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if "\x00" in str(key):
+                raise UserError(f"{path or 'rule'}: a key must not contain NUL characters", field=path or "rule")
+            _text_safe(item, where)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _text_safe(item, f"{path}[{index}]")
+    return value
