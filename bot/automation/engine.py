@@ -22,6 +22,7 @@ is kept whatever a rule does.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -48,7 +49,6 @@ class Chain:
 
     depth: int = 0
     ran: set[tuple[int, int]] = field(default_factory=set)
-    serial: int = 0
     stopped: set[int] = field(default_factory=set)
 
 
@@ -182,8 +182,7 @@ def execute(unit: Unit, chain: Chain, rule: Rule, ticket: t.Ticket, trigger: str
         planned = [change for action in rule.actions for change in actions.plan(unit, ticket, facts, action)]
         runs.record(unit, rule, ticket.id, trigger, runs.DRY_RUN, planned, depth=depth)
         return False
-    chain.serial += 1
-    run_key = f"{rule.id}:{ticket.id}:{unit.now.timestamp()}:{chain.serial}"
+    run_key = _run_key(rule, ticket)
     changes: list[dict[str, object]] = []
     try:
         with audit.savepoint(unit):
@@ -217,8 +216,7 @@ def _finish_placement(
         planned = [change for action in later for change in actions.plan(unit, ticket, facts, action)]
         runs.record(unit, rule, ticket.id, trigger, runs.DRY_RUN, set_ + planned)
         return
-    chain.serial += 1
-    run_key = f"{rule.id}:{ticket.id}:{unit.now.timestamp()}:{chain.serial}"
+    run_key = _run_key(rule, ticket)
     changes: list[dict[str, object]] = list(set_)
     try:
         with audit.savepoint(unit):
@@ -281,6 +279,12 @@ def author_kind(ticket: t.Ticket, comment: t.Comment) -> str:
     if author.id == ticket.requester_id or author in ticket.followers:
         return "requester"
     return "other"
+
+
+def _run_key(rule: Rule, ticket: t.Ticket) -> str:
+    """Names one run in its messages' dedupe keys. Random, not derived: two runs are two
+    messages even at the same instant, and a retried transaction rolled the first one back."""
+    return f"{rule.id}:{ticket.id}:{uuid.uuid4().hex}"
 
 
 def _email_of(unit: Unit, person_id: int | None) -> str | None:

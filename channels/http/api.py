@@ -19,7 +19,16 @@ from bot.desk.facade import Desk
 from bot.errors import StoreUnavailable
 from bot.sharing.service import Sharing
 from bot.store.db import Store
-from channels.http import attachments, config_routes, errors, rules_routes, search, sharing, tickets
+from channels.http import (
+    attachments,
+    automations_routes,
+    config_routes,
+    errors,
+    rules_routes,
+    search,
+    sharing,
+    tickets,
+)
 from channels.http.access import AccessLog
 from channels.http.asgi import desk_of
 from channels.http.auth import BearerGate
@@ -133,6 +142,7 @@ def api_application() -> FastAPI:
     api.include_router(attachments.router)
     api.include_router(config_routes.router)
     api.include_router(rules_routes.router)
+    api.include_router(automations_routes.router)
     # Outermost last: the size check answers before the access log or the app see the
     # request (create_app puts a ceiling in front of every route too); the access
     # log records the gate's 401s; the gate answers before any endpoint reads a body.

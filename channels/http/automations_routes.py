@@ -16,7 +16,7 @@ from fastapi import APIRouter, Body, Query
 from pydantic import AfterValidator, BaseModel, Field
 
 from bot.automation.dry_run import MAX_TICKETS
-from bot.automation.runs import OUTCOMES, RunView
+from bot.automation.runs import RunView
 from bot.desk.facade import Desk
 from bot.errors import UserError
 from bot.model import Actor
@@ -29,8 +29,8 @@ from channels.http.schemas import Str, Strict, no_nul
 
 router = APIRouter(responses=ERRORS)
 RowId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+# The core's outcomes (bot.automation.runs.OUTCOMES), spelled out for the OpenAPI document.
 Outcome = Literal["applied", "dry_run", "failed", "skipped"]
-assert set(OUTCOMES) == {"applied", "dry_run", "failed", "skipped"}
 
 EXAMPLE = {
     "name": "Urgent network tickets to Network",
@@ -177,9 +177,13 @@ def add_automation(body: RuleBody, actor: CurrentActor, desk: CurrentDesk) -> di
 def test_automation(body: AutomationTestIn, actor: CurrentActor, desk: CurrentDesk) -> dict[str, Any]:
     """Staff: which stored tickets a new or stored rule would match (on their recorded
     events since ``since``), and what each of its actions would change. Nothing is written."""
-    if (body.rule is None) == (body.rule_id is None):
+    rule: dict[str, Any] | int
+    if body.rule is not None and body.rule_id is None:
+        rule = _text_safe(body.rule)
+    elif body.rule_id is not None and body.rule is None:
+        rule = body.rule_id
+    else:
         raise UserError("give either a rule or a rule_id", field="rule")
-    rule: dict[str, Any] | int = _text_safe(body.rule) if body.rule is not None else int(body.rule_id or 0)
     report = desk.test_automation(
         actor,
         rule,
@@ -200,7 +204,7 @@ def automation_log(
         str | None, Query(max_length=50, description="A ticket's number"), AfterValidator(no_nul)
     ] = None,
     outcome: Outcome | None = None,
-    before: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="`next` of the page before")] = None,
+    before: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="`next` of the page before")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
     """Staff: what the rules did, newest first: each run's ticket, trigger, outcome, and the
@@ -229,9 +233,7 @@ def patch_automation(
     """Admins: enable or disable a rule, switch it between live and dry-run, or move it."""
     if body.enabled is None and body.mode is None and body.position is None:
         raise UserError("give enabled, mode or position", field="body")
-    return desk.patch_automation(
-        actor, rule_id, enabled=body.enabled, mode=body.mode, position=body.position
-    )
+    return desk.patch_automation(actor, rule_id, enabled=body.enabled, mode=body.mode, position=body.position)
 
 
 @router.delete("/automations/{rule_id}", tags=["configuration"], response_model=AutomationOut)
@@ -249,7 +251,7 @@ def one_automation_log(
         str | None, Query(max_length=50, description="A ticket's number"), AfterValidator(no_nul)
     ] = None,
     outcome: Outcome | None = None,
-    before: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="`next` of the page before")] = None,
+    before: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="`next` of the page before")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
     """Staff: one rule's runs, newest first (a removed rule's too, by its old id)."""
@@ -268,9 +270,14 @@ def _log(
     before: int | None,
     limit: int,
 ) -> dict[str, Any]:
-    runs: list[RunView] = desk.automation_log(
-        actor, rule_id=rule_id, ticket=ticket, outcome=outcome, before_id=before, limit=limit
-    )
+    try:
+        runs: list[RunView] = desk.automation_log(
+            actor, rule_id=rule_id, ticket=ticket, outcome=outcome, before_id=before, limit=limit
+        )
+    except UserError as error:
+        if type(error) is UserError and error.field == "number":  # the ticket, as this API calls it
+            raise UserError(error.message, field="ticket") from None
+        raise
     return {
         "items": to_jsonable(runs),
         "next": runs[-1].id if len(runs) == limit else None,
@@ -286,11 +293,11 @@ def _since(desk: Desk, text: str | None) -> datetime | None:
         return desk.clock.now() - timedelta(seconds=parse_duration(text, field="since"))
     try:
         at = datetime.fromisoformat(text)
-    except ValueError:
+        return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise UserError(
             f"since: {text[:40]!r} is neither a duration like 30d nor an ISO date and time", field="since"
         ) from None
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 def _text_safe(value: Any, path: str = "") -> Any:
@@ -303,7 +310,9 @@ def _text_safe(value: Any, path: str = "") -> Any:
         for key, item in value.items():
             where = f"{path}.{key}" if path else str(key)
             if "\x00" in str(key):
-                raise UserError(f"{path or 'rule'}: a key must not contain NUL characters", field=path or "rule")
+                raise UserError(
+                    f"{path or 'rule'}: a key must not contain NUL characters", field=path or "rule"
+                )
             _text_safe(item, where)
     elif isinstance(value, list):
         for index, item in enumerate(value):

@@ -1,5 +1,6 @@
 """Administration pages, admins only: people, teams, categories, custom fields, SLA policies,
-routing rules, webhooks, API tokens, and the mail and Slack settings in force (read-only).
+routing rules, webhooks, API tokens, and the mail and Slack settings in force (read-only);
+the automation rules' pages, which staff may read too, are admin_automations.py's.
 
 Each form (:mod:`channels.web.admin_forms`) calls the same desk method as the API and the
 CLI, so the rules (what a valid policy is, which address a webhook may call, who may hold
@@ -28,6 +29,7 @@ from bot.errors import Forbidden, NotFound, Unauthenticated, UserError
 from bot.model import Actor, FieldType, Priority, Role
 from bot.notify.webhooks import EVENTS
 from bot.views import PersonView
+from channels.web import admin_automations
 from channels.web.admin_forms import ACTIONS, MAX_ROW_ID, Action, Failed, Ids, Values
 from channels.web.site import Site, guarded
 
@@ -42,6 +44,8 @@ SECTIONS = (
     ("tokens", "API tokens"),
     ("settings", "Mail and Slack"),
 )
+# The navigation: these sections, and the automation rules' pages (admin_automations.py).
+TABS = (*SECTIONS[:6], ("automations", "Automations"), *SECTIONS[6:])
 # What a redirect after a form says, by a fixed key: a link cannot make the page say anything else.
 DONE = {
     "added": "Added.",
@@ -57,7 +61,7 @@ RECENT_DELIVERIES = 20
 def routes(site: Site) -> list[BaseRoute]:
     async def index(request: Request) -> Response:
         await site.signed_in(request, admin=True)
-        return site.page(request, "admin/index.html", {"sections": SECTIONS, "section": None})
+        return site.page(request, "admin/index.html", {"sections": TABS, "section": None})
 
     def section_page(section: str) -> Callable[[Request], Any]:
         async def show(request: Request) -> Response:
@@ -95,7 +99,7 @@ def routes(site: Site) -> list[BaseRoute]:
     )
     for action in ACTIONS:
         pages.append(Route(action.path, guarded(site, post(action)), methods=["POST"]))
-    return pages
+    return pages + admin_automations.routes(site, TABS)
 
 
 def _ids(request: Request) -> dict[str, int]:
@@ -119,7 +123,7 @@ async def _render(
     edit = request.query_params.get("edit", "")[:320]
     context = await site.call(READERS[section], site.desk, actor, ids, edit)
     context.update(
-        sections=SECTIONS,
+        sections=TABS,
         section=section,
         failed=failed,
         done=DONE.get(request.query_params.get("done", "")),
