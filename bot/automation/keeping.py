@@ -15,13 +15,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.audit import log as audit
 from bot.audit.kinds import AuditKind
 from bot.automation import runs
 from bot.errors import NotFound, UserError
-from bot.model import Actor, FieldType
+from bot.model import Actor, FieldType, Status
 from bot.notify.render import Renderer
 from bot.people import directory, fields
 from bot.people.permissions import require_admin, require_staff
@@ -72,6 +72,7 @@ def add(
     unit.session.add(row)
     unit.session.flush()
     recompile(unit, version)
+    _recheck(unit, rule)
     after = view(row)
     audit.record(unit, ticket_id=None, actor=actor, kind=kind or AuditKind.AUTOMATION_RULE_ADDED, after=after)
     return after
@@ -88,7 +89,9 @@ def change(
     rule = checked(unit, data, rule_id=rule_id)
     position = rule.position if "position" in data and data["position"] is not None else row.position
     _fill(row, rule, position)
-    return _saved(unit, actor, row, version, kind or AuditKind.AUTOMATION_RULE_CHANGED, before)
+    saved = _saved(unit, actor, row, version, kind or AuditKind.AUTOMATION_RULE_CHANGED, before)
+    _recheck(unit, rule)
+    return saved
 
 
 def patch(
@@ -125,6 +128,20 @@ def remove(unit: Unit, actor: Actor, rule_id: int, *, kind: AuditKind | None = N
         unit, ticket_id=None, actor=actor, kind=kind or AuditKind.AUTOMATION_RULE_REMOVED, before=before
     )
     return before
+
+
+def _recheck(unit: Unit, rule: Rule) -> None:
+    """A time-based rule added, changed or enabled counts for the tickets already waiting:
+    every unfinished ticket is looked at by the next sweeps (in batches), which then keep
+    each one's next check as any change does. Like a changed SLA policy's recheck."""
+    if rule.trigger.on != "time" or not rule.enabled:
+        return
+    unit.session.execute(
+        update(t.Ticket)
+        .where(t.Ticket.status != Status.CLOSED.value)
+        .values(automation_check_at=unit.now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def view(row: t.AutomationRule, counted: dict[str, int] | None = None) -> dict[str, Any]:

@@ -87,13 +87,14 @@ def _claim(unit: Unit, rule: Rule, ticket: t.Ticket, episode: datetime) -> bool:
     values = {"rule_id": rule.id, "ticket_id": ticket.id, "episode": episode, "created_at": unit.now}
     connection = unit.session.connection()
     result = connection.execute(_CLAIM[connection.dialect.name == "postgresql"], values)
-    return bool(result.rowcount)
+    return result.first() is not None
 
 
-# On the table: a Core statement, so the session is not flushed for it.
+# On the table: a Core statement, so the session is not flushed for it. RETURNING says
+# whether the row went in (psycopg may report -1 as the row count of ON CONFLICT DO NOTHING).
 _CLAIM = {
-    postgres: (pg_insert if postgres else sqlite_insert)(
-        t.table_of(t.AutomationFiring)
-    ).on_conflict_do_nothing(index_elements=["rule_id", "ticket_id", "episode"])
+    postgres: (pg_insert if postgres else sqlite_insert)(t.table_of(t.AutomationFiring))
+    .on_conflict_do_nothing(index_elements=["rule_id", "ticket_id", "episode"])
+    .returning(t.table_of(t.AutomationFiring).c.rule_id)
     for postgres in (False, True)
 }

@@ -14,6 +14,7 @@ brings it back once, as the change may have made its conditions hold.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from bot.rules.conditions import matches
@@ -26,15 +27,15 @@ from bot.unit import Unit
 
 
 def next_check(
-    unit: Unit, ticket: t.Ticket, *, after: datetime | None = None, conditions: bool = True
+    unit: Unit, ticket: t.Ticket, *, after: datetime | None = None, tags: Sequence[str] | None = None
 ) -> datetime | None:
     """The earliest instant a time-based rule may fire for ``ticket`` (only those later than
-    ``after``, when given); None when none can. ``conditions=False``: due times alone (a
-    ticket being opened, whose tags and fields are not all on it yet)."""
+    ``after``, when given); None when none can. ``tags``: those of a ticket being opened,
+    not on it yet."""
     timed = unit.rules.automations.timed
     if not timed:
         return None
-    facts = TicketFacts(unit, ticket, row_only=True)
+    facts = TicketFacts(unit, ticket, row_only=True, tags=tags)
     earliest: datetime | None = None
     ticket_anchors = anchors(ticket)
     for rule in timed:
@@ -43,7 +44,7 @@ def next_check(
             continue
         if earliest is not None and due >= earliest:
             continue
-        if conditions and not _may_hold(rule, facts):
+        if not _may_hold(rule, facts):
             continue
         earliest = due
     return earliest

@@ -137,14 +137,16 @@ def _claim_level(unit: Unit, ticket: t.Ticket, level: Level, key: int) -> bool:
     }
     dialect = unit.session.get_bind().dialect.name
     result = unit.session.connection().execute(_CLAIM[dialect == "postgresql"], values)
-    return bool(result.rowcount)
+    return result.first() is not None
 
 
 # On the table, not the mapped class: a Core statement, so the session is not flushed for it.
+# RETURNING says whether the row went in: a row count is not reliable for INSERT ... ON
+# CONFLICT on every driver (psycopg may report -1).
 _CLAIM = {
-    postgres: (pg_insert if postgres else sqlite_insert)(t.table_of(t.Escalation)).on_conflict_do_nothing(
-        index_elements=["ticket_id", "level"]
-    )
+    postgres: (pg_insert if postgres else sqlite_insert)(t.table_of(t.Escalation))
+    .on_conflict_do_nothing(index_elements=["ticket_id", "level"])
+    .returning(t.table_of(t.Escalation).c.id)
     for postgres in (False, True)
 }
 

@@ -12,6 +12,7 @@ whatever they cannot tell is left for the sweep to decide.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -28,9 +29,17 @@ class NotKnown(Exception):
 
 class TicketFacts:
     def __init__(
-        self, unit: Unit, ticket: t.Ticket, *, comment: t.Comment | None = None, row_only: bool = False
+        self,
+        unit: Unit,
+        ticket: t.Ticket,
+        *,
+        comment: t.Comment | None = None,
+        row_only: bool = False,
+        tags: Sequence[str] | None = None,
     ) -> None:
+        """``tags``: a ticket not yet written has its rules' tags given, not on it yet."""
         self.unit = unit
+        self._tags = tuple(tags) if tags is not None else None
         self.ticket = ticket
         self.comment = comment
         self.row_only = row_only
@@ -53,7 +62,7 @@ class TicketFacts:
             case "assignee":
                 return ticket.assignee.email if ticket.assignee else None
             case "tags":
-                return tuple(tag.name for tag in ticket.tags)
+                return self._tags if self._tags is not None else tuple(tag.name for tag in ticket.tags)
             case "channel":
                 return ticket.channel
             case "mailbox":

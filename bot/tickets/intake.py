@@ -232,7 +232,7 @@ def open_ticket(
     )
     # Its clocks before its INSERT, so the row is written once, with them.
     sla_track.refresh(unit, ticket)
-    ticket.automation_check_at = automation_timers.next_check(unit, ticket, conditions=False)
+    ticket.automation_check_at = automation_timers.next_check(unit, ticket, tags=placed.tags)
     insert_loaded(unit.session, ticket)
     unit.opening.add(ticket.id)  # until its TicketOpened: see Unit.opening
     new_ticket.tag_new(unit, ticket, placed.tags)

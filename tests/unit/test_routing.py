@@ -23,9 +23,7 @@ from bot.rules.model import Rule
 from bot.rules.parse import parse_rule
 from bot.rules.ruleset import RuleSet
 
-MIGRATION = (
-    Path(__file__).resolve().parents[2] / "bot/store/migrations/versions/0017_automation_rules.py"
-)
+MIGRATION = Path(__file__).resolve().parents[2] / "bot/store/migrations/versions/0017_automation_rules.py"
 
 
 def _load_migration() -> ModuleType:

@@ -8,7 +8,9 @@ one becomes an automation rule on the ``ticket_created`` trigger that stops late
 rules when it matches (the first match won), at the same position, with the same
 conditions and the same effect: its category before its team, so a team the rule
 names wins over the category's, as before. A team or category already removed (the
-routing rule had let it drop out) is left out of the new rule too.
+routing rule had let it drop out) is left out of the new rule too; a rule left with
+nothing to set, which only kept later rules from matching, is not carried over (logged).
+Rules keep their ids, so the routing API and CLI still name them by the same numbers.
 
 Tickets gain when their states began (status, assignment, the last replies of each
 side), which time-based rules and "hours since" conditions count from, and the next
@@ -20,6 +22,7 @@ opening for the assignment, their comments for the replies.
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +36,7 @@ revision = "0017"
 down_revision = "0016"
 branch_labels = None
 depends_on = None
+logger = logging.getLogger("alembic.runtime.migration")
 
 TICKET_STAMPS = ("status_changed_at", "assignment_changed_at", "requester_replied_at", "agent_replied_at")
 
@@ -97,22 +101,41 @@ def upgrade() -> None:
     )
     _move_routing_rules()
     op.drop_table("routing_rules")
+    if op.get_bind().dialect.name == "postgresql":  # ids were kept: new rules number after them
+        op.execute(
+            "SELECT setval(pg_get_serial_sequence('automation_rules', 'id'),"
+            " COALESCE((SELECT max(id) FROM automation_rules), 0) + 1, false)"
+        )
     # Every process compiles its rules again.
     op.execute("UPDATE job_marks SET value = value + 1 WHERE name = 'rule_book_version'")
 
 
 def _move_routing_rules() -> None:
     connection = op.get_bind()
+    # Typed columns: SQLite hands back its stored times as text unless told what they are.
+    routing = sa.table(
+        "routing_rules",
+        *(sa.column(name) for name in ("id", "name", "position", "enabled", "channel", "mailbox")),
+        *(sa.column(name) for name in ("sender", "priority", "team_id", "category_id")),
+        sa.column("keywords", _json()),
+        sa.column("tags", _json()),
+        sa.column("created_at", _when()),
+        sa.column("updated_at", _when()),
+    )
+    teams = sa.table("teams", sa.column("id"), sa.column("name"))
+    categories = sa.table("categories", sa.column("id"), sa.column("path"))
     rows = connection.execute(
-        sa.text(
-            "SELECT r.id, r.name, r.position, r.enabled, r.channel, r.mailbox, r.sender, r.keywords,"
-            " r.priority, r.tags, r.created_at, r.updated_at, t.name AS team, c.path AS category"
-            " FROM routing_rules r LEFT JOIN teams t ON t.id = r.team_id"
-            " LEFT JOIN categories c ON c.id = r.category_id ORDER BY r.position, r.id"
+        sa.select(routing, teams.c.name.label("team"), categories.c.path.label("category"))
+        .select_from(
+            routing.outerjoin(teams, teams.c.id == routing.c.team_id).outerjoin(
+                categories, categories.c.id == routing.c.category_id
+            )
         )
+        .order_by(routing.c.position, routing.c.id)
     ).mappings()
     rules = sa.table(
         "automation_rules",
+        sa.column("id"),
         sa.column("name"),
         sa.column("position"),
         sa.column("enabled"),
@@ -124,10 +147,14 @@ def _move_routing_rules() -> None:
     now = datetime.now(UTC)
     for row in rows:
         definition = as_automation(dict(row))
-        if not definition["actions"]:  # everything it set was removed: it did nothing already
+        if not definition["actions"]:
+            # Everything it set was removed: it set nothing, and only kept later rules from
+            # matching. Not carried over (a rule must act): later rules now place those tickets.
+            logger.warning("routing rule %s (%s) set nothing any more: not migrated", row["id"], row["name"])
             continue
         connection.execute(
             rules.insert().values(
+                id=row["id"],  # the routing API and CLI name rules by id: the same ones still work
                 name=row["name"],
                 position=row["position"],
                 enabled=bool(row["enabled"]),
