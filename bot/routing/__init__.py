@@ -1,5 +1,7 @@
-"""Where a new ticket goes and who gets it, as pure rules.
+"""Who gets a ticket, as pure rules.
 
-- ``routes``: the first matching :class:`~bot.routing.routes.Route`; round
-  robin and least loaded assignment. Stored rules: :mod:`bot.automation.routing_rules`.
+- ``routes``: round-robin and least-loaded assignment within a team. Where a
+  new ticket goes is decided by "ticket created" automation rules
+  (:mod:`bot.policies.new_ticket`); the routing API's rules are such rules
+  (:mod:`bot.automation.routing_rules`).
 """

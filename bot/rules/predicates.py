@@ -77,7 +77,7 @@ def compile_pattern(pattern: str) -> Any:
 
 def keyword_pattern(keywords: Sequence[str]) -> re.Pattern[str] | None:
     """Whole words or phrases, any case: ``vpn`` matches "VPN down" but not "vpnclient".
-    The routing rules' semantics, repeated here because pure rules import no other package."""
+    The semantics routing rules always had (their migrated rules match the same words)."""
     alternatives = "|".join(re.escape(word) for word in keywords if word.strip())
     return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE) if alternatives else None
 
