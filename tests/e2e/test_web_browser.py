@@ -34,6 +34,7 @@ from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, OidcProvider
 from tests.ports import free_port
 
 AGENT = "ann@support.test"
+ADMIN = "boss@support.test"
 OTHER_AGENT = "bo@support.test"
 REQUESTER = "rita@customer.test"
 PASSWORD = "correct horse battery staple"
@@ -84,6 +85,8 @@ def seed(settings: Settings) -> None:
         for address, name in ((AGENT, "Ann Agent"), (OTHER_AGENT, "Bo Agent")):
             desk.add_person(console, address, name=name, role=Role.AGENT, team="Ops")
             desk.set_password(console, address, PASSWORD)
+        desk.add_person(console, ADMIN, name="Bea Boss", role=Role.ADMIN)
+        desk.set_password(console, ADMIN, PASSWORD)
         desk.define_field(console, "order", "Order number", "text")
         desk.add_category(console, "Hardware", team="Ops")
         desk.add_category(console, "Hardware/Printers")
@@ -319,3 +322,79 @@ def test_an_agent_signs_in_through_single_sign_on_and_a_tampered_token_is_refuse
     expect(other.locator("body")).to_contain_text("nonce")
     other.goto("/desk")
     expect(other).to_have_url(re.compile(r"/signin"))
+
+
+VPN_RULE = """{
+  "name": "VPN trouble to Ops, high",
+  "trigger": {"on": "ticket_created"},
+  "conditions": {"all": [{"field": "text", "op": "contains", "value": ["vpn", "remote access"]}]},
+  "actions": [
+    {"do": "set_team", "value": "Ops"},
+    {"do": "set_priority", "value": "high"},
+    {"do": "add_tags", "tags": ["vpn"]}
+  ]
+}"""
+REMINDER_RULE = """{
+  "name": "Remind the requester after 3 days waiting",
+  "mode": "dry_run",
+  "trigger": {"on": "time", "since": "status_changed", "after": "3d"},
+  "conditions": {"all": [{"field": "status", "op": "is", "value": "waiting_customer"}]},
+  "actions": [{"do": "send_email", "to": "requester", "template": "automation_reminder"}]
+}"""
+PRINTER_RULE = """{
+  "name": "Printers: tag and note",
+  "trigger": {"on": "comment_added", "author": "requester"},
+  "conditions": {"all": [{"field": "category", "op": "is", "value": "Hardware/Printers"}]},
+  "actions": [{"do": "add_tags", "tags": ["printer"]}, {"do": "add_note", "text": "Check the toner first."}]
+}"""
+BAD_RULE = VPN_RULE.replace('"op": "contains"', '"op": "gt"').replace('"field": "text"', '"field": "status"')
+
+
+def add_rule_in_the_form(page: Page, rule: str) -> None:
+    page.get_by_role("link", name="New rule").click()
+    page.fill("#rule", rule)
+    page.get_by_role("button", name="Add rule").click()
+    expect(page.locator("[role=status]")).to_contain_text("Rule added.")
+
+
+def test_an_admin_writes_tries_and_watches_automation_rules_in_the_browser(
+    desk_server: Server, person: Callable[[], Page], tmp_path: Path
+) -> None:
+    shots = tmp_path / "screenshots"
+    boss = person()
+    sign_in_with_password(boss, ADMIN)
+    boss.get_by_role("navigation").get_by_role("link", name="Admin").click()
+    boss.get_by_role("link", name="Automations").first.click()
+    expect(boss.locator("h2")).to_contain_text("Automation rules")
+    for rule in (VPN_RULE, REMINDER_RULE, PRINTER_RULE):
+        add_rule_in_the_form(boss, rule)
+    mail_ticket(desk_server, "VPN drops every few minutes", "Since this morning the VPN drops.")
+    boss.reload()
+    row = boss.locator("tr", has_text="VPN trouble to Ops")
+    expect(row).to_contain_text("applied 1")
+    row.get_by_role("button", name="Disable").click()
+    expect(boss.locator("[role=status]")).to_contain_text("Rule disabled.")
+    boss.locator("tr", has_text="VPN trouble to Ops").get_by_role("button", name="Enable").click()
+    expect(boss.locator("[role=status]")).to_contain_text("Rule enabled.")
+    screenshot(boss, shots, "automations")
+
+    # The log says what the rule did to the ticket.
+    boss.get_by_role("link", name="Log", exact=True).first.click()
+    expect(boss.locator("tbody")).to_contain_text("SUP-1")
+    expect(boss.locator("tbody")).to_contain_text("Ops")
+
+    # A rule refused names its part at fault beside what was typed; trying one writes nothing.
+    boss.goto("/admin/automations")
+    boss.locator("tr", has_text="VPN trouble to Ops").get_by_role("link", name="Edit").click()
+    boss.fill("#rule", BAD_RULE)
+    boss.get_by_role("button", name="Save rule").click()
+    expect(boss.locator("#rule-error")).to_contain_text("conditions.all[0].op")
+    expect(boss.locator("#rule")).to_have_value(BAD_RULE)
+    boss.screenshot(path=str(shots / "automation_refused.png"), full_page=True)  # not kept in docs/
+    boss.fill("#rule", VPN_RULE.replace('"high"', '"urgent"'))
+    boss.get_by_role("button", name="Try it").click()
+    expect(boss.locator("#results")).to_contain_text("Nothing was written")
+    expect(boss.locator("#results")).to_contain_text("high")
+    expect(boss.locator("#results")).to_contain_text("urgent")
+    shown = supportbot(desk_server.env, "tickets", "show", "SUP-1", "--format", "json")
+    assert json.loads(shown.stdout)["priority"] == "high"
