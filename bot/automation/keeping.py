@@ -47,12 +47,13 @@ def get(unit: Unit, actor: Actor, rule_id: int) -> dict[str, Any]:
     return view(_row(unit, rule_id), runs.counts(unit, [rule_id]).get(rule_id))
 
 
-def checked(unit: Unit, data: Mapping[str, Any], *, rule_id: int = 0) -> Rule:
+def checked(unit: Unit, data: Mapping[str, Any], *, rule_id: int = 0, references: bool = True) -> Rule:
     """The rule as it would be stored, or the error naming its part at fault."""
     if not isinstance(data, Mapping):
         raise UserError("a rule is a JSON object", field="rule")
     rule = parse_rule(data, rule_id=rule_id, fields=field_specs(unit.session))
-    check_references(unit, rule)
+    if references:
+        check_references(unit, rule)
     return rule
 
 
@@ -79,14 +80,20 @@ def add(
 
 
 def change(
-    unit: Unit, actor: Actor, rule_id: int, data: Mapping[str, Any], *, kind: AuditKind | None = None
+    unit: Unit,
+    actor: Actor,
+    rule_id: int,
+    data: Mapping[str, Any],
+    *,
+    kind: AuditKind | None = None,
+    references: bool = True,
 ) -> dict[str, Any]:
     """The whole rule is replaced; without a position it keeps its place."""
     require_admin(actor, "change automation rules")
     version = begin_change(unit.session)
     row = _row(unit, rule_id)
     before = view(row)
-    rule = checked(unit, data, rule_id=rule_id)
+    rule = checked(unit, data, rule_id=rule_id, references=references)
     position = rule.position if "position" in data and data["position"] is not None else row.position
     _fill(row, rule, position)
     saved = _saved(unit, actor, row, version, kind or AuditKind.AUTOMATION_RULE_CHANGED, before)
@@ -103,7 +110,11 @@ def patch(
     mode: str | None = None,
     position: int | None = None,
 ) -> dict[str, Any]:
-    """Enable, disable, switch to or from dry-run, or move a rule, keeping the rest."""
+    """Enable, disable, switch to or from dry-run, or move a rule, keeping the rest.
+
+    Taking a rule out of action (disabled, dry-run, moved) is never refused for what it
+    names: a rule whose team was removed must still be switched off. Putting it back
+    into action checks it whole."""
     require_admin(actor, "change automation rules")
     row = _row(unit, rule_id)
     data = dict(row.definition)
@@ -113,7 +124,8 @@ def patch(
         data["mode"] = mode
     if position is not None:
         data["position"] = position
-    return change(unit, actor, rule_id, data)
+    acting = enabled is True or mode == "live"
+    return change(unit, actor, rule_id, data, references=acting)
 
 
 def remove(unit: Unit, actor: Actor, rule_id: int, *, kind: AuditKind | None = None) -> dict[str, Any]:
