@@ -16,7 +16,7 @@ from bot.desk.facade import Desk
 from bot.model import Actor, Role
 from bot.rules.actions import ACTIONS
 from bot.store.db import Store
-from channels.web.admin_automations import ACTION_HINTS, fragment, trigger_text
+from channels.web.automation_text import ACTION_HINTS, fragment, trigger_text
 from tests.factories import make_ticket
 from tests.fakes import FakeClock
 from tests.integration.web.conftest import Browser, sign_in_with_link, sign_in_with_password, staff
