@@ -14,6 +14,7 @@ import click
 
 from bot.errors import ConfigError, StoreUnavailable, UserError
 from channels.cli.admin import categories, config_group, db, fields, outbox, serve, teams
+from channels.cli.automations import automations
 from channels.cli.context import CliState
 from channels.cli.imap import imap
 from channels.cli.people import people
@@ -70,6 +71,7 @@ for command in (
     imap,
     sla,
     routing,
+    automations,
     tokens,
     webhooks,
     sharing,
