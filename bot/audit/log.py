@@ -36,7 +36,12 @@ def record(
 
 @contextmanager
 def savepoint(unit: Unit) -> Iterator[None]:
-    """A savepoint whose audit rows go with it when it rolls back, as its other rows do."""
+    """A savepoint whose audit rows go with it when it rolls back, as its other rows do.
+
+    What was recorded before is written first, outside it: a change inside that writes
+    pending rows itself (:func:`record_now`) would otherwise take them into the savepoint,
+    and its rollback would lose them."""
+    write_pending(unit)
     mark = len(unit.audit_rows)
     try:
         with unit.session.begin_nested():

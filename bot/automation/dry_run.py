@@ -108,9 +108,8 @@ def test(
                 found.append(TestMatch(number, parsed.trigger.on, at, planned, note))
             if parsed.trigger.on in ("ticket_created", "time"):
                 break
-    return TestReport(
-        parsed.as_json(), start, len(tickets), matched, found, truncated or matched > len(found)
-    )
+    shown = {"id": rule, **parsed.as_json()} if isinstance(rule, int) else parsed.as_json()
+    return TestReport(shown, start, len(tickets), matched, found, truncated or matched > len(found))
 
 
 def ticket_id_of(unit: Unit, number: str) -> int:

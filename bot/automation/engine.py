@@ -202,11 +202,7 @@ def _finish_placement(
     """Log what a "ticket created" rule set, then run its actions that needed the ticket."""
     trigger = "ticket_created"
     error = next((change.error for change in placed if change.error), None)
-    set_ = [
-        {"action": c.action, "field": c.field, "before": c.before, "after": c.after}
-        for c in placed
-        if c.field
-    ]
+    set_ = [_placed_change(c, ticket) for c in placed if c.field]
     if error is not None:
         runs.record(unit, rule, ticket.id, trigger, runs.FAILED, reason=error)
         return
@@ -226,6 +222,14 @@ def _finish_placement(
         runs.record(unit, rule, ticket.id, trigger, runs.FAILED, changes, reason=str(failure))
         return
     runs.record(unit, rule, ticket.id, trigger, runs.APPLIED, changes)
+
+
+def _placed_change(change: ev.PlacedChange, ticket: t.Ticket) -> dict[str, object]:
+    """As the log shows it: a team's next agent by name, now that the ticket has one."""
+    after = change.after
+    if change.field == "assignee" and ticket.assignee is not None:
+        after = ticket.assignee.email or after
+    return {"action": change.action, "field": change.field, "before": change.before, "after": after}
 
 
 def _chain_stopped(unit: Unit, chain: Chain, rule: Rule, ticket: t.Ticket, trigger: str) -> None:

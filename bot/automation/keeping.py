@@ -51,6 +51,7 @@ def checked(unit: Unit, data: Mapping[str, Any], *, rule_id: int = 0, references
     """The rule as it would be stored, or the error naming its part at fault."""
     if not isinstance(data, Mapping):
         raise UserError("a rule is a JSON object", field="rule")
+    _storable(data, "")
     rule = parse_rule(data, rule_id=rule_id, fields=field_specs(unit.session))
     if references:
         check_references(unit, rule)
@@ -221,6 +222,23 @@ def _check_action(unit: Unit, renderer: Renderer, do: str, get: Any) -> None:
         subscription = get("subscription")
         if not any(s.id == subscription for s in unit.rules.webhooks):
             raise UserError(f"no active webhook subscription {subscription}", field="subscription")
+
+
+def _storable(value: Any, path: str) -> None:
+    """A rule is kept as JSON, which PostgreSQL refuses with a NUL in any key or string:
+    refused here, naming where, rather than failing as the store's error."""
+    where = path or "rule"
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise UserError(f"{where}: must not contain NUL characters", field=where)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if "\x00" in str(key):
+                raise UserError(f"{where}: a key must not contain NUL characters", field=where)
+            _storable(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _storable(item, f"{path}[{index}]")
 
 
 def _named(part: str, lookup: Any) -> Any:

@@ -63,6 +63,8 @@ def validate_value(key: str, kind: FieldType, options: Mapping[str, Any], value:
             raise UserError(f"{key}: {value!r} is not one of {', '.join(choices)}", field=key)
         return value
     items = [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+    if isinstance(items, tuple):  # as a rule's action holds it
+        items = list(items)
     if not isinstance(items, list) or not items:
         raise UserError(f"{key}: choose one or more of {', '.join(choices)}", field=key)
     unknown = [v for v in items if v not in choices]

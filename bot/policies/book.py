@@ -31,6 +31,8 @@ from bot.workflow import Workflow
 
 logger = logging.getLogger(__name__)
 
+# On a session that counted a change of the rules (begin_change), not yet committed.
+CHANGING = "rule_book_changing"
 # Not escalation's "sla_rules" mark (a fingerprint of what the sweep last re-timed by).
 VERSION_MARK = "rule_book_version"
 
@@ -49,6 +51,10 @@ class RuleBook:
         """The committed rules; a transaction that changed them uses :func:`recompile` instead,
         so an uncommitted version is never kept for the others."""
         version = version_of(session)
+        if session.info.get(CHANGING):
+            # This transaction counted a change it has not committed: what it reads now is
+            # its own, for it alone (recompile), never the version the others will get.
+            return self.compile(session, version)
         compiled = self._compiled
         if compiled is not None and compiled.version == version:
             return compiled
@@ -122,6 +128,7 @@ def begin_change(session: Session) -> int:
     assert mark is not None
     mark.value += 1
     session.flush()
+    session.info[CHANGING] = True
     return mark.value
 
 

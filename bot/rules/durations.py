@@ -8,6 +8,7 @@ times longer on the calendar.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 from bot.errors import UserError
 
@@ -49,3 +50,20 @@ def format_duration(seconds: int) -> str:
     if rest:
         parts.append(f"{rest}s")
     return "".join(parts)
+
+
+def since_of(text: str | None, now: datetime) -> datetime | None:
+    """Where a window starts, as people write it: a duration back from ``now`` (``30d``) or an
+    ISO instant (UTC when it names no offset); None for none given."""
+    if text is None or not text.strip():
+        return None
+    text = text.strip()
+    if text[0].isdigit() and text[-1].isalpha() and "-" not in text:
+        return now - timedelta(seconds=parse_duration(text, field="since"))
+    try:
+        at = datetime.fromisoformat(text)
+    except (ValueError, OverflowError):
+        raise UserError(
+            f"since: {text[:40]!r} is neither a duration like 30d nor an ISO date and time", field="since"
+        ) from None
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)

@@ -12,7 +12,7 @@ import json
 import sys
 import tomllib
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,10 +20,9 @@ import click
 
 from bot.automation.dry_run import TestReport
 from bot.automation.runs import OUTCOMES
-from bot.desk.facade import Desk
 from bot.errors import UserError
 from bot.read.queries import TicketFilter
-from bot.rules.durations import parse_duration
+from bot.rules.durations import since_of
 from channels.cli.context import CliState, as_option, emit_json, emit_table, pass_state
 from channels.cli.terminal import echo
 from channels.terminal_text import visible_line
@@ -196,7 +195,7 @@ def test_command(
     report = desk.test_automation(
         desk.actor(as_email),
         tried,
-        since=since_of(desk, since),
+        since=since_of(since, desk.clock.now()),
         filters=filter_of(filters),
         limit=limit,
     )
@@ -280,7 +279,7 @@ def read_rule(name: str) -> dict[str, Any]:
         raise UserError(f"{label} is not valid JSON: {error}", field="file") from None
     if not isinstance(data, dict):
         raise UserError(f"{label}: a rule is a JSON object, {{...}}", field="rule")
-    rule: dict[str, Any] = _text_safe(data)
+    rule: dict[str, Any] = data
     return rule
 
 
@@ -293,40 +292,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, datetime | date | time):
         return value.isoformat()
     return value
-
-
-def _text_safe(value: Any, path: str = "") -> Any:
-    """Rules are stored as JSON, which PostgreSQL refuses with NUL in any key or string."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise UserError(f"{path or 'rule'}: must not contain NUL characters", field=path or "rule")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if "\x00" in key:
-                raise UserError(
-                    f"{path or 'rule'}: a key must not contain NUL characters", field=path or "rule"
-                )
-            _text_safe(item, f"{path}.{key}" if path else key)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _text_safe(item, f"{path}[{index}]")
-    return value
-
-
-def since_of(desk: Desk, text: str | None) -> datetime | None:
-    """``30d`` ago, or the instant written out (UTC when it names no offset)."""
-    if text is None or not text.strip():
-        return None
-    text = text.strip()
-    if text[0].isdigit() and text[-1].isalpha() and "-" not in text:
-        return desk.clock.now() - timedelta(seconds=parse_duration(text, field="since"))
-    try:
-        at = datetime.fromisoformat(text)
-        return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise UserError(
-            f"--since: {text[:40]!r} is neither a duration like 30d nor an ISO date and time", field="since"
-        ) from None
 
 
 def filter_of(pairs: tuple[str, ...]) -> TicketFilter | None:

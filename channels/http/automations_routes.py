@@ -9,7 +9,7 @@ Each endpoint calls one desk method; who may do what is the desk's rule.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query
@@ -21,7 +21,7 @@ from bot.desk.facade import Desk
 from bot.errors import UserError
 from bot.model import Actor
 from bot.read.queries import TicketFilter
-from bot.rules.durations import parse_duration
+from bot.rules.durations import since_of
 from bot.views import to_jsonable
 from channels.http.auth import CurrentActor, CurrentDesk
 from channels.http.config_routes import ERRORS
@@ -170,7 +170,7 @@ def list_automations(actor: CurrentActor, desk: CurrentDesk) -> list[dict[str, A
 def add_automation(body: RuleBody, actor: CurrentActor, desk: CurrentDesk) -> dict[str, Any]:
     """Admins. Without a position the rule runs after the others; every process runs it
     from its next transaction."""
-    return desk.add_automation(actor, _text_safe(body))
+    return desk.add_automation(actor, body)
 
 
 @router.post("/automations/test", tags=["configuration"], response_model=AutomationTestOut)
@@ -179,7 +179,7 @@ def test_automation(body: AutomationTestIn, actor: CurrentActor, desk: CurrentDe
     events since ``since``), and what each of its actions would change. Nothing is written."""
     rule: dict[str, Any] | int
     if body.rule is not None and body.rule_id is None:
-        rule = _text_safe(body.rule)
+        rule = body.rule
     elif body.rule_id is not None and body.rule is None:
         rule = body.rule_id
     else:
@@ -187,7 +187,7 @@ def test_automation(body: AutomationTestIn, actor: CurrentActor, desk: CurrentDe
     report = desk.test_automation(
         actor,
         rule,
-        since=_since(desk, body.since),
+        since=since_of(body.since, desk.clock.now()),
         filters=body.filter.ticket_filter() if body.filter is not None else None,
         limit=body.limit,
     )
@@ -223,7 +223,7 @@ def change_automation(
     rule_id: RowId, body: RuleBody, actor: CurrentActor, desk: CurrentDesk
 ) -> dict[str, Any]:
     """Admins: the whole rule is replaced; without a position it keeps its place."""
-    return desk.change_automation(actor, rule_id, _text_safe(body))
+    return desk.change_automation(actor, rule_id, body)
 
 
 @router.patch("/automations/{rule_id}", tags=["configuration"], response_model=AutomationOut)
@@ -282,39 +282,3 @@ def _log(
         "items": to_jsonable(runs),
         "next": runs[-1].id if len(runs) == limit else None,
     }
-
-
-def _since(desk: Desk, text: str | None) -> datetime | None:
-    """``30d`` ago, or the instant written out (UTC when it names no offset)."""
-    if text is None or not text.strip():
-        return None
-    text = text.strip()
-    if text[0].isdigit() and text[-1].isalpha() and "-" not in text:
-        return desk.clock.now() - timedelta(seconds=parse_duration(text, field="since"))
-    try:
-        at = datetime.fromisoformat(text)
-        return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise UserError(
-            f"since: {text[:40]!r} is neither a duration like 30d nor an ISO date and time", field="since"
-        ) from None
-
-
-def _text_safe(value: Any, path: str = "") -> Any:
-    """The rule is stored as JSON, which PostgreSQL refuses with NUL in any key or string:
-    say where, as the core names a part."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise UserError(f"{path or 'rule'}: must not contain NUL characters", field=path or "rule")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            where = f"{path}.{key}" if path else str(key)
-            if "\x00" in str(key):
-                raise UserError(
-                    f"{path or 'rule'}: a key must not contain NUL characters", field=path or "rule"
-                )
-            _text_safe(item, where)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _text_safe(item, f"{path}[{index}]")
-    return value
