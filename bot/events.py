@@ -51,7 +51,7 @@ class TicketOpened:
     ticket_id: int
     comment_id: int
     acknowledge: bool
-    # What the "ticket created" automation rules did when placing it (bot.policies.placement),
+    # What the "ticket created" automation rules did when placing it (bot.policies.new_ticket),
     # for the rules' own later actions and their log: ``(rule id, changes)`` in the order run.
     placed_by: tuple[tuple[int, tuple[PlacedChange, ...]], ...] = ()
 

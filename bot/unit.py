@@ -38,7 +38,7 @@ class Rules:
     ladder: tuple[Level, ...]
     # The SLA policies in force, file and stored ones layered (what ``policies`` was built from).
     sla_entries: tuple[SlaPolicyOverride, ...] = ()
-    # The enabled automation rules (routing rules among them: bot.policies.automations).
+    # The enabled automation rules (routing rules among them: bot.automation.routing_rules).
     automations: RuleSet = RuleSet()
     version: int = 0
     # Versioned with the rules, so a change notifies without reading subscriptions per change.

@@ -38,16 +38,16 @@ def record(
 def savepoint(unit: Unit) -> Iterator[None]:
     """A savepoint whose audit rows go with it when it rolls back, as its other rows do.
 
-    What was recorded before is written first, outside it: a change inside that writes
-    pending rows itself (:func:`record_now`) would otherwise take them into the savepoint,
-    and its rollback would lose them."""
-    write_pending(unit)
-    mark = len(unit.audit_rows)
+    On a rollback the rows pending before it are pending again, whatever happened inside:
+    a change there that wrote them (:func:`record_now` writes all pending rows first) had
+    them rolled back with it. Nothing is written for the savepoint's sake: the rows still
+    go in one statement at the commit."""
+    before = list(unit.audit_rows)
     try:
         with unit.session.begin_nested():
             yield
     except BaseException:
-        del unit.audit_rows[mark:]
+        unit.audit_rows[:] = before
         raise
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.automation import messages
-from bot.errors import UserError
+from bot.errors import Conflict, UserError
 from bot.model import Actor, FieldType, Role, Status, clean_tag, format_number, parse_priority
 from bot.people import directory, fields
 from bot.policies.new_ticket import tag_names
@@ -37,52 +37,54 @@ def actor_of(rule: Rule) -> Actor:
     return Actor(None, f"rule: {rule.name}"[:400], Role.ADMIN)
 
 
-def perform(unit: Unit, rule: Rule, ticket: t.Ticket, action: Action, run_key: str) -> list[Change]:
-    """Do ``action``; what it changed (nothing, when the ticket already was so)."""
+def perform(
+    unit: Unit, rule: Rule, ticket: t.Ticket, action: Action, run_key: str, *, customers: bool = True
+) -> list[Change]:
+    """Do ``action``; what it changed (nothing, when the ticket already was so).
+    ``customers=False``: no mail to the requester or followers (a robot's message)."""
     actor = actor_of(rule)
     number = format_number(unit.settings.ticket_prefix, ticket.id)
+    if ticket.merged_into_id is not None:  # the ticket the event named, held by the change
+        raise Conflict(f"{number} was merged into another ticket")
     do, value = action.do, action.get("value")
     if do == "set_status":
         before = ticket.status
         target = Status(str(value))
         if before == target.value:
             return []
-        tickets.active(unit, number)  # a merged ticket is not changed
         tickets.change_status(unit, ticket, target, actor, reason=f"automation rule {rule.name!r}")
         return [_changed(do, "status", before, target.value)]
     if do == "set_priority":
         was = ticket.priority
-        classify.set_priority(unit, actor, number, parse_priority(str(value)))
+        classify.set_priority_on(unit, actor, ticket, parse_priority(str(value)))
         return _if_changed(do, "priority", was, ticket.priority)
     if do == "set_category":
         path = ticket.category.path if ticket.category else None
-        classify.set_category(unit, actor, number, str(value) if value else None)
+        classify.set_category_on(unit, actor, ticket, str(value) if value else None)
         return _if_changed(do, "category", path, ticket.category.path if ticket.category else None)
     if do == "set_team":
         team = ticket.team.name if ticket.team else None
-        classify.set_team(unit, actor, number, str(value) if value else None)
+        classify.set_team_on(unit, actor, ticket, str(value) if value else None)
         return _if_changed(do, "team", team, ticket.team.name if ticket.team else None)
     if do == "set_assignee":
         assignee = _assignee(ticket)
         person = _chosen_agent(unit, action, live=True)
-        tickets.active(unit, number)
         tickets.set_assignee(unit, ticket, person, actor, rule=f"automation rule {rule.name!r}")
         return _if_changed(do, "assignee", assignee, _assignee(ticket))
     if do in ("add_tags", "remove_tags"):
         names = tag_names(action)
         before_tags = sorted(tag.name for tag in ticket.tags)
         if do == "add_tags":
-            classify.set_tags(unit, actor, number, add=names)
+            classify.set_tags_on(unit, actor, ticket, add=names)
         else:
-            classify.set_tags(unit, actor, number, remove=names)
+            classify.set_tags_on(unit, actor, ticket, remove=names)
         return _if_changed(do, "tags", before_tags, sorted(tag.name for tag in ticket.tags))
     if do == "set_field":
         key = str(action.get("key"))
         before_value = classify.field_values(unit, ticket.id).get(key)
-        classify.set_field(unit, actor, number, key, value)
+        classify.set_field_on(unit, actor, ticket, key, value)
         return _if_changed(do, f"field.{key}", before_value, classify.field_values(unit, ticket.id).get(key))
     if do == "add_note":
-        tickets.active(unit, number)
         comment = tickets.add_comment(
             unit, ticket, None, actor, str(action.get("text")), public=False, channel=NOTE_CHANNEL
         )
@@ -90,7 +92,7 @@ def perform(unit: Unit, rule: Rule, ticket: t.Ticket, action: Action, run_key: s
     if do == "escalate":
         tickets.escalate(unit, actor, number, str(action.get("reason")))
         return [{"action": do, "reason": action.get("reason")}]
-    return messages.send(unit, rule, ticket, action, run_key)
+    return messages.send(unit, rule, ticket, action, run_key, customers=customers)
 
 
 def plan(unit: Unit, ticket: t.Ticket, facts: TicketFacts, action: Action) -> list[Change]:

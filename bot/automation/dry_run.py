@@ -91,10 +91,12 @@ def test(
     found: list[TestMatch] = []
     matched = 0
     for ticket, occurrences in _occurrences(unit, parsed, tickets, start):
-        facts = TicketFacts(unit, ticket)
-        for at, occurrence, note in occurrences:
+        ticket_facts = TicketFacts(unit, ticket)
+        for at, occurrence, note, comment in occurrences:
             if occurrence is not None and not trigger_fits(parsed.trigger, occurrence):
                 continue
+            # A comment's rule reads that comment, as it would have when it was written.
+            facts = ticket_facts if comment is None else TicketFacts(unit, ticket, comment=comment)
             if not matches(parsed.conditions, facts, occurrence.change if occurrence else None):
                 continue
             matched += 1
@@ -133,7 +135,9 @@ def _candidates(
     return list(unit.session.scalars(statement.limit(limit)))
 
 
-Found = tuple[datetime | None, Occurrence | None, str | None]
+# When, what happened (None: the ticket's opening, or a time rule's due episode), a note, and
+# the comment that happened (for comment rules' conditions).
+Found = tuple[datetime | None, Occurrence | None, str | None, t.Comment | None]
 
 
 def _occurrences(
@@ -143,7 +147,7 @@ def _occurrences(
     if on == "ticket_created":
         for ticket in tickets:
             if ticket.created_at >= since:
-                yield ticket, [(ticket.created_at, None, None)]
+                yield ticket, [(ticket.created_at, None, None, None)]
         return
     if on == "time":
         for ticket in tickets:
@@ -171,16 +175,17 @@ def _occurrences(
         unit, [row.after.get("comment_id") for row in rows if row.kind == AuditKind.COMMENTED and row.after]
     )
     for ticket_id, kind, before, after, at in rows:
-        for occurrence in _as_occurrences(kind, before or {}, after or {}, comments, known[ticket_id]):
-            if occurrence.on == on or (on == "ticket_updated" and occurrence.on == "ticket_updated"):
-                by_ticket.setdefault(ticket_id, []).append((at, occurrence, None))
+        comment = comments.get((after or {}).get("comment_id") or 0) if kind == AuditKind.COMMENTED else None
+        for occurrence in _as_occurrences(kind, before or {}, after or {}, comment, known[ticket_id]):
+            if occurrence.on == on:
+                by_ticket.setdefault(ticket_id, []).append((at, occurrence, None, comment))
     for ticket in tickets:
         if ticket.id in by_ticket:
             yield ticket, by_ticket[ticket.id]
 
 
 def _as_occurrences(
-    kind: str, before: dict[str, Any], after: dict[str, Any], comments: dict[int, t.Comment], ticket: t.Ticket
+    kind: str, before: dict[str, Any], after: dict[str, Any], comment: t.Comment | None, ticket: t.Ticket
 ) -> list[Occurrence]:
     if kind == AuditKind.STATUS_CHANGED:
         change = Change("status", before.get("status"), after.get("status"))
@@ -201,7 +206,6 @@ def _as_occurrences(
     if kind == AuditKind.ESCALATED and after.get("sla_status") in ("at_risk", "breached"):
         return [Occurrence("sla_changed", sla_to=after["sla_status"])]
     if kind == AuditKind.COMMENTED:
-        comment = comments.get(after.get("comment_id") or 0)
         if comment is None:
             return []
         visibility = "public" if comment.public and not comment.flagged else "internal"
@@ -229,7 +233,8 @@ def _due_now(unit: Unit, rule: Rule, ticket: t.Ticket) -> Found | None:
                 t.AutomationFiring.rule_id == rule.id,
                 t.AutomationFiring.ticket_id == ticket.id,
                 t.AutomationFiring.episode == episode,
+                t.AutomationFiring.mode == "live",
             )
         )
     )
-    return due, None, "already fired for this episode" if fired else None
+    return due, None, "already fired for this episode" if fired else None, None

@@ -79,7 +79,7 @@ def ticket_opened(unit: Unit, event: ev.TicketOpened) -> None:
             if rule is None:
                 continue
             chain.ran.add((ticket.id, rule.id))
-            _finish_placement(unit, chain, rule, ticket, placed)
+            _finish_placement(unit, rule, ticket, placed, customers=event.acknowledge)
 
 
 def comment_added(unit: Unit, event: ev.CommentAdded) -> None:
@@ -136,6 +136,8 @@ def _updated(unit: Unit, ticket_id: int, change: Change, specific: Occurrence | 
     """Every field change is a "ticket updated" occurrence; some are also their own trigger."""
     if ticket_id in unit.opening:
         return  # part of opening the ticket, not an update
+    if change.before == change.after:
+        return  # told, but nothing changed
     book = unit.rules.automations
     occurrences = [occ for occ in (specific, Occurrence("ticket_updated", change=change)) if occ is not None]
     occurrences = [occ for occ in occurrences if book.on(occ.on)]
@@ -189,17 +191,23 @@ def execute(unit: Unit, chain: Chain, rule: Rule, ticket: t.Ticket, trigger: str
             for action in rule.actions:
                 changes += actions.perform(unit, rule, ticket, action, run_key)
     except UserError as error:
+        # Rolled back whole: the log shows what failed, not changes that did not happen.
         logger.info("automation rule %s skipped for ticket %s: %s", rule.id, ticket.id, error)
-        runs.record(unit, rule, ticket.id, trigger, runs.FAILED, changes, reason=str(error), depth=depth)
+        runs.record(unit, rule, ticket.id, trigger, runs.FAILED, reason=str(error), depth=depth)
         return False
     runs.record(unit, rule, ticket.id, trigger, runs.APPLIED, changes, depth=depth)
+    facts.forget()  # what it changed outside the row (fields, a note) is read afresh
     return True
 
 
 def _finish_placement(
-    unit: Unit, chain: Chain, rule: Rule, ticket: t.Ticket, placed: tuple[ev.PlacedChange, ...]
+    unit: Unit, rule: Rule, ticket: t.Ticket, placed: tuple[ev.PlacedChange, ...], *, customers: bool
 ) -> None:
-    """Log what a "ticket created" rule set, then run its actions that needed the ticket."""
+    """Log what a "ticket created" rule set, then run its actions that needed the ticket.
+
+    ``customers=False``: the message came from a robot or a partner desk, which the desk
+    does not acknowledge either; a rule does not write to its sender (that is how two
+    help desks answer each other all night)."""
     trigger = "ticket_created"
     error = next((change.error for change in placed if change.error), None)
     set_ = [_placed_change(c, ticket) for c in placed if c.field]
@@ -217,9 +225,10 @@ def _finish_placement(
     try:
         with audit.savepoint(unit):
             for action in later:
-                changes += actions.perform(unit, rule, ticket, action, run_key)
+                changes += actions.perform(unit, rule, ticket, action, run_key, customers=customers)
     except UserError as failure:
-        runs.record(unit, rule, ticket.id, trigger, runs.FAILED, changes, reason=str(failure))
+        # What it set when placing the ticket stands; what it did after is rolled back.
+        runs.record(unit, rule, ticket.id, trigger, runs.FAILED, set_, reason=str(failure))
         return
     runs.record(unit, rule, ticket.id, trigger, runs.APPLIED, changes)
 
@@ -272,7 +281,11 @@ class chain_round:  # noqa: N801  (a context manager, named as it is used)
 
 
 def author_kind(ticket: t.Ticket, comment: t.Comment) -> str:
-    """Who wrote, as a rule's trigger tells them apart."""
+    """Who wrote, as a rule's trigger tells them apart. A comment kept flagged (a staff
+    address the channel did not vouch for, a stranger on the thread) is nobody's word: a
+    From header is anyone's to write."""
+    if comment.flagged:
+        return "other"
     if comment.channel == "sharing":
         return "partner"
     author = comment.author

@@ -23,13 +23,20 @@ from bot.store import tables as t
 from bot.unit import Unit
 
 Change = dict[str, Any]
+# Who is written to as the ticket's customers; never in answer to a robot or a partner desk.
+CUSTOMERS = ("requester", "followers")
+NOT_TO_ROBOTS = "the message came from a robot or a partner desk: its sender is not written to"
 
 
-def send(unit: Unit, rule: Rule, ticket: t.Ticket, action: Action, run_key: str) -> list[Change]:
+def send(
+    unit: Unit, rule: Rule, ticket: t.Ticket, action: Action, run_key: str, *, customers: bool = True
+) -> list[Change]:
     extra = {"rule": {"id": rule.id, "name": rule.name}}
     key = f"rule:{run_key}"
     if action.do == "send_email":
         template = str(action.get("template"))
+        if not customers and action.get("to") in CUSTOMERS:
+            return [{"action": action.do, "to": action.get("to"), "skipped": NOT_TO_ROBOTS}]
         sent: list[str] = []
         for target in _email_targets(unit, ticket, str(action.get("to"))):
             if isinstance(target, str):

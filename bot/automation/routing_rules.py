@@ -21,11 +21,12 @@ from bot.errors import NotFound, UserError
 from bot.model import Actor, clean_tag, parse_priority
 from bot.people import directory
 from bot.people.permissions import require_admin, require_staff
+from bot.rules.model import CHANNELS as RULE_CHANNELS
 from bot.store import tables as t
 from bot.unit import Unit
 
 # The channels that open tickets, as a rule's ``channel`` names them.
-CHANNELS = ("email", "slack", "api", "cli", "sharing", "web")
+CHANNELS = RULE_CHANNELS
 MAX_KEYWORDS = 50
 MAX_TAGS = 20
 MAX_POSITION = keeping.MAX_POSITION

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select
 
 from bot.rules.model import Rule
 from bot.store import tables as t
@@ -102,6 +102,17 @@ def log(
         )
         for row in unit.session.scalars(query)
     ]
+
+
+def prune(unit: Unit, before: datetime, limit: int = 5_000) -> int:
+    """Forget runs older than ``before``, at most ``limit`` at a time (the caller repeats)."""
+    oldest = select(t.AutomationRun.id).where(t.AutomationRun.created_at < before).limit(limit)
+    result = unit.session.execute(
+        delete(t.AutomationRun)
+        .where(t.AutomationRun.id.in_(oldest))
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def counts(unit: Unit, rule_ids: Sequence[int] | None = None) -> dict[int, dict[str, int]]:

@@ -117,6 +117,8 @@ class AutomationSettings:
     max_depth: int = option(5, minimum=1, maximum=20)
     # How often the scheduler looks for time-based rules that are due.
     sweep_interval_seconds: int = option(60, minimum=5)
+    # Days the rules' run log keeps a run (each rule's counts cover this window).
+    log_retention_days: int = option(180, minimum=1)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ time-based rules' sweep the scheduler runs."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.automation import dry_run, keeping, runs
@@ -82,6 +82,17 @@ class Automations(DeskBase):
                 limit=min(max(limit, 1), 500),
                 prefix=self.settings.ticket_prefix,
             )
+
+    def prune_automation_log(self, batch: int = 5_000) -> int:
+        """Forget runs older than ``[automation] log_retention_days``; how many, in batches."""
+        before = self.clock.now() - timedelta(days=self.settings.automation.log_retention_days)
+        gone = 0
+        for _ in range(10_000):
+            removed = self._write(lambda u: runs.prune(u, before, batch))
+            gone += removed
+            if removed < batch:
+                break
+        return gone
 
     def automation_sweep(self, *, at: datetime | None = None, batch: int = 500) -> timed.SweepReport:
         """Sweep until nothing is due, batch by batch (one transaction each)."""

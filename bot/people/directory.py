@@ -36,6 +36,11 @@ def normalize_email(email: str) -> str:
     return value
 
 
+def domain_of(email: str | None) -> str | None:
+    """The domain of an address, as rules compare it (``requester_domain``)."""
+    return email.rpartition("@")[2].lower() if email and "@" in email else None
+
+
 def find_person(unit: Unit, email: str) -> t.Person:
     person = unit.session.scalar(select(t.Person).where(t.Person.email == normalize_email(email)))
     if person is None:

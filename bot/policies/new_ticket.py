@@ -28,7 +28,7 @@ from bot.events import PlacedChange
 from bot.messages import Inbound
 from bot.model import FieldType, Priority, Role, Status, clean_tag, parse_priority
 from bot.people import directory, fields
-from bot.rules.conditions import matches
+from bot.rules.conditions import matches, text_fact
 from bot.rules.model import Action, Rule
 from bot.sla import calendar as sla
 from bot.store import tables as t
@@ -128,6 +128,7 @@ def place(unit: Unit, inbound: Inbound, requester: t.Person) -> Placement:
         if any(change.error for change in changes):
             continue  # skipped for this ticket: none of its changes are kept
         facts.draft = draft = trial
+        facts.forget()
         first = first or rule.name
         if rule.stop:
             break
@@ -149,16 +150,30 @@ def _apply(unit: Unit, rule: Rule, draft: _Draft, *, dry_run: bool) -> tuple[Pla
     only its error (the caller keeps none of the changes)."""
     changes: list[PlacedChange] = []
     for action in rule.actions:
-        if action.do not in PLACING:
-            changes.append(PlacedChange(action.do, dry_run=dry_run))  # run once the ticket is open
-            continue
         try:
+            if action.do not in PLACING:
+                _ready(unit, action)  # it runs once the ticket is open: it must be able to
+                changes.append(PlacedChange(action.do, dry_run=dry_run))
+                continue
             change = _set(unit, rule, action, draft)
         except UserError as error:
             return (PlacedChange(action.do, error=str(error), dry_run=dry_run),)
         if change is not None:
             changes.append(replace(change, dry_run=dry_run))
     return tuple(changes)
+
+
+def _ready(unit: Unit, action: Action) -> None:
+    """What a later action names still exists, so that a rule is not half applied (placed,
+    then failing); the same checks as when the rule was written."""
+    if action.do == "call_webhook":
+        subscription = action.get("subscription")
+        if not any(s.id == subscription for s in unit.rules.webhooks):
+            raise UserError(f"no active webhook subscription {subscription}", field="subscription")
+    elif action.do == "send_slack" and action.get("to") == "dm":
+        person = directory.find_person(unit, str(action.get("person")))
+        if not person.slack_user_id:
+            raise UserError(f"{person.email} has no Slack account on record", field="person")
 
 
 def _set(unit: Unit, rule: Rule, action: Action, draft: _Draft) -> PlacedChange | None:
@@ -262,8 +277,18 @@ class DraftFacts:
         self.inbound = inbound
         self.requester = requester
         self.draft = draft
+        self._values: dict[str, object] = {}
+
+    def forget(self) -> None:
+        """The draft changed (a rule applied): its facts are read again."""
+        self._values.clear()
 
     def value(self, name: str) -> object:
+        if name not in self._values:
+            self._values[name] = self._read(name)
+        return self._values[name]
+
+    def _read(self, name: str) -> object:
         draft, inbound = self.draft, self.inbound
         if name.startswith("field."):
             key = name[6:]
@@ -289,14 +314,13 @@ class DraftFacts:
             case "requester":
                 return self.requester.email
             case "requester_domain":
-                email = self.requester.email
-                return email.rpartition("@")[2] if email and "@" in email else None
+                return directory.domain_of(self.requester.email)
             case "subject":
-                return inbound.subject
+                return text_fact(inbound.subject)
             case "comment":
-                return inbound.text
+                return text_fact(inbound.text)
             case "text":
-                return f"{inbound.subject}\n{inbound.text}"
+                return text_fact(f"{inbound.subject}\n{inbound.text}")
             case "sla_status":
                 return None
         return None

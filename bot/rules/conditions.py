@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.rules.model import Condition, Conditions, Trigger
-from bot.rules.predicates import Change, Facts
+from bot.rules.predicates import Change, Facts, Text, text_fact
 
-__all__ = ["Change", "Facts", "Occurrence", "holds", "matches", "trigger_fits"]
+__all__ = ["Change", "Facts", "Occurrence", "Text", "holds", "matches", "text_fact", "trigger_fits"]
 
 
 @dataclass(frozen=True, slots=True)

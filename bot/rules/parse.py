@@ -35,6 +35,8 @@ MAX_NAME = 200
 MAX_POSITION = 2**31 - 1
 MAX_ACTIONS = 20
 MAX_CONDITIONS = 50
+# Actions that tell someone and leave the ticket as it is (its last update stays where it was).
+MESSAGE_ACTIONS = ("send_email", "send_slack", "call_webhook")
 RULE_KEYS = ("name", "position", "enabled", "mode", "stop", "trigger", "conditions", "actions", "match_all")
 TRIGGER_OPTIONS: dict[str, tuple[str, ...]] = {
     "ticket_created": (),
@@ -80,6 +82,14 @@ def parse_rule(
             f"match_all: a {trigger.on} trigger without options fires on nearly every change; "
             "add conditions, narrow the trigger, or set match_all to true to confirm",
             field="match_all",
+        )
+    restarting = [a.do for a in actions if a.do not in MESSAGE_ACTIONS]
+    if trigger.on == "time" and trigger.since == "updated" and restarting:
+        raise UserError(
+            f"trigger.since: a rule on time since the last update that changes the ticket "
+            f"({', '.join(restarting)}) would start its own clock again and act for ever; count "
+            "from status_changed, requester_reply or agent_reply, or only send messages",
+            field="trigger.since",
         )
     return Rule(rule_id, name, at, enabled, mode, stop, trigger, conditions, actions, match_all)
 

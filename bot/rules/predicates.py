@@ -8,7 +8,6 @@ here) and so it also holds what those functions take: :class:`Facts` and
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,8 +28,6 @@ _RE2_MAX_MEM = 2 << 20
 
 PRIORITY_RANK = {priority.value: rank for rank, priority in enumerate(Priority)}
 _COLLECTIONS = (tuple, list, set, frozenset)
-# casefold() costs a pass over the text; a short text is cheaper to fold again than to look up.
-_FOLD_CACHE_FROM = 256
 
 
 class Facts(Protocol):
@@ -82,14 +79,32 @@ def keyword_pattern(keywords: Sequence[str]) -> re.Pattern[str] | None:
     return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE) if alternatives else None
 
 
-@functools.lru_cache(maxsize=16)
-def _fold_cached(text: str) -> str:
-    return text.casefold()
+class Text(str):
+    """A fact's text as rules read it: at most :data:`MAX_SEARCH` characters (a hostile mail
+    of megabytes costs every rule no more than that), case-folded once however many rules
+    look at it. Made by the facts, kept for one ticket's evaluation only."""
+
+    _folded: str | None = None
+    _utf8: bytes | None = None
+
+    def folded(self) -> str:
+        if self._folded is None:
+            self._folded = self.casefold()
+        return self._folded
+
+    def utf8(self) -> bytes:
+        if self._utf8 is None:
+            self._utf8 = self.encode(errors="surrogatepass")
+        return self._utf8
+
+
+def text_fact(text: str) -> Text:
+    return Text(text[:MAX_SEARCH])
 
 
 def fold(text: str) -> str:
-    """Case-folded text; a long text is folded once for all the rules that look at it."""
-    return text.casefold() if len(text) < _FOLD_CACHE_FROM else _fold_cached(text)
+    """Case-folded text; a :class:`Text` keeps its own, so it is folded once."""
+    return text.folded() if isinstance(text, Text) else text.casefold()
 
 
 def is_set(fact: object) -> bool:
@@ -229,13 +244,8 @@ def regex(value: str) -> Check:
 def _head(text: str) -> bytes:
     """The part of a text patterns search, as the UTF-8 RE2 reads: given bytes, the library
     skips converting the text and mapping offsets back, which costs more than the search."""
-    if len(text) < _FOLD_CACHE_FROM:
-        return text.encode(errors="surrogatepass")
-    return _head_cached(text)
-
-
-@functools.lru_cache(maxsize=16)
-def _head_cached(text: str) -> bytes:
+    if isinstance(text, Text):
+        return text.utf8()
     return text[:MAX_SEARCH].encode(errors="surrogatepass")
 
 

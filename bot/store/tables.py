@@ -530,7 +530,11 @@ class AutomationRun(Base):
     key: the log outlives a removed rule."""
 
     __tablename__ = "automation_runs"
-    __table_args__ = (Index("ix_automation_runs_rule", "rule_id", "id"),)
+    __table_args__ = (
+        Index("ix_automation_runs_rule", "rule_id", "id"),
+        # Each rule's counts by outcome, read from the index alone.
+        Index("ix_automation_runs_rule_outcome", "rule_id", "outcome"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     rule_id: Mapped[int] = mapped_column(Integer)
     rule_name: Mapped[str] = mapped_column(String(200))
@@ -541,15 +545,18 @@ class AutomationRun(Base):
     changes: Mapped[list[dict[str, Any]]] = mapped_column(JsonType)
     reason: Mapped[str | None] = mapped_column(Text)
     depth: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime]
+    # Indexed for the retention's pruning.
+    created_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class AutomationFiring(Base):
     """A time-based rule fired for a ticket's episode (when its state began): once, however
-    many processes sweep."""
+    many processes sweep. A rule tried in dry-run keeps its own firings (``mode``), so going
+    live later still acts on the episodes it only logged."""
 
     __tablename__ = "automation_firings"
     rule_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     episode: Mapped[datetime] = mapped_column(primary_key=True)
+    mode: Mapped[str] = mapped_column(String(10), primary_key=True)
     created_at: Mapped[datetime]

@@ -25,6 +25,7 @@ from bot.tickets import automation_timers, threads
 from bot.tickets import sla_clocks as sla_track
 from bot.unit import Unit
 
+SLA_ATTENTION = ("at_risk", "breached")
 OPEN_STATUSES = (Status.OPEN.value, Status.IN_PROGRESS.value, Status.WAITING_CUSTOMER.value)
 
 
@@ -69,8 +70,13 @@ def touch(unit: Unit, ticket: t.Ticket) -> None:
     Not flushed here: the ticket's row is written once, by the next query or the commit,
     however many changes (a comment that reopens, a sweep firing three levels) touched it."""
     ticket.updated_at = unit.now
+    was = ticket.sla_status
     sla_track.refresh(unit, ticket)
     ticket.automation_check_at = automation_timers.next_check(unit, ticket)
+    if ticket.sla_status != was and ticket.sla_status in SLA_ATTENTION:
+        # A change may put the ticket at risk or past its target at once (a higher priority's
+        # shorter target): told like the sweep's finding, to the card and to rules.
+        unit.publish(ev.TicketChanged(ticket.id, "sla", Actor.system(), was, ticket.sla_status))
 
 
 def _person_label(person: t.Person | None) -> str | None:

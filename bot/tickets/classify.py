@@ -54,7 +54,11 @@ def update(unit: Unit, actor: Actor, number: str, changes: TicketChanges) -> t.T
 
 def set_priority(unit: Unit, actor: Actor, number: str, priority: Priority) -> t.Ticket:
     require_staff(actor, "change the priority")
-    ticket = active(unit, number)
+    return set_priority_on(unit, actor, active(unit, number), priority)
+
+
+def set_priority_on(unit: Unit, actor: Actor, ticket: t.Ticket, priority: Priority) -> t.Ticket:
+    """The same on a ticket the caller holds (locked, not merged): an automation rule's action."""
     if ticket.priority != priority.value:
         before = ticket.priority
         ticket.priority = priority.value
@@ -67,9 +71,16 @@ def set_priority(unit: Unit, actor: Actor, number: str, priority: Priority) -> t
 def set_category(unit: Unit, actor: Actor, number: str, path: str | None) -> t.Ticket:
     """A category with a team moves the ticket to that team (and may assign it)."""
     require_staff(actor, "change the category")
-    ticket = active(unit, number)
+    return set_category_on(unit, actor, active(unit, number), path)
+
+
+def set_category_on(unit: Unit, actor: Actor, ticket: t.Ticket, path: str | None) -> t.Ticket:
+    """The same on a ticket the caller holds (locked, not merged): an automation rule's action."""
     category = directory.find_category(unit, path) if path else None
+    if ticket.category_id == (category.id if category else None):
+        return ticket
     before = ticket.category.path if ticket.category else None
+    team_before = ticket.team.name if ticket.team else None
     # Keys set with the objects: the ticket is flushed only later, and its keys are read before.
     ticket.category, ticket.category_id = category, category.id if category else None
     if category is not None and category.team_id is not None:
@@ -79,6 +90,9 @@ def set_category(unit: Unit, actor: Actor, number: str, path: str | None) -> t.T
     audit.changed(unit, ticket, actor, "category", before, after)
     auto_assign(unit, ticket, actor)
     unit.publish(ev.TicketChanged(ticket.id, "category", actor, before, after))
+    team_after = ticket.team.name if ticket.team else None
+    if team_after != team_before:  # rules on the team hear a move the category made
+        unit.publish(ev.TicketChanged(ticket.id, "team", actor, team_before, team_after))
     return ticket
 
 
@@ -86,7 +100,11 @@ def set_team(unit: Unit, actor: Actor, number: str, name: str | None) -> t.Ticke
     """Hand the ticket to a team (None: to no team). An assignee outside the new team lets
     go of it, and the team's assignment rule picks one of its agents, as a category's team does."""
     require_staff(actor, "move tickets between teams")
-    ticket = active(unit, number)
+    return set_team_on(unit, actor, active(unit, number), name)
+
+
+def set_team_on(unit: Unit, actor: Actor, ticket: t.Ticket, name: str | None) -> t.Ticket:
+    """The same on a ticket the caller holds (locked, not merged): an automation rule's action."""
     team = directory.find_team(unit, name) if name else None
     if ticket.team_id == (team.id if team else None):
         return ticket
@@ -106,7 +124,13 @@ def set_tags(
     unit: Unit, actor: Actor, number: str, *, add: Sequence[str] = (), remove: Sequence[str] = ()
 ) -> t.Ticket:
     require_staff(actor, "change tags")
-    ticket = active(unit, number)
+    return set_tags_on(unit, actor, active(unit, number), add=add, remove=remove)
+
+
+def set_tags_on(
+    unit: Unit, actor: Actor, ticket: t.Ticket, *, add: Sequence[str] = (), remove: Sequence[str] = ()
+) -> t.Ticket:
+    """The same on a ticket the caller holds (locked, not merged): an automation rule's action."""
     before = sorted(tag.name for tag in ticket.tags)
     dropping = {clean_tag(name) for name in remove}
     ticket.tags = [tag for tag in ticket.tags if tag.name not in dropping]
@@ -127,7 +151,11 @@ def _tag(unit: Unit, name: str) -> t.Tag:
 def set_field(unit: Unit, actor: Actor, number: str, key: str, value: Any) -> t.Ticket:
     """Validate against the field's definition; ``None`` clears an optional field."""
     require_staff(actor, "change custom fields")
-    ticket = active(unit, number)
+    return set_field_on(unit, actor, active(unit, number), key, value)
+
+
+def set_field_on(unit: Unit, actor: Actor, ticket: t.Ticket, key: str, value: Any) -> t.Ticket:
+    """The same on a ticket the caller holds (locked, not merged): an automation rule's action."""
     _store_field(unit, ticket, directory.find_field(unit, key), value, actor)
     return ticket
 

@@ -98,10 +98,12 @@ def sweep(unit: Unit, *, limit: int | None = 500) -> SweepReport:
     for ticket in due:
         before = (ticket.sla_status, ticket.escalation_level)
         fired += fire_due_levels(unit, ticket)
+        # A level's change already told of a status it moved (tickets.changes.touch).
+        was = ticket.sla_status
         sla_track.refresh(unit, ticket)
         if (ticket.sla_status, ticket.escalation_level) != before:
             # The card shows them; rules on "SLA changed" hear the status.
-            unit.publish(ev.TicketChanged(ticket.id, "sla", Actor.system(), before[0], ticket.sla_status))
+            unit.publish(ev.TicketChanged(ticket.id, "sla", Actor.system(), was, ticket.sla_status))
         if ticket.sla_next_check_at is not None and ticket.sla_next_check_at <= unit.now:
             ticket.sla_next_check_at = unit.now + RECHECK
     unit.session.flush()

@@ -18,6 +18,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.people import directory
+from bot.rules.conditions import text_fact
+from bot.rules.model import SINCE
 from bot.sla import calendar as sla
 from bot.store import tables as t
 from bot.unit import Unit
@@ -45,8 +48,16 @@ class TicketFacts:
         self.row_only = row_only
         self._fields: dict[str, Any] | None = None
         self._latest: str | None = None
+        self._values: dict[str, object] = {}
 
     def value(self, name: str) -> object:
+        """Read once per evaluation (a thousand rules ask for the same few facts);
+        :meth:`forget` after a rule changed the ticket."""
+        if name not in self._values:
+            self._values[name] = self._read(name)
+        return self._values[name]
+
+    def _read(self, name: str) -> object:
         ticket = self.ticket
         if name.startswith("field."):
             return self._custom_fields().get(name[6:])
@@ -70,14 +81,13 @@ class TicketFacts:
             case "requester":
                 return ticket.requester.email
             case "requester_domain":
-                email = ticket.requester.email
-                return email.rpartition("@")[2] if email and "@" in email else None
+                return directory.domain_of(ticket.requester.email)
             case "subject":
-                return ticket.subject
+                return text_fact(ticket.subject)
             case "comment":
-                return self._latest_comment()
+                return text_fact(self._latest_comment())
             case "text":
-                return f"{ticket.subject}\n{self._latest_comment()}"
+                return text_fact(f"{ticket.subject}\n{self._latest_comment()}")
             case "sla_status":
                 if self.row_only:
                     raise NotKnown(name)
@@ -98,6 +108,12 @@ class TicketFacts:
         if self.row_only:
             raise NotKnown("business_hours_now")
         return sla.is_working(self.calendar(), self.unit.now)
+
+    def forget(self) -> None:
+        """A rule changed the ticket: what was read beside its row is read again when asked."""
+        self._fields = None
+        self._latest = None
+        self._values.clear()
 
     def calendar(self) -> sla.Calendar:
         ticket = self.ticket
@@ -155,15 +171,4 @@ def anchor_time(ticket: t.Ticket, anchor: str) -> datetime | None:
 
 
 def anchors(ticket: t.Ticket) -> dict[str, datetime | None]:
-    return {
-        name: anchor_time(ticket, name)
-        for name in (
-            "created",
-            "updated",
-            "status_changed",
-            "assignment_changed",
-            "requester_reply",
-            "agent_reply",
-            "resolved",
-        )
-    }
+    return {name: anchor_time(ticket, name) for name in SINCE}

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -26,7 +25,7 @@ from bot.desk.facade import Desk
 from bot.errors import Forbidden, NotFound, Unauthenticated, UserError
 from bot.model import Actor, Priority, Status
 from bot.read.queries import TicketFilter
-from bot.rules.durations import parse_duration
+from bot.rules.durations import since_of
 from channels.web.admin_forms import MAX_ROW_ID, Values
 from channels.web.automation_text import (
     EXAMPLE,
@@ -281,9 +280,7 @@ async def _tried(
         "error_field": None,
     }
     try:
-        since = site.desk.clock.now() - timedelta(
-            seconds=parse_duration(since_text or DEFAULT_SINCE, field="since")
-        )
+        since = since_of(since_text or DEFAULT_SINCE, site.desk.clock.now())
         given = {name: value or None for name, value in asked.items() if name in TRY_FILTERS}
         filters = (
             TicketFilter(

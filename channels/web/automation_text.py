@@ -16,23 +16,6 @@ from bot.rules.model import CHANGEABLE, NO_VALUE, SINCE, TRIGGERS, FieldSpec
 from bot.rules.parse import AUTHORS, RULE_KEYS, SLA_CHANGES, VISIBILITIES
 from bot.rules.values import CATALOG, KIND_NAMES, field_info
 
-BASE = "/admin/automations"
-LOG_PAGE = 50
-MAX_RULE_TEXT = 300_000  # 20 actions of the longest note, and room to spare
-DEFAULT_SINCE = "30d"
-TRY_FILTERS = ("status", "priority", "category", "team", "tag")
-DONE = {
-    "added": "Rule added.",
-    "changed": "Rule saved.",
-    "removed": "Rule removed; what it did stays in the log.",
-    "enabled": "Rule enabled.",
-    "disabled": "Rule disabled.",
-    "dry_run": "Rule switched to dry-run: it is evaluated on live events and only logs what it would do.",
-    "live": "Rule switched to live: its actions now change tickets.",
-}
-
-
-# The example a new rule starts from: it stores as it is (it names nothing that must exist).
 EXAMPLE = {
     "name": "Tag VPN tickets",
     "mode": "dry_run",

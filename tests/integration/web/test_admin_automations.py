@@ -204,7 +204,7 @@ def test_trying_a_rule_shows_what_it_would_change_and_writes_nothing(
     )
     assert narrowed.status_code == 200 and "0 matches" in narrowed.text
     bad = boss.submit(f"{BASE}/test", {"rule": json.dumps(URGENT_RULE), "since": "a while"})
-    assert bad.status_code == 422 and "is not a duration" in bad.text
+    assert bad.status_code == 422 and "is neither a duration like 30d nor an ISO date" in bad.text
     refused = boss.submit(f"{BASE}/test", {"rule": json.dumps(URGENT_RULE | {"actions": []})})
     assert refused.status_code == 422 and "<code>actions</code>" in refused.text
     assert "Nothing was tried" in refused.text

@@ -78,13 +78,16 @@ def upgrade() -> None:
     )
     op.create_index("ix_automation_runs_rule", "automation_runs", ["rule_id", "id"])
     op.create_index("ix_automation_runs_ticket_id", "automation_runs", ["ticket_id"])
+    op.create_index("ix_automation_runs_rule_outcome", "automation_runs", ["rule_id", "outcome"])
+    op.create_index("ix_automation_runs_created_at", "automation_runs", ["created_at"])
     op.create_table(
         "automation_firings",
         sa.Column("rule_id", sa.Integer(), nullable=False),
         sa.Column("ticket_id", sa.Integer(), nullable=False),
         sa.Column("episode", _when(), nullable=False),
+        sa.Column("mode", sa.String(length=10), nullable=False),
         sa.Column("created_at", _when(), nullable=False),
-        sa.PrimaryKeyConstraint("rule_id", "ticket_id", "episode", name="pk_automation_firings"),
+        sa.PrimaryKeyConstraint("rule_id", "ticket_id", "episode", "mode", name="pk_automation_firings"),
     )
     for name in (*TICKET_STAMPS, "automation_check_at"):
         op.add_column("tickets", sa.Column(name, _when(), nullable=True))
@@ -244,6 +247,8 @@ def downgrade() -> None:
         for name in (*TICKET_STAMPS, "automation_check_at"):
             batch.drop_column(name)
     op.drop_table("automation_firings")
+    op.drop_index("ix_automation_runs_created_at", table_name="automation_runs")
+    op.drop_index("ix_automation_runs_rule_outcome", table_name="automation_runs")
     op.drop_index("ix_automation_runs_ticket_id", table_name="automation_runs")
     op.drop_index("ix_automation_runs_rule", table_name="automation_runs")
     op.drop_table("automation_runs")
