@@ -58,7 +58,7 @@ from bot.config.settings import load
 from bot.desk.facade import Desk
 from bot.messages import Identity, Inbound, Receipt
 from bot.model import Actor
-from bot.policies.routing import RuleInput
+from bot.automation.routing_rules import RuleInput
 from bot.sla.settings import SlaPolicyOverride
 from bot.store import migrate
 from bot.store.db import Store
