@@ -51,6 +51,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/email_ingest.py
 	$(BIN)/python bench/slack_ack.py
 	$(BIN)/python bench/sla_sweep.py
+	$(BIN)/python bench/automations.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/web.py
 
