@@ -86,23 +86,11 @@ class Automations(DeskBase):
     def prune_automation_log(self, batch: int = 5_000) -> int:
         """Forget runs older than ``[automation] log_retention_days``; how many, in batches."""
         before = self.clock.now() - timedelta(days=self.settings.automation.log_retention_days)
-        gone = 0
-        for _ in range(10_000):
-            removed = self._write(lambda u: runs.prune(u, before, batch))
-            gone += removed
-            if removed < batch:
-                break
-        return gone
+        return sum(self._batches(lambda u: runs.prune(u, before, batch), lambda removed: removed >= batch))
 
     def automation_sweep(self, *, at: datetime | None = None, batch: int = 500) -> timed.SweepReport:
         """Sweep until nothing is due, batch by batch (one transaction each)."""
-        now = at or self.clock.now()
-        checked = fired = 0
-        for _ in range(10_000):
-            with self.unit(now=now) as unit:
-                report = timed.sweep(unit, limit=batch)
-            checked += report.checked
-            fired += report.fired
-            if report.checked < batch:
-                break
-        return timed.SweepReport(checked, fired)
+        reports = self._batches(
+            lambda u: timed.sweep(u, limit=batch), lambda r: r.checked >= batch, now=at or self.clock.now()
+        )
+        return timed.SweepReport(sum(r.checked for r in reports), sum(r.fired for r in reports))

@@ -66,6 +66,20 @@ class DeskBase:
         with self.unit() as unit:
             return work(unit)
 
+    def _batches(
+        self, work: Callable[[Unit], T], full: Callable[[T], bool], *, now: datetime | None = None
+    ) -> list[T]:
+        """``work`` again, one transaction each, while it answers a full batch: a backlog is
+        worked off in bounded transactions, which other processes' work slips between."""
+        done = []
+        for _ in range(10_000):
+            with self.unit(now=now) as unit:
+                result = work(unit)
+            done.append(result)
+            if not full(result):
+                break
+        return done
+
     def rules_in_force(self) -> Rules:
         """The rules as the next transaction sees them (what every process now applies)."""
         with self.unit(write=False) as unit:

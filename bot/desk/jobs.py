@@ -37,15 +37,11 @@ class TimedJobs(DeskBase):
                 return rolled_back.report
         with self.unit(now=now) as unit:
             escalation.recheck_if_rules_changed(unit)
-        checked, fired = 0, list[escalation.Fired]()
-        for _ in range(10_000):
-            with self.unit(now=now) as unit:
-                report = escalation.sweep(unit, limit=batch)
-            checked += report.checked
-            fired += report.fired
-            if report.checked < batch:
-                break
-        return escalation.SweepReport(checked, tuple(fired))
+        reports = self._batches(
+            lambda u: escalation.sweep(u, limit=batch), lambda r: r.checked >= batch, now=now
+        )
+        fired = tuple(level for report in reports for level in report.fired)
+        return escalation.SweepReport(sum(r.checked for r in reports), fired)
 
     def auto_close(self) -> list[str]:
         """Close tickets resolved ``auto_close_days`` ago, telling each requester; the numbers closed.
@@ -58,13 +54,8 @@ class TimedJobs(DeskBase):
         return self._drain(housekeeping.flag_expired)
 
     def _drain(self, work: Callable[..., list[str]], batch: int = 500) -> list[str]:
-        done: list[str] = []
-        for _ in range(1_000):
-            numbers = self._write(lambda u: work(u, limit=batch))
-            done += numbers
-            if len(numbers) < batch:
-                break
-        return done
+        batches = self._batches(lambda u: work(u, limit=batch), lambda numbers: len(numbers) >= batch)
+        return [number for numbers in batches for number in numbers]
 
     def export_audit(self) -> Path | None:
         """Export the audit log to ``<data_dir>/audit`` when ``audit_log_interval`` has passed."""

@@ -23,7 +23,7 @@ from bot.automation.runs import OUTCOMES
 from bot.errors import UserError
 from bot.read.queries import TicketFilter
 from bot.rules.durations import since_of
-from channels.cli.context import CliState, as_option, emit_json, emit_table, pass_state
+from channels.cli.context import CliState, as_option, emit_json, emit_table, format_option, pass_state
 from channels.cli.terminal import echo
 from channels.terminal_text import visible_line
 
@@ -37,14 +37,7 @@ MAX_ID = 2**31 - 1
 def output_options(command: F) -> F:
     """``--format table|json``, as every command has, and ``--json`` for short."""
     command = click.option("--json", "as_json", is_flag=True, help="Same as --format json.")(command)
-    return click.option(
-        "--format",
-        "output",
-        type=click.Choice(["table", "json"]),
-        default="table",
-        show_default=True,
-        help="table for people, json for scripts.",
-    )(command)
+    return format_option(command)
 
 
 def _json_wanted(output: str, as_json: bool) -> bool:

@@ -151,6 +151,8 @@ def test_a_templates_folder_overrides_one_template_and_keeps_the_rest(tmp_path):
         "escalation",
         "auto_closed",
         "tickets_expired",
+        "automation_reminder",
+        "automation_notice",
     ],
 )
 def test_every_shipped_template_renders_text_and_html(template):
@@ -166,6 +168,7 @@ def test_every_shipped_template_renders_text_and_html(template):
         "auto_close_days": 7,
         "expiration_days": 7,
         "opened_on": "2026-03-02",
+        "rule": {"id": 3, "name": "Remind after 3 days waiting"},
     }
     sent = _parse(compose(_outbound(template=template, context=context), Renderer(), Sender("s@x.test", "S")))
     assert "SUP-7" in sent.get_body(("plain",)).get_content()

@@ -29,6 +29,7 @@ CONTEXT = {
     "reason": "the CEO is waiting",
     "by": {"label": "ann@example.com"},
     "auto_close_days": 7,
+    "rule": {"id": 3, "name": "VIP customers"},
 }
 
 
