@@ -53,12 +53,12 @@ from scratch_postgres import postgres_schema  # bench/ is the script's folder
 from sqlalchemy import Column, DateTime, Integer, MetaData, Table, Text, create_engine, insert, text
 from tabulate import tabulate
 
+from bot.automation.routing_rules import RuleInput
 from bot.clock import SystemClock
 from bot.config.settings import load
 from bot.desk.facade import Desk
 from bot.messages import Identity, Inbound, Receipt
 from bot.model import Actor
-from bot.automation.routing_rules import RuleInput
 from bot.sla.settings import SlaPolicyOverride
 from bot.store import migrate
 from bot.store.db import Store
