@@ -30,6 +30,9 @@ from bot.store.types import JsonType, UtcDateTime
 
 # The at-risk and breached tickets (``ix_tickets_sla_attention``), as SQL both stores read.
 SLA_ATTENTION = "sla_status IN ('at_risk', 'breached')"
+# The tickets with a time-based rule to look at (``ix_tickets_automation_check_at``); a query's
+# ``automation_check_at <= :now`` implies it, which both planners see.
+AUTOMATION_DUE = "automation_check_at IS NOT NULL"
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -124,8 +127,14 @@ class Ticket(Base):
         # The tickets that need attention, few among many: the at-risk and breached queues.
         # Partial, with the condition queries repeat word for word (read.queries), so SQLite's
         # planner, which knows no value's share of a column, still sees a small index.
-        # The automation sweep likewise reads only tickets with a time-based rule due.
-        Index("ix_tickets_automation_check_at", "automation_check_at"),
+        # The automation sweep likewise reads only tickets with a time-based rule due. Partial:
+        # most tickets never have one, and a new ticket then costs no index entry.
+        Index(
+            "ix_tickets_automation_check_at",
+            "automation_check_at",
+            sqlite_where=text(AUTOMATION_DUE),
+            postgresql_where=text(AUTOMATION_DUE),
+        ),
         Index(
             "ix_tickets_sla_attention",
             "sla_status",

@@ -38,6 +38,7 @@ branch_labels = None
 depends_on = None
 logger = logging.getLogger("alembic.runtime.migration")
 
+AUTOMATION_DUE = "automation_check_at IS NOT NULL"
 TICKET_STAMPS = ("status_changed_at", "assignment_changed_at", "requester_replied_at", "agent_replied_at")
 
 
@@ -91,7 +92,13 @@ def upgrade() -> None:
     )
     for name in (*TICKET_STAMPS, "automation_check_at"):
         op.add_column("tickets", sa.Column(name, _when(), nullable=True))
-    op.create_index("ix_tickets_automation_check_at", "tickets", ["automation_check_at"])
+    op.create_index(
+        "ix_tickets_automation_check_at",
+        "tickets",
+        ["automation_check_at"],
+        sqlite_where=sa.text(AUTOMATION_DUE),
+        postgresql_where=sa.text(AUTOMATION_DUE),
+    )
     op.execute("UPDATE tickets SET status_changed_at = updated_at, assignment_changed_at = created_at")
     op.execute(
         "UPDATE tickets SET requester_replied_at = (SELECT max(c.created_at) FROM comments c"
