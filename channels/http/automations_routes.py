@@ -195,17 +195,23 @@ def test_automation(body: AutomationTestIn, actor: CurrentActor, desk: CurrentDe
     return out
 
 
+# The log's filters, shared by the whole log and one rule's.
+TicketQuery = Annotated[
+    str | None, Query(max_length=50, description="A ticket's number"), AfterValidator(no_nul)
+]
+BeforeQuery = Annotated[int | None, Query(ge=1, le=2**31 - 1, description="`next` of the page before")]
+LimitQuery = Annotated[int, Query(ge=1, le=500)]
+
+
 @router.get("/automations/log", tags=["configuration"], response_model=AutomationLogOut)
 def automation_log(
     actor: CurrentActor,
     desk: CurrentDesk,
     rule: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="A rule's id")] = None,
-    ticket: Annotated[
-        str | None, Query(max_length=50, description="A ticket's number"), AfterValidator(no_nul)
-    ] = None,
+    ticket: TicketQuery = None,
     outcome: Outcome | None = None,
-    before: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="`next` of the page before")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    before: BeforeQuery = None,
+    limit: LimitQuery = 50,
 ) -> dict[str, Any]:
     """Staff: what the rules did, newest first: each run's ticket, trigger, outcome, and the
     changes it made (before and after) or why it made none."""
@@ -247,12 +253,10 @@ def one_automation_log(
     rule_id: RowId,
     actor: CurrentActor,
     desk: CurrentDesk,
-    ticket: Annotated[
-        str | None, Query(max_length=50, description="A ticket's number"), AfterValidator(no_nul)
-    ] = None,
+    ticket: TicketQuery = None,
     outcome: Outcome | None = None,
-    before: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="`next` of the page before")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    before: BeforeQuery = None,
+    limit: LimitQuery = 50,
 ) -> dict[str, Any]:
     """Staff: one rule's runs, newest first (a removed rule's too, by its old id)."""
     return _log(desk, actor, rule_id, ticket, outcome, before, limit)
