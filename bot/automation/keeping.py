@@ -39,12 +39,13 @@ def list_rules(unit: Unit, actor: Actor) -> list[dict[str, Any]]:
     """Every rule in the order they run, disabled ones included, with their run counts."""
     require_staff(actor, "read the automation rules")
     counted = runs.counts(unit)
-    return [view(row, counted.get(row.id)) for row in rows(unit)]
+    return [view(row, counted.get(row.id), problem_of(unit, row)) for row in rows(unit)]
 
 
 def get(unit: Unit, actor: Actor, rule_id: int) -> dict[str, Any]:
     require_staff(actor, "read the automation rules")
-    return view(_row(unit, rule_id), runs.counts(unit, [rule_id]).get(rule_id))
+    row = _row(unit, rule_id)
+    return view(row, runs.counts(unit, [rule_id]).get(rule_id), problem_of(unit, row))
 
 
 def checked(unit: Unit, data: Mapping[str, Any], *, rule_id: int = 0, references: bool = True) -> Rule:
@@ -157,7 +158,21 @@ def _recheck(unit: Unit, rule: Rule) -> None:
     )
 
 
-def view(row: t.AutomationRule, counted: dict[str, int] | None = None) -> dict[str, Any]:
+def problem_of(unit: Unit, row: t.AutomationRule) -> str | None:
+    """Why an enabled rule is not running: something it names in a condition was changed
+    since it was written (a custom field removed), so the rule book leaves it out."""
+    if not row.enabled or unit.rules.automations.get(row.id) is not None:
+        return None
+    try:
+        parse_rule(row.definition, rule_id=row.id, fields=field_specs(unit.session), position=row.position)
+    except UserError as error:
+        return f"not running: {error}"
+    return None  # compiled by a newer version than this transaction's
+
+
+def view(
+    row: t.AutomationRule, counted: dict[str, int] | None = None, problem: str | None = None
+) -> dict[str, Any]:
     return {
         "id": row.id,
         **row.definition,
@@ -167,6 +182,7 @@ def view(row: t.AutomationRule, counted: dict[str, int] | None = None) -> dict[s
         "created_at": row.created_at.isoformat(),
         "updated_at": row.updated_at.isoformat(),
         "runs": counted or dict.fromkeys(runs.OUTCOMES, 0),
+        "problem": problem,
     }
 
 

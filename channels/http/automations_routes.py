@@ -83,6 +83,10 @@ class AutomationOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     runs: AutomationRunsOut = Field(description="How many runs of each outcome the log holds.")
+    problem: str | None = Field(
+        default=None,
+        description="Why an enabled rule is not running (it names a custom field since removed).",
+    )
 
 
 class AutomationPatch(Strict):

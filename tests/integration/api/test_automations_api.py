@@ -82,6 +82,7 @@ def test_a_rule_is_added_read_replaced_patched_and_removed(world: World) -> None
         "actions": [{"do": "add_tags", "tags": ["printer"]}, {"do": "set_priority", "value": "high"}],
         "match_all": False,
         "runs": {"applied": 0, "dry_run": 0, "failed": 0, "skipped": 0},
+        "problem": None,
     }
     assert listed(world) == [added]
     one = world.client.get(f"{API}/automations/{rule_id}", headers=world.headers("agent"))
