@@ -60,6 +60,7 @@ class TestMatch:
     at: datetime | None
     changes: list[dict[str, Any]]
     note: str | None = None
+    subject: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +108,7 @@ def test(
                     for change in actions.plan(unit, ticket, facts, action)
                 ]
                 number = format_number(unit.settings.ticket_prefix, ticket.id)
-                found.append(TestMatch(number, parsed.trigger.on, at, planned, note))
+                found.append(TestMatch(number, parsed.trigger.on, at, planned, note, ticket.subject))
             if parsed.trigger.on in ("ticket_created", "time"):
                 break
     shown = {"id": rule, **parsed.as_json()} if isinstance(rule, int) else parsed.as_json()

@@ -65,6 +65,7 @@ class RunView:
     reason: str | None
     depth: int
     at: datetime
+    subject: str | None = None  # the ticket's, for a reader who knows it by its subject
 
 
 def log(
@@ -78,7 +79,12 @@ def log(
     prefix: str = "",
 ) -> list[RunView]:
     """Newest first; ``before_id`` pages back (the last id of the page before)."""
-    query = select(t.AutomationRun).order_by(t.AutomationRun.id.desc()).limit(limit)
+    query = (
+        select(t.AutomationRun, t.Ticket.subject)
+        .outerjoin(t.Ticket, t.Ticket.id == t.AutomationRun.ticket_id)
+        .order_by(t.AutomationRun.id.desc())
+        .limit(limit)
+    )
     if rule_id is not None:
         query = query.where(t.AutomationRun.rule_id == rule_id)
     if ticket_id is not None:
@@ -99,8 +105,9 @@ def log(
             row.reason,
             row.depth,
             row.created_at,
+            subject,
         )
-        for row in unit.session.scalars(query)
+        for row, subject in unit.session.execute(query)
     ]
 
 

@@ -342,7 +342,7 @@ def _print_report(report: TestReport) -> None:
     for match in report.matches:
         at = f" at {match.at.strftime('%Y-%m-%d %H:%M')}" if match.at else ""
         note = f" ({match.note})" if match.note else ""
-        echo(f"{match.ticket}: {match.trigger}{at}{note}")
+        echo(f"{match.ticket}: {match.trigger}{at}{note} · {visible_line(match.subject)[:80]}")
         for change in match.changes or [{"action": "no change", "note": "every action finds it done"}]:
             echo(f"  {describe(change)}")
     echo("nothing was written: this was a dry run")

@@ -132,6 +132,7 @@ class AutomationTestMatchOut(BaseModel):
     at: datetime | None = Field(description="The event it would have run on; null: none recorded.")
     changes: list[dict[str, Any]] = Field(description="What each action would change, before and after.")
     note: str | None
+    subject: str = Field(description="The ticket's subject.")
 
 
 class AutomationTestOut(BaseModel):
@@ -154,6 +155,7 @@ class AutomationRunOut(BaseModel):
     reason: str | None
     depth: int = Field(description="0: run on the originating event; 1 and up: on a rule's change.")
     at: datetime
+    subject: str | None = Field(default=None, description="The ticket's subject, while it exists.")
 
 
 class AutomationLogOut(BaseModel):

@@ -332,6 +332,7 @@ def test_the_log_shows_what_a_rule_did_to_a_ticket_opened_over_the_api(world: Wo
         ],
         "reason": None,
         "depth": 0,
+        "subject": "Printer jam on floor 2",
     }
     assert log(world, path=f"/automations/{rule['id']}/log")["items"] == [run]
     assert log(world, path=f"/automations/{other['id']}/log") == {"items": [], "next": None}
