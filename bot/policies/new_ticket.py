@@ -71,7 +71,8 @@ class Placement:
     rule: str | None = None  # the first rule that placed it (the audit event names it)
     status: Status = Status.OPEN
     assignee: AssigneeChoice | None = None
-    fields: tuple[tuple[str, Any], ...] = ()
+    # (key, value, the rule that set it): recorded as that rule's act.
+    fields: tuple[tuple[str, Any, str], ...] = ()
     placed_by: tuple[tuple[int, tuple[PlacedChange, ...]], ...] = ()
 
 
@@ -84,6 +85,7 @@ class _Draft:
     tags: list[str] = field(default_factory=list)
     assignee: AssigneeChoice | None = None
     fields: dict[str, Any] = field(default_factory=dict)
+    field_rules: dict[str, str] = field(default_factory=dict)
     # The team came with the category (not named by the message or a rule): a rule that
     # replaces the category does not keep the old one's team.
     team_of_category: bool = False
@@ -97,6 +99,7 @@ class _Draft:
             list(self.tags),
             self.assignee,
             dict(self.fields),
+            dict(self.field_rules),
             self.team_of_category,
         )
 
@@ -140,7 +143,7 @@ def place(unit: Unit, inbound: Inbound, requester: t.Person) -> Placement:
         first,
         draft.status,
         draft.assignee,
-        tuple(draft.fields.items()),
+        tuple((key, value, draft.field_rules[key]) for key, value in draft.fields.items()),
         tuple(placed),
     )
 
@@ -221,6 +224,7 @@ def _set(unit: Unit, rule: Rule, action: Action, draft: _Draft) -> PlacedChange 
             else fields.validate_value(key, FieldType(definition.type), definition.options, value)
         )
         draft.fields[key] = stored
+        draft.field_rules[key] = rule.name
         return PlacedChange(do, f"field.{key}", was_value, stored)
     return None
 

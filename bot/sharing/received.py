@@ -117,8 +117,7 @@ def _open(unit: Unit, agreement: t.SharingAgreement, incoming: p.TicketIn) -> No
         text=text,
     )
     ticket, placed = intake.open_ticket(unit, inbound, requester, actor)
-    if placed.fields:  # what a "ticket created" rule set
-        classify.initial_fields(unit, ticket, dict(placed.fields), actor)
+    intake.rule_fields(unit, ticket, placed)  # what "ticket created" rules set
     link = t.SharedTicket(
         agreement_id=agreement.id,
         ticket_id=ticket.id,

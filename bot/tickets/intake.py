@@ -123,7 +123,11 @@ def receive(unit: Unit, inbound: Inbound) -> Receipt:
     kept = _source_of(unit, inbound)
     if match.ticket is None:
         ticket, placed = open_ticket(unit, inbound, sender, actor)
-        classify.initial_fields(unit, ticket, {**inbound.fields, **dict(placed.fields)}, actor)
+        ruled = {key for key, _, _ in placed.fields}
+        classify.initial_fields(
+            unit, ticket, {k: v for k, v in inbound.fields.items() if k not in ruled}, actor
+        )
+        rule_fields(unit, ticket, placed)
         comment = first_comment(
             unit, ticket, sender, inbound, internal=internal, flagged=unvouched, source=kept
         )
@@ -254,6 +258,12 @@ def open_ticket(
     )
     _assign_new(unit, ticket, placed.assignee)
     return ticket, placed
+
+
+def rule_fields(unit: Unit, ticket: t.Ticket, placed: new_ticket.Placement) -> None:
+    """The custom fields "ticket created" rules set, each on record as its rule's act."""
+    for key, value, rule in placed.fields:
+        classify.initial_fields(unit, ticket, {key: value}, Actor(None, f"rule: {rule}"))
 
 
 def _assign_new(unit: Unit, ticket: t.Ticket, choice: new_ticket.AssigneeChoice | None) -> None:

@@ -155,3 +155,17 @@ def test_the_run_log_forgets_runs_past_its_retention(
     assert desk.prune_automation_log() == 1
     with store.read() as session:
         assert session.scalar(select(func.count()).select_from(t.AutomationRun)) == 1
+
+
+def test_a_field_a_new_tickets_rule_sets_is_on_record_as_the_rules_act(
+    desk: Desk, admin: Actor, store: Store
+) -> None:
+    desk.define_field(
+        admin, "tier", "Tier", FieldType.DROPDOWN.value, options={"choices": ["gold", "silver"]}
+    )
+    rule(desk, admin, "Gold", {"on": "ticket_created"}, {"do": "set_field", "key": "tier", "value": "gold"})
+    number = make_ticket(desk, fields={"tier": "silver"})
+    assert desk.visible_ticket(admin, number).ticket.custom_fields == {"tier": "gold"}
+    with store.read() as session:
+        who = session.scalars(select(t.Event.actor).where(t.Event.kind == "field_changed")).all()
+    assert who == ["rule: Gold"]
