@@ -17,8 +17,8 @@ from typing import Any
 
 from bot.automation import messages
 from bot.errors import Conflict, UserError
-from bot.model import Actor, FieldType, Role, Status, clean_tag, format_number, parse_priority
-from bot.people import directory, fields
+from bot.model import Actor, Role, Status, clean_tag, format_number, parse_priority
+from bot.people import directory
 from bot.policies.new_ticket import tag_names
 from bot.rules.model import Action, Rule
 from bot.store import tables as t
@@ -123,12 +123,7 @@ def plan(unit: Unit, ticket: t.Ticket, facts: TicketFacts, action: Action) -> li
             return _if_changed(do, "tags", had, tags)
         if do == "set_field":
             key = str(action.get("key"))
-            definition = directory.find_field(unit, key)
-            stored = (
-                None
-                if value is None
-                else fields.validate_value(key, FieldType(definition.type), definition.options, value)
-            )
+            stored = directory.field_value(unit, key, value)
             return _if_changed(do, f"field.{key}", facts.value(f"field.{key}"), stored)
         if do == "add_note":
             return [{"action": do, "text": action.get("text")}]

@@ -21,12 +21,13 @@ from bot.audit import log as audit
 from bot.audit.kinds import AuditKind
 from bot.automation import runs
 from bot.errors import NotFound, UserError
-from bot.model import Actor, FieldType, Status
+from bot.model import Actor, Status
 from bot.notify.render import Renderer
-from bot.people import directory, fields
+from bot.people import directory
 from bot.people.permissions import require_admin, require_staff
 from bot.policies.book import begin_change, field_specs, recompile
-from bot.rules.model import Rule
+from bot.policies.new_ticket import action_ready
+from bot.rules.model import Action, Rule
 from bot.rules.parse import parse_rule
 from bot.store import tables as t
 from bot.unit import Unit
@@ -202,13 +203,14 @@ def check_references(unit: Unit, rule: Rule) -> None:
     for index, action in enumerate(rule.actions):
         part = f"actions[{index}]"
         try:
-            _check_action(unit, renderer, action.do, action.get)
+            _check_action(unit, renderer, action)
         except UserError as error:
             where = f"{part}.{error.field}" if error.field else part
             raise UserError(f"{part} ({action.do}): {error}", field=where) from None
 
 
-def _check_action(unit: Unit, renderer: Renderer, do: str, get: Any) -> None:
+def _check_action(unit: Unit, renderer: Renderer, action: Action) -> None:
+    do, get = action.do, action.get
     value = get("value")
     if do == "set_category" and value:
         _named("value", lambda: directory.find_category(unit, str(value)))
@@ -222,22 +224,14 @@ def _check_action(unit: Unit, renderer: Renderer, do: str, get: Any) -> None:
                 _named(strategy, lambda s=strategy: directory.find_team(unit, str(get(s))))
     elif do == "set_field":
         key = str(get("key"))
-        definition = _named("key", lambda: directory.find_field(unit, key))
-        if value is not None:
-            _named(
-                "value",
-                lambda: fields.validate_value(key, FieldType(definition.type), definition.options, value),
-            )
+        _named("key", lambda: directory.find_field(unit, key))
+        _named("value", lambda: directory.field_value(unit, key, value))
     elif do == "send_email":
         _template(renderer, f"email/{get('template')}.txt.j2")
     elif do == "send_slack":
         _template(renderer, f"slack/{get('template')}.md.j2")
-        if get("to") == "dm":
-            _named("person", lambda: directory.find_person(unit, str(get("person"))))
-    elif do == "call_webhook":
-        subscription = get("subscription")
-        if not any(s.id == subscription for s in unit.rules.webhooks):
-            raise UserError(f"no active webhook subscription {subscription}", field="subscription")
+    if do in ("send_slack", "call_webhook"):
+        action_ready(unit, action)
 
 
 def _storable(value: Any, path: str) -> None:

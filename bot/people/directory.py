@@ -13,7 +13,7 @@ from bot.audit.kinds import AuditKind
 from bot.display_text import one_line
 from bot.errors import Conflict, NotFound, UserError
 from bot.messages import Identity
-from bot.model import Actor, Role
+from bot.model import Actor, FieldType, Role
 from bot.people import fields
 from bot.people.permissions import require_admin
 from bot.store import tables as t
@@ -286,6 +286,16 @@ def define_field(
         after={"key": clean_key, "type": field_type.value, "options": definition.options},
     )
     return definition
+
+
+def field_value(unit: Unit, key: str, value: Any) -> Any:
+    """``value`` as the field ``key`` would store it (None clears), or the error naming it:
+    what a form, a rule's action and its check before saving all ask."""
+    if value is None:
+        find_field(unit, key)
+        return None
+    definition = find_field(unit, key)
+    return fields.validate_value(key, FieldType(definition.type), definition.options, value)
 
 
 def find_field(unit: Unit, key: str) -> t.CustomField:

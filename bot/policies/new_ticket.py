@@ -26,8 +26,8 @@ from typing import Any
 from bot.errors import UserError
 from bot.events import PlacedChange
 from bot.messages import Inbound
-from bot.model import FieldType, Priority, Role, Status, clean_tag, parse_priority
-from bot.people import directory, fields
+from bot.model import Priority, Role, Status, clean_tag, parse_priority
+from bot.people import directory
 from bot.rules.conditions import matches, text_fact
 from bot.rules.model import Action, Rule
 from bot.sla import calendar as sla
@@ -155,7 +155,7 @@ def _apply(unit: Unit, rule: Rule, draft: _Draft, *, dry_run: bool) -> tuple[Pla
     for action in rule.actions:
         try:
             if action.do not in PLACING:
-                _ready(unit, action)  # it runs once the ticket is open: it must be able to
+                action_ready(unit, action)  # it runs once the ticket is open: it must be able to
                 changes.append(PlacedChange(action.do, dry_run=dry_run))
                 continue
             change = _set(unit, rule, action, draft)
@@ -166,9 +166,9 @@ def _apply(unit: Unit, rule: Rule, draft: _Draft, *, dry_run: bool) -> tuple[Pla
     return tuple(changes)
 
 
-def _ready(unit: Unit, action: Action) -> None:
-    """What a later action names still exists, so that a rule is not half applied (placed,
-    then failing); the same checks as when the rule was written."""
+def action_ready(unit: Unit, action: Action) -> None:
+    """What a message action names still exists: checked when a rule is written, and before a
+    new ticket's rule places it (so that it is not half applied: placed, then failing)."""
     if action.do == "call_webhook":
         subscription = action.get("subscription")
         if not any(s.id == subscription for s in unit.rules.webhooks):
@@ -216,13 +216,8 @@ def _set(unit: Unit, rule: Rule, action: Action, draft: _Draft) -> PlacedChange 
         return PlacedChange(do, "tags", before_tags, list(draft.tags))
     if do == "set_field":
         key = str(action.get("key"))
-        definition = directory.find_field(unit, key)
         was_value = draft.fields.get(key)
-        stored = (
-            None
-            if value is None
-            else fields.validate_value(key, FieldType(definition.type), definition.options, value)
-        )
+        stored = directory.field_value(unit, key, value)
         draft.fields[key] = stored
         draft.field_rules[key] = rule.name
         return PlacedChange(do, f"field.{key}", was_value, stored)

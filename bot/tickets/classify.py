@@ -163,9 +163,9 @@ def set_field_on(unit: Unit, actor: Actor, ticket: t.Ticket, key: str, value: An
 def check_fields(unit: Unit, values: Mapping[str, Any]) -> dict[str, Any]:
     """The values as they would be stored, or the first one's error; for a form before it is sent."""
     return {
-        key: fields.validate_value(key, FieldType(d.type), d.options, value)
+        key: directory.field_value(unit, key, value)
         for key, value in values.items()
-        if value is not None and value != "" and (d := directory.find_field(unit, key))
+        if value is not None and value != ""
     }
 
 
