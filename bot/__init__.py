@@ -33,8 +33,8 @@ import-linter contract, with no cycles between any two of them):
 Beside the layers, the shared vocabulary any of them may use: ``model``,
 ``messages``, ``events`` (which names a ladder level of ``sla``), ``errors``,
 ``workflow``, ``ports``, ``clock``, ``options``, ``display_text``, ``network``,
-all pure; and ``views``, the read-only snapshots channels keep, built from the
-store's rows.
+``thread_index`` (Outlook's conversation index), all pure; and ``views``, the
+read-only snapshots channels keep, built from the store's rows.
 
 Finding things in one step:
 

@@ -54,6 +54,11 @@ class TooManyAttempts(Unauthenticated):
     """Sign-in refused without checking: too many failures lately from this address or client."""
 
 
+class SenderRefused(UserError):
+    """Mail from a sender the desk's policy refuses (a banned address or domain): SMTP
+    answers ``550 5.7.1``, so the sending server returns it rather than retrying."""
+
+
 class Forbidden(UserError):
     """The person is known but their role does not allow this."""
 

@@ -25,6 +25,8 @@ class IncomingFile:
     content_type: str
     data: bytes
     inline: bool = False
+    # MIME Content-ID without its <>, by which the message's HTML shows an inline image (cid:).
+    content_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,14 @@ class Inbound:
     # Who handed the message in, when not its sender (a Slack message turned into a
     # ticket by someone else): they are on record as having opened it.
     submitted_by: Identity | None = None
+    # The Outlook conversation the message belongs to (the base64 of its Thread-Index's
+    # 22-byte root): a reply that kept nothing else finds its ticket by it, like References.
+    conversation: str | None = None
+    # An upstream filter's spam verdict the channel trusts ("X-Spam-Flag: YES"): the
+    # message is suspended, not opened, unless it carries a verified reply token.
+    spam: str | None = None
+    # An agent released it from suspension: received as it came, with no suspension checks.
+    released: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +105,8 @@ class Receipt:
     created: bool
     duplicate: bool
     rule: str
+    # Held back for an agent (spam, a banned sender, a flood): the suspended message's id.
+    suspended_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +127,9 @@ class Outbound:
     message_id: str | None = None
     # Where on the channel it goes (a Slack conversation), chosen by the core.
     conversation: str | None = None
+    # Email: the ticket's Outlook conversation (the base64 of a Thread-Index's 22-byte
+    # root), which the sender extends by a block per earlier message in ``thread``.
+    thread_index: str | None = None
     # 1 on the first try: a sender that cannot write idempotently checks for an
     # earlier copy only when this is a retry.
     attempt: int = 1

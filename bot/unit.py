@@ -43,6 +43,8 @@ class Rules:
     version: int = 0
     # Versioned with the rules, so a change notifies without reading subscriptions per change.
     webhooks: tuple[WebhookInterest, ...] = ()
+    # Banned senders: addresses and domains (bot.tickets.suspension.banned_by).
+    bans: frozenset[str] = frozenset()
 
 
 class RuleSource(Protocol):
@@ -93,6 +95,8 @@ class Unit:
     # their own setup (routing's assignee, Cc followers) are part of opening, not updates
     # (automation rules on "ticket updated" do not hear them).
     opening: set[int] = field(default_factory=set)
+    # People this transaction made (a first message's sender): they have opened nothing yet.
+    new_people: set[int] = field(default_factory=set)
 
     def once(self, key: Hashable, lookup: Callable[[], T]) -> T:
         """``lookup()``'s answer, asked once per transaction: a sweep firing many levels, or a

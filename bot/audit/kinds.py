@@ -19,6 +19,13 @@ class AuditKind(StrEnum):
     FOLLOWERS_ADDED = "followers_added"
     ATTACHMENT_REFUSED = "attachment_refused"
     ACKNOWLEDGEMENT_SUPPRESSED = "acknowledgement_suppressed"
+    # Mail held back from the desk (spam, a banned sender, a flood, a message that kept
+    # failing), released by an agent, or deleted.
+    MAIL_SUSPENDED = "mail_suspended"
+    MAIL_RELEASED = "mail_released"
+    MAIL_DELETED = "mail_deleted"
+    SENDER_BANNED = "sender_banned"
+    SENDER_UNBANNED = "sender_unbanned"
     # A ticket changes.
     COMMENTED = "commented"
     STATUS_CHANGED = "status_changed"

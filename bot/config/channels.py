@@ -12,6 +12,22 @@ from bot.options import option
 
 
 @dataclass(frozen=True, slots=True)
+class SpamHeaderTest:
+    """An upstream filter's verdict: mail whose ``header`` matches ``pattern`` (RE2, any case) is spam."""
+
+    header: str = ""
+    pattern: str = ""
+
+
+# SpamAssassin's and rspamd's own verdict headers, as their default configurations write them.
+DEFAULT_SPAM_HEADERS = (
+    SpamHeaderTest("X-Spam-Flag", r"^\s*yes\b"),
+    SpamHeaderTest("X-Spam-Status", r"^\s*yes\b"),
+    SpamHeaderTest("X-Spam", r"^\s*yes\b"),
+)
+
+
+@dataclass(frozen=True, slots=True)
 class EmailSettings:
     from_address: str = "support@localhost"
     from_name: str = "Support"
@@ -31,6 +47,20 @@ class EmailSettings:
     # the limit is abandoned and the message stored with a plain text reading of it.
     ingest_threads: int = option(4, minimum=1, maximum=64)
     parse_timeout_seconds: int = option(10, minimum=1)
+    # Upstream spam verdicts: honoured only from the SMTP peers listed (addresses or networks,
+    # comma-separated: the MTA that ran the filter) and from IMAP accounts that trust them.
+    spam_headers: tuple[SpamHeaderTest, ...] = DEFAULT_SPAM_HEADERS
+    spam_trusted_hosts: str = "127.0.0.0/8, ::1"
+    # Mail from a banned sender: "refuse" answers 550 5.7.1 (at RCPT for the envelope
+    # sender, at DATA for From); "suspend" keeps it for an agent to review.
+    banned_action: str = option("refuse", choices=("refuse", "suspend"))
+    # New tickets one address may open per hour; beyond, its mail is suspended. 0: no limit.
+    burst_limit: int = option(30, minimum=0)
+    # A message that fails this many times for a reason of ours is set aside: SMTP answers
+    # 554 5.6.0 and keeps it as suspended mail, IMAP moves it to the error folder.
+    max_attempts: int = option(3, minimum=1)
+    # Suspended mail nobody released is deleted after this many days (0: kept).
+    suspended_retention_days: int = option(30, minimum=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +113,9 @@ class ImapAccount:
     error_folder: str = "Supportbot/Errors"
     poll_seconds: int = option(60, minimum=1)
     mailbox: str = ""
+    # Whether this mailbox's server filters spam itself, so [email] spam_headers in its mail
+    # are its verdicts rather than whatever a sender wrote.
+    trust_spam_verdicts: bool = True
 
 
 @dataclass(frozen=True, slots=True)

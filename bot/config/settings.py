@@ -19,6 +19,7 @@ from email.headerregistry import Address
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
+import re2
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -44,6 +45,8 @@ from bot.sla.settings import (
 )
 
 ENV_PREFIX = "SUPPORTBOT_"
+# RFC 5322 field name: printable ASCII but the colon.
+HEADER_NAME = re.compile(r"[!-9;-~]{1,76}")
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -400,6 +403,7 @@ def _check(settings: Settings) -> None:
     addresses = [mailbox.address.lower() for mailbox in settings.mailboxes]
     if len(set(addresses)) != len(addresses):
         raise ConfigError("mailboxes: each address may be listed once")
+    _check_email(settings.email)
     _check_http(settings.http)
     _check_slack(settings.slack)
     _check_sharing(settings.sharing)
@@ -411,6 +415,28 @@ def _check(settings: Settings) -> None:
         raise ConfigError(
             f"email.from_address = {settings.email.from_address!r} needs a domain, e.g. support@example.com"
         )
+
+
+def _check_email(email: EmailSettings) -> None:
+    """Spam verdict tests and trusted hosts are read per message: a typo must stop start-up."""
+    for index, test in enumerate(email.spam_headers):
+        where = f"email.spam_headers[{index}]"
+        if not HEADER_NAME.fullmatch(test.header):
+            raise ConfigError(f"{where}.header = {test.header!r} is not a header name")
+        try:
+            re2.compile(test.pattern)
+        except re2.error as error:
+            raise ConfigError(f"{where}.pattern = {test.pattern!r} is not a valid pattern: {error}") from None
+    for host in (h.strip() for h in email.spam_trusted_hosts.split(",")):
+        if not host:
+            continue
+        try:
+            ipaddress.ip_network(host, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"email.spam_trusted_hosts: {host!r} is not an address or network "
+                "(e.g. 10.0.0.5, 10.0.0.0/24)"
+            ) from None
 
 
 def _check_web(web: WebSettings) -> None:

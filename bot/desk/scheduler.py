@@ -56,12 +56,16 @@ async def sweep_automations(desk: Desk) -> None:
 
 async def housekeeping(desk: Desk) -> None:
     """Hourly: close long-resolved tickets, flag expired ones, export the audit log when due,
-    forget ended web sessions and spent sign-in links, and automation runs past retention."""
+    forget ended web sessions and spent sign-in links, automation runs past retention, and
+    suspended mail nobody released."""
     closed = await run_job("auto-close", desk.auto_close)
     expired = await run_job("expiry", desk.flag_expired)
     exported = await run_job("audit export", desk.export_audit)
     await run_job("sign-in sweep", desk.sweep_sign_ins)
     await run_job("automation log retention", desk.prune_automation_log)
+    pruned = await run_job("suspended mail retention", desk.prune_suspended)
+    if pruned:
+        logger.info("housekeeping: %d suspended message(s) past retention deleted", pruned)
     if closed or expired or exported:
         logger.info(
             "housekeeping: %d closed, %d flagged expired, audit export %s",

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot import events as ev
+from bot import thread_index
 from bot.audit import log as audit
 from bot.audit.kinds import AuditKind
 from bot.model import Actor, Role, format_number
@@ -83,7 +84,8 @@ def _may_acknowledge(unit: Unit, ticket: t.Ticket, person: t.Person) -> bool:
 
 def comment_added(unit: Unit, event: ev.CommentAdded) -> None:
     ticket, comment = ticket_of(unit, event.ticket_id), comment_of(unit, event.comment_id)
-    if not comment.public or comment.flagged:
+    # A robot's words (an out-of-office, another desk's acknowledgement) are passed on to no one.
+    if not comment.public or comment.flagged or comment.auto_submitted:
         return
     author = comment.author
     extra = {"comment": {"body": comment.body, "author": person_context(author) if author else None}}
@@ -254,7 +256,11 @@ def email_address(
         context={"ticket": ticket_context(unit, ticket), "recipient": recipient, **extra},
         dedupe_key=dedupe_key,
         ticket_id=ticket.id,
-        thread={"message_id": _message_id(unit, ticket), "references": []},
+        thread={
+            "message_id": _message_id(unit, ticket),
+            "references": [],
+            "thread_index": _conversation(unit, ticket),
+        },
     )
 
 
@@ -321,7 +327,23 @@ def _thread_for(unit: Unit, ticket: t.Ticket, person: t.Person) -> dict[str, Any
     earlier = [ref for *_, ref in sorted(dated)]
     if len(earlier) > MAX_REFERENCES:
         earlier = earlier[:1] + earlier[-(MAX_REFERENCES - 1) :]
-    return {"message_id": _message_id(unit, ticket), "references": earlier}
+    return {
+        "message_id": _message_id(unit, ticket),
+        "references": earlier,
+        "thread_index": _conversation(unit, ticket),
+    }
+
+
+def _conversation(unit: Unit, ticket: t.Ticket) -> str:
+    """The ticket's Outlook conversation, which every mail on it extends (``Thread-Index``).
+
+    A ticket mail opened has one from its start (:func:`bot.tickets.placement.conversation_of`);
+    one opened elsewhere, or before tickets kept one, is given one the first time we mail
+    about it, written with the ticket's other changes.
+    """
+    if ticket.thread_index is None:
+        ticket.thread_index = thread_index.encode(thread_index.new_root(unit.now, uuid.uuid4().bytes))
+    return ticket.thread_index
 
 
 def _message_id(unit: Unit, ticket: t.Ticket) -> str:

@@ -276,6 +276,7 @@ class Dispatcher:
             thread=tuple(row.thread.get("references", ())),
             message_id=row.thread.get("message_id"),
             conversation=row.thread.get("conversation"),
+            thread_index=row.thread.get("thread_index"),
             attempt=row.attempts,
         )
 

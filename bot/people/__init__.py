@@ -5,5 +5,6 @@
 - ``permissions``: who may do what, by role.
 - ``prefs``: who hears how (channels per kind of event).
 - ``tokens``: API tokens, tied to a person.
-- ``robots``: addresses nobody reads (our own mailboxes, no-reply, daemons).
+- ``robots``: addresses nobody reads (our own mailboxes, no-reply, daemons), and which
+  messages a machine sent (other help desks' acknowledgements included).
 """

@@ -93,6 +93,8 @@ def ensure_person(unit: Unit, identity: Identity) -> t.Person:
     if person is None:
         key = {"email": email} if email else {"slack_user_id": identity.slack_user_id}
         person = get_or_create(session, t.Person, make, **key)
+        if person.created_at == unit.now:
+            unit.new_people.add(person.id)
     if identity.name and not person.name:
         person.name = one_line(identity.name).strip()
     if identity.slack_user_id and not person.slack_user_id:

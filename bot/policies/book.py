@@ -67,6 +67,11 @@ class RuleBook:
                 compiled = self._compiled = self.compile(session, version)
         return compiled
 
+    def latest(self) -> Rules | None:
+        """The last version a transaction of this process read (None before the first): for a
+        check that must not cost a query and may lag one transaction behind (an SMTP RCPT)."""
+        return self._compiled
+
     def compile(self, session: Session, version: int) -> Rules:
         stored = session.scalars(select(t.SlaPolicyRule).order_by(t.SlaPolicyRule.id))
         entries = layered(self.settings.sla_policies, self._buildable(stored))
@@ -87,6 +92,7 @@ class RuleBook:
             RuleSet.of(self._parsed(session, automations)),
             version,
             tuple(as_interest(row) for row in subscriptions),
+            frozenset(session.scalars(select(t.BannedSender.pattern))),
         )
 
     def _parsed(self, session: Session, rows: Iterable[t.AutomationRule]) -> list[Rule]:

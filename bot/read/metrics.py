@@ -16,6 +16,7 @@ from bot.notify import outbox
 from bot.sla.calendar import SlaStatus
 from bot.store import tables as t
 from bot.tickets import changes as tickets
+from bot.tickets import held_mail
 from bot.unit import Unit
 
 
@@ -34,6 +35,10 @@ class Snapshot:
     delivery_failures: dict[str, int]
     # channel -> comments taken in on it (the first message of a ticket included).
     inbound_messages: dict[str, int]
+    # reason -> messages held as suspended mail, not yet released (spam, banned, burst, failed).
+    suspended_mail: dict[str, int]
+    # smtp / imap -> messages set aside after failing every attempt (only grows).
+    mail_set_aside: dict[str, int]
 
 
 def snapshot(unit: Unit) -> Snapshot:
@@ -58,6 +63,8 @@ def snapshot(unit: Unit) -> Snapshot:
         oldest_pending_age=max((unit.now - oldest).total_seconds(), 0.0) if oldest else 0.0,
         delivery_failures=_counts(unit, by_channel.where(t.Notification.status == outbox.DEAD)),
         inbound_messages=_counts(unit, select(t.Comment.channel, func.count()).group_by(t.Comment.channel)),
+        suspended_mail=held_mail.counts(unit),
+        mail_set_aside=held_mail.set_aside_counts(unit),
     )
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -33,6 +34,8 @@ SLA_ATTENTION = "sla_status IN ('at_risk', 'breached')"
 # The tickets with a time-based rule to look at (``ix_tickets_automation_check_at``); a query's
 # ``automation_check_at <= :now`` implies it, which both planners see.
 AUTOMATION_DUE = "automation_check_at IS NOT NULL"
+# The tickets whose mail carries an Outlook conversation (``ix_tickets_thread_index``).
+HAS_THREAD_INDEX = "thread_index IS NOT NULL"
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -141,6 +144,14 @@ class Ticket(Base):
             sqlite_where=text(SLA_ATTENTION),
             postgresql_where=text(SLA_ATTENTION),
         ),
+        # An Outlook reply that kept only its Thread-Index finds its ticket by this. Partial:
+        # only tickets that mail has touched have one.
+        Index(
+            "ix_tickets_thread_index",
+            "thread_index",
+            sqlite_where=text(HAS_THREAD_INDEX),
+            postgresql_where=text(HAS_THREAD_INDEX),
+        ),
         {"sqlite_autoincrement": True},
     )
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -187,6 +198,10 @@ class Ticket(Base):
     agent_replied_at: Mapped[datetime | None]
     # The next instant a time-based rule may be due for this ticket (bot.automation.timers).
     automation_check_at: Mapped[datetime | None]
+    # The Outlook conversation its mail belongs to: the 22-byte root of a Thread-Index, in
+    # base64 (ours, or the one the requester's first message started), which every mail we
+    # send on the ticket extends (bot.thread_index).
+    thread_index: Mapped[str | None] = mapped_column(String(32))
 
     requester: Mapped[Person] = relationship(foreign_keys=[requester_id], lazy="joined")
     assignee: Mapped[Person | None] = relationship(foreign_keys=[assignee_id], lazy="joined")
@@ -237,6 +252,9 @@ class Comment(Base):
     # ``body`` holds only its new part, and the raw bytes it came as, by hash.
     full_body: Mapped[str | None] = mapped_column(Text)
     source_sha256: Mapped[str | None] = mapped_column(String(64))
+    # Sent by a robot (an auto-reply, a bounce, another system's acknowledgement): what an
+    # address has only ever sent us this way marks it as a machine.
+    auto_submitted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime]
     author: Mapped[Person | None] = relationship(lazy="joined")
 
@@ -251,6 +269,8 @@ class Attachment(Base):
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     inline: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The MIME Content-ID of an inline part (without <>): the message's HTML shows it as cid:...
+    content_id: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime]
 
 
@@ -569,3 +589,65 @@ class AutomationFiring(Base):
     episode: Mapped[datetime] = mapped_column(primary_key=True)
     mode: Mapped[str] = mapped_column(String(10), primary_key=True)
     created_at: Mapped[datetime]
+
+
+class SuspendedMail(Base):
+    """A message held back instead of becoming a ticket: an upstream filter's spam verdict, a
+    banned sender, a sender's flood, or a message that failed every time it was stored.
+
+    Nothing about it reaches anyone (no acknowledgement, no notification, no SLA clock),
+    and it is in no queue or report, until an agent releases it: then it is received as
+    it came (``inbound``: the channel-neutral message, its files and raw source by hash).
+    """
+
+    __tablename__ = "suspended_mail"
+    __table_args__ = (UniqueConstraint("channel", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(30))
+    key: Mapped[str] = mapped_column(String(998))
+    # spam | banned | burst | failed
+    reason: Mapped[str] = mapped_column(String(20), index=True)
+    detail: Mapped[str] = mapped_column(String(500), default="")
+    sender: Mapped[str | None] = mapped_column(String(320), index=True)
+    sender_name: Mapped[str | None] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(1000), default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    mailbox: Mapped[str | None] = mapped_column(String(320))
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    inbound: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    source_sha256: Mapped[str | None] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    released_at: Mapped[datetime | None]
+    released_by: Mapped[str | None] = mapped_column(String(320))
+    ticket_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class BannedSender(Base):
+    """An address (``someone@example.com``) or a domain (``example.com``, its subdomains too)
+    whose mail is refused or suspended ([email] banned_senders)."""
+
+    __tablename__ = "banned_senders"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pattern: Mapped[str] = mapped_column(String(320), unique=True)
+    note: Mapped[str] = mapped_column(String(500), default="")
+    created_by: Mapped[str | None] = mapped_column(String(320))
+    created_at: Mapped[datetime]
+
+
+class MailFailure(Base):
+    """A message that failed to be stored for a reason of ours (not the sender's, not an
+    outage): counted per message, so after [email] max_attempts it is set aside rather
+    than retried for ever (SMTP answers 554 5.6.0, IMAP moves it to the error folder)."""
+
+    __tablename__ = "mail_failures"
+    # sha256 of the message's key (its Message-ID, or its bytes' digest when it has none).
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(998))
+    # smtp | imap
+    via: Mapped[str] = mapped_column(String(10))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(String(500), default="")
+    first_at: Mapped[datetime]
+    last_at: Mapped[datetime]
+    # When it was set aside; counted by /metrics.
+    gave_up_at: Mapped[datetime | None] = mapped_column(index=True)

@@ -8,12 +8,15 @@ an unreferenced file. Reading them back, as a person may see them, is
 
 from __future__ import annotations
 
+import hashlib
 import mimetypes
 import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+
+from sqlalchemy import select
 
 from bot.audit import log as audit
 from bot.audit.kinds import AuditKind
@@ -76,6 +79,7 @@ def keep(unit: Unit, ticket: t.Ticket, comment: t.Comment, item: IncomingFile, d
         size=len(item.data),
         sha256=digest,
         inline=item.inline,
+        content_id=item.content_id,
         created_at=unit.now,
     )
     unit.session.add(row)
@@ -138,3 +142,67 @@ def attach(
     row = keep(unit, ticket, comment, item, unit.files.put(item.data))
     unit.session.flush()
     return StoredFile.of(row)
+
+
+def inline_images(unit: Unit, ticket: t.Ticket, files: Sequence[IncomingFile]) -> dict[str, str | None]:
+    """The ticket's inline images by content, with the Content-ID each was kept under; read
+    only when the message brings inline files of its own."""
+    if not any(item.inline for item in files):
+        return {}
+    rows = unit.session.execute(
+        select(t.Attachment.sha256, t.Attachment.content_id)
+        .where(t.Attachment.ticket_id == ticket.id, t.Attachment.inline.is_(True))
+        .order_by(t.Attachment.id)
+    )
+    known: dict[str, str | None] = {}
+    for digest, content_id in rows:
+        known.setdefault(digest, content_id)
+    return known
+
+
+def same_images(html: str | None, files: Sequence[IncomingFile], known: dict[str, str | None]) -> str | None:
+    """``html`` naming, for each inline image the ticket already has, the copy already kept
+    (its ``cid:``): the new copy is not kept again, yet the image still resolves."""
+    if not html or not known or "cid:" not in html:
+        return html
+    for item in files:
+        if not (item.inline and item.content_id):
+            continue
+        kept = known.get(hashlib.sha256(item.data).hexdigest())
+        if kept and kept != item.content_id:
+            html = re.sub(rf"cid:{re.escape(item.content_id)}(?=[\"'\s>)]|$)", f"cid:{kept}", html)
+    return html
+
+
+def attach_received(
+    unit: Unit,
+    ticket: t.Ticket,
+    comment: t.Comment,
+    files: Sequence[IncomingFile],
+    actor: Actor,
+    known_images: dict[str, str | None],
+) -> None:
+    """Keep each file of a received message once by content; what is over a limit is refused
+    on record, not silently.
+
+    An inline image the ticket already has (``known_images``: the logo in every signature)
+    is not attached again: replies would otherwise each carry the same picture.
+    """
+    if not files:
+        return
+    limits = unit.settings.attachments
+    seen_inline = set(known_images)
+    total = 0
+    for item in files:
+        total += len(item.data)
+        limit = limit_broken(limits, len(item.data), total)
+        if limit is not None:
+            refuse(unit, ticket, actor, item, limit)
+            continue
+        digest = unit.files.put(item.data)
+        if item.inline and digest in seen_inline:
+            continue
+        if item.inline:
+            seen_inline.add(digest)
+        keep(unit, ticket, comment, item, digest)
+    unit.session.flush()

@@ -103,9 +103,11 @@ def add_comment(
     first_response: bool = True,
     full_body: str | None = None,
     source_sha256: str | None = None,
+    auto_submitted: bool = False,
 ) -> t.Comment:
     """``first_response=False``: a staff reply that is not ours to count (a partner help desk's
-    agent on a ticket it shared with us)."""
+    agent on a ticket it shared with us). ``auto_submitted``: a robot sent it; on record, so
+    what an address has only ever sent this way marks it as a machine (:mod:`bot.people.robots`)."""
     comment = t.Comment(
         ticket_id=ticket.id,
         author_id=author.id if author else None,
@@ -117,6 +119,7 @@ def add_comment(
         external_id=external_id,
         full_body=full_body,
         source_sha256=source_sha256,
+        auto_submitted=auto_submitted,
         created_at=unit.now,
         author=author,
     )

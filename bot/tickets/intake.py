@@ -13,21 +13,19 @@ import hashlib
 import logging
 from dataclasses import dataclass, replace
 
-from sqlalchemy import select
-
 from bot import events as ev
 from bot.audit import log as audit
 from bot.audit.kinds import AuditKind
 from bot.display_text import one_line
 from bot.errors import UserError
-from bot.messages import Inbound, IncomingFile, Receipt
+from bot.messages import Inbound, Receipt
 from bot.model import Actor, Role, Status, format_number
 from bot.people import directory
-from bot.people.robots import is_own_or_robot
+from bot.people.robots import is_own_or_robot, sent_by_robot
 from bot.policies import new_ticket
 from bot.store import tables as t
 from bot.store.inserts import insert_loaded
-from bot.tickets import attachments, automation_timers, classify, placement
+from bot.tickets import attachments, automation_timers, classify, placement, suspension
 from bot.tickets import changes as tickets
 from bot.tickets import sla_clocks as sla_track
 from bot.unit import Unit
@@ -93,22 +91,27 @@ def receive(unit: Unit, inbound: Inbound) -> Receipt:
     duplicate = find_duplicate(unit, inbound, known)
     if duplicate is not None:
         return duplicate
+    hold = suspension.hold_before_receiving(unit, inbound)
+    if hold is not None:  # before the sender is made a person: spam makes nobody
+        return suspension.suspend(unit, inbound, hold)
     sender = directory.ensure_person(unit, inbound.sender)
     actor = Actor(sender.id, sender.email or sender.slack_user_id or str(sender.id), Role(sender.role))
     staff = Role(sender.role).is_staff
     # A staff address the channel does not vouch for is anyone's to write (see placement):
     # what it opens is kept as a flagged internal note and enrols nobody.
     unvouched = staff and not inbound.authenticated
-    # Mail from our own addresses is our own mail coming back: never answered.
-    robot = inbound.auto_submitted or inbound.bounce or is_own_or_robot(unit, sender.email)
+    # Auto-replies, bounces, our own mail coming back, other help desks' acknowledgements:
+    # kept, but never answered, reopening or passed on.
+    robot = sent_by_robot(unit, inbound, sender)
     # Only staff can keep what they write internal (an agent's "#note" reply).
     internal = inbound.internal and staff
     match = placement.find_ticket(unit, inbound, sender, known)
     follows: str | None = None
     closed = match.ticket if match.ticket is not None and match.ticket.status == Status.CLOSED.value else None
-    # An agent answering in a closed ticket's chat thread still writes on that ticket;
-    # anyone else writing to a closed ticket starts a follow-up, as by email.
-    if closed is not None and not (staff and not inbound.may_open):
+    # An agent answering in a closed ticket's chat thread still writes on that ticket, and a
+    # robot's mail (an out-of-office, a bounce) stays on it, reopening nothing; anyone else
+    # writing to a closed ticket starts a follow-up, as by email.
+    if closed is not None and not (staff and not inbound.may_open) and not robot:
         follows = format_number(unit.settings.ticket_prefix, closed.id)
         match = placement.Match(None, f"new ticket: {follows} is closed", trusted=not unvouched)
         if not inbound.subject.strip():  # a chat reply has no subject of its own
@@ -120,7 +123,12 @@ def receive(unit: Unit, inbound: Inbound) -> Receipt:
         return Receipt(
             None, None, None, created=False, duplicate=False, rule="ignored: not a ticket's thread"
         )
+    if match.ticket is None and not staff:
+        hold = suspension.burst_hold(unit, inbound, sender)
+        if hold is not None:
+            return suspension.suspend(unit, inbound, hold)
     kept = _source_of(unit, inbound)
+    known_images: dict[str, str | None] = {}  # a new ticket has none yet
     if match.ticket is None:
         ticket, placed = open_ticket(unit, inbound, sender, actor)
         ruled = {key for key, _, _ in placed.fields}
@@ -129,7 +137,14 @@ def receive(unit: Unit, inbound: Inbound) -> Receipt:
         )
         rule_fields(unit, ticket, placed)
         comment = first_comment(
-            unit, ticket, sender, inbound, internal=internal, flagged=unvouched, source=kept
+            unit,
+            ticket,
+            sender,
+            inbound,
+            internal=internal,
+            flagged=unvouched,
+            source=kept,
+            auto_submitted=robot,
         )
         if follows:
             audit.record(
@@ -143,24 +158,34 @@ def receive(unit: Unit, inbound: Inbound) -> Receipt:
         created = True
     else:
         ticket = match.ticket
+        # The ticket's inline images, once: a reply's copy of one (a signature's logo) is not
+        # kept again, and its HTML names the copy already kept.
+        known_images = attachments.inline_images(unit, ticket, inbound.attachments)
+        html = attachments.same_images(inbound.html, inbound.attachments, known_images)
         comment = tickets.add_comment(
             unit,
             ticket,
             sender,
             actor,
             inbound.text,
-            public=match.trusted and not internal and not inbound.bounce,
+            # A robot's words are the requester's to see on their own ticket, no one else's:
+            # an agent's out-of-office or a follower's is an internal note.
+            public=match.trusted
+            and not internal
+            and not inbound.bounce
+            and not (robot and (staff or sender.id != ticket.requester_id)),
             channel=inbound.channel,
-            html=inbound.html,
+            html=html,
             external_id=inbound.key,
             flagged=not match.trusted,
             reopen=not robot,
             announce=not robot,
             full_body=kept.full_body,
             source_sha256=kept.source_sha256,
+            auto_submitted=robot,
         )
         created = False
-    _attach(unit, ticket, comment, inbound.attachments, actor)
+    attachments.attach_received(unit, ticket, comment, inbound.attachments, actor, known_images)
     audit.record(
         unit,
         ticket_id=ticket.id,
@@ -233,6 +258,8 @@ def open_ticket(
         assignment_changed_at=unit.now,
         requester_replied_at=None if Role(requester.role).is_staff else unit.now,
         agent_replied_at=None,
+        # The Outlook conversation its mail extends, set before the INSERT like its clocks.
+        thread_index=placement.conversation_of(inbound, unit.now),
     )
     # Its clocks before its INSERT, so the row is written once, with them.
     sla_track.refresh(unit, ticket)
@@ -348,19 +375,24 @@ def first_comment(
     internal: bool,
     flagged: bool = False,
     source: Source | None = None,
+    auto_submitted: bool = False,
 ) -> t.Comment:
+    """``auto_submitted``: a robot sent it (kept on record for :mod:`bot.people.robots`); a
+    staff member's robot (an agent's out-of-office on a follow-up) writes an internal note."""
     source = source or Source(None, None)
+    staff_robot = auto_submitted and Role(sender.role).is_staff
     comment = t.Comment(
         ticket_id=ticket.id,
         author_id=sender.id,
         body=inbound.text,
         html=inbound.html,
-        public=not (internal or flagged),
+        public=not (internal or flagged or staff_robot),
         flagged=flagged,
         channel=inbound.channel,
         external_id=inbound.key,
         full_body=source.full_body,
         source_sha256=source.source_sha256,
+        auto_submitted=auto_submitted,
         created_at=unit.now,
         author=sender,
     )
@@ -385,39 +417,3 @@ def _source_of(unit: Unit, inbound: Inbound) -> Source:
     full = inbound.full_text if inbound.full_text is not None and inbound.full_text != inbound.text else None
     digest = unit.files.put(inbound.source) if inbound.source is not None else None
     return Source(full, digest)
-
-
-def _attach(
-    unit: Unit, ticket: t.Ticket, comment: t.Comment, files: tuple[IncomingFile, ...], actor: Actor
-) -> None:
-    """Keep each file once by content; what is over a limit is refused on record, not silently.
-
-    An inline image the ticket already has (the logo in every signature) is not
-    attached again: replies would otherwise each carry the same picture.
-    """
-    if not files:
-        return
-    limits = unit.settings.attachments
-    seen_inline: set[str] = set()
-    if any(item.inline for item in files):
-        seen_inline = set(
-            unit.session.scalars(
-                select(t.Attachment.sha256).where(
-                    t.Attachment.ticket_id == ticket.id, t.Attachment.inline.is_(True)
-                )
-            )
-        )
-    total = 0
-    for item in files:
-        total += len(item.data)
-        limit = attachments.limit_broken(limits, len(item.data), total)
-        if limit is not None:
-            attachments.refuse(unit, ticket, actor, item, limit)
-            continue
-        digest = unit.files.put(item.data)
-        if item.inline and digest in seen_inline:
-            continue
-        if item.inline:
-            seen_inline.add(digest)
-        attachments.keep(unit, ticket, comment, item, digest)
-    unit.session.flush()

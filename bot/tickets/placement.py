@@ -2,9 +2,12 @@
 
 The rules, in order: a named ticket number (a signed reply address, a slash
 command); the channel's references (In-Reply-To/References, a Slack thread);
-a ``[SUP-1042]`` tag in the subject, taken only from someone already on that
-ticket; else a new ticket. Whoever is not on the ticket they reach, or whose
-mail failed DMARC, is kept as a flagged internal note and never acts on it.
+the Outlook conversation (``Thread-Index``) a ticket's mail started or joined,
+which counts as references do; a ``[SUP-1042]`` tag in the subject, taken only
+from someone already on that ticket; else a new ticket. Whoever is not on the
+ticket they reach, or whose mail failed DMARC, is kept as a flagged internal
+note and never acts on it. A subject alone (Thread-Topic included) never
+places a message on a ticket someone else is on.
 
 Staff are held to more: what they write reaches customers under our name, so
 a message claiming a staff sender acts only when its channel vouches for the
@@ -17,10 +20,13 @@ is kept as a flagged internal note that notifies nobody outside.
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 
+from bot import thread_index
 from bot.errors import UserError
 from bot.messages import Inbound
 from bot.model import Role
@@ -100,9 +106,11 @@ def _place(unit: Unit, inbound: Inbound, sender: t.Person, known: dict[str, Know
     named = [known[name] for name in inbound.references if name in known]
     if named:
         ref = max(named, key=lambda known_ref: known_ref.id)
-        ticket = tickets.survivor(unit, tickets.get(unit, ref.ticket_id))
-        trusted = is_participant(unit, ticket, sender) and not inbound.spoofed
-        return Match(ticket, "references" + (", DMARC failed" if inbound.spoofed else ""), trusted)
+        return _threaded(unit, inbound, sender, tickets.get(unit, ref.ticket_id), "references")
+    # Only for a message that names a conversation, and only once its references named no ticket.
+    conversation = _in_conversation(unit, inbound.conversation) if inbound.conversation else None
+    if conversation is not None:
+        return _threaded(unit, inbound, sender, conversation, "thread-index")
     tag = subject_tag(unit.settings.ticket_prefix, inbound.subject)
     if tag and not inbound.spoofed:
         ticket = _existing(unit, tag)
@@ -110,6 +118,37 @@ def _place(unit: Unit, inbound: Inbound, sender: t.Person, known: dict[str, Know
             return Match(ticket, "subject tag")
         return Match(None, f"new ticket: subject names {tag}, but the sender is not on it")
     return Match(None, "new ticket")
+
+
+def _threaded(unit: Unit, inbound: Inbound, sender: t.Person, ticket: t.Ticket, rule: str) -> Match:
+    """A message in a ticket's thread: its sender acts on the ticket only if on it, and not forged."""
+    ticket = tickets.survivor(unit, ticket)
+    trusted = is_participant(unit, ticket, sender) and not inbound.spoofed
+    return Match(ticket, rule + (", DMARC failed" if inbound.spoofed else ""), trusted)
+
+
+def _in_conversation(unit: Unit, conversation: str) -> t.Ticket | None:
+    """The ticket whose mail is this Outlook conversation: the newest one not merged away, if
+    several share it (a follow-up of a closed ticket joins its conversation), else the newest.
+    Row-locked, as :func:`bot.tickets.changes.get` locks a ticket a reference names."""
+    return unit.session.scalar(
+        select(t.Ticket)
+        .where(t.Ticket.thread_index == conversation)
+        .order_by(t.Ticket.merged_into_id.is_not(None), t.Ticket.id.desc())
+        .limit(1)
+        .with_for_update(of=t.Ticket)
+        .execution_options(populate_existing=True)
+    )
+
+
+def conversation_of(inbound: Inbound, now: datetime) -> str | None:
+    """The Outlook conversation a new ticket's mail will extend: the one its opening email
+    started, so our acknowledgement joins the customer's own thread, else a new one. None for
+    a ticket opened elsewhere: it gets one if and when we first mail about it."""
+    if inbound.channel != "email":
+        return None
+    adopted = thread_index.root_of(inbound.conversation) if inbound.conversation else None
+    return adopted or thread_index.encode(thread_index.new_root(now, uuid.uuid4().bytes))
 
 
 def subject_tag(prefix: str, subject: str) -> str | None:

@@ -3,19 +3,27 @@
 Headers go through ``email.policy.SMTP``, which folds and encodes non-ASCII
 names and subjects (RFC 2047) and refuses raw CR/LF, so a subject typed by a
 customer can never inject a header.
+
+Mail on a ticket carries Outlook's threading headers too: ``Thread-Topic`` (the
+subject without our tag or reply prefixes) and ``Thread-Index``, the ticket's
+conversation root extended by a block per earlier message in the recipient's
+thread, as an Outlook reply extends its parent's (:mod:`bot.thread_index`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import SMTP, Policy
 from email.utils import format_datetime
 
 from jinja2 import TemplateError
 
+from bot import thread_index
 from bot.messages import Outbound
 from bot.notify.outbox import PermanentDeliveryError
 from bot.notify.render import Renderer
@@ -29,6 +37,11 @@ AUTO_SUBMITTED = {"ticket_opened": "auto-replied", "agent_replied": None}
 # A stored reference that is not a plain <id@host> (a sender's broken Message-ID)
 # is left out rather than allowed to fail every later email on the ticket.
 MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+# Reply and forward prefixes (English, German, Nordic, French, Spanish, Dutch, Polish) that
+# Outlook leaves out of a conversation's topic.
+REPLY_PREFIX = re.compile(r"^\s*(re|fwd?|aw|wg|sv|vs|tr|rv|antw|odp)\s*(\[\d+\])?\s*:", re.IGNORECASE)
+# Child blocks we add at most: half of what bot.thread_index accepts, so a reply's own still fits.
+MAX_BLOCKS = thread_index.MAX_CHILDREN // 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +77,16 @@ def compose(outbound: Outbound, renderer: Renderer, sender: Sender, date: object
     if thread:
         message["In-Reply-To"] = thread[-1]
         message["References"] = " ".join(thread)
+    index = _thread_index(outbound, date) if number else None
+    if index is not None:
+        message["Thread-Topic"] = _topic(str(ticket.get("subject", "")), number)
+        message["Thread-Index"] = _OneLine("Thread-Index", index)
     auto = AUTO_SUBMITTED.get(outbound.template, "auto-generated")
     if auto:
         message["Auto-Submitted"] = auto
+        # Exchange's own words for RFC 3834: send no out-of-office or auto-reply to this
+        # (not "All", which would also hold back the bounce that says an address is dead).
+        message["X-Auto-Response-Suppress"] = "OOF, AutoReply"
     if number:
         message["X-Supportbot-Ticket"] = number
     message.set_content(text)
@@ -81,6 +101,54 @@ def _subject(outbound: Outbound) -> str:
         return " ".join(str(outbound.context.get("subject", "")).split())
     subject = " ".join(str(ticket.get("subject", "")).split())  # no CR/LF, no runs of blanks
     return f"[{ticket.get('number', '')}] {subject}".strip()
+
+
+def _thread_index(outbound: Outbound, date: object) -> str | None:
+    """The ticket's conversation with one block per earlier message, timed at this one's date.
+
+    None without a root, or with one the store no longer holds well-formed: the mail
+    goes out without Outlook's headers rather than not at all. The blocks' random bits
+    come from the Message-ID, so a retry sends the same header.
+    """
+    index = thread_index.parse(outbound.thread_index or "")
+    if index is None:
+        return None
+    root = index[: thread_index.HEADER]
+    count = min(len(outbound.thread), MAX_BLOCKS)
+    at = date if isinstance(date, datetime) else thread_index.started(root)
+    noise = hashlib.shake_256((outbound.message_id or outbound.dedupe_key).encode()).digest(count)
+    return thread_index.encode(thread_index.extended(root, count, at, noise))
+
+
+def _topic(subject: str, number: str) -> str:
+    """What Outlook names the conversation by: the subject without our tag or RE:/FW: prefixes."""
+    prefix = number.rpartition("-")[0]
+    if prefix:
+        subject = re.sub(rf"\[\s*{re.escape(prefix)}-\d+\s*\]", " ", subject, flags=re.IGNORECASE)
+    topic = subject
+    while (shorter := REPLY_PREFIX.sub("", topic)) != topic:
+        topic = shorter
+    return " ".join(topic.split()) or " ".join(subject.split())
+
+
+class _OneLine(str):
+    """A header value written as it is, on one line: ``message[name] = _OneLine(name, value)``.
+
+    For base64, which the policy would otherwise fold, past 78 characters, into RFC 2047
+    encoded-words that Outlook does not decode. Only for our own ASCII without CR/LF.
+    """
+
+    name: str
+
+    def __new__(cls, name: str, value: str) -> _OneLine:
+        if not value.isascii() or not value.isprintable():
+            raise ValueError(f"{name}: not a one-line ASCII value")
+        line = super().__new__(cls, value)
+        line.name = name
+        return line
+
+    def fold(self, *, policy: Policy) -> str:
+        return f"{self.name}: {self}{policy.linesep}"
 
 
 def _address(name: str, address: str) -> Address:

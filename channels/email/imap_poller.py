@@ -27,7 +27,7 @@ from imapclient.exceptions import IMAPClientError
 from bot.config.channels import ImapAccount, Mailbox
 from bot.errors import StoreUnavailable, UserError
 from channels.email.imap_mailbox import ImapMailbox, open_mailbox
-from channels.email.ingest import EmailIngest, Ingested
+from channels.email.ingest import EmailIngest, Ingested, SetAside
 from channels.email.workers import MailBusy
 
 logger = logging.getLogger(__name__)
@@ -46,14 +46,20 @@ class Tally:
     comments: int = 0
     duplicates: int = 0
     bounces: int = 0
+    suspended: int = 0
     errors: int = 0
+    # Messages that failed for a reason of ours and were left in place to try again.
+    failed: int = 0
     # True when the round stopped early because the store was unreachable.
     deferred: bool = False
 
     def count(self, result: Ingested) -> str:
         """Record one ingested message; returns what became of it, for the log."""
         receipt = result.receipt
-        if receipt is None:
+        if receipt.suspended_id is not None:
+            self.suspended += 1
+            return f"suspended ({receipt.rule})"
+        if receipt.ticket_number is None:
             self.bounces += 1
             return "bounce kept"
         if receipt.duplicate:
@@ -67,12 +73,14 @@ class Tally:
 
     @property
     def seen(self) -> int:
-        return self.new + self.comments + self.duplicates + self.bounces + self.errors
+        return self.new + self.comments + self.duplicates + self.bounces + self.suspended + self.errors
 
     def __str__(self) -> str:
+        held = f", {self.suspended} suspended" if self.suspended else ""
+        retry = f", {self.failed} to retry" if self.failed else ""
         return (
             f"{self.new} new tickets, {self.comments} comments, {self.duplicates} duplicates, "
-            f"{self.bounces} bounces, {self.errors} errors"
+            f"{self.bounces} bounces, {self.errors} errors{held}{retry}"
         )
 
 
@@ -101,7 +109,13 @@ def poll_once(
             continue
         message_id = _message_id(raw)
         try:
-            result = ingest.ingest(raw, recipients=recipients, envelope_sender=None)
+            result = ingest.ingest(
+                raw,
+                recipients=recipients,
+                envelope_sender=None,
+                via="imap",
+                trust_spam=account.trust_spam_verdicts,
+            )
         except (StoreUnavailable, MailBusy) as error:  # ours to retry: the message stays put
             logger.warning(
                 "imap %s uid %d %s: left in %s for the next round: %s: %s",
@@ -126,16 +140,27 @@ def poll_once(
             tally.errors += 1
             mailbox.file(uid, account.error_folder, seen=False)
             continue
-        except Exception:
-            logger.exception(
-                "imap %s uid %d %s: could not be ingested; moved to %s",
+        except SetAside as error:  # failed every attempt: out of the way of the mail behind it
+            logger.error(
+                "imap %s uid %d %s: failed %d times; moved to %s",
                 mailbox.label,
                 uid,
                 message_id,
+                error.attempts,
                 account.error_folder,
             )
             tally.errors += 1
             mailbox.file(uid, account.error_folder, seen=False)
+            continue
+        except Exception:  # counted by the ingest; left where it is for the next round
+            logger.warning(
+                "imap %s uid %d %s: could not be ingested; left in %s to try again",
+                mailbox.label,
+                uid,
+                message_id,
+                account.folder,
+            )
+            tally.failed += 1
             continue
         outcome = tally.count(result)
         mailbox.file(uid, account.processed_folder, seen=True)
@@ -225,8 +250,8 @@ class ImapPoller:
             tally = poll_once(mailbox, self.ingest, self.recipients, stop=stop)
             if tally.seen:
                 logger.info("imap %s: %s", self.label, tally)
-            if tally.deferred or not idle:
-                # After an outage, retry on the clock: IDLE would only wake for new mail.
+            if tally.deferred or tally.failed or not idle:
+                # After an outage or a failure, retry on the clock: IDLE would only wake for new mail.
                 stop.wait(self.account.poll_seconds)
             else:
                 self._idle(mailbox, stop)

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 
 from bot.config.channels import EmailSettings, Mailbox
 from bot.desk.facade import Desk
+from bot.errors import StoreUnavailable, UserError
 from bot.messages import Identity, Inbound, Receipt
 from channels.email.addresses import parse_recipient, verify
 from channels.email.parse import ParsedEmail
+from channels.email.spam import SpamVerdicts
 from channels.email.workers import MailWorkers
 
 logger = logging.getLogger(__name__)
@@ -24,10 +26,22 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Ingested:
-    """What became of a message: a receipt, or None for a bounce kept on record with no ticket."""
+    """What became of a message: its receipt (no ticket number for a bounce kept on record
+    or a message suspended for an agent)."""
 
     message_id: str
-    receipt: Receipt | None
+    receipt: Receipt
+
+
+class SetAside(Exception):
+    """The message failed for a reason of ours on every one of ``[email] max_attempts``:
+    it is kept for an agent (SMTP answers ``554 5.6.0``; IMAP moves it to the error folder)
+    rather than retried for ever."""
+
+    def __init__(self, message_id: str, attempts: int) -> None:
+        super().__init__(f"{message_id} failed {attempts} times")
+        self.message_id = message_id
+        self.attempts = attempts
 
 
 class EmailIngest:
@@ -50,6 +64,7 @@ class EmailIngest:
         self.trusted_authserv = {
             name.strip().lower() for name in self.options.trusted_authserv_ids.split(",") if name.strip()
         }
+        self.spam = SpamVerdicts(self.options)
 
     def close(self) -> None:
         """Blocking: shuts down the threads this ingest made for itself (none when it was given them)."""
@@ -66,25 +81,68 @@ class EmailIngest:
         return parse_recipient(address).mailbox in self.mailboxes
 
     def ingest(
-        self, raw: bytes, *, recipients: Sequence[str], envelope_sender: str | None = None
+        self,
+        raw: bytes,
+        *,
+        recipients: Sequence[str],
+        envelope_sender: str | None = None,
+        via: str = "smtp",
+        trust_spam: bool = False,
     ) -> Ingested:
-        """Raises what ``Desk.receive`` raises (``StoreUnavailable``: try again later), and
-        ``MailBusy`` when hostile mail holds every parse thread (try again later too)."""
+        """``trust_spam``: the delivering host is one whose spam verdicts count.
+
+        Raises what ``Desk.receive`` raises (``StoreUnavailable``: try again later; a
+        ``UserError`` such as a refused sender), ``MailBusy`` when hostile mail holds every
+        parse thread (try again later too), and :class:`SetAside` when the message failed
+        for a reason of ours once too often. Any other failure was counted: try again.
+        """
         parsed = self.workers.parse(raw, envelope_sender=envelope_sender)
         if parsed.problems:  # the raw message is kept; the log says why it may look odd
             logger.info(
                 "message %s parsed with problems: %s", parsed.message_id, "; ".join(parsed.problems[:3])
             )
-        inbound = self.inbound(parsed, raw, recipients)
-        if parsed.bounce and parsed.bounced_message_ids:
-            detail = f"bounced {parsed.bounce_status or ''} {', '.join(parsed.failed_recipients)}".strip()
-            self.desk.record_bounce(
-                parsed.bounced_message_ids, parsed.failed_recipients, " ".join(detail.split())
+        inbound: Inbound | None = None
+        try:
+            inbound = self.inbound(
+                parsed, raw, recipients, spam=self.spam.verdict(raw) if trust_spam else None
             )
-        receipt = self.desk.receive(inbound)
-        return Ingested(parsed.message_id, receipt if receipt.ticket_number else None)
+            if parsed.bounce and parsed.bounced_message_ids:
+                detail = f"bounced {parsed.bounce_status or ''} {', '.join(parsed.failed_recipients)}".strip()
+                self.desk.record_bounce(
+                    parsed.bounced_message_ids, parsed.failed_recipients, " ".join(detail.split())
+                )
+            receipt = self.desk.receive(inbound)
+        except (StoreUnavailable, UserError):
+            raise
+        except Exception as error:
+            self._failed(parsed.message_id, inbound, via, error)
+            raise
+        return Ingested(parsed.message_id, receipt)
 
-    def inbound(self, parsed: ParsedEmail, raw: bytes, recipients: Sequence[str]) -> Inbound:
+    def _failed(self, message_id: str, inbound: Inbound | None, via: str, error: Exception) -> None:
+        """Count the failure; raises :class:`SetAside` when it was the message's last chance."""
+        logger.error(
+            "%s message %s could not be stored: %s: %s",
+            via,
+            message_id,
+            type(error).__name__,
+            str(error)[:300],
+            exc_info=error,
+        )
+        reason = f"{type(error).__name__}: {' '.join(str(error).split())[:300]}"
+        if self.desk.mail_failed(inbound, message_id, via, reason):
+            attempts = self.options.max_attempts
+            logger.error(
+                "%s message %s failed %d times: set aside for an agent (suspended mail)",
+                via,
+                message_id,
+                attempts,
+            )
+            raise SetAside(message_id, attempts) from error
+
+    def inbound(
+        self, parsed: ParsedEmail, raw: bytes, recipients: Sequence[str], *, spam: str | None = None
+    ) -> Inbound:
         """Our first mailbox among the recipients sets defaults; a signed reply address names the ticket."""
         # The envelope first; then the headers, which is all IMAP has (Delivered-To, To, Cc).
         # A ticket named there still needs a token that verifies to be trusted.
@@ -119,9 +177,11 @@ class EmailIngest:
             internal=bool(self.options.internal_marker)
             and parsed.new_text.lstrip().startswith(self.options.internal_marker),
             spoofed=any(name in self.trusted_authserv for name in parsed.dmarc_failed_by),
+            conversation=parsed.conversation,
             cc=tuple(Identity(email=address) for address in parsed.cc if not self.accepts(address)),
             priority=mailbox.priority or None,
             category=mailbox.category or None,
             team=mailbox.team or None,
             mailbox=mailbox.address or None,
+            spam=spam,
         )

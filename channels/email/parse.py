@@ -26,14 +26,14 @@ from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr
 
 import mailparser
-import nh3
 from charset_normalizer import from_bytes
-from inscriptis import get_text
 from mailparser_reply import EmailReplyParser
 
 from bot.messages import Identity, IncomingFile
+from bot.thread_index import root_of
 from channels.email import tnef
 from channels.email.html_guard import excess, strip_tags
+from channels.email.html_kept import sanitize, text_of
 from channels.email.reply_languages import reply_languages
 
 logger = logging.getLogger(__name__)
@@ -52,11 +52,72 @@ REPLY_LANGUAGES = ["en", "de", "cs", "da", "es", "fr", "it", "ja", "ko", "nl", "
 # header line (998) long. Anything else (an ESC that would reach a terminal through the log,
 # a key too long for the store) is no Message-ID: the message gets one derived from its bytes.
 MESSAGE_ID = re.compile(r"<[!-;=?-~]{1,996}>")
+# The prefix Outlook and Exchange put before the original subject of an out-of-office or
+# rule reply, in the language of the replying mailbox, and the older forms still in use. Only
+# with its colon: "Automatic reply not working" or "Vacation request" is a person asking.
+AUTO_REPLY_PREFIXES = (
+    "automatic reply",  # en; and the forms other responders use
+    "auto reply",
+    "auto-reply",
+    "autoreply",
+    "auto response",
+    "auto-response",
+    "autoresponse",
+    "out of office",
+    "out of office autoreply",
+    "out of the office",
+    "automatische antwort",  # de
+    "abwesenheitsnotiz",
+    "réponse automatique",  # fr
+    "réponse automatique d'absence du bureau",
+    "respuesta automática",  # es
+    "risposta automatica",  # it
+    "resposta automática",  # pt
+    "resposta automàtica",  # ca
+    "automatisch antwoord",  # nl
+    "automatiskt svar",  # sv
+    "automatisk svar",  # nb, da
+    "automaattinen vastaus",  # fi
+    "odpowiedź automatyczna",  # pl
+    "automatická odpověď",  # cs
+    "automatická odpoveď",  # sk
+    "automatikus válasz",  # hu
+    "răspuns automat",  # ro
+    "automatski odgovor",  # hr, sr
+    "samodejni odgovor",  # sl
+    "автоматический ответ",  # ru
+    "автоматична відповідь",  # uk
+    "автоматичен отговор",  # bg
+    "αυτόματη απάντηση",  # el
+    "otomatik yanıt",  # tr
+    "otomatik yanit",
+    "自動応答",  # ja
+    "自动答复",  # zh-Hans (Outlook)
+    "自动回复",  # zh-Hans (other clients)
+    "自動回覆",  # zh-Hant
+    "자동 회신",  # ko
+    "자동 응답",
+    "תשובה אוטומטית",  # he
+    "رد تلقائي",  # ar
+    "trả lời tự động",  # vi
+    "balasan otomatis",  # id
+)
 VACATION_SUBJECT = re.compile(
-    r"^\s*(auto(matic)?[ -]?(reply|response|antwort)|out of (the )?office|abwesenheitsnotiz|"
-    r"vacation|absence|r[ée]ponse automatique|respuesta autom[áa]tica)\b",
+    # A mail gateway may tag it first ("[EXTERNAL] Automatic reply: ..."); French puts a
+    # (no-break) space before the colon, Chinese and Japanese may use a full-width one.
+    r"^\s*(?:\[[^\[\]]{1,40}\]\s*)*(?:"
+    + "|".join(r"\s+".join(map(re.escape, prefix.split())) for prefix in AUTO_REPLY_PREFIXES)
+    + r")\s*[:：]",
     re.IGNORECASE,
 )
+# X-Auto-Response-Suppress asks the receiver not to answer; Exchange writes "All" on the
+# replies it generates (out-of-office, rules, reports). Lists of single kinds ("DR, RN, NRN,
+# OOF, AutoReply") are also on people's mail sent through Exchange or to a list: not robots'.
+SUPPRESS_ALL = "all"
+# A Content-ID as a cid: URL can name it (RFC 2392): printable, no spaces or brackets; and what
+# attachments.content_id holds.
+CONTENT_ID = re.compile(r"[^\x00-\x20\x7f<>]+")
+MAX_CONTENT_ID = 500
 # People do write from postmaster@ (a small company's admin); only MAILER-DAEMON is a machine.
 ROBOT_SENDERS = re.compile(r"^mailer-daemon@", re.IGNORECASE)
 
@@ -77,6 +138,8 @@ class ParsedEmail:
     bounce: bool = False
     # authserv-ids of Authentication-Results headers that say dmarc=fail.
     dmarc_failed_by: tuple[str, ...] = ()
+    # The Outlook conversation its Thread-Index names (the root, in base64), if well-formed.
+    conversation: str | None = None
     # For a delivery report: the Message-IDs it returns, whom it failed for, and why.
     bounced_message_ids: tuple[str, ...] = ()
     failed_recipients: tuple[str, ...] = ()
@@ -132,7 +195,7 @@ def _parse(raw: bytes, envelope_sender: str | None, max_depth: int, max_elements
         text = plain if plain.strip() else strip_tags(html)
         html = None
     else:
-        text = plain if plain.strip() or not html else get_text(html).strip()
+        text = plain if plain.strip() or not html else text_of(html)
     message_id = _first_id(str(message.get("Message-ID", ""))) or derived_message_id(raw)
     references = tuple(
         dict.fromkeys(
@@ -147,7 +210,7 @@ def _parse(raw: bytes, envelope_sender: str | None, max_depth: int, max_elements
         subject=_clean_header(mail.subject or ""),
         text=text,
         new_text=_new_part(text),
-        html=nh3.clean(html) if html else None,
+        html=sanitize(html) if html else None,
         attachments=tuple(_attachments(mail)),
         references=references,
         recipients=_addresses(message, "Delivered-To", "X-Original-To", "To"),
@@ -155,6 +218,7 @@ def _parse(raw: bytes, envelope_sender: str | None, max_depth: int, max_elements
         auto_submitted=_is_automatic(message, mail.subject or ""),
         bounce=_is_bounce(message, envelope_sender, address),
         dmarc_failed_by=_dmarc_failures(message),
+        conversation=root_of(str(message.get("Thread-Index", ""))),
         bounced_message_ids=report.bounced_message_ids,
         failed_recipients=report.failed_recipients,
         bounce_status=report.bounce_status,
@@ -195,6 +259,7 @@ def parse_cheaply(raw: bytes, *, envelope_sender: str | None = None, problem: st
         auto_submitted=_is_automatic(message, subject),
         bounce=_is_bounce(message, envelope_sender, address),
         dmarc_failed_by=_dmarc_failures(message),
+        conversation=root_of(str(message.get("Thread-Index", ""))),
         problems=(problem,),
     )
 
@@ -291,8 +356,19 @@ def _attachments(mail: mailparser.MailParser) -> list[IncomingFile]:
             if unpacked:
                 files.extend(unpacked)
                 continue
-        files.append(IncomingFile(name, kind, data, inline=inline))
+        files.append(IncomingFile(name, kind, data, inline=inline, content_id=_content_id(item)))
     return files
+
+
+def _content_id(item: dict[str, object]) -> str | None:
+    """The part's Content-ID without its <>, as the HTML's ``cid:`` URLs name it; None for one
+    that no URL could name (spaces, controls, brackets) or longer than the store keeps."""
+    value = _clean_header(str(item.get("content-id") or ""))
+    if value.startswith("<") and value.endswith(">"):
+        value = value[1:-1].strip()
+    if not value or len(value) > MAX_CONTENT_ID or not CONTENT_ID.fullmatch(value):
+        return None
+    return value
 
 
 def _payload_bytes(item: dict[str, object]) -> bytes:
@@ -308,18 +384,32 @@ def _payload_bytes(item: dict[str, object]) -> bytes:
 
 
 def _is_automatic(message: Message, subject: str) -> bool:
-    """RFC 3834 and the headers vacation responders and mailing lists actually send."""
-    auto = str(message.get("Auto-Submitted", "no")).strip().lower()
-    precedence = str(message.get("Precedence", "")).strip().lower()
+    """RFC 3834, the headers responders actually send, and Microsoft's subject prefixes.
+
+    What a list or a mail server adds to a person's mail says nothing of who wrote it, so it
+    does not count: ``Precedence: list``, ``List-Id`` (every post a mailing list delivers),
+    ``Delivered-To`` (every local delivery). Neither does ``List-Unsubscribe``: Mailman and
+    Google Groups add it to each person's post as well as newsletters carry it; a newsletter
+    taken for a person costs one acknowledgement within ``ack_limit`` on a new ticket, a
+    reply taken for a robot is a customer's answer that reopens nothing and reaches no one.
+    """
+    suppress = {v.strip().lower() for v in _header_text(message, "X-Auto-Response-Suppress").split(",")}
     return (
-        (auto != "" and not auto.startswith("no"))
-        or precedence in ("bulk", "junk", "list", "auto_reply")
-        or any(
-            message.get(h) is not None
-            for h in ("X-Autoreply", "X-Autorespond", "List-Id", "List-Unsubscribe")
-        )
+        _keyword(message, "Auto-Submitted") not in ("", "no")
+        or _keyword(message, "Precedence") in ("bulk", "junk", "auto_reply")
+        or message.get("X-Autoreply") is not None
+        or message.get("X-Autorespond") is not None
+        or SUPPRESS_ALL in suppress
+        # qmail's autoresponder marks its replies so; an address is never this word.
+        or any(str(v).strip().lower() == "autoresponder" for v in message.get_all("Delivered-To", []))
         or bool(VACATION_SUBJECT.match(subject))
     )
+
+
+def _keyword(message: Message, name: str) -> str:
+    """A header's first word, lower case: ``Auto-Submitted: auto-replied; owner=...`` -> auto-replied."""
+    found = re.match(r"\s*([\w-]*)", _header_text(message, name))
+    return found.group(1).lower() if found else ""
 
 
 def _is_bounce(message: Message, envelope_sender: str | None, from_address: str) -> bool:

@@ -1,11 +1,14 @@
 """Receiving mail over SMTP (aiosmtpd) inside ``supportbot serve``.
 
 The handler only translates: RCPT is checked against the configured
-mailboxes (``550 5.1.1`` otherwise); DATA is parsed off the event loop and
-handed to ``Desk.receive``; ``250`` is answered only after the store has
-committed and carries the ticket number. A store outage answers
-``451 4.3.0`` so the sending server keeps the message and retries; aiosmtpd
-itself answers ``552`` above the size limit.
+mailboxes (``550 5.1.1`` otherwise) and the ban list (``550 5.7.1``); DATA is
+parsed off the event loop and handed to ``Desk.receive``; ``250`` is answered
+only after the store has committed and carries the ticket number (or, for mail
+suspended for review, says only that it was accepted). A store outage answers
+``451 4.3.0`` so the sending server keeps the message and retries; a message
+that failed for a reason of ours on every one of ``[email] max_attempts`` is
+answered ``554 5.6.0`` and kept for an agent; aiosmtpd itself answers ``552``
+above the size limit.
 
 AUTH exists only when a login is configured: then it is offered and
 accepted only over TLS (or from loopback when explicitly allowed), and
@@ -24,8 +27,8 @@ from typing import Any, AnyStr
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, syntax
 
 from bot.config.channels import SmtpSettings
-from bot.errors import ConfigError, StoreUnavailable, UserError
-from channels.email.ingest import EmailIngest
+from bot.errors import ConfigError, SenderRefused, StoreUnavailable, UserError
+from channels.email.ingest import EmailIngest, SetAside
 from channels.email.smtp_auth import LoginGuard, Verdict
 from channels.email.workers import MailBusy
 
@@ -44,6 +47,11 @@ class SupportHandler:
         if not self.ingest.accepts(address):
             logger.info("refused RCPT %s from %s", address, session.peer)
             return f"550 5.1.1 <{address}>: no such mailbox here"
+        sender = envelope.mail_from if envelope.mail_from not in (None, "<>") else ""
+        # No query (see Desk.refuses_sender): the From header is checked again at DATA.
+        if sender and self.ingest.desk.refuses_sender(sender):
+            logger.info("refused mail from banned sender %s (peer %s)", sender, session.peer)
+            return f"550 5.7.1 <{sender}>: sender refused by this help desk's policy"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 
@@ -51,15 +59,34 @@ class SupportHandler:
         raw = envelope.original_content or (envelope.content if isinstance(envelope.content, bytes) else b"")
         mail_from = envelope.mail_from if envelope.mail_from not in (None, "<>") else ""
         # The email channel's own threads: a costly message never holds up the API or /healthz.
-        work = partial(self.ingest.ingest, raw, recipients=list(envelope.rcpt_tos), envelope_sender=mail_from)
+        peer = session.peer[0] if isinstance(session.peer, tuple) and session.peer else None
+        work = partial(
+            self.ingest.ingest,
+            raw,
+            recipients=list(envelope.rcpt_tos),
+            envelope_sender=mail_from,
+            via="smtp",
+            trust_spam=self.ingest.spam.trusted_peer(str(peer) if peer else None),
+        )
         try:
             result = await self.ingest.workers.run(work)
+        except SetAside as error:  # its raw message is kept as suspended mail for an agent
+            logger.error(
+                "554 for %s from %s: failed %d times", error.message_id, mail_from or "<>", error.attempts
+            )
+            return (
+                f"554 5.6.0 Message could not be processed after {error.attempts} attempts; "
+                "it is kept for the help desk to review"
+            )
         except StoreUnavailable as error:
             logger.warning("451 for message from %s: store unavailable: %s", mail_from or "<>", error)
             return "451 4.3.0 Temporary failure: please try again later"
         except MailBusy as error:  # hostile mail holds every parse thread: genuine mail comes back later
             logger.warning("451 for message from %s: %s", mail_from or "<>", error)
             return "451 4.3.2 Too busy to take mail now: please try again later"
+        except SenderRefused as error:
+            logger.info("550 for message from %s: %s", mail_from or "<>", error.message)
+            return f"550 5.7.1 {error.message}"
         except UserError as error:
             logger.info("550 for message from %s: %s", mail_from or "<>", error.message)
             return f"550 5.6.0 {error.message}"
@@ -67,7 +94,10 @@ class SupportHandler:
             logger.exception("451 for message from %s: unexpected failure", mail_from or "<>")
             return "451 4.3.0 Temporary failure: please try again later"
         receipt = result.receipt
-        if receipt is None:
+        if receipt.suspended_id is not None:
+            logger.info("250 for %s from %s: %s", result.message_id, mail_from or "<>", receipt.rule)
+            return "250 2.0.0 Accepted"  # a spammer learns nothing; an agent reviews it
+        if receipt.ticket_number is None:
             return "250 2.0.0 bounce recorded"
         logger.info(
             "250 for %s from %s: %s %s (%s)",

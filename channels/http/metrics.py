@@ -37,7 +37,7 @@ class DeskCollector(Collector):
         yield GaugeMetricFamily(
             "supportbot_sla_at_risk_tickets", "Open tickets whose SLA is at risk", value=figures.sla_at_risk
         )
-        yield _by_channel(
+        yield _by_label(
             GaugeMetricFamily(
                 "supportbot_outbox_pending",
                 "Notifications waiting to be sent, by channel",
@@ -50,7 +50,7 @@ class DeskCollector(Collector):
             "Age of the oldest notification waiting to be sent (0: none)",
             value=figures.oldest_pending_age,
         )
-        yield _by_channel(
+        yield _by_label(
             GaugeMetricFamily(
                 "supportbot_delivery_failures",
                 "Notifications given up on (dead), by channel",
@@ -58,7 +58,7 @@ class DeskCollector(Collector):
             ),
             figures.delivery_failures,
         )
-        yield _by_channel(
+        yield _by_label(
             CounterMetricFamily(
                 "supportbot_inbound_messages",
                 "Messages taken in (comments, first messages included), by channel",
@@ -66,11 +66,27 @@ class DeskCollector(Collector):
             ),
             figures.inbound_messages,
         )
+        yield _by_label(
+            GaugeMetricFamily(
+                "supportbot_suspended_mail",
+                "Messages held for review instead of becoming tickets, by reason",
+                labels=["reason"],
+            ),
+            figures.suspended_mail,
+        )
+        yield _by_label(
+            CounterMetricFamily(
+                "supportbot_mail_set_aside",
+                "Messages set aside after failing every attempt to store them (poison messages), by way in",
+                labels=["via"],
+            ),
+            figures.mail_set_aside,
+        )
 
 
-def _by_channel(family: GaugeMetricFamily | CounterMetricFamily, counts: dict[str, int]) -> Metric:
-    for channel, count in sorted(counts.items()):
-        family.add_metric([channel], count)
+def _by_label(family: GaugeMetricFamily | CounterMetricFamily, counts: dict[str, int]) -> Metric:
+    for label, count in sorted(counts.items()):
+        family.add_metric([label], count)
     return family
 
 

@@ -66,6 +66,11 @@ STORED = {
     "webhook_added",
     "webhook_removed",
     "api_request",
+    "mail_suspended",
+    "mail_released",
+    "mail_deleted",
+    "sender_banned",
+    "sender_unbanned",
 }
 
 

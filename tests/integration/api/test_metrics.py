@@ -45,3 +45,28 @@ def test_metrics_token_when_set_is_required(store: Store, desk: Desk, settings: 
     assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
     allowed = client.get("/metrics", headers={"Authorization": "Bearer m3trics"})
     assert allowed.status_code == 200 and "supportbot_tickets" in allowed.text
+
+
+def test_metrics_count_held_mail_by_reason_and_poison_mail_by_way_in(world: World, desk: Desk) -> None:
+    from bot.messages import Identity, Inbound
+
+    for n in range(2):
+        spam = Inbound(
+            channel="email",
+            key=f"<spam-{n}@example.net>",
+            sender=Identity(email="spammer@example.net"),
+            subject="Offer",
+            text="Buy.",
+            spam="X-Spam-Flag: YES",
+        )
+        assert desk.receive(spam).suspended_id is not None
+    for via, key in (("smtp", "<a@example.com>"), ("imap", "<b@example.com>"), ("imap", "<c@example.com>")):
+        for _ in range(desk.settings.email.max_attempts):
+            desk.mail_failed(None, key, via, "RuntimeError: broken")
+
+    text = world.client.get("/metrics").text
+
+    assert 'supportbot_suspended_mail{reason="spam"} 2.0' in text
+    assert 'supportbot_suspended_mail{reason="burst"} 0.0' in text
+    assert 'supportbot_mail_set_aside_total{via="smtp"} 1.0' in text
+    assert 'supportbot_mail_set_aside_total{via="imap"} 2.0' in text
