@@ -16,6 +16,7 @@ from bot.errors import ConfigError, StoreUnavailable, UserError
 from channels.cli.admin import categories, config_group, db, fields, outbox, serve, teams
 from channels.cli.automations import automations
 from channels.cli.context import CliState
+from channels.cli.held import bans, suspended
 from channels.cli.imap import imap
 from channels.cli.people import people
 from channels.cli.report import report
@@ -72,6 +73,8 @@ for command in (
     sla,
     routing,
     automations,
+    suspended,
+    bans,
     tokens,
     webhooks,
     sharing,

@@ -24,6 +24,7 @@ from channels.http import (
     automations_routes,
     config_routes,
     errors,
+    held_routes,
     rules_routes,
     search,
     sharing,
@@ -143,6 +144,7 @@ def api_application() -> FastAPI:
     api.include_router(config_routes.router)
     api.include_router(rules_routes.router)
     api.include_router(automations_routes.router)
+    api.include_router(held_routes.router)
     # Outermost last: the size check answers before the access log or the app see the
     # request (create_app puts a ceiling in front of every route too); the access
     # log records the gate's 401s; the gate answers before any endpoint reads a body.

@@ -1,5 +1,6 @@
 """Administration pages, admins only: people, teams, categories, custom fields, SLA policies,
-routing rules, webhooks, API tokens, and the mail and Slack settings in force (read-only);
+routing rules, webhooks, API tokens, the mail and Slack settings in force (read-only) and
+banned senders (admin_bans.py);
 the automation rules' pages, which staff may read too, are admin_automations.py's.
 
 Each form (:mod:`channels.web.admin_forms`) calls the same desk method as the API and the
@@ -29,7 +30,7 @@ from bot.errors import Forbidden, NotFound, Unauthenticated, UserError
 from bot.model import Actor, FieldType, Priority, Role
 from bot.notify.webhooks import EVENTS
 from bot.views import PersonView
-from channels.web import admin_automations
+from channels.web import admin_automations, admin_bans
 from channels.web.admin_forms import ACTIONS, MAX_ROW_ID, Action, Failed, Ids, Values
 from channels.web.site import Site, guarded
 
@@ -43,6 +44,7 @@ SECTIONS = (
     ("webhooks", "Webhooks"),
     ("tokens", "API tokens"),
     ("settings", "Mail and Slack"),
+    ("bans", "Banned senders"),
 )
 # The navigation: these sections, and the automation rules' pages (admin_automations.py).
 TABS = (*SECTIONS[:6], ("automations", "Automations"), *SECTIONS[6:])
@@ -97,7 +99,7 @@ def routes(site: Site) -> list[BaseRoute]:
     pages.append(
         Route("/admin/routing/{rule_id:int}", guarded(site, section_page("routing")), methods=["GET"])
     )
-    for action in ACTIONS:
+    for action in (*ACTIONS, *admin_bans.ACTIONS):
         pages.append(Route(action.path, guarded(site, post(action)), methods=["POST"]))
     return pages + admin_automations.routes(site, TABS)
 
@@ -105,7 +107,7 @@ def routes(site: Site) -> list[BaseRoute]:
 def _ids(request: Request) -> dict[str, int]:
     ids = {name: value for name, value in request.path_params.items() if isinstance(value, int)}
     if any(value > MAX_ROW_ID for value in ids.values()):
-        raise NotFound("no such policy, rule, webhook or token")
+        raise NotFound("no such policy, rule, webhook, token or ban")
     return ids
 
 
@@ -261,6 +263,7 @@ READERS: dict[str, Callable[[Desk, Actor, Ids, str], dict[str, Any]]] = {
     "webhooks": _read_webhooks,
     "tokens": _read_tokens,
     "settings": _read_settings,
+    "bans": admin_bans.read_bans,
 }
 
 # The settings page: mail and Slack, as `supportbot config show` prints them.

@@ -6,7 +6,7 @@ Pages, by who uses them:
 - ``/``, ``/new``, ``/tickets/N`` the requesters' portal (portal.py); staff opening
   ``/tickets/N`` get the workspace's ticket page
 - ``/desk`` the agents' queues and bulk changes (workspace.py), ``/desk/tickets/N`` one
-  ticket with every action (agent_ticket.py)
+  ticket with every action (agent_ticket.py), ``/desk/suspended`` held mail (suspended.py)
 - ``/dashboard`` live key metrics (dashboard.py)
 - ``/admin`` ... administration, admins only (admin.py)
 - ``/live/...`` server-sent events that tell an open page something changed (live.py)
@@ -22,7 +22,8 @@ from starlette.routing import BaseRoute
 
 from bot.config.settings import Settings
 from bot.desk.facade import Desk
-from channels.web import admin, agent_ticket, dashboard, live, oidc, portal, signin, workspace
+from channels.web import admin, agent_ticket, dashboard, live, oidc, portal, signin, suspended, workspace
+from channels.web.held_count import HeldCount
 from channels.web.site import Site
 
 
@@ -40,7 +41,9 @@ def web_routes(desk: Desk, settings: Settings) -> WebDesk:
     routes += signin.routes(site)
     routes += oidc.routes(site)
     routes += portal.routes(site)
-    routes += workspace.routes(site)
+    held = HeldCount(desk)
+    routes += workspace.routes(site, held)
+    routes += suspended.routes(site, held)
     routes += agent_ticket.routes(site)
     routes += dashboard.routes(site)
     routes += admin.routes(site)

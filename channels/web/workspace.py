@@ -23,6 +23,7 @@ from bot.model import Actor, Priority, Status
 from bot.read import cursors, search, sorting
 from bot.read.queries import TicketFilter
 from channels.web import bulk, forms, queue_counts
+from channels.web.held_count import HeldCount
 from channels.web.history import names_of
 from channels.web.queue_counts import QueueCounts
 from channels.web.site import Site, guarded, local_path
@@ -101,15 +102,19 @@ class Listing:
         return self.url(queue=queue, cursor="")
 
 
-def routes(site: Site) -> list[BaseRoute]:
+def routes(site: Site, held: HeldCount | None = None) -> list[BaseRoute]:
+    """``held``: the count of suspended mail the navigation shows, shared with its pages."""
     desk = site.desk
     counter = QueueCounts(desk, site.settings.web.queue_counts_max_age_seconds)
+    held_count = held or HeldCount(desk)
 
     async def queue_page(request: Request) -> Response:
         actor = forms.person((await site.signed_in(request, staff=True)).actor)
         listing = Listing.of(request)
         context = await site.call(_queue_context, desk, counter, actor, listing)
         region = request.headers.get("hx-target") == "queue"
+        if not region:  # the navigation is outside the list region
+            context["held_count"] = await site.call(held_count.total, actor)
         # htmx swaps only successful answers: the list region says what was wrong itself.
         status = 422 if context["error"] and not region else 200
         return site.page(request, "desk/_queue.html" if region else "desk/queue.html", context, status)
