@@ -52,40 +52,58 @@ def is_own_or_robot(unit: Unit, email: str | None) -> bool:
     return bool(ROBOT_LOCAL_PARTS.match(local))
 
 
-def sent_by_robot(unit: Unit, inbound: Inbound, sender: t.Person) -> bool:
+def sent_by_robot(unit: Unit, inbound: Inbound, sender: t.Person, *, answers_us: bool) -> bool:
     """Whether a machine sent ``inbound``: kept, but never acknowledged, reopening or passed on.
 
-    Costs a query only for mail whose subject carries another ticket system's tag.
+    ``answers_us``: the message answers mail of ours (it names one of our tickets, by its
+    reply address, its references or our subject tag). Costs a query only for such mail
+    whose subject also carries another ticket system's tag.
     """
     return (
         inbound.auto_submitted
         or inbound.bounce
         or is_own_or_robot(unit, sender.email)
-        or (inbound.channel == "email" and foreign_acknowledgement(unit, sender, inbound.subject))
+        or (
+            inbound.channel == "email"
+            and answers_us
+            and foreign_acknowledgement(unit, sender, inbound.subject)
+        )
     )
 
 
-def foreign_acknowledgement(unit: Unit, sender: t.Person, subject: str) -> bool:
-    """Another ticket system answering us: its own ticket tag in the subject, from an address
-    that has never written to us as a person (one we do not know yet included).
+# The sender's latest tickets in which a person's comment of theirs is looked for: enough for
+# any person who ever wrote to us, and a bound for an address that writes thousands.
+HISTORY_TICKETS = 50
 
-    Such systems acknowledge every mail, ours too, as new mail without ``Auto-Submitted``;
-    answered, they answer again. A person who wrote to us before keeps being a person,
-    whatever their subject says.
+
+def foreign_acknowledgement(unit: Unit, sender: t.Person, subject: str) -> bool:
+    """Another ticket system answering our mail: its own ticket tag in the subject, from an
+    address that has never written to us as a person (one we do not know yet included).
+
+    Such systems acknowledge every mail, ours too, without ``Auto-Submitted``; answered,
+    they answer again. Only mail that answers ours is asked about (the caller's
+    ``answers_us``): a new customer whose first subject happens to name their own
+    ticket elsewhere ("Printer down (INC0012345)") is a person. And a person who wrote
+    to us before keeps being a person, whatever their subject says.
     """
     if not foreign_tag(subject, unit.settings.ticket_prefix):
         return False
-    if sender.id is None:
+    if sender.id is None or sender.id in unit.new_people:
         return True
     # Through their own tickets (indexed by requester, then each ticket's comments): what a
     # person writes to us, they write there. Bounded by their tickets, not by all comments,
     # which a flood of tagged mail would otherwise make every message read.
+    latest = (
+        select(t.Ticket.id)
+        .where(t.Ticket.requester_id == sender.id)
+        .order_by(t.Ticket.id.desc())
+        .limit(HISTORY_TICKETS)
+    )
     with unit.session.no_autoflush:
         human = unit.session.scalar(
             select(t.Comment.id)
-            .join(t.Ticket, t.Ticket.id == t.Comment.ticket_id)
             .where(
-                t.Ticket.requester_id == sender.id,
+                t.Comment.ticket_id.in_(latest),
                 t.Comment.author_id == sender.id,
                 t.Comment.auto_submitted.is_(False),
             )

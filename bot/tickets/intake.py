@@ -102,7 +102,12 @@ def receive(unit: Unit, inbound: Inbound) -> Receipt:
     unvouched = staff and not inbound.authenticated
     # Auto-replies, bounces, our own mail coming back, other help desks' acknowledgements:
     # kept, but never answered, reopening or passed on.
-    robot = sent_by_robot(unit, inbound, sender)
+    answers_us = bool(
+        inbound.ticket_number
+        or any(name in known for name in inbound.references)
+        or placement.subject_tag(unit.settings.ticket_prefix, inbound.subject)
+    )
+    robot = sent_by_robot(unit, inbound, sender, answers_us=answers_us)
     # Only staff can keep what they write internal (an agent's "#note" reply).
     internal = inbound.internal and staff
     match = placement.find_ticket(unit, inbound, sender, known)
@@ -123,7 +128,8 @@ def receive(unit: Unit, inbound: Inbound) -> Receipt:
         return Receipt(
             None, None, None, created=False, duplicate=False, rule="ignored: not a ticket's thread"
         )
-    if match.ticket is None and not staff:
+    # Staff by a From header alone are anyone's to forge: their flood is held like any other.
+    if match.ticket is None and not (staff and inbound.authenticated):
         hold = suspension.burst_hold(unit, inbound, sender)
         if hold is not None:
             return suspension.suspend(unit, inbound, hold)
@@ -131,6 +137,7 @@ def receive(unit: Unit, inbound: Inbound) -> Receipt:
     known_images: dict[str, str | None] = {}  # a new ticket has none yet
     if match.ticket is None:
         ticket, placed = open_ticket(unit, inbound, sender, actor)
+        unit.new_people.discard(sender.id)  # has opened one now: counted from the next (group commit)
         ruled = {key for key, _, _ in placed.fields}
         classify.initial_fields(
             unit, ticket, {k: v for k, v in inbound.fields.items() if k not in ruled}, actor
@@ -259,7 +266,7 @@ def open_ticket(
         requester_replied_at=None if Role(requester.role).is_staff else unit.now,
         agent_replied_at=None,
         # The Outlook conversation its mail extends, set before the INSERT like its clocks.
-        thread_index=placement.conversation_of(inbound, unit.now),
+        thread_index=placement.conversation_of(unit, inbound, requester),
     )
     # Its clocks before its INSERT, so the row is written once, with them.
     sla_track.refresh(unit, ticket)

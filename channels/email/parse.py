@@ -9,6 +9,7 @@ too large to sanitize in bounded time: then only its text is kept. The new
 part of a reply is split from quoted history and signatures by
 mail-parser-reply; the full text is kept beside it. :func:`parse_cheaply`
 is the fallback when a full parse takes too long: headers and text only.
+Whether a robot sent it is :mod:`channels.email.robot_marks`' to say.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import policy
-from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr
@@ -32,9 +32,11 @@ from mailparser_reply import EmailReplyParser
 from bot.messages import Identity, IncomingFile
 from bot.thread_index import root_of
 from channels.email import tnef
+from channels.email.header_text import header_text
 from channels.email.html_guard import excess, strip_tags
 from channels.email.html_kept import sanitize, text_of
 from channels.email.reply_languages import reply_languages
+from channels.email.robot_marks import is_automatic, is_bounce
 
 logger = logging.getLogger(__name__)
 
@@ -52,74 +54,10 @@ REPLY_LANGUAGES = ["en", "de", "cs", "da", "es", "fr", "it", "ja", "ko", "nl", "
 # header line (998) long. Anything else (an ESC that would reach a terminal through the log,
 # a key too long for the store) is no Message-ID: the message gets one derived from its bytes.
 MESSAGE_ID = re.compile(r"<[!-;=?-~]{1,996}>")
-# The prefix Outlook and Exchange put before the original subject of an out-of-office or
-# rule reply, in the language of the replying mailbox, and the older forms still in use. Only
-# with its colon: "Automatic reply not working" or "Vacation request" is a person asking.
-AUTO_REPLY_PREFIXES = (
-    "automatic reply",  # en; and the forms other responders use
-    "auto reply",
-    "auto-reply",
-    "autoreply",
-    "auto response",
-    "auto-response",
-    "autoresponse",
-    "out of office",
-    "out of office autoreply",
-    "out of the office",
-    "automatische antwort",  # de
-    "abwesenheitsnotiz",
-    "réponse automatique",  # fr
-    "réponse automatique d'absence du bureau",
-    "respuesta automática",  # es
-    "risposta automatica",  # it
-    "resposta automática",  # pt
-    "resposta automàtica",  # ca
-    "automatisch antwoord",  # nl
-    "automatiskt svar",  # sv
-    "automatisk svar",  # nb, da
-    "automaattinen vastaus",  # fi
-    "odpowiedź automatyczna",  # pl
-    "automatická odpověď",  # cs
-    "automatická odpoveď",  # sk
-    "automatikus válasz",  # hu
-    "răspuns automat",  # ro
-    "automatski odgovor",  # hr, sr
-    "samodejni odgovor",  # sl
-    "автоматический ответ",  # ru
-    "автоматична відповідь",  # uk
-    "автоматичен отговор",  # bg
-    "αυτόματη απάντηση",  # el
-    "otomatik yanıt",  # tr
-    "otomatik yanit",
-    "自動応答",  # ja
-    "自动答复",  # zh-Hans (Outlook)
-    "自动回复",  # zh-Hans (other clients)
-    "自動回覆",  # zh-Hant
-    "자동 회신",  # ko
-    "자동 응답",
-    "תשובה אוטומטית",  # he
-    "رد تلقائي",  # ar
-    "trả lời tự động",  # vi
-    "balasan otomatis",  # id
-)
-VACATION_SUBJECT = re.compile(
-    # A mail gateway may tag it first ("[EXTERNAL] Automatic reply: ..."); French puts a
-    # (no-break) space before the colon, Chinese and Japanese may use a full-width one.
-    r"^\s*(?:\[[^\[\]]{1,40}\]\s*)*(?:"
-    + "|".join(r"\s+".join(map(re.escape, prefix.split())) for prefix in AUTO_REPLY_PREFIXES)
-    + r")\s*[:：]",
-    re.IGNORECASE,
-)
-# X-Auto-Response-Suppress asks the receiver not to answer; Exchange writes "All" on the
-# replies it generates (out-of-office, rules, reports). Lists of single kinds ("DR, RN, NRN,
-# OOF, AutoReply") are also on people's mail sent through Exchange or to a list: not robots'.
-SUPPRESS_ALL = "all"
 # A Content-ID as a cid: URL can name it (RFC 2392): printable, no spaces or brackets; and what
 # attachments.content_id holds.
 CONTENT_ID = re.compile(r"[^\x00-\x20\x7f<>]+")
 MAX_CONTENT_ID = 500
-# People do write from postmaster@ (a small company's admin); only MAILER-DAEMON is a machine.
-ROBOT_SENDERS = re.compile(r"^mailer-daemon@", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,8 +153,8 @@ def _parse(raw: bytes, envelope_sender: str | None, max_depth: int, max_elements
         references=references,
         recipients=_addresses(message, "Delivered-To", "X-Original-To", "To"),
         cc=_addresses(message, "Cc"),
-        auto_submitted=_is_automatic(message, mail.subject or ""),
-        bounce=_is_bounce(message, envelope_sender, address),
+        auto_submitted=is_automatic(message, mail.subject or ""),
+        bounce=is_bounce(message, envelope_sender, address),
         dmarc_failed_by=_dmarc_failures(message),
         conversation=root_of(str(message.get("Thread-Index", ""))),
         bounced_message_ids=report.bounced_message_ids,
@@ -236,8 +174,8 @@ def parse_cheaply(raw: bytes, *, envelope_sender: str | None = None, problem: st
     try:
         message = BytesParser(policy=policy.compat32).parsebytes(raw)
         plain, html = _bodies(message, _decode_plainly)
-        subject = _clean_header(_header_text(message, "Subject"))
-        name, address = parseaddr(_header_text(message, "From"))
+        subject = _clean_header(header_text(message, "Subject"))
+        name, address = parseaddr(header_text(message, "From"))
         text = plain if plain.strip() or not html else strip_tags(html[:MAX_HTML])
     except Exception as error:  # noqa: BLE001 - still kept, as parse() keeps what it cannot read
         return _unreadable(raw, envelope_sender, error)
@@ -256,23 +194,12 @@ def parse_cheaply(raw: bytes, *, envelope_sender: str | None = None, problem: st
         ),
         recipients=_addresses(message, "Delivered-To", "X-Original-To", "To"),
         cc=_addresses(message, "Cc"),
-        auto_submitted=_is_automatic(message, subject),
-        bounce=_is_bounce(message, envelope_sender, address),
+        auto_submitted=is_automatic(message, subject),
+        bounce=is_bounce(message, envelope_sender, address),
         dmarc_failed_by=_dmarc_failures(message),
         conversation=root_of(str(message.get("Thread-Index", ""))),
         problems=(problem,),
     )
-
-
-def _header_text(message: Message, name: str) -> str:
-    """A header decoded from RFC 2047 words, or as written when it cannot be."""
-    value = message.get(name)
-    if value is None:
-        return ""
-    try:
-        return str(make_header(decode_header(str(value))))
-    except (LookupError, UnicodeError, ValueError):
-        return str(value)
 
 
 def _decode_plainly(part: Message) -> str:
@@ -381,42 +308,6 @@ def _payload_bytes(item: dict[str, object]) -> bytes:
         return text.encode(charset)
     except (LookupError, UnicodeEncodeError):
         return text.encode("utf-8")
-
-
-def _is_automatic(message: Message, subject: str) -> bool:
-    """RFC 3834, the headers responders actually send, and Microsoft's subject prefixes.
-
-    What a list or a mail server adds to a person's mail says nothing of who wrote it, so it
-    does not count: ``Precedence: list``, ``List-Id`` (every post a mailing list delivers),
-    ``Delivered-To`` (every local delivery). Neither does ``List-Unsubscribe``: Mailman and
-    Google Groups add it to each person's post as well as newsletters carry it; a newsletter
-    taken for a person costs one acknowledgement within ``ack_limit`` on a new ticket, a
-    reply taken for a robot is a customer's answer that reopens nothing and reaches no one.
-    """
-    suppress = {v.strip().lower() for v in _header_text(message, "X-Auto-Response-Suppress").split(",")}
-    return (
-        _keyword(message, "Auto-Submitted") not in ("", "no")
-        or _keyword(message, "Precedence") in ("bulk", "junk", "auto_reply")
-        or message.get("X-Autoreply") is not None
-        or message.get("X-Autorespond") is not None
-        or SUPPRESS_ALL in suppress
-        # qmail's autoresponder marks its replies so; an address is never this word.
-        or any(str(v).strip().lower() == "autoresponder" for v in message.get_all("Delivered-To", []))
-        or bool(VACATION_SUBJECT.match(subject))
-    )
-
-
-def _keyword(message: Message, name: str) -> str:
-    """A header's first word, lower case: ``Auto-Submitted: auto-replied; owner=...`` -> auto-replied."""
-    found = re.match(r"\s*([\w-]*)", _header_text(message, name))
-    return found.group(1).lower() if found else ""
-
-
-def _is_bounce(message: Message, envelope_sender: str | None, from_address: str) -> bool:
-    report = message.get_content_type() == "multipart/report" and (
-        str(message.get_param("report-type", "")).lower() == "delivery-status"
-    )
-    return report or envelope_sender in ("", "<>") or bool(ROBOT_SENDERS.match(from_address or ""))
 
 
 def _dmarc_failures(message: Message) -> tuple[str, ...]:

@@ -8,8 +8,9 @@ RFC 3834 asks of responders):
 - ``auto.farm.test``: an RFC 3834 responder (``Auto-Submitted: auto-replied``);
 - ``ooo.farm.test``: Outlook's out-of-office, marked only by ``X-Auto-Response-Suppress: All``
   and its "Automatic reply:" subject, sent to From with no In-Reply-To;
-- ``desk.farm.test``: another help desk that acknowledges every message as new mail with its
-  own ``[#n]``-style tag and no Auto-Submitted;
+- ``desk.farm.test``: another help desk that acknowledges every message with its own
+  ``[#n]``-style tag and no Auto-Submitted, threaded to what it answers (In-Reply-To), as
+  osTicket, OTRS and Zammad thread theirs;
 - ``staff.farm.test``: our own agents' mailbox, whose out-of-office answers every notification
   through its signed Reply-To address.
 
@@ -255,10 +256,11 @@ class Farm:
         return Reply("outlook", rcpt, to, raw.encode())
 
     def _desk(self, mail_from: str, rcpt: str, message: EmailMessage, n: int) -> Reply:
-        """Another help desk: every message is a new ticket of its own, acknowledged as new mail."""
+        """Another help desk: every message is a new ticket of its own, acknowledged in reply."""
         to = address_of(message, "From") or mail_from
         subject = DESK_SUBJECTS[n % len(DESK_SUBJECTS)].format(n=n)
-        raw = self._headers(rcpt, to, subject, "Content-Type: text/plain; charset=utf-8\r\n") + (
+        threading = f"In-Reply-To: {message['Message-ID']}\r\n" if message["Message-ID"] else ""
+        raw = self._headers(rcpt, to, subject, f"{threading}Content-Type: text/plain; charset=utf-8\r\n") + (
             f"\r\n{MARK} {rcpt} {n}: Thank you for contacting us. Your request has been logged.\r\n"
         )
         return Reply("desk", rcpt, to, raw.encode())

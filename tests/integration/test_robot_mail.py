@@ -206,40 +206,59 @@ def test_subjects_about_auto_replies_are_a_persons(smtp, desk, store, resolved):
     assert ("ticket_opened", "new@example.com") in sent(store) and number == "SUP-2"
 
 
-@pytest.mark.parametrize(
-    "subject",
-    [
-        "[#4711] Re: Printer on fire",
-        "Support Ticket Opened [#4711]",
-        "[Ticket#2024120510000012] Printer on fire",
-        "Ticket #123 received",
-        "Request #4711: Printer on fire",
-        "We have your message (Case 00123)",
-        "[ABC-123] Printer on fire",
-    ],
-)
-def test_another_help_desks_acknowledgement_from_an_address_we_never_heard_a_person_from_is_a_robots(
-    smtp, desk, store, subject
-):
-    number = send(smtp, mail("help@desk.example", subject, "We received your request."))
-    assert number == "SUP-1"
-    assert sent(store) == [("new_ticket", AGENT)]  # no acknowledgement to their robot
-    assert last_comment(store, number).auto_submitted
+FOREIGN_SUBJECTS = [
+    "[#4711] Re: Printer on fire",
+    "Support Ticket Opened [#4711]",
+    "[Ticket#2024120510000012] Printer on fire",
+    "Ticket #123 received",
+    "Request #4711: Printer on fire",
+    "We have your message (Case 00123)",
+    "[ABC-123] Printer on fire",
+]
+
+
+@pytest.mark.parametrize("subject", FOREIGN_SUBJECTS)
+def test_another_help_desks_acknowledgement_of_our_mail_is_a_robots(smtp, desk, store, agent, subject):
+    """Bob copied his own IT desk; it acknowledges our answer at the signed reply address."""
+    number = send(smtp, mail(headers="Cc: help@desk.example\r\n"))
+    desk.comment(agent, number, "We are on it.")
+    before = sent(store)
+    assert ("agent_replied", "help@desk.example") in before
+    ack = mail("help@desk.example", f"{subject} [{number}]", "We received your request.")
+    assert send(smtp, ack, sender="help@desk.example", to=signed(number, "help@desk.example")) == number
+    comment = last_comment(store, number)
+    assert comment.auto_submitted and not comment.public
+    assert sent(store) == before  # nobody hears of it: no loop
+
+
+@pytest.mark.parametrize("subject", FOREIGN_SUBJECTS)
+def test_another_help_desks_new_mail_naming_our_ticket_is_a_robots(smtp, desk, store, subject):
+    send(smtp, mail())
+    number = send(smtp, mail("help@desk.example", f"{subject} Re: [SUP-1] Printer on fire", "Received."))
+    assert number == "SUP-2" and last_comment(store, number).auto_submitted
+    assert ("ticket_opened", "help@desk.example") not in sent(store)  # no acknowledgement to a robot
+
+
+@pytest.mark.parametrize("subject", FOREIGN_SUBJECTS)
+def test_a_new_customer_whose_subject_names_a_ticket_elsewhere_is_a_person(smtp, desk, store, subject):
+    """Mail that answers nothing of ours is no acknowledgement of it: "Printer down (INC0012345)"."""
+    number = send(smtp, mail("new@example.com", subject, "Our printer is down."))
+    assert not last_comment(store, number).auto_submitted
+    assert ("ticket_opened", "new@example.com") in sent(store)
 
 
 def test_another_help_desks_tag_from_someone_who_wrote_to_us_as_a_person_is_a_persons(smtp, desk, store):
     send(smtp, mail("vendor@desk.example", "Order 7 failed", "Our order failed."))
-    number = send(smtp, mail("vendor@desk.example", "[#4711] Order 7 still failing", "Any news?"))
-    assert number == "SUP-2"
+    number = send(smtp, mail("vendor@desk.example", "[#4711] Re: [SUP-1] Order 7 still failing", "Any news?"))
+    assert number == "SUP-1"
     assert not last_comment(store, number).auto_submitted
-    assert [r for template, r in sent(store) if template == "ticket_opened"] == ["vendor@desk.example"] * 2
 
 
 def test_an_address_that_only_ever_sent_robots_mail_stays_a_robot(smtp, desk, store):
     send(smtp, mail("help@desk.example", "Thanks", "Received.", headers="Auto-Submitted: auto-replied\r\n"))
-    number = send(smtp, mail("help@desk.example", "[#4711] Received", "Received."))
-    assert number == "SUP-2" and last_comment(store, number).auto_submitted
-    assert [template for template, _ in sent(store)] == ["new_ticket", "new_ticket"]
+    number = send(smtp, mail("help@desk.example", "[#4711] Re: [SUP-1] Received", "Received."))
+    assert number == "SUP-1" and last_comment(store, number).auto_submitted
+    assert [template for template, _ in sent(store)] == ["new_ticket"]
 
 
 def test_our_own_tag_is_no_foreign_one(smtp, desk, store):
@@ -338,8 +357,9 @@ def test_the_history_query_runs_only_for_a_subject_with_a_foreign_tag(smtp, stor
     event.listen(store.engine, "before_cursor_execute", count)
     try:
         send(smtp, mail("new@example.com", "Printer on fire"))
+        send(smtp, mail("new@example.com", "[#4711] Printer on fire"))  # answers nothing of ours
         assert statements == []
-        send(smtp, mail("new@example.com", "[#4711] Printer on fire"))
+        send(smtp, mail("new@example.com", "[#4711] Re: [SUP-1] Printer on fire"))
         assert len(statements) == 1
     finally:
         event.remove(store.engine, "before_cursor_execute", count)

@@ -12,7 +12,8 @@ from email.header import Header
 import pytest
 
 from bot.people.robots import foreign_tag
-from channels.email.parse import AUTO_REPLY_PREFIXES, parse
+from channels.email.parse import parse
+from channels.email.robot_marks import AUTO_REPLY_PREFIXES
 
 
 def raw(subject: str = "Printer on fire", headers: str = "") -> bytes:
