@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import uuid
 from datetime import UTC, datetime, timedelta
 
 HEADER = 22
@@ -54,6 +55,11 @@ def new_root(at: datetime, guid: bytes) -> bytes:
     if len(guid) != 16:
         raise ValueError(f"a conversation GUID has 16 bytes, not {len(guid)}")
     return bytes([RESERVED]) + (filetime(at) >> 24).to_bytes(5, "big") + guid
+
+
+def fresh_root(at: datetime) -> str:
+    """A new conversation's header, encoded as tickets keep it."""
+    return encode(new_root(at, uuid.uuid4().bytes))
 
 
 def started(index: bytes) -> datetime:
@@ -100,6 +106,8 @@ def parse(value: str) -> bytes | None:
     gateways leave it off); anything else odd (other characters, a length that is no
     header plus whole blocks, a wrong first byte, a hundred replies and more) is no index.
     """
+    if len(value) > 4 * MAX_TEXT:  # before any work on it: the header is the sender's to size
+        return None
     text = "".join(value.split())
     if not text or len(text) > MAX_TEXT:
         return None

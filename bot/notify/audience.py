@@ -342,7 +342,7 @@ def _conversation(unit: Unit, ticket: t.Ticket) -> str:
     about it, written with the ticket's other changes.
     """
     if ticket.thread_index is None:
-        ticket.thread_index = thread_index.encode(thread_index.new_root(unit.now, uuid.uuid4().bytes))
+        ticket.thread_index = thread_index.fresh_root(unit.now)
     return ticket.thread_index
 
 

@@ -20,16 +20,14 @@ is kept as a flagged internal note that notifies nobody outside.
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import select
 
 from bot import thread_index
 from bot.errors import UserError
 from bot.messages import Inbound
-from bot.model import Role
+from bot.model import Role, Status
 from bot.store import tables as t
 from bot.tickets import changes as tickets
 from bot.unit import Unit
@@ -108,7 +106,7 @@ def _place(unit: Unit, inbound: Inbound, sender: t.Person, known: dict[str, Know
         ref = max(named, key=lambda known_ref: known_ref.id)
         return _threaded(unit, inbound, sender, tickets.get(unit, ref.ticket_id), "references")
     # Only for a message that names a conversation, and only once its references named no ticket.
-    conversation = _in_conversation(unit, inbound.conversation) if inbound.conversation else None
+    conversation = in_conversation(unit, inbound.conversation) if inbound.conversation else None
     if conversation is not None:
         return _threaded(unit, inbound, sender, conversation, "thread-index")
     tag = subject_tag(unit.settings.ticket_prefix, inbound.subject)
@@ -127,10 +125,15 @@ def _threaded(unit: Unit, inbound: Inbound, sender: t.Person, ticket: t.Ticket, 
     return Match(ticket, rule + (", DMARC failed" if inbound.spoofed else ""), trusted)
 
 
-def _in_conversation(unit: Unit, conversation: str) -> t.Ticket | None:
+def in_conversation(unit: Unit, conversation: str) -> t.Ticket | None:
     """The ticket whose mail is this Outlook conversation: the newest one not merged away, if
-    several share it (a follow-up of a closed ticket joins its conversation), else the newest.
-    Row-locked, as :func:`bot.tickets.changes.get` locks a ticket a reference names."""
+    several share it (tickets from before a conversation was kept only once), else the newest.
+    Row-locked, as :func:`bot.tickets.changes.get` locks a ticket a reference names; asked once
+    per transaction."""
+    return unit.once(("conversation", conversation), lambda: _conversation_ticket(unit, conversation))
+
+
+def _conversation_ticket(unit: Unit, conversation: str) -> t.Ticket | None:
     return unit.session.scalar(
         select(t.Ticket)
         .where(t.Ticket.thread_index == conversation)
@@ -141,14 +144,31 @@ def _in_conversation(unit: Unit, conversation: str) -> t.Ticket | None:
     )
 
 
-def conversation_of(inbound: Inbound, now: datetime) -> str | None:
+def conversation_of(unit: Unit, inbound: Inbound, requester: t.Person) -> str | None:
     """The Outlook conversation a new ticket's mail will extend: the one its opening email
     started, so our acknowledgement joins the customer's own thread, else a new one. None for
-    a ticket opened elsewhere: it gets one if and when we first mail about it."""
+    a ticket opened elsewhere: it gets one if and when we first mail about it.
+
+    A conversation another ticket has is taken over only by the follow-up of that ticket,
+    closed, opened by someone on it: then the conversation's next replies reach the
+    follow-up. Anyone else (a stranger writing in someone's thread, a forged sender) gets
+    a new one, so they can never draw the ticket's replies to a ticket of their own.
+    """
     if inbound.channel != "email":
         return None
-    adopted = thread_index.root_of(inbound.conversation) if inbound.conversation else None
-    return adopted or thread_index.encode(thread_index.new_root(now, uuid.uuid4().bytes))
+    adopted = inbound.conversation
+    holder = in_conversation(unit, adopted) if adopted else None
+    continued = (
+        holder is not None
+        and holder.status == Status.CLOSED.value
+        and not inbound.spoofed
+        and is_participant(unit, holder, requester)
+    )
+    if adopted and (holder is None or continued):
+        # The new ticket will have it: the next message of this transaction must see that.
+        unit.lookups.pop(("conversation", adopted), None)
+        return adopted
+    return thread_index.fresh_root(unit.now)
 
 
 def subject_tag(prefix: str, subject: str) -> str | None:

@@ -399,3 +399,21 @@ def test_both_parses_read_the_conversation_and_only_a_well_formed_one():
     assert parse_cheaply(raw, problem="slow").conversation == OUTLOOK_ROOT
     assert parse(mail(index="AgHb9piJBsCGD1GVoU+wxkNV9ElnyQ==")).conversation is None
     assert parse(mail()).conversation is None
+
+
+def test_a_stranger_writing_in_a_closed_tickets_conversation_cannot_take_its_replies(
+    smtp, desk, store, outbox, clock, agent
+):
+    smtp.send(mail())
+    ack, _ = outbox.one()
+    desk.transition(agent, "SUP-1", Status.CLOSED)
+    outbox.sent()
+    stranger = mail("Me too", sender="mallory@example.net", index=outlook_reply(ack, clock))
+    assert smtp.send(stranger) == (250, "2.0.0 SUP-2")
+    assert stored_root(store, 2) != stored_root(store, 1)  # a conversation of its own
+    # Bob's next reply in his conversation is his follow-up, never Mallory's ticket.
+    assert smtp.send(mail("Again", index=outlook_reply(ack, clock), body="It is back.")) == (
+        250,
+        "2.0.0 SUP-3",
+    )
+    assert stored_root(store, 3) == stored_root(store, 1)
