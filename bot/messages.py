@@ -93,6 +93,9 @@ class Inbound:
     spam: str | None = None
     # An agent released it from suspension: received as it came, with no suspension checks.
     released: bool = False
+    # Who the transport says sent it (SMTP's MAIL FROM), when it differs from ``sender``:
+    # a ban covers either.
+    envelope_sender: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

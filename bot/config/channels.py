@@ -114,8 +114,8 @@ class ImapAccount:
     poll_seconds: int = option(60, minimum=1)
     mailbox: str = ""
     # Whether this mailbox's server filters spam itself, so [email] spam_headers in its mail
-    # are its verdicts rather than whatever a sender wrote.
-    trust_spam_verdicts: bool = True
+    # are its verdicts rather than whatever a sender wrote; off unless an admin says so.
+    trust_spam_verdicts: bool = False
 
 
 @dataclass(frozen=True, slots=True)

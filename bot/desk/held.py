@@ -4,6 +4,7 @@ the email channel asks of them (is this sender banned, this message failed again
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 
@@ -20,6 +21,18 @@ from bot.tickets.held_mail import HeldFilter, HeldView, Released
 logger = logging.getLogger(__name__)
 
 MAX_RELEASE = 500
+# A message that failed, then went through (or was never sent again), is forgotten after this.
+FAILURES_KEPT = timedelta(days=7)
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A message's failed attempt: how many so far, whether it is now set aside, and whether
+    it is kept as suspended mail (what the channel may tell its sender)."""
+
+    attempts: int
+    set_aside: bool
+    kept: bool
 
 
 class HeldMail(DeskBase):
@@ -81,11 +94,14 @@ class HeldMail(DeskBase):
         return sum(done)
 
     def prune_suspended(self, batch: int = 5_000) -> int:
-        """Forget held mail older than ``[email] suspended_retention_days`` (0 keeps it)."""
+        """Forget suspended mail older than ``[email] suspended_retention_days`` (0 keeps it),
+        and counts of failures that stopped failing a week ago; how many messages went."""
         days = self.settings.email.suspended_retention_days
+        now = self.clock.now()
+        self._write(lambda u: held_mail.forget_failures(u, now - FAILURES_KEPT, batch))
         if not days:
             return 0
-        before = self.clock.now() - timedelta(days=days)
+        before = now - timedelta(days=days)
         return sum(self._batches(lambda u: held_mail.prune(u, before, batch), lambda n: n >= batch))
 
     # -- the ban list ----------------------------------------------------------------
@@ -126,23 +142,25 @@ class HeldMail(DeskBase):
         rules = self.book.latest()
         return rules is not None and suspension.banned_by(rules.bans, address) is not None
 
-    def mail_failed(self, inbound: Inbound | None, key: str, via: str, error: str) -> bool:
-        """Count a failed attempt at a message; True when that was its last: it is set aside,
-        and kept as suspended mail when the channel could read it (``inbound``).
+    def mail_failed(self, inbound: Inbound | None, key: str, via: str, error: str) -> Failure:
+        """Count a failed attempt at a message. On its last, it is set aside, and kept as
+        suspended mail when the channel could read it (``inbound``) and the store takes it.
 
         Three transactions, so the count stands whatever keeping the message meets.
         Raises ``StoreUnavailable`` when even the count cannot be written.
         """
         attempts = self._write(lambda u: held_mail.count_failure(u, key, via, error))
         if attempts < self.settings.email.max_attempts:
-            return False
+            return Failure(attempts, set_aside=False, kept=False)
         self._write(lambda u: held_mail.give_up(u, key))
+        kept = False
         if inbound is not None:
             try:
                 self._write(lambda u: held_mail.keep_failed(u, inbound, via, error))
+                kept = True
             except Exception:  # noqa: BLE001 - the raw message stays with the sender or the mailbox
                 logger.exception("message %s failed every attempt and could not be kept either", key)
-        return True
+        return Failure(attempts, set_aside=True, kept=kept)
 
     def mail_set_aside(self) -> dict[str, int]:
         """For /metrics: messages set aside after failing every attempt, by smtp / imap."""

@@ -127,6 +127,9 @@ class Ticket(Base):
         Index("ix_tickets_sla_next_check_at", "sla_next_check_at"),
         # Reports select tickets by when they were opened.
         Index("ix_tickets_created_at", "created_at"),
+        # A requester's tickets (their list, "my tickets"), and how many they opened lately
+        # (the burst limit counts the last hour's as a range of this index).
+        Index("ix_tickets_requester_created", "requester_id", "created_at"),
         # The tickets that need attention, few among many: the at-risk and breached queues.
         # Partial, with the condition queries repeat word for word (read.queries), so SQLite's
         # planner, which knows no value's share of a column, still sees a small index.
@@ -162,7 +165,7 @@ class Ticket(Base):
     channel: Mapped[str] = mapped_column(String(30))
     # The support address it came in through; its notifications go out from there.
     mailbox: Mapped[str | None] = mapped_column(String(320))
-    requester_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
     # Indexed for the queues: "my team's" and the at-risk and breached tabs count by these.
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
@@ -614,6 +617,8 @@ class SuspendedMail(Base):
     text: Mapped[str] = mapped_column(Text, default="")
     mailbox: Mapped[str | None] = mapped_column(String(320))
     size: Mapped[int] = mapped_column(Integer, default=0)
+    # How many files it carries: what the list shows without reading ``inbound``.
+    attachments: Mapped[int] = mapped_column(Integer, default=0)
     inbound: Mapped[dict[str, Any]] = mapped_column(JsonType)
     source_sha256: Mapped[str | None] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(index=True)

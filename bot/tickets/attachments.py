@@ -41,11 +41,23 @@ class StoredFile:
     sha256: str
     comment_id: int | None
     created_at: datetime
+    # An image the message's HTML shows inline, by its Content-ID (``cid:``): how a reader of
+    # a comment's HTML finds the file each ``<img src="cid:...">`` names.
+    inline: bool = False
+    content_id: str | None = None
 
     @classmethod
     def of(cls, row: t.Attachment) -> StoredFile:
         return cls(
-            row.id, row.filename, row.content_type, row.size, row.sha256, row.comment_id, row.created_at
+            row.id,
+            row.filename,
+            row.content_type,
+            row.size,
+            row.sha256,
+            row.comment_id,
+            row.created_at,
+            bool(row.inline),
+            row.content_id,
         )
 
 
@@ -170,7 +182,9 @@ def same_images(html: str | None, files: Sequence[IncomingFile], known: dict[str
             continue
         kept = known.get(hashlib.sha256(item.data).hexdigest())
         if kept and kept != item.content_id:
-            html = re.sub(rf"cid:{re.escape(item.content_id)}(?=[\"'\s>)]|$)", f"cid:{kept}", html)
+            # Escaped for re's template: a Content-ID is the sender's text, backslashes included.
+            named = f"cid:{kept}".replace("\\", "\\\\")
+            html = re.sub(rf"cid:{re.escape(item.content_id)}(?=[\"'\s>)]|$)", named, html)
     return html
 
 

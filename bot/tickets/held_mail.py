@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import defer
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.audit import log as audit
@@ -78,7 +79,7 @@ class HeldView:
             subject=row.subject,
             mailbox=row.mailbox,
             size=row.size,
-            attachments=len(row.inbound.get("files") or ()),
+            attachments=row.attachments,
             received_at=row.received_at,
             released_at=row.released_at,
             released_by=row.released_by,
@@ -106,32 +107,34 @@ def _where(held: HeldFilter) -> list[ColumnElement[bool]]:
     if held.received_before is not None:
         where.append(t.SuspendedMail.received_at < held.received_before)
     for word in (held.query or "").split()[:10]:
-        pattern = f"%{word.lower()}%"
+        word = word.lower()
         where.append(
             or_(
-                func.lower(t.SuspendedMail.subject).like(pattern, escape="\\"),
-                func.lower(t.SuspendedMail.sender).like(pattern, escape="\\"),
-                func.lower(t.SuspendedMail.sender_name).like(pattern, escape="\\"),
-                func.lower(t.SuspendedMail.detail).like(pattern, escape="\\"),
+                *(
+                    func.lower(column).contains(word, autoescape=True)
+                    for column in (
+                        t.SuspendedMail.subject,
+                        t.SuspendedMail.sender,
+                        t.SuspendedMail.sender_name,
+                        t.SuspendedMail.detail,
+                    )
+                )
             )
         )
     return where
 
 
-def _escaped(held: HeldFilter) -> HeldFilter:
-    if not held.query:
-        return held
-    query = held.query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return HeldFilter(query, held.reason, held.released, held.received_before)
-
-
 def listing(unit: Unit, held: HeldFilter, *, before_id: int | None, limit: int) -> list[HeldView]:
     """Newest first, a page at a time (``before_id``: the last id of the page before)."""
-    where = _where(_escaped(held))
+    where = _where(held)
     if before_id is not None:
         where.append(t.SuspendedMail.id < before_id)
     rows = unit.session.scalars(
-        select(t.SuspendedMail).where(*where).order_by(t.SuspendedMail.id.desc()).limit(limit)
+        select(t.SuspendedMail)
+        .options(defer(t.SuspendedMail.inbound), defer(t.SuspendedMail.text))  # a page reads neither
+        .where(*where)
+        .order_by(t.SuspendedMail.id.desc())
+        .limit(limit)
     )
     return [HeldView.of(row, unit.settings.ticket_prefix) for row in rows]
 
@@ -199,7 +202,7 @@ def delete_held(unit: Unit, actor: Actor, ids: list[int] | None, held: HeldFilte
     if ids is not None:
         where: list[ColumnElement[bool]] = [t.SuspendedMail.id.in_(ids)]
     else:
-        where = _where(_escaped(held or HeldFilter()))
+        where = _where(held or HeldFilter())
     chosen = list(
         unit.session.execute(
             select(t.SuspendedMail.id, t.SuspendedMail.reason, t.SuspendedMail.key)
@@ -226,15 +229,21 @@ def prune(unit: Unit, before: datetime, batch: int) -> int:
     ids = list(
         unit.session.scalars(
             select(t.SuspendedMail.id)
-            .where(t.SuspendedMail.received_at < before, t.SuspendedMail.released_at.is_(None))
+            .where(t.SuspendedMail.received_at < before)  # released ones live on in their tickets
             .order_by(t.SuspendedMail.id)
             .limit(batch)
         )
     )
     if ids:
         unit.session.execute(delete(t.SuspendedMail).where(t.SuspendedMail.id.in_(ids)))
+    return len(ids)
+
+
+def forget_failures(unit: Unit, before: datetime, batch: int) -> int:
+    """Counts of messages that failed last before ``before`` and were never set aside (they
+    went through, or never came again). Those set aside stay: /metrics counts them, and a
+    counter never goes down."""
     stale = list(
-        # Those set aside stay: /metrics counts them, and a counter never goes down.
         unit.session.scalars(
             select(t.MailFailure.digest)
             .where(t.MailFailure.last_at < before, t.MailFailure.gave_up_at.is_(None))
@@ -243,7 +252,7 @@ def prune(unit: Unit, before: datetime, batch: int) -> int:
     )
     if stale:
         unit.session.execute(delete(t.MailFailure).where(t.MailFailure.digest.in_(stale)))
-    return len(ids)
+    return len(stale)
 
 
 # -- messages that keep failing --------------------------------------------------------
@@ -286,9 +295,9 @@ def give_up(unit: Unit, key: str) -> None:
 
 def keep_failed(unit: Unit, inbound: Inbound, via: str, error: str) -> Receipt:
     """A message set aside, kept for an agent to read, download and release once its
-    cause is fixed."""
+    cause is fixed; made storable first, as ``receive`` would have."""
     hold = suspension.Hold(suspension.FAILED, f"failed every {via} attempt: {error}")
-    return suspension.suspend(unit, inbound, hold)
+    return suspension.suspend(unit, intake.storable(inbound), hold)
 
 
 def set_aside_counts(unit: Unit) -> dict[str, int]:

@@ -47,13 +47,22 @@ class Hold:
 
 def banned_by(bans: frozenset[str], address: str | None) -> str | None:
     """The ban an address falls under: itself, its domain, or a domain above it
-    (``example.com`` bans ``mail.example.com`` too); None when none does."""
+    (``example.com`` bans ``mail.example.com`` too); None when none does.
+
+    Compared as bans are kept (:func:`bot.policies.bans.normalised`): lower case, the
+    domain in its ASCII (IDNA) form, so ``bäd.example`` and ``xn--bd-via.example`` are one.
+    """
     if not bans or not address or "@" not in address:
         return None
-    address = address.strip().lower()
+    local, _, domain = address.strip().lower().rpartition("@")
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:  # no valid domain name: compared as written
+        pass
+    address = f"{local}@{domain}"
     if address in bans:
         return address
-    labels = address.rpartition("@")[2].split(".")
+    labels = domain.split(".")
     for start in range(len(labels) - 1):  # never a bare top-level domain
         domain = ".".join(labels[start:])
         if domain in bans:
@@ -68,10 +77,12 @@ def hold_before_receiving(unit: Unit, inbound: Inbound) -> Hold | None:
     """
     if inbound.released or inbound.channel != "email":
         return None
-    ban = banned_by(unit.rules.bans, inbound.sender.email)
-    if ban is not None:
+    for address in (inbound.sender.email, inbound.envelope_sender):
+        ban = banned_by(unit.rules.bans, address)
+        if ban is None:
+            continue
         if unit.settings.email.banned_action == "refuse":
-            raise SenderRefused(f"<{inbound.sender.email}>: sender refused by this help desk's policy")
+            raise SenderRefused(f"<{address}>: sender refused by this help desk's policy")
         return Hold(BANNED, f"sender banned ({ban})")
     if inbound.spam and not inbound.verified:
         return Hold(SPAM, one_line(inbound.spam)[:500])
@@ -135,6 +146,7 @@ def suspend(unit: Unit, inbound: Inbound, hold: Hold) -> Receipt:
         text=inbound.text[:MAX_TEXT],
         mailbox=inbound.mailbox,
         size=len(inbound.source) if inbound.source is not None else len(inbound.text.encode()),
+        attachments=len(files),
         inbound=record_of(replace(inbound, key=key), files),
         source_sha256=source,
         received_at=unit.now,
@@ -195,7 +207,7 @@ _FLAGS = (
     "new_only",
 )
 _TEXTS = ("subject", "text", "key", "html", "full_text", "ticket_number", "priority", "category", "team")
-_MORE = ("mailbox", "conversation", "spam")
+_MORE = ("mailbox", "conversation", "spam", "envelope_sender")
 
 
 def record_of(inbound: Inbound, files: list[dict[str, Any]]) -> dict[str, Any]:

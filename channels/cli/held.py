@@ -20,7 +20,7 @@ from bot.tickets.suspension import REASONS
 from channels.cli.automations import output_options
 from channels.cli.context import CliState, as_option, emit_json, emit_table, pass_state
 from channels.cli.terminal import echo
-from channels.terminal_text import visible, visible_line
+from channels.terminal_text import visible_line
 
 MAX_ID = 2**31 - 1
 Id = click.IntRange(1, MAX_ID)
@@ -210,7 +210,7 @@ def _write_source(raw: bytes) -> None:
     """The bytes themselves into a file or a pipe; on a terminal, shown as text with every
     control character escaped (a message's bytes are a stranger's)."""
     if sys.stdout.isatty():
-        echo(visible(raw.decode("utf-8", errors="replace")))
+        echo(raw.decode("utf-8", errors="replace"))  # echo escapes every control character
         return
     sys.stdout.flush()
     sys.stdout.buffer.write(raw)

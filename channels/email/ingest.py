@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.config.channels import EmailSettings, Mailbox
 from bot.desk.facade import Desk
@@ -38,10 +38,12 @@ class SetAside(Exception):
     it is kept for an agent (SMTP answers ``554 5.6.0``; IMAP moves it to the error folder)
     rather than retried for ever."""
 
-    def __init__(self, message_id: str, attempts: int) -> None:
+    def __init__(self, message_id: str, attempts: int, *, kept: bool) -> None:
         super().__init__(f"{message_id} failed {attempts} times")
         self.message_id = message_id
         self.attempts = attempts
+        # Whether an agent has it as suspended mail (else only the sender or the mailbox does).
+        self.kept = kept
 
 
 class EmailIngest:
@@ -106,6 +108,8 @@ class EmailIngest:
             inbound = self.inbound(
                 parsed, raw, recipients, spam=self.spam.verdict(raw) if trust_spam else None
             )
+            if envelope_sender:
+                inbound = replace(inbound, envelope_sender=envelope_sender)
             if parsed.bounce and parsed.bounced_message_ids:
                 detail = f"bounced {parsed.bounce_status or ''} {', '.join(parsed.failed_recipients)}".strip()
                 self.desk.record_bounce(
@@ -114,6 +118,8 @@ class EmailIngest:
             receipt = self.desk.receive(inbound)
         except (StoreUnavailable, UserError):
             raise
+        except OSError as error:  # the file store's disk (full, unmounted): ours, and passing
+            raise StoreUnavailable(f"file store: {error}") from error
         except Exception as error:
             self._failed(parsed.message_id, inbound, via, error)
             raise
@@ -130,15 +136,16 @@ class EmailIngest:
             exc_info=error,
         )
         reason = f"{type(error).__name__}: {' '.join(str(error).split())[:300]}"
-        if self.desk.mail_failed(inbound, message_id, via, reason):
-            attempts = self.options.max_attempts
+        failure = self.desk.mail_failed(inbound, message_id, via, reason)
+        if failure.set_aside:
             logger.error(
-                "%s message %s failed %d times: set aside for an agent (suspended mail)",
+                "%s message %s failed %d times: set aside%s",
                 via,
                 message_id,
-                attempts,
+                failure.attempts,
+                " for an agent (suspended mail)" if failure.kept else "; it could not be kept",
             )
-            raise SetAside(message_id, attempts) from error
+            raise SetAside(message_id, failure.attempts, kept=failure.kept) from error
 
     def inbound(
         self, parsed: ParsedEmail, raw: bytes, recipients: Sequence[str], *, spam: str | None = None

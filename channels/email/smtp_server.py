@@ -70,14 +70,13 @@ class SupportHandler:
         )
         try:
             result = await self.ingest.workers.run(work)
-        except SetAside as error:  # its raw message is kept as suspended mail for an agent
+        except SetAside as error:  # kept as suspended mail, if the store took it; else it goes back
             logger.error(
                 "554 for %s from %s: failed %d times", error.message_id, mail_from or "<>", error.attempts
             )
-            return (
-                f"554 5.6.0 Message could not be processed after {error.attempts} attempts; "
-                "it is kept for the help desk to review"
-            )
+            then = "it is kept for the help desk to review" if error.kept else "please send it again later"
+            return f"554 5.6.0 Message could not be processed after {error.attempts} attempts; {then}"
+
         except StoreUnavailable as error:
             logger.warning("451 for message from %s: store unavailable: %s", mail_from or "<>", error)
             return "451 4.3.0 Temporary failure: please try again later"

@@ -52,10 +52,12 @@ class SpamVerdicts:
             return None
         headers = BytesHeaderParser(policy=policy.compat32).parsebytes(_head(raw))
         for name, pattern in self.tests:
-            for value in headers.get_all(name, []):
-                text = " ".join(str(value).split())
-                if pattern.search(text):
-                    return f"{name}: {text[:MAX_VALUE]}"
+            # The topmost only: the one the trusted filter added last. Below it are the
+            # sender's own (a filter of theirs, or a forger's), whatever they say.
+            value = headers.get(name)
+            text = " ".join(str(value).split()) if value is not None else ""
+            if text and pattern.search(text):
+                return f"{name}: {text[:MAX_VALUE]}"
         return None
 
 

@@ -43,6 +43,8 @@ class FileOut(BaseModel):
     sha256: str
     comment_id: int | None
     created_at: datetime
+    inline: bool
+    content_id: str | None
 
 
 def _out(stored: StoredFile) -> dict[str, Any]:

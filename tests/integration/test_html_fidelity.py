@@ -288,3 +288,13 @@ def test_a_replys_copy_of_an_image_the_ticket_has_names_the_copy_kept(smtp, desk
     assert [a.content_id for a in kept] == ["logo-1@bob"]  # one copy of the picture
     assert second is not None and "cid:logo-1@bob" in (second.html or "")
     assert "logo-2@bob" not in (second.html or "")
+
+
+def test_a_content_id_with_a_backslash_breaks_nothing(smtp, desk, store) -> None:
+    """A Content-ID is the sender's text: as a kept name it must not act as a regex template."""
+    assert smtp.send(_signed_mail("logo\\9@bob", "<first@example.com>")) == (250, "2.0.0 SUP-1")
+    reply = _signed_mail("logo-2@bob", "<second@example.com>", "In-Reply-To: <first@example.com>\r\n")
+    assert smtp.send(reply) == (250, "2.0.0 SUP-1")
+    with store.read() as session:
+        second = session.scalar(select(t.Comment).where(t.Comment.external_id == "<second@example.com>"))
+    assert second is not None and "cid:logo\\9@bob" in (second.html or "")

@@ -345,3 +345,45 @@ def test_a_ban_made_by_another_process_is_enforced_at_data_at_once(smtp, desk, s
         client.ehlo()
         client.mail("pest@example.com")
         assert client.rcpt("support@localhost")[0] == 550
+
+
+def test_with_the_suspend_policy_a_banned_envelope_sender_is_held_whatever_from_says(
+    environ, store, clock, admin
+):
+    desk = desk_with(environ, store, clock, banned_action="suspend")
+    desk.ban_sender(admin, "pest@example.com")
+    for server in serve(desk):
+        assert server.send(message(sender="innocent@example.com"), sender="pest@example.com") == (
+            250,
+            "2.0.0 Accepted",
+        )
+    [held] = desk.suspended_mail(admin)
+    assert held.reason == "banned" and held.sender == "innocent@example.com"
+
+
+def test_a_flood_forging_an_agents_address_is_held_like_any_other(environ, store, clock, admin):
+    desk = desk_with(environ, store, clock, burst_limit="2")
+    desk.add_person(admin, "agent@support.test", role=Role.AGENT)
+    for server in serve(desk):
+        answers = [server.send(message(f"Fake {n}", sender="agent@support.test"))[1] for n in range(3)]
+    assert answers[2] == "2.0.0 Accepted"
+    assert [h.reason for h in desk.suspended_mail(admin)] == ["burst"]
+
+
+def test_the_burst_limit_counts_messages_of_one_batch(environ, store, clock, admin):
+    """Several messages in one transaction (group commit) from a sender new to the desk."""
+    from bot.messages import Identity, Inbound
+
+    desk = desk_with(environ, store, clock, burst_limit="2")
+    batch = [
+        Inbound(
+            channel="email",
+            key=f"<b{n}@example.com>",
+            sender=Identity(email="new@example.com"),
+            subject=f"Alert {n}",
+            text="Down.",
+        )
+        for n in range(4)
+    ]
+    receipts = desk.receive_together(batch)
+    assert [r.suspended_id is not None for r in receipts] == [False, False, True, True]

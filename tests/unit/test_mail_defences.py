@@ -115,3 +115,17 @@ def test_custom_tests_replace_the_shipped_ones():
         == "X-Barracuda-Spam-Status: Yes, score 9"
     )
     assert spam.verdict(b"X-Spam-Flag: YES\r\n\r\n") is None
+
+
+def test_only_the_topmost_verdict_counts():
+    """Our filter writes its verdict on top; a NO above a sender's own YES is the verdict."""
+    raw = b"X-Spam-Flag: NO\r\nX-Spam-Flag: YES\r\nFrom: a@example.com\r\n\r\nhi\r\n"
+    assert verdicts().verdict(raw) is None
+    assert verdicts().verdict(b"X-Spam-Flag: YES\r\nX-Spam-Flag: NO\r\n\r\n") == "X-Spam-Flag: YES"
+
+
+def test_an_internationalised_domain_is_banned_in_either_spelling():
+    bans = frozenset({normalised("bäd.example")})
+    assert banned_by(bans, "x@bäd.example") == "xn--bd-via.example"
+    assert banned_by(bans, "x@XN--BD-VIA.example") == "xn--bd-via.example"
+    assert banned_by(bans, "x@sub.bäd.example") == "xn--bd-via.example"

@@ -8,6 +8,7 @@ limit is held in ``suspended_mail`` rather than opened as a ticket; ``banned_sen
 lists whom to refuse. ``mail_failures`` counts the attempts at a message that fails for a
 reason of ours, so it is set aside after a few rather than retried for ever.
 
+The requester's index on tickets gains the opening time, for the burst limit's count.
 Tickets gain the Outlook conversation (``thread_index``) their mail belongs to, comments
 whether a robot sent them, and attachments their MIME Content-ID, which the message's
 HTML names inline images by.
@@ -53,6 +54,7 @@ def upgrade() -> None:
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("mailbox", sa.String(length=320), nullable=True),
         sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("attachments", sa.Integer(), nullable=False),
         sa.Column("inbound", _json(), nullable=False),
         sa.Column("source_sha256", sa.String(length=64), nullable=True),
         sa.Column("received_at", _when(), nullable=False),
@@ -100,16 +102,19 @@ def upgrade() -> None:
         "comments", sa.Column("auto_submitted", sa.Boolean(), nullable=False, server_default=sa.false())
     )
     op.add_column("attachments", sa.Column("content_id", sa.String(length=500), nullable=True))
+    # The requester's index gains the opening time: the burst limit counts a sender's last
+    # hour as a range of it, rather than reading every ticket they ever opened.
+    op.create_index("ix_tickets_requester_created", "tickets", ["requester_id", "created_at"])
+    op.drop_index("ix_tickets_requester_id", table_name="tickets")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("attachments") as batch:
-        batch.drop_column("content_id")
-    with op.batch_alter_table("comments") as batch:
-        batch.drop_column("auto_submitted")
+    op.create_index("ix_tickets_requester_id", "tickets", ["requester_id"])
+    op.drop_index("ix_tickets_requester_created", table_name="tickets")
+    _drop_column("attachments", "content_id")
+    _drop_column("comments", "auto_submitted")
     op.drop_index("ix_tickets_thread_index", table_name="tickets")
-    with op.batch_alter_table("tickets") as batch:
-        batch.drop_column("thread_index")
+    _drop_column("tickets", "thread_index")
     op.drop_index("ix_mail_failures_gave_up_at", table_name="mail_failures")
     op.drop_table("mail_failures")
     op.drop_table("banned_senders")
@@ -117,3 +122,12 @@ def downgrade() -> None:
     op.drop_index("ix_suspended_mail_sender", table_name="suspended_mail")
     op.drop_index("ix_suspended_mail_reason", table_name="suspended_mail")
     op.drop_table("suspended_mail")
+
+
+def _drop_column(table: str, column: str) -> None:
+    """SQLite (3.35 on) drops a plain column in place; batch mode would rebuild the table,
+    which its foreign keys refuse while rows point at it."""
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    else:
+        op.drop_column(table, column)
