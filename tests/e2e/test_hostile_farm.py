@@ -312,10 +312,17 @@ def test_a_farm_of_hostile_robots_gets_bounded_mail_moves_no_ticket_and_reaches_
             {"agent_replied": script.answered[robot], "ticket_resolved": script.resolved[robot]}
         ), robot
     assert to[HELP_DESK] == Counter({"agent_replied": script.answered[HELP_DESK]})
-    # The vendor's desk, taken for a person, opens a ticket with each acknowledgement: the
-    # acknowledgement limit is what ends that loop.
-    assert to[VENDOR] == Counter({"ticket_opened": ACK_LIMIT, "agent_replied": script.answered[VENDOR]})
-    assert to[AGENT] == Counter({"new_ticket": len(db.tickets), "customer_replied": 1})
+    # The vendor's desk, taken for the person who once wrote from its address: its threaded
+    # acknowledgements land on that ticket; whatever opens a ticket of its own is acknowledged
+    # at most ack_limit times, which is what ends the loop.
+    assert to[VENDOR]["agent_replied"] == script.answered[VENDOR]
+    assert 1 <= to[VENDOR]["ticket_opened"] <= ACK_LIMIT
+    assert set(to[VENDOR]) <= {"ticket_opened", "agent_replied"}
+    # Erin's reply through her list, and the vendor's threaded acknowledgements (its address
+    # once wrote as a person, so they count as its words), each tell the agent once.
+    assert set(to[AGENT]) == {"new_ticket", "customer_replied"}
+    assert to[AGENT]["new_ticket"] == len(db.tickets)
+    assert 1 <= to[AGENT]["customer_replied"] <= 1 + sum(c.author == VENDOR for c in db.comments)
     mailed = Counter(r.rcpt for r in received)
     for robot in ROBOTS:
         assert mailed[robot] == sum(to[robot].values()), robot
