@@ -106,9 +106,12 @@ def burst_hold(unit: Unit, inbound: Inbound, sender: t.Person) -> Hold | None:
     if sender.id in unit.new_people:  # made by this very message: it has opened nothing yet
         return None
     since = unit.now - timedelta(hours=1)
-    recent = unit.session.execute(
-        _RECENT_TICKETS, {"person": sender.id, "since": since, "limit": limit}
-    ).scalar_one()
+    # On the connection: a Core statement, with no flush of the session before it.
+    recent = (
+        unit.session.connection()
+        .execute(_RECENT_TICKETS, {"person": sender.id, "since": since, "limit": limit})
+        .scalar_one()
+    )
     if recent < limit:
         return None
     return Hold(BURST, f"{sender.email} opened {recent} tickets within the hour (limit {limit})")

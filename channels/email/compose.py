@@ -79,16 +79,16 @@ def compose(outbound: Outbound, renderer: Renderer, sender: Sender, date: object
         message["References"] = " ".join(thread)
     index = _thread_index(outbound, date) if number else None
     if index is not None:
-        message["Thread-Topic"] = _topic(str(ticket.get("subject", "")), number)
+        message["Thread-Topic"] = _plain("Thread-Topic", _topic(str(ticket.get("subject", "")), number))
         message["Thread-Index"] = _OneLine("Thread-Index", index)
     auto = AUTO_SUBMITTED.get(outbound.template, "auto-generated")
     if auto:
-        message["Auto-Submitted"] = auto
+        message["Auto-Submitted"] = _OneLine("Auto-Submitted", auto)
         # Exchange's own words for RFC 3834: send no out-of-office or auto-reply to this
         # (not "All", which would also hold back the bounce that says an address is dead).
-        message["X-Auto-Response-Suppress"] = "OOF, AutoReply"
+        message["X-Auto-Response-Suppress"] = _OneLine("X-Auto-Response-Suppress", "OOF, AutoReply")
     if number:
-        message["X-Supportbot-Ticket"] = number
+        message["X-Supportbot-Ticket"] = _plain("X-Supportbot-Ticket", number)
     message.set_content(text)
     if html is not None:
         message.add_alternative(html, subtype="html")
@@ -149,6 +149,14 @@ class _OneLine(str):
 
     def fold(self, *, policy: Policy) -> str:
         return f"{self.name}: {self}{policy.linesep}"
+
+
+def _plain(name: str, value: str) -> str:
+    """``value`` as it is when it is short printable ASCII (nothing to encode or fold, and the
+    policy's parse of it is most of a header's cost), else for the policy to encode."""
+    if value.isascii() and value.isprintable() and len(name) + len(value) < 76:
+        return _OneLine(name, value)
+    return value
 
 
 def _address(name: str, address: str) -> Address:
