@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from email.errors import HeaderParseError
 from email.headerregistry import Address
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 
 from bot.audit import log as audit
 from bot.audit.kinds import AuditKind
@@ -69,14 +70,36 @@ def known_person(unit: Unit, identity: Identity) -> t.Person | None:
     return person
 
 
-def ensure_person(unit: Unit, identity: Identity) -> t.Person:
-    """The person behind an inbound message, created as a requester the first time they write."""
+# Where ensure_person leaves how many tickets the person opened since ``tickets_since``.
+RECENT_TICKETS = "recent_tickets"
+# Built once: the statement's cache key is then computed once, not per message.
+_WITH_RECENT_TICKETS = select(
+    t.Person,
+    select(func.count())
+    .select_from(t.Ticket)
+    .where(t.Ticket.requester_id == t.Person.id, t.Ticket.created_at >= bindparam("since"))
+    .scalar_subquery(),
+).where(t.Person.email == bindparam("email"))
+
+
+def ensure_person(unit: Unit, identity: Identity, *, tickets_since: datetime | None = None) -> t.Person:
+    """The person behind an inbound message, created as a requester the first time they write.
+
+    ``tickets_since``: also count, in the same statement, the tickets a person found by
+    email opened since then (the burst limit's question, without a round trip of its own);
+    the count is left in ``unit.lookups[(RECENT_TICKETS, person.id)]``.
+    """
     session = unit.session
     email = normalize_email(identity.email) if identity.email else None
     if email is None and not identity.slack_user_id:
         raise UserError("a message needs a sender (an email address or a Slack user)", field="sender")
     person: t.Person | None = None
-    if email is not None:
+    if email is not None and tickets_since is not None:
+        row = session.execute(_WITH_RECENT_TICKETS, {"email": email, "since": tickets_since}).first()
+        if row is not None:
+            person = row[0]
+            unit.lookups[(RECENT_TICKETS, person.id)] = int(row[1])
+    elif email is not None:
         person = session.scalar(select(t.Person).where(t.Person.email == email))
     if person is None and identity.slack_user_id:
         person = session.scalar(select(t.Person).where(t.Person.slack_user_id == identity.slack_user_id))

@@ -94,7 +94,8 @@ def receive(unit: Unit, inbound: Inbound) -> Receipt:
     hold = suspension.hold_before_receiving(unit, inbound)
     if hold is not None:  # before the sender is made a person: spam makes nobody
         return suspension.suspend(unit, inbound, hold)
-    sender = directory.ensure_person(unit, inbound.sender)
+    since = suspension.burst_window(unit) if suspension.counts_bursts(unit, inbound) else None
+    sender = directory.ensure_person(unit, inbound.sender, tickets_since=since)
     actor = Actor(sender.id, sender.email or sender.slack_user_id or str(sender.id), Role(sender.role))
     staff = Role(sender.role).is_staff
     # A staff address the channel does not vouch for is anyone's to write (see placement):
@@ -137,7 +138,9 @@ def receive(unit: Unit, inbound: Inbound) -> Receipt:
     known_images: dict[str, str | None] = {}  # a new ticket has none yet
     if match.ticket is None:
         ticket, placed = open_ticket(unit, inbound, sender, actor)
-        unit.new_people.discard(sender.id)  # has opened one now: counted from the next (group commit)
+        # Has opened one now: a later message of this transaction (group commit) counts it.
+        unit.new_people.discard(sender.id)
+        unit.lookups.pop((directory.RECENT_TICKETS, sender.id), None)
         ruled = {key for key, _, _ in placed.fields}
         classify.initial_fields(
             unit, ticket, {k: v for k, v in inbound.fields.items() if k not in ruled}, actor

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
@@ -28,6 +28,7 @@ from bot.display_text import one_line
 from bot.errors import SenderRefused
 from bot.messages import Identity, Inbound, IncomingFile, Receipt
 from bot.model import Actor
+from bot.people import directory
 from bot.store import tables as t
 from bot.unit import Unit
 
@@ -97,6 +98,17 @@ _RECENT_TICKETS = select(func.count()).select_from(
 )
 
 
+def burst_window(unit: Unit) -> datetime:
+    """Since when a sender's new tickets count against ``[email] burst_limit``."""
+    return unit.now - timedelta(hours=1)
+
+
+def counts_bursts(unit: Unit, inbound: Inbound) -> bool:
+    """Whether this message's sender is one the burst limit may hold (asked before the
+    sender is read, so their count comes with them)."""
+    return bool(unit.settings.email.burst_limit) and inbound.channel == "email" and not inbound.released
+
+
 def burst_hold(unit: Unit, inbound: Inbound, sender: t.Person) -> Hold | None:
     """A new ticket beyond the sender's hourly allowance is held: a flood (a robot, a
     script, an attack) fills no queue. Counted only up to the limit, in one query."""
@@ -105,13 +117,15 @@ def burst_hold(unit: Unit, inbound: Inbound, sender: t.Person) -> Hold | None:
         return None
     if sender.id in unit.new_people:  # made by this very message: it has opened nothing yet
         return None
-    since = unit.now - timedelta(hours=1)
-    # On the connection: a Core statement, with no flush of the session before it.
-    recent = (
-        unit.session.connection()
-        .execute(_RECENT_TICKETS, {"person": sender.id, "since": since, "limit": limit})
-        .scalar_one()
-    )
+    counted = unit.lookups.get((directory.RECENT_TICKETS, sender.id))
+    if counted is not None:  # read with the sender (burst_window): no statement of its own
+        recent = int(counted)
+    else:  # on the connection: a Core statement, with no flush of the session before it
+        recent = (
+            unit.session.connection()
+            .execute(_RECENT_TICKETS, {"person": sender.id, "since": burst_window(unit), "limit": limit})
+            .scalar_one()
+        )
     if recent < limit:
         return None
     return Hold(BURST, f"{sender.email} opened {recent} tickets within the hour (limit {limit})")
