@@ -37,6 +37,7 @@ from bot.desk.facade import Desk
 from bot.errors import Forbidden, NotFound, StoreUnavailable, Unauthenticated, UserError
 from bot.model import Actor
 from bot.notify.render import default_templates_dir
+from channels.web.forms import values_of
 from channels.web.static_files import StaticFiles
 
 logger = logging.getLogger(__name__)
@@ -195,6 +196,14 @@ class Site:
                 await form.close()
                 raise CsrfRefused()
         return form
+
+    async def form_values(self, request: Request) -> dict[str, list[str]]:
+        """The posted form's text fields (:meth:`form`'s checks made), for forms with no files."""
+        form = await self.form(request)
+        try:
+            return values_of(form)
+        finally:
+            await form.close()
 
     # -- answering ----------------------------------------------------------------------
 

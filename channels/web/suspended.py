@@ -122,11 +122,7 @@ def routes(site: Site, held: HeldCount) -> list[BaseRoute]:
     async def act(request: Request) -> Response:
         """The ticked boxes (``ids``), released or deleted (``action``)."""
         actor = forms.person((await site.signed_in(request, staff=True)).actor)
-        form = await site.form(request)
-        try:
-            values = forms.values_of(form)
-        finally:
-            await form.close()
+        values = await site.form_values(request)
         action = forms.one(values, "action", 20)
         back = _back(forms.one(values, "back", 2000))
         context: dict[str, Any] = {"action": action, "back": back, "results": [], "deleted": None}
@@ -148,11 +144,7 @@ def routes(site: Site, held: HeldCount) -> list[BaseRoute]:
     async def delete_matching(request: Request) -> Response:
         """Every held message the search selects (with neither words nor reason: all held)."""
         actor = forms.person((await site.signed_in(request, staff=True)).actor)
-        form = await site.form(request)
-        try:
-            values = forms.values_of(form)
-        finally:
-            await form.close()
+        values = await site.form_values(request)
         reason = forms.one(values, "reason", 20)
         words = forms.one(values, "q", MAX_QUERY + 1)
         back = _back(forms.one(values, "back", 2000))

@@ -121,11 +121,7 @@ def routes(site: Site, held: HeldCount | None = None) -> list[BaseRoute]:
 
     async def bulk_page(request: Request) -> Response:
         actor = forms.person((await site.signed_in(request, staff=True)).actor)
-        form = await site.form(request)
-        try:
-            values = forms.values_of(form)
-        finally:
-            await form.close()
+        values = await site.form_values(request)
         numbers = [n.strip() for n in values.get("numbers", []) if n.strip()]
         results, error = await site.call(bulk.apply, desk, actor, numbers, values)
         back = local_path(forms.one(values, "back", 2000), "/desk")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ from sqlalchemy import func, select
 
 from bot.store import tables as t
 from bot.store.db import Store
+from tests.conftest import _unavailable
+from tests.integration.dovecot import Dovecot, Unavailable, running
 
 TABLES = (
     t.Ticket,
@@ -71,3 +74,21 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 # The Slack stand-in and the app behind the HTTP server, for tests/integration/test_slack*.py.
 from tests.integration.slack_harness import slack  # noqa: E402, F401
 from tests.slack_api import slack_api  # noqa: E402, F401
+
+
+@pytest.fixture(scope="session")
+def dovecot_server() -> Iterator[Dovecot]:
+    """One real Dovecot per test process, on a free loopback port (tests/integration/dovecot.py)."""
+    with contextlib.ExitStack() as stack:
+        try:
+            server = stack.enter_context(running())
+        except Unavailable as error:
+            _unavailable(f"Dovecot: {error}")
+        yield server
+
+
+@pytest.fixture
+def dovecot(dovecot_server: Dovecot) -> Dovecot:
+    """The Dovecot, its mailboxes emptied for this test."""
+    dovecot_server.empty()
+    return dovecot_server

@@ -30,9 +30,8 @@ from channels.email.imap_mailbox import open_mailbox
 from channels.email.imap_poller import ImapPoller, Tally, poll_once
 from channels.email.ingest import EmailIngest
 from channels.email.workers import MailWorkers
-from tests.conftest import _unavailable
 from tests.integration.cli.support import Cli
-from tests.integration.dovecot import PASSWORD, USER, Dovecot, Unavailable, running
+from tests.integration.dovecot import PASSWORD, USER, Dovecot
 from tests.waiting import wait_until
 
 MAIL = Path(__file__).resolve().parents[1] / "data" / "email"
@@ -42,22 +41,6 @@ RECIPIENTS = ["support@localhost"]
 # How Dovecot's default Maildir++ layout spells the configured "Supportbot/Processed".
 PROCESSED, ERRORS = "Supportbot.Processed", "Supportbot.Errors"
 WAIT_SECONDS = 20.0
-
-
-@pytest.fixture(scope="session")
-def dovecot_server() -> Iterator[Dovecot]:
-    with contextlib.ExitStack() as stack:
-        try:
-            server = stack.enter_context(running())
-        except Unavailable as error:
-            _unavailable(f"Dovecot: {error}")
-        yield server
-
-
-@pytest.fixture
-def dovecot(dovecot_server: Dovecot) -> Dovecot:
-    dovecot_server.empty()
-    return dovecot_server
 
 
 @pytest.fixture

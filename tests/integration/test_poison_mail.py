@@ -23,8 +23,7 @@ from channels.email.imap_mailbox import open_mailbox
 from channels.email.imap_poller import poll_once
 from channels.email.ingest import EmailIngest
 from channels.email.smtp_server import SupportHandler
-from tests.conftest import _unavailable
-from tests.integration.dovecot import PASSWORD, Dovecot, Unavailable, running
+from tests.integration.dovecot import PASSWORD, Dovecot
 from tests.integration.smtp_harness import Smtp
 
 SECRET = b"poison-test-secret"
@@ -132,22 +131,6 @@ def test_a_release_that_fails_again_is_reported_and_the_message_stays_held(smtp,
 
 
 # -- IMAP --------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def dovecot_server() -> Iterator[Dovecot]:
-    with contextlib.ExitStack() as stack:
-        try:
-            server = stack.enter_context(running())
-        except Unavailable as error:
-            _unavailable(f"Dovecot: {error}")
-        yield server
-
-
-@pytest.fixture
-def dovecot(dovecot_server: Dovecot) -> Dovecot:
-    dovecot_server.empty()
-    return dovecot_server
 
 
 def test_imap_moves_each_failing_message_once_after_max_attempts_and_takes_the_100_behind_it(
