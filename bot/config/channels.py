@@ -59,7 +59,7 @@ class EmailSettings:
     # A message that fails this many times for a reason of ours is set aside: SMTP answers
     # 554 5.6.0 and keeps it as suspended mail, IMAP moves it to the error folder.
     max_attempts: int = option(3, minimum=1)
-    # Suspended mail nobody released is deleted after this many days (0: kept).
+    # Suspended mail is deleted after this many days (0: kept); a released one lives on in its ticket.
     suspended_retention_days: int = option(30, minimum=0)
 
 
