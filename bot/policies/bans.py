@@ -84,8 +84,8 @@ def add(unit: Unit, actor: Actor, pattern: str, note: str = "") -> BanView:
 def remove(unit: Unit, actor: Actor, pattern_or_id: str) -> BanView:
     require_admin(actor, "lift bans")
     version = begin_change(unit.session)
-    if ID.fullmatch(pattern_or_id):
-        row = unit.session.get(t.BannedSender, int(pattern_or_id))
+    if pattern_or_id.isdigit():  # an id; past the store's ids (or not ASCII digits), nobody's
+        row = unit.session.get(t.BannedSender, int(pattern_or_id)) if ID.fullmatch(pattern_or_id) else None
     else:
         row = unit.session.scalar(
             select(t.BannedSender).where(t.BannedSender.pattern == normalised(pattern_or_id))

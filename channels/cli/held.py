@@ -278,8 +278,6 @@ def bans_remove(
     state: CliState, pattern_or_id: str, as_email: str | None, output: str, as_json: bool
 ) -> None:
     """Lift a ban, named by its pattern or its id."""
-    if pattern_or_id.isdigit() and not (pattern_or_id.isascii() and int(pattern_or_id) <= MAX_ID):
-        raise NotFound(f"{visible_line(pattern_or_id)} is not banned")
     desk = state.runtime.desk
     ban = desk.unban_sender(desk.actor(as_email), pattern_or_id)
     if _json_wanted(output, as_json):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from urllib.parse import quote
 
-from starlette.responses import StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from bot.tickets.attachments import StoredFile
 
@@ -32,15 +32,24 @@ def served_type(declared: str) -> str:
     return kind if kind in INERT_TYPES else "application/octet-stream"
 
 
+def inert_headers(filename: str) -> dict[str, str]:
+    """What every download of a stranger's bytes carries: saved, never run or sniffed."""
+    return {
+        "content-disposition": content_disposition(filename),
+        "x-content-type-options": "nosniff",
+        "content-security-policy": "sandbox; default-src 'none'",
+        "cross-origin-resource-policy": "same-origin",
+    }
+
+
 def download(stored: StoredFile, body: Iterator[bytes]) -> StreamingResponse:
     return StreamingResponse(
         body,
         media_type=served_type(stored.content_type),
-        headers={
-            "content-disposition": content_disposition(stored.filename),
-            "content-length": str(stored.size),
-            "x-content-type-options": "nosniff",
-            "content-security-policy": "sandbox; default-src 'none'",
-            "cross-origin-resource-policy": "same-origin",
-        },
+        headers={**inert_headers(stored.filename), "content-length": str(stored.size)},
     )
+
+
+def download_bytes(data: bytes, filename: str, content_type: str) -> Response:
+    """Bytes already in hand (a suspended message's raw source), served as :func:`download` does."""
+    return Response(data, media_type=served_type(content_type), headers=inert_headers(filename))

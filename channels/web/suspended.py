@@ -107,16 +107,7 @@ def routes(site: Site, held: HeldCount) -> list[BaseRoute]:
         source = await site.call(desk.suspended_source, actor, held_id)
         if source is None:
             raise NotFound(f"suspended message {held_id} has no raw source kept")
-        response = Response(
-            source,
-            media_type=downloads.served_type("message/rfc822"),
-            headers={
-                "content-disposition": downloads.content_disposition(f"suspended-{held_id}.eml"),
-                "x-content-type-options": "nosniff",
-                "content-security-policy": "sandbox; default-src 'none'",
-                "cross-origin-resource-policy": "same-origin",
-            },
-        )
+        response = downloads.download_bytes(source, f"suspended-{held_id}.eml", "message/rfc822")
         return site.finish(request, response)
 
     async def act(request: Request) -> Response:
