@@ -284,7 +284,10 @@ def test_two_processes_exporting_at_once_write_each_event_once(desk, store, cloc
         for _ in range(2):
             _add_events(store, clock.now(), 5000)  # a log long enough that the exports overlap
             for each in (clock, later):
-                each.advance(days=1)
+                # A day and a second: whichever process set the mark last round (the later
+                # clock, maybe), both are due now; a day alone left the earlier one not due,
+                # and when it held the lock as it found so, neither exported.
+                each.advance(days=1, seconds=1)
             results = _at_once(desk.export_audit, Desk(other, later, settings).export_audit)
             assert len([path for path in results if path is not None]) == 1
             assert _exported_ids(folder) == _event_ids(store)
